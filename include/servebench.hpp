@@ -1,0 +1,7 @@
+// servebench — umbrella header: includes the whole toolkit.
+#pragma once
+
+#include "servebench/version.hpp"
+#include "servebench/stats.hpp"
+#include "servebench/record.hpp"
+#include "servebench/workload.hpp"

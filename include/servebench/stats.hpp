@@ -1,0 +1,303 @@
+// servebench — statistics: percentiles by three named methods, sample summaries, and a mergeable
+// log-bucketed histogram for runs too long to keep every sample.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace servebench {
+
+// How a percentile is read off a sorted sample.
+//  linear       : interpolate between the closest ranks (numpy's default; what vLLM's benchmark reports).
+//  nearest_rank : the smallest sample with at least p% of the samples at or below it.
+//  lab          : sorted[floor(n * p / 100)], clamped to the last sample — what the lab's Python scripts compute,
+//                 so their numbers can be reproduced. (The lab prints 0 for a single sample; we report the sample.)
+enum class PercentileMethod { linear, nearest_rank, lab };
+
+inline const char* to_string(PercentileMethod method) noexcept {
+  switch (method) {
+    case PercentileMethod::linear: return "linear";
+    case PercentileMethod::nearest_rank: return "nearest_rank";
+    case PercentileMethod::lab: return "lab";
+  }
+  return "linear";
+}
+
+inline PercentileMethod percentile_method_from_string(const std::string& name) {
+  if (name == "linear") return PercentileMethod::linear;
+  if (name == "nearest_rank") return PercentileMethod::nearest_rank;
+  if (name == "lab") return PercentileMethod::lab;
+  throw std::invalid_argument("unknown percentile method '" + name + "' (use linear, nearest_rank or lab)");
+}
+
+inline void to_json(nlohmann::json& j, PercentileMethod method) { j = to_string(method); }
+inline void from_json(const nlohmann::json& j, PercentileMethod& method) {
+  method = percentile_method_from_string(j.get<std::string>());
+}
+
+namespace detail {
+inline void check_percentile_rank(double p) {
+  if (!(p >= 0.0 && p <= 100.0))
+    throw std::invalid_argument("percentile must be within [0, 100], got " + std::to_string(p));
+}
+inline void check_samples(const std::vector<double>& values) {
+  if (values.empty()) throw std::invalid_argument("cannot summarize an empty sample set");
+  for (double v : values)
+    if (std::isnan(v)) throw std::invalid_argument("sample set contains NaN");
+}
+}  // namespace detail
+
+// p in [0, 100]; `sorted` must be sorted ascending and non-empty.
+inline double percentile_of_sorted(const std::vector<double>& sorted, double p,
+                                   PercentileMethod method = PercentileMethod::linear) {
+  detail::check_percentile_rank(p);
+  if (sorted.empty()) throw std::invalid_argument("cannot take a percentile of an empty sample set");
+  const std::size_t n = sorted.size();
+  switch (method) {
+    case PercentileMethod::linear: {
+      const double h = static_cast<double>(n - 1) * p / 100.0;
+      const auto lower = static_cast<std::size_t>(std::floor(h));
+      if (lower + 1 >= n) return sorted[n - 1];
+      return sorted[lower] + (h - static_cast<double>(lower)) * (sorted[lower + 1] - sorted[lower]);
+    }
+    case PercentileMethod::nearest_rank: {
+      auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(n)));
+      rank = std::max<std::size_t>(rank, 1);
+      return sorted[std::min(rank, n) - 1];
+    }
+    case PercentileMethod::lab: {
+      // int(len * 0.95) in Python truncates toward zero; for p in [0, 100] that is floor.
+      auto index = static_cast<std::size_t>(std::floor(static_cast<double>(n) * p / 100.0));
+      return sorted[std::min(index, n - 1)];
+    }
+  }
+  return sorted[0];
+}
+
+inline double percentile(std::vector<double> values, double p, PercentileMethod method = PercentileMethod::linear) {
+  detail::check_samples(values);
+  std::sort(values.begin(), values.end());
+  return percentile_of_sorted(values, p, method);
+}
+
+struct Quantile {
+  double p = 0;      // in [0, 100]
+  double value = 0;
+};
+
+// A summary of one sample set. `stddev` is the sample standard deviation (n - 1 in the denominator; 0 for one
+// sample). `extra` holds any further percentiles asked for.
+struct Summary {
+  std::size_t count = 0;
+  double mean = 0, stddev = 0, min = 0, max = 0;
+  double p50 = 0, p90 = 0, p95 = 0, p99 = 0;
+  std::vector<Quantile> extra;
+  PercentileMethod method = PercentileMethod::linear;
+};
+
+inline Summary summarize_samples(std::vector<double> values, PercentileMethod method = PercentileMethod::linear,
+                                 const std::vector<double>& extra_percentiles = {}) {
+  detail::check_samples(values);
+  std::sort(values.begin(), values.end());
+  Summary s;
+  s.method = method;
+  s.count = values.size();
+  s.min = values.front();
+  s.max = values.back();
+  // Welford's update keeps the variance exact for large sets of nearly equal values.
+  double mean = 0, m2 = 0;
+  std::size_t k = 0;
+  for (double v : values) {
+    ++k;
+    const double delta = v - mean;
+    mean += delta / static_cast<double>(k);
+    m2 += delta * (v - mean);
+  }
+  s.mean = mean;
+  s.stddev = s.count > 1 ? std::sqrt(m2 / static_cast<double>(s.count - 1)) : 0.0;
+  s.p50 = percentile_of_sorted(values, 50, method);
+  s.p90 = percentile_of_sorted(values, 90, method);
+  s.p95 = percentile_of_sorted(values, 95, method);
+  s.p99 = percentile_of_sorted(values, 99, method);
+  for (double p : extra_percentiles) s.extra.push_back({p, percentile_of_sorted(values, p, method)});
+  return s;
+}
+
+inline void to_json(nlohmann::json& j, const Quantile& q) { j = nlohmann::json{{"p", q.p}, {"value", q.value}}; }
+inline void from_json(const nlohmann::json& j, Quantile& q) {
+  j.at("p").get_to(q.p);
+  j.at("value").get_to(q.value);
+}
+
+inline void to_json(nlohmann::json& j, const Summary& s) {
+  j = nlohmann::json{{"count", s.count}, {"mean", s.mean}, {"stddev", s.stddev}, {"min", s.min},
+                     {"max", s.max},     {"p50", s.p50},   {"p90", s.p90},       {"p95", s.p95},
+                     {"p99", s.p99},     {"extra", s.extra}, {"method", s.method}};
+}
+inline void from_json(const nlohmann::json& j, Summary& s) {
+  j.at("count").get_to(s.count);
+  j.at("mean").get_to(s.mean);
+  j.at("stddev").get_to(s.stddev);
+  j.at("min").get_to(s.min);
+  j.at("max").get_to(s.max);
+  j.at("p50").get_to(s.p50);
+  j.at("p90").get_to(s.p90);
+  j.at("p95").get_to(s.p95);
+  j.at("p99").get_to(s.p99);
+  s.extra = j.value("extra", std::vector<Quantile>{});
+  s.method = j.value("method", PercentileMethod::linear);
+}
+
+// A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in
+// (gamma^(i-1), gamma^i] with gamma = (1 + a) / (1 - a), so every percentile it reports is within a relative
+// error `a` (1% by default) of the sample at rank floor(q * (n - 1)). Memory is fixed by [min_value, max_value]:
+// about 1,700 counters for the default 1 ns .. 10^6 s range in seconds. Values at or below zero (or below
+// min_value) count in a zero bucket; values above max_value in an overflow bucket that reports the exact maximum.
+// Two histograms with the same parameters merge by adding counts, which equals the histogram of both sample sets.
+class LogHistogram {
+ public:
+  explicit LogHistogram(double relative_accuracy = 0.01, double min_value = 1e-9, double max_value = 1e6)
+      : relative_accuracy_(relative_accuracy), min_value_(min_value), max_value_(max_value) {
+    if (!(relative_accuracy > 0 && relative_accuracy < 1))
+      throw std::invalid_argument("LogHistogram: relative accuracy must be within (0, 1)");
+    if (!(min_value > 0 && max_value > min_value))
+      throw std::invalid_argument("LogHistogram: need 0 < min_value < max_value");
+    gamma_ = (1 + relative_accuracy) / (1 - relative_accuracy);
+    log_gamma_ = std::log(gamma_);
+    offset_ = key_of(min_value);
+    counts_.assign(static_cast<std::size_t>(key_of(max_value) - offset_ + 1), 0);
+  }
+
+  void add(double value, std::uint64_t times = 1) {
+    if (std::isnan(value)) throw std::invalid_argument("LogHistogram: cannot add NaN");
+    if (times == 0) return;
+    if (count_ == 0) {
+      min_ = max_ = value;
+    } else {
+      min_ = std::min(min_, value);
+      max_ = std::max(max_, value);
+    }
+    count_ += times;
+    sum_ += value * static_cast<double>(times);
+    if (value < min_value_)
+      zero_count_ += times;
+    else if (value > max_value_)
+      overflow_count_ += times;
+    else
+      counts_[static_cast<std::size_t>(key_of(value) - offset_)] += times;
+  }
+
+  // The value at percentile p in [0, 100]. Throws on an empty histogram.
+  double percentile(double p) const {
+    detail::check_percentile_rank(p);
+    if (count_ == 0) throw std::invalid_argument("LogHistogram: cannot take a percentile of an empty histogram");
+    const auto rank = static_cast<std::uint64_t>(std::floor(p / 100.0 * static_cast<double>(count_ - 1)));
+    std::uint64_t seen = zero_count_;
+    if (rank < seen) return std::max(min_, std::min(0.0, max_));
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      seen += counts_[i];
+      if (rank < seen) {
+        const double estimate = 2 * std::pow(gamma_, static_cast<double>(static_cast<long>(i) + offset_)) / (gamma_ + 1);
+        return std::min(std::max(estimate, min_), max_);
+      }
+    }
+    return max_;
+  }
+
+  void merge(const LogHistogram& other) {
+    if (other.relative_accuracy_ != relative_accuracy_ || other.min_value_ != min_value_ ||
+        other.max_value_ != max_value_)
+      throw std::invalid_argument("LogHistogram: cannot merge histograms with different parameters");
+    if (other.count_ == 0) return;
+    if (count_ == 0) {
+      min_ = other.min_;
+      max_ = other.max_;
+    } else {
+      min_ = std::min(min_, other.min_);
+      max_ = std::max(max_, other.max_);
+    }
+    count_ += other.count_;
+    sum_ += other.sum_;
+    zero_count_ += other.zero_count_;
+    overflow_count_ += other.overflow_count_;
+    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  }
+
+  std::uint64_t count() const noexcept { return count_; }
+  double sum() const noexcept { return sum_; }
+  double mean() const noexcept { return count_ ? sum_ / static_cast<double>(count_) : 0.0; }
+  double min() const noexcept { return min_; }
+  double max() const noexcept { return max_; }
+  double relative_accuracy() const noexcept { return relative_accuracy_; }
+  std::size_t bucket_count() const noexcept { return counts_.size(); }
+
+  friend bool operator==(const LogHistogram& a, const LogHistogram& b) {
+    return a.relative_accuracy_ == b.relative_accuracy_ && a.min_value_ == b.min_value_ &&
+           a.max_value_ == b.max_value_ && a.count_ == b.count_ && a.zero_count_ == b.zero_count_ &&
+           a.overflow_count_ == b.overflow_count_ && a.counts_ == b.counts_ && a.min_ == b.min_ &&
+           a.max_ == b.max_ && std::abs(a.sum_ - b.sum_) <= 1e-9 * std::max(1.0, std::abs(a.sum_));
+  }
+  friend bool operator!=(const LogHistogram& a, const LogHistogram& b) { return !(a == b); }
+
+  friend void to_json(nlohmann::json& j, const LogHistogram& h) {
+    // Sparse: only non-empty buckets, as [index, count] pairs.
+    nlohmann::json buckets = nlohmann::json::array();
+    for (std::size_t i = 0; i < h.counts_.size(); ++i)
+      if (h.counts_[i]) buckets.push_back({i, h.counts_[i]});
+    j = nlohmann::json{{"relative_accuracy", h.relative_accuracy_},
+                       {"min_value", h.min_value_},
+                       {"max_value", h.max_value_},
+                       {"count", h.count_},
+                       {"sum", h.sum_},
+                       {"min", h.min_},
+                       {"max", h.max_},
+                       {"zero_count", h.zero_count_},
+                       {"overflow_count", h.overflow_count_},
+                       {"buckets", buckets}};
+  }
+  friend void from_json(const nlohmann::json& j, LogHistogram& h) {
+    h = LogHistogram(j.at("relative_accuracy").get<double>(), j.at("min_value").get<double>(),
+                     j.at("max_value").get<double>());
+    j.at("count").get_to(h.count_);
+    j.at("sum").get_to(h.sum_);
+    j.at("min").get_to(h.min_);
+    j.at("max").get_to(h.max_);
+    j.at("zero_count").get_to(h.zero_count_);
+    j.at("overflow_count").get_to(h.overflow_count_);
+    std::uint64_t total = h.zero_count_ + h.overflow_count_;
+    for (const auto& pair : j.at("buckets")) {
+      const auto index = pair.at(0).get<std::size_t>();
+      if (index >= h.counts_.size()) throw std::invalid_argument("LogHistogram: bucket index out of range in JSON");
+      h.counts_[index] = pair.at(1).get<std::uint64_t>();
+      total += h.counts_[index];
+    }
+    if (total != h.count_) throw std::invalid_argument("LogHistogram: bucket counts do not add up to count in JSON");
+  }
+
+ private:
+  long key_of(double value) const { return static_cast<long>(std::ceil(std::log(value) / log_gamma_)); }
+
+  double relative_accuracy_, min_value_, max_value_;
+  double gamma_ = 0, log_gamma_ = 0;
+  long offset_ = 0;
+  std::vector<std::uint64_t> counts_;
+  std::uint64_t count_ = 0, zero_count_ = 0, overflow_count_ = 0;
+  double sum_ = 0, min_ = 0, max_ = 0;
+};
+
+inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
+  a.merge(b);
+  return a;
+}
+
+}  // namespace servebench
