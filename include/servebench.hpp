@@ -5,3 +5,4 @@
 #include "servebench/stats.hpp"
 #include "servebench/record.hpp"
 #include "servebench/workload.hpp"
+#include "servebench/sse.hpp"
