@@ -1,7 +1,31 @@
 // servebench — workloads: where prompts come from.
+//
+// A Workload is a random-access source of prompts: `at(index)` gives the prompt for request `index`. Schedulers pull
+// from it by index from several threads at once, so every workload is immutable once built and `at` is const. A
+// workload is either finite (`size()` has a value; `at` wraps around, so a three-prompt list can feed a hundred
+// requests) or infinite (`size()` is empty: templates and synthetic prompts). Everything is deterministic: the same
+// workload (and seed) gives the same prompt at the same index on every run and every platform.
+//
+//   auto lab    = servebench::lab_single_request_workload();            // the lab's three prompts, 100 tokens
+//   auto conc   = servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 50);
+//   auto file   = servebench::jsonl_prompts("prompts.jsonl");           // {"prompt": "...", "max_tokens": 64}
+//   auto synth  = servebench::synthetic_prompts(200, 128, /*seed=*/1);  // 200-word prompts
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace servebench {
 
@@ -10,5 +34,201 @@ struct Prompt {
   std::string text;
   int max_tokens = 100;
 };
+
+// The lab's prompts, so a program can reproduce its numbers without retyping them.
+// Part 2.2 (single-request comparison): three prompts, 100 tokens each.
+inline constexpr std::array<const char*, 3> lab_prompts{
+    "Write a detailed explanation of how transformers work:",
+    "Explain the concept of attention mechanism in neural networks:",
+    "What are the key differences between GPT and BERT architectures?",
+};
+inline constexpr int lab_prompt_max_tokens = 100;
+// Part 2.3 (concurrency experiment): f"Question {i}: Explain concept {i} briefly." for i in range(n), 50 tokens.
+inline constexpr const char* lab_question_template = "Question {i}: Explain concept {i} briefly.";
+inline constexpr int lab_question_max_tokens = 50;
+
+// Thrown when a workload cannot be built: a file that cannot be read, a bad JSONL line (the message names the file
+// and the 1-based line number), an empty list.
+struct WorkloadError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Workload {
+ public:
+  using Generator = std::function<Prompt(std::uint64_t index)>;
+
+  // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
+  // `size` empty: infinite. A finite workload calls the generator with index % size.
+  Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {})
+      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)) {
+    if (!*generator_) throw std::invalid_argument("servebench::Workload: empty generator");
+    if (size_ && *size_ == 0) throw WorkloadError("servebench::Workload '" + name_ + "' has no prompts");
+  }
+
+  Prompt at(std::uint64_t index) const { return (*generator_)(size_ ? index % *size_ : index); }
+  std::optional<std::uint64_t> size() const noexcept { return size_; }
+  bool infinite() const noexcept { return !size_; }
+  const std::string& name() const noexcept { return name_; }
+
+  // The first `count` prompts (wrapping for a finite workload), e.g. to print or save what a run will send.
+  std::vector<Prompt> take(std::uint64_t count) const {
+    std::vector<Prompt> out;
+    out.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i) out.push_back(at(i));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const Generator> generator_;  // shared: copies of a workload are cheap and see the same prompts
+  std::optional<std::uint64_t> size_;
+  std::string name_;
+};
+
+namespace detail {
+
+// splitmix64: a tiny, fully specified mixer, so seeded prompts are the same on every standard library (the
+// distributions of <random> are not).
+inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+inline void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  if (from.empty()) return;
+  for (std::size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size()))
+    text.replace(pos, from.size(), to);
+}
+
+inline void check_max_tokens(int max_tokens, const char* who) {
+  if (max_tokens <= 0) throw std::invalid_argument(std::string("servebench::") + who + ": max_tokens must be > 0");
+}
+
+// Ordinary English words, so synthetic prompts tokenize roughly like prose (about 1.3 tokens per word on
+// Llama-family tokenizers) rather than like random characters, which would inflate the token count.
+inline constexpr std::array<const char*, 64> synthetic_vocabulary{
+    "the",      "model",   "server",  "request", "answer",   "question", "data",     "system",
+    "time",     "network", "memory",  "layer",   "attention", "token",   "batch",    "engine",
+    "explain",  "simple",  "large",   "small",   "quickly",  "slowly",   "because",  "which",
+    "between",  "about",   "through", "under",   "after",    "before",   "while",    "where",
+    "people",   "learn",   "build",   "measure", "compare",  "result",   "number",   "value",
+    "history",  "science", "river",   "mountain", "city",    "language", "music",    "garden",
+    "write",    "read",    "think",   "describe", "example", "detail",   "reason",   "method",
+    "every",    "other",   "first",   "second",  "several",  "many",     "often",    "always",
+};
+
+}  // namespace detail
+
+// A fixed list of prompts, used in order and wrapped around.
+inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed") {
+  if (prompts.empty()) throw WorkloadError("servebench::fixed_prompts: the list is empty");
+  for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
+  auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
+  const auto size = static_cast<std::uint64_t>(shared->size());
+  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size,
+                  std::move(name));
+}
+
+inline Workload fixed_prompts(const std::vector<std::string>& texts, int max_tokens, std::string name = "fixed") {
+  std::vector<Prompt> prompts;
+  prompts.reserve(texts.size());
+  for (const auto& t : texts) prompts.push_back(Prompt{t, max_tokens});
+  return fixed_prompts(std::move(prompts), std::move(name));
+}
+
+// `pattern` with every "{i}" replaced by the request index (0, 1, 2, ...), like the lab's f-string. Infinite unless
+// `count` is given, in which case it wraps after `count` prompts.
+inline Workload template_prompts(std::string pattern, int max_tokens, std::optional<std::uint64_t> count = std::nullopt,
+                                 std::string name = "template") {
+  detail::check_max_tokens(max_tokens, "template_prompts");
+  return Workload(
+      [pattern = std::move(pattern), max_tokens](std::uint64_t i) {
+        Prompt p{pattern, max_tokens};
+        detail::replace_all(p.text, "{i}", std::to_string(i));
+        return p;
+      },
+      count, std::move(name));
+}
+
+// The lab's part 2.2 prompts (three, 100 tokens each).
+inline Workload lab_single_request_workload() {
+  return fixed_prompts(std::vector<std::string>(lab_prompts.begin(), lab_prompts.end()), lab_prompt_max_tokens,
+                       "lab-single-request");
+}
+
+// The lab's part 2.3 prompts: "Question {i}: Explain concept {i} briefly.", 50 tokens.
+inline Workload lab_concurrent_workload() {
+  return template_prompts(lab_question_template, lab_question_max_tokens, std::nullopt, "lab-concurrent");
+}
+
+// Parses JSON Lines: one object per line, {"prompt": string, "max_tokens": positive integer (optional, else
+// `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in error messages.
+inline std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
+                                               int default_max_tokens = 100) {
+  detail::check_max_tokens(default_max_tokens, "parse_jsonl_prompts");
+  std::vector<Prompt> prompts;
+  std::string line;
+  std::size_t line_number = 0;
+  auto fail = [&](const std::string& why) {
+    throw WorkloadError(source_name + ":" + std::to_string(line_number) + ": " + why);
+  };
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // files written on Windows
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      fail(std::string("not valid JSON (") + e.what() + ")");
+    }
+    if (!j.is_object()) fail("expected a JSON object with a \"prompt\" field");
+    auto prompt = j.find("prompt");
+    if (prompt == j.end()) fail("missing \"prompt\"");
+    if (!prompt->is_string()) fail("\"prompt\" must be a string");
+    Prompt p{prompt->get<std::string>(), default_max_tokens};
+    auto max_tokens = j.find("max_tokens");
+    if (max_tokens != j.end() && !max_tokens->is_null()) {
+      if (!max_tokens->is_number_integer()) fail("\"max_tokens\" must be an integer");
+      const auto value = max_tokens->get<std::int64_t>();
+      if (value <= 0 || value > 1'000'000'000) fail("\"max_tokens\" must be a positive integer");
+      p.max_tokens = static_cast<int>(value);
+    }
+    prompts.push_back(std::move(p));
+  }
+  if (in.bad()) throw WorkloadError(source_name + ": read error");
+  if (prompts.empty()) throw WorkloadError(source_name + ": no prompts");
+  return prompts;
+}
+
+// A JSONL file of {"prompt", "max_tokens"} records, read once up front (a bad line fails here, not mid-run).
+inline Workload jsonl_prompts(const std::string& path, int default_max_tokens = 100) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw WorkloadError(path + ": cannot open");
+  return fixed_prompts(parse_jsonl_prompts(in, path, default_max_tokens), path);
+}
+
+// Prompts of exactly `words` words drawn from a fixed vocabulary, different for every index, the same for the same
+// (seed, index) on every platform. Infinite. For input-length experiments without a data set.
+inline Workload synthetic_prompts(std::size_t words, int max_tokens, std::uint64_t seed = 0,
+                                  std::string name = "synthetic") {
+  detail::check_max_tokens(max_tokens, "synthetic_prompts");
+  if (words == 0) throw std::invalid_argument("servebench::synthetic_prompts: words must be > 0");
+  return Workload(
+      [words, max_tokens, seed](std::uint64_t i) {
+        // One independent stream per (seed, index): random access, no shared state between threads.
+        std::uint64_t state = seed;
+        state = detail::splitmix64(state) ^ (i * 0xD1B54A32D192ED03ULL);
+        Prompt p{{}, max_tokens};
+        p.text.reserve(words * 8);
+        for (std::size_t w = 0; w < words; ++w) {
+          if (w) p.text += ' ';
+          p.text += detail::synthetic_vocabulary[detail::splitmix64(state) % detail::synthetic_vocabulary.size()];
+        }
+        return p;
+      },
+      std::nullopt, std::move(name));
+}
 
 }  // namespace servebench
