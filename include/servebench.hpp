@@ -4,5 +4,6 @@
 #include "servebench/version.hpp"
 #include "servebench/stats.hpp"
 #include "servebench/record.hpp"
+#include "servebench/artifact.hpp"
 #include "servebench/workload.hpp"
 #include "servebench/sse.hpp"

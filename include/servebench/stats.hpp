@@ -76,8 +76,9 @@ inline double percentile_of_sorted(const std::vector<double>& sorted, double p,
       return sorted[std::min(rank, n) - 1];
     }
     case PercentileMethod::lab: {
-      // int(len * 0.95) in Python truncates toward zero; for p in [0, 100] that is floor.
-      auto index = static_cast<std::size_t>(std::floor(static_cast<double>(n) * p / 100.0));
+      // The lab computes int(len * 0.95): multiply by the fraction (not by p then divide) so the rounding is the
+      // same as Python's for every n; int() truncates, which for non-negative values is floor.
+      auto index = static_cast<std::size_t>(std::floor(static_cast<double>(n) * (p / 100.0)));
       return sorted[std::min(index, n - 1)];
     }
   }

@@ -1,0 +1,134 @@
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <servebench/artifact.hpp>
+
+namespace {
+// A fresh directory under the build tree's temp area for each test.
+std::string fresh_directory() {
+  std::string pattern = "/tmp/servebench-artifact-XXXXXX";
+  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+  return pattern;
+}
+
+servebench::Artifact sample_artifact() {
+  servebench::Artifact a;
+  a.metadata.command_line = {"lab2_3_concurrent", "--concurrency", "1,5"};
+  a.metadata.configuration = {{"max_tokens", 50}};
+  a.metadata.targets.push_back({"hf", "http://127.0.0.1:8001", "hf_simple", "llama"});
+  a.metadata.time_scale = 20.0;
+  servebench::RequestRecord r;
+  r.target = "hf";
+  r.t_send = 10;
+  r.t_first_token = r.t_end = 1000000010;
+  r.n_out = 50;
+  servebench::LevelResult level{servebench::summarize({r}), {r}};
+  level.summary.level = 1;
+  a.levels.push_back(level);
+  a.extra = {{"note", "kept"}};
+  return a;
+}
+}  // namespace
+
+TEST_CASE("an artifact survives a write and a read") {
+  const auto dir = fresh_directory();
+  const auto path = dir + "/nested/deeper/run.json";  // parent directories are created
+  servebench::write_artifact(path, sample_artifact());
+  const auto back = servebench::read_artifact(path);
+  CHECK(back.metadata.servebench_version == SERVEBENCH_VERSION_STRING);
+  CHECK(back.metadata.command_line.size() == 3);
+  CHECK(back.metadata.targets.at(0).url == "http://127.0.0.1:8001");
+  CHECK(back.metadata.time_scale == 20.0);
+  CHECK(back.metadata.utc_time.size() == 20);
+  CHECK(back.metadata.utc_time.back() == 'Z');
+  REQUIRE(back.levels.size() == 1);
+  CHECK(back.levels[0].summary.level == 1);
+  CHECK(back.levels[0].records.at(0).n_out == 50);
+  CHECK(back.extra["note"] == "kept");
+
+  SUBCASE("without records the summaries remain") {
+    servebench::write_artifact(path, sample_artifact(), false);
+    const auto lean = servebench::read_artifact(path);
+    CHECK(lean.levels.at(0).records.empty());
+    CHECK(lean.levels.at(0).summary.successful == 1);
+  }
+}
+
+TEST_CASE("an atomic write leaves no temporary file and replaces the old content whole") {
+  const auto dir = fresh_directory();
+  const auto path = dir + "/out.json";
+  servebench::write_file_atomic(path, "old");
+  servebench::write_file_atomic(path, "new content");
+  CHECK(servebench::read_file(path) == "new content");
+  int entries = 0;
+  for (const auto& name : {std::string("/out.json")}) entries += ::access((dir + name).c_str(), F_OK) == 0;
+  CHECK(entries == 1);
+  // Nothing else in the directory: the temporary file was renamed, not left behind.
+  CHECK(std::system(("test $(ls -A '" + dir + "' | wc -l) -eq 1").c_str()) == 0);
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0044) != 0);  // readable by others like any file the user writes, not mkstemp's 0600
+}
+
+TEST_CASE("an unwritable path is an error naming the path and the reason") {
+  const auto dir = fresh_directory();
+  SUBCASE("parent is a file") {
+    servebench::write_file_atomic(dir + "/file", "x");
+    CHECK_THROWS_WITH_AS(servebench::write_file_atomic(dir + "/file/out.json", "x"),
+                         doctest::Contains((dir + "/file").c_str()), std::runtime_error);
+  }
+  SUBCASE("directory without write permission") {
+    if (::geteuid() == 0) {
+      // root ignores permission bits; a path under /proc cannot be created by anyone.
+      CHECK_THROWS_WITH_AS(servebench::write_file_atomic("/proc/servebench/out.json", "x"),
+                           doctest::Contains("/proc/servebench"), std::runtime_error);
+    } else {
+      ::chmod(dir.c_str(), 0500);
+      CHECK_THROWS_WITH_AS(servebench::write_file_atomic(dir + "/out.json", "x"), doctest::Contains("Permission"),
+                           std::runtime_error);
+      ::chmod(dir.c_str(), 0700);
+    }
+  }
+  SUBCASE("a path naming a directory") {
+    CHECK_THROWS_AS(servebench::write_file_atomic(dir + "/", "x"), std::runtime_error);
+  }
+}
+
+TEST_CASE("a truncated or foreign JSON file gives a clear error") {
+  const auto dir = fresh_directory();
+  const auto path = dir + "/a.json";
+  servebench::write_artifact(path, sample_artifact());
+  const auto whole = servebench::read_file(path);
+  SUBCASE("truncated") {
+    servebench::write_file_atomic(path, whole.substr(0, whole.size() / 2));
+    CHECK_THROWS_WITH_AS(servebench::read_artifact(path), doctest::Contains("not valid JSON"), std::runtime_error);
+  }
+  SUBCASE("foreign: the lab's concurrent_benchmark.json") {
+    servebench::write_file_atomic(path, R"({"1": {"hf": {"total_time": 3.2}}})");
+    CHECK_THROWS_WITH_AS(servebench::read_artifact(path), doctest::Contains("not a servebench artifact"),
+                         std::runtime_error);
+  }
+  SUBCASE("a newer schema") {
+    auto j = nlohmann::json::parse(whole);
+    j["schema"] = "servebench.artifact/99";
+    servebench::write_json_atomic(path, j);
+    CHECK_THROWS_WITH_AS(servebench::read_artifact(path), doctest::Contains("servebench.artifact/99"),
+                         std::runtime_error);
+  }
+  SUBCASE("damaged fields") {
+    auto j = nlohmann::json::parse(whole);
+    j["levels"][0]["summary"].erase("sent");
+    servebench::write_json_atomic(path, j);
+    CHECK_THROWS_WITH_AS(servebench::read_artifact(path), doctest::Contains("damaged"), std::runtime_error);
+  }
+  SUBCASE("missing file") {
+    CHECK_THROWS_WITH_AS(servebench::read_artifact(dir + "/absent.json"), doctest::Contains("absent.json"),
+                         std::runtime_error);
+  }
+}

@@ -1,0 +1,161 @@
+// Expected values below are worked out by hand from the records each test builds (times in milliseconds).
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include <servebench/record.hpp>
+
+using servebench::ErrorKind;
+using servebench::Nanos;
+using servebench::RequestRecord;
+
+namespace {
+constexpr Nanos ms = 1000000;
+// steady_clock readings are never 0 (0 means "never sent"); every test time is offset by a base.
+constexpr Nanos base = 5000 * ms;
+
+RequestRecord streamed(std::uint64_t index, Nanos sched, Nanos send, std::vector<Nanos> events, std::int64_t n_out) {
+  RequestRecord r;
+  r.target = "vllm";
+  r.index = index;
+  r.streamed = true;
+  r.t_sched = base + sched;
+  r.t_send = base + send;
+  for (auto& e : events) e += base;
+  r.event_times = std::move(events);
+  r.t_first_token = r.event_times.front();
+  r.t_end = r.event_times.back();
+  r.n_out = n_out;
+  r.token_source = servebench::TokenSource::usage;
+  r.http_status = 200;
+  return r;
+}
+
+RequestRecord failed(std::uint64_t index, Nanos send, Nanos end, ErrorKind kind) {
+  RequestRecord r;
+  r.target = "vllm";
+  r.index = index;
+  r.t_sched = r.t_send = base + send;
+  r.t_end = base + end;
+  r.error_kind = kind;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a record's derived metrics follow the metric definitions") {
+  // sched 100, send 110, events at 150, 160, 180 ms; 5 tokens reported by usage (events != tokens).
+  const auto r = streamed(0, 100 * ms, 110 * ms, {150 * ms, 160 * ms, 180 * ms}, 5);
+  CHECK(r.client_queue_s() == doctest::Approx(0.010));
+  CHECK(r.ttft_s() == doctest::Approx(0.040));
+  CHECK(r.latency_s() == doctest::Approx(0.070));
+  CHECK(r.latency_from_sched_s() == doctest::Approx(0.080));
+  REQUIRE(r.tpot_s().has_value());
+  CHECK(*r.tpot_s() == doctest::Approx(0.030 / 4));  // (latency - ttft) / (n_out - 1)
+  auto single = r;
+  single.n_out = 1;
+  CHECK_FALSE(single.tpot_s().has_value());
+}
+
+TEST_CASE("summarize counts, classifies and times a level") {
+  std::vector<RequestRecord> records{
+      streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),            // latency 60, ttft 40, tpot 10
+      streamed(1, 0, 10 * ms, {60 * ms, 80 * ms, 100 * ms}, 3),     // latency 90, ttft 50, tpot 20
+      failed(2, 20 * ms, 30 * ms, ErrorKind::http_status),
+      failed(3, 20 * ms, 200 * ms, ErrorKind::read_timeout),       // last t_end of the level
+      failed(4, 25 * ms, 70 * ms, ErrorKind::http_status),
+      failed(5, 30 * ms, 90 * ms, ErrorKind::interrupted),
+  };
+  auto warm = streamed(9, 0, 0, {1000 * ms, 2000 * ms}, 2);  // would dominate every statistic if counted
+  warm.warmup = true;
+  records.push_back(warm);
+
+  const auto s = servebench::summarize(records);
+  CHECK(s.target == "vllm");
+  CHECK(s.sent == 6);
+  CHECK(s.successful == 2);
+  CHECK(s.failed == 3);
+  CHECK(s.interrupted == 1);
+  CHECK(s.failed_by_kind.at("http_status") == 2);
+  CHECK(s.failed_by_kind.at("read_timeout") == 1);
+  CHECK(s.wall_s == doctest::Approx(0.200));  // first t_send 0 to last t_end 200 ms, failures included
+  CHECK(s.throughput_req_per_sec == doctest::Approx(2 / 0.2));
+  CHECK(s.total_output_tokens == 6);
+  CHECK(s.output_tokens_per_sec == doctest::Approx(6 / 0.2));
+  REQUIRE(s.latency);
+  CHECK(s.latency->count == 2);  // failures never enter latency statistics
+  CHECK(s.latency->mean == doctest::Approx(0.075));
+  REQUIRE(s.ttft);
+  CHECK(s.ttft->mean == doctest::Approx(0.045));
+  REQUIRE(s.tpot);
+  CHECK(s.tpot->mean == doctest::Approx(0.015));
+  REQUIRE(s.itl);
+  CHECK(s.itl->count == 4);  // two gaps per request, pooled
+  CHECK(s.itl->max == doctest::Approx(0.020));
+  CHECK(s.latency_from_sched->max == doctest::Approx(0.100));
+  CHECK(s.client_queue->max == doctest::Approx(0.010));  // record 1: scheduled at 0, sent at 10
+  CHECK_FALSE(s.goodput_req_per_sec.has_value());  // no SLOs given
+}
+
+TEST_CASE("goodput counts only requests meeting every SLO") {
+  const std::vector<RequestRecord> records{
+      streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),          // ttft 40, tpot 10, latency 60
+      streamed(1, 0, 0, {60 * ms, 80 * ms, 100 * ms}, 3),         // ttft 60, tpot 20, latency 100
+      failed(2, 0, 10 * ms, ErrorKind::http_status),
+  };
+  servebench::SummarizeOptions options;
+  options.slo.ttft_s = 0.050;
+  const auto s = servebench::summarize(records, options);
+  REQUIRE(s.goodput_req_per_sec);
+  CHECK(*s.goodput_req_per_sec == doctest::Approx(1 / 0.100));
+  options.slo.tpot_s = 0.005;  // nobody meets this
+  CHECK(*servebench::summarize(records, options).goodput_req_per_sec == 0);
+}
+
+TEST_CASE("a level where every request failed has counts but no latency summaries") {
+  const auto s = servebench::summarize({failed(0, 0, 5 * ms, ErrorKind::connect_refused)});
+  CHECK(s.failed == 1);
+  CHECK(s.successful == 0);
+  CHECK(s.throughput_req_per_sec == 0);
+  CHECK_FALSE(s.latency.has_value());
+  CHECK(nlohmann::json(s)["latency"].is_null());
+}
+
+TEST_CASE("non-streamed replies have latency but no TTFT, TPOT or ITL") {
+  RequestRecord r;
+  r.target = "hf";
+  r.t_sched = r.t_send = base;
+  r.t_first_token = r.t_end = base + 3000 * ms;
+  r.n_out = 50;
+  const auto s = servebench::summarize({r});
+  CHECK(s.latency->mean == doctest::Approx(3.0));
+  CHECK_FALSE(s.ttft.has_value());
+  CHECK_FALSE(s.tpot.has_value());
+}
+
+TEST_CASE("records and level summaries survive a JSON round trip") {
+  auto r = streamed(3, 1, 2, {3, 4, 9}, 7);
+  r.error_kind = ErrorKind::closed_mid_stream;
+  r.error_message = "connection closed after 3 events";
+  r.body_start = "{\"partial";
+  r.server_first_token = 3;
+  r.server_end = 8;
+  const auto back = nlohmann::json(r).get<RequestRecord>();
+  CHECK(back.index == 3);
+  CHECK(back.event_times == r.event_times);
+  CHECK(back.error_kind == ErrorKind::closed_mid_stream);
+  CHECK(back.error_message == r.error_message);
+  CHECK(back.token_source == servebench::TokenSource::usage);
+  CHECK(back.server_end == 8);
+
+  const auto s = servebench::summarize({streamed(0, 0, 0, {40 * ms, 50 * ms}, 2), r});
+  const auto s_back = nlohmann::json(s).get<servebench::LevelSummary>();
+  CHECK(s_back.failed_by_kind == s.failed_by_kind);
+  CHECK(s_back.latency->p95 == s.latency->p95);
+  CHECK(s_back.ttft.has_value());
+
+  CHECK_THROWS_AS(servebench::error_kind_from_string("teapot"), std::invalid_argument);
+  for (int k = 0; k <= static_cast<int>(ErrorKind::other); ++k) {
+    const auto kind = static_cast<ErrorKind>(k);
+    CHECK(servebench::error_kind_from_string(servebench::to_string(kind)) == kind);
+  }
+}
