@@ -7,3 +7,4 @@
 #include "servebench/artifact.hpp"
 #include "servebench/workload.hpp"
 #include "servebench/sse.hpp"
+#include "servebench/api.hpp"

@@ -1,0 +1,313 @@
+// servebench — request/response dialects: how a prompt becomes an HTTP request body, and how a reply (a whole JSON
+// body, or one Server-Sent-Event at a time) becomes text and token counts.
+//
+// A dialect is a small struct a user can write themselves (examples/custom_dialect.cpp shows one):
+//
+//   struct my_server {
+//     api::HttpCall request(const Prompt&, const GenerationOptions&) const;  // path + JSON body
+//     api::Reply reply(const nlohmann::json& body) const;                   // a whole non-streaming reply
+//     api::Event event(const nlohmann::json& data) const;                   // optional: one stream event's data
+//   };
+//
+// A dialect without `event` does not stream: the driver then sends a plain request even when streaming was asked
+// for, and the record says `streamed = false`. Dialects read JSON with `.at(...)` and `.get<T>()`; the exceptions
+// those throw become ErrorKind::missing_field, and text that is not JSON at all becomes ErrorKind::invalid_json,
+// in api::read_reply / api::read_event — a dialect never parses or classifies errors itself. Those two functions
+// also handle what every dialect shares: the `[DONE]` stream terminator and the simulated server's `sim_timing`.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "record.hpp"
+#include "workload.hpp"
+
+namespace servebench {
+
+// Generation settings shared by every request of a run (the prompt and its max_tokens come from Prompt).
+struct GenerationOptions {
+  std::string model;               // empty: not sent (servers with one model use it)
+  double temperature = 0;          // 0: greedy, so runs are repeatable
+  bool stream = false;             // ask for a stream of events (only dialects with `event` can)
+  bool ignore_eos = false;         // vLLM extension: generate exactly max_tokens
+  std::optional<int> min_tokens;   // vLLM extension
+};
+
+namespace api {
+
+// What to send: a path below the base URL's prefix, and a JSON body to POST there.
+struct HttpCall {
+  std::string path;
+  nlohmann::json body;
+};
+
+// A whole non-streaming reply.
+struct Reply {
+  std::string text;
+  std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
+  std::optional<std::int64_t> prompt_tokens;
+  // Filled by read_reply from `sim_timing` (servebench::sim servers only); 0 otherwise.
+  Nanos server_first_token = 0;
+  Nanos server_end = 0;
+};
+
+// One stream event.
+struct Event {
+  bool carries_text = false;  // it delivered generated text (role-only deltas, usage chunks, [DONE] do not)
+  std::string text;
+  std::optional<std::int64_t> completion_tokens;
+  std::optional<std::int64_t> prompt_tokens;
+  bool terminator = false;    // the stream is complete after this event
+  Nanos server_first_token = 0;
+  Nanos server_end = 0;
+};
+
+// A parse outcome: the value, or why there is none.
+template <class T>
+struct Parsed {
+  T value;
+  ErrorKind error = ErrorKind::none;
+  std::string message;
+  bool ok() const noexcept { return error == ErrorKind::none; }
+};
+
+// True when the dialect can read stream events (has `Event event(const nlohmann::json&) const`).
+template <class Api, class = void>
+struct streams : std::false_type {};
+template <class Api>
+struct streams<Api, std::void_t<decltype(std::declval<const Api&>().event(std::declval<const nlohmann::json&>()))>>
+    : std::true_type {};
+template <class Api>
+inline constexpr bool streams_v = streams<Api>::value;
+
+// Helpers for dialect writers: an optional integer that may be absent or null.
+inline std::optional<std::int64_t> optional_int(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return std::nullopt;
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+namespace detail {
+
+// The OpenAI-style `usage` object (absent or null in all but the last chunk of a stream).
+template <class Out>
+void read_usage(const nlohmann::json& body, Out& out) {
+  const auto it = body.find("usage");
+  if (it == body.end() || it->is_null()) return;
+  out.completion_tokens = optional_int(*it, "completion_tokens");
+  out.prompt_tokens = optional_int(*it, "prompt_tokens");
+}
+
+// servebench::sim adds {"sim_timing": {"first_token_ns", "last_token_ns"}}; any other server does not, and a
+// malformed one is ignored rather than failing a request over a field no real server sends.
+template <class Out>
+void read_sim_timing(const nlohmann::json& body, Out& out) {
+  if (!body.is_object()) return;
+  const auto it = body.find("sim_timing");
+  if (it == body.end() || !it->is_object()) return;
+  const auto first = it->find("first_token_ns");
+  const auto last = it->find("last_token_ns");
+  if (first != it->end() && first->is_number_integer()) out.server_first_token = first->get<Nanos>();
+  if (last != it->end() && last->is_number_integer()) out.server_end = last->get<Nanos>();
+}
+
+inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
+  std::string out(text.substr(0, limit));
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
+template <class T, class Read>
+Parsed<T> parse_with(std::string_view text, const char* what, Read&& read) {
+  Parsed<T> out;
+  // Parsing without exceptions keeps the common failure (a truncated or HTML body) cheap and exact.
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded()) {
+    out.error = ErrorKind::invalid_json;
+    out.message = std::string(what) + " is not valid JSON: " + excerpt(text);
+    return out;
+  }
+  try {
+    out.value = read(j);
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range: a key is missing; type_error: it is there but null or of another type. Both mean the
+    // dialect's field is not where it must be.
+    out.error = ErrorKind::missing_field;
+    out.message = std::string(what) + " lacks a field the dialect needs (" + e.what() + "): " + excerpt(text);
+    return out;
+  } catch (const std::exception& e) {
+    out.error = ErrorKind::other;
+    out.message = std::string(what) + ": " + e.what();
+    return out;
+  }
+  read_sim_timing(j, out.value);
+  return out;
+}
+
+// The first element of `choices`, or nullptr when the list is empty (a usage-only chunk).
+inline const nlohmann::json* first_choice(const nlohmann::json& body) {
+  const auto& choices = body.at("choices");
+  if (!choices.is_array()) throw nlohmann::json::type_error::create(302, "choices is not an array", &choices);
+  return choices.empty() ? nullptr : &choices.front();
+}
+
+// A text field that may be absent or null in a delta (role-only chunk, tool call): empty then.
+inline std::string optional_text(const nlohmann::json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return {};
+  return it->get<std::string>();
+}
+
+inline void put_openai_options(nlohmann::json& body, const Prompt& prompt, const GenerationOptions& g) {
+  if (!g.model.empty()) body["model"] = g.model;
+  body["max_tokens"] = prompt.max_tokens;
+  body["temperature"] = g.temperature;
+  if (g.ignore_eos) body["ignore_eos"] = true;
+  if (g.min_tokens) body["min_tokens"] = *g.min_tokens;
+  if (g.stream) {
+    body["stream"] = true;
+    // Without it an OpenAI-style stream carries no token count and n_out would fall back to counting events.
+    body["stream_options"] = {{"include_usage", true}};
+  }
+}
+
+}  // namespace detail
+
+// Reads a whole non-streaming reply body with `api`.
+template <class Api>
+Parsed<Reply> read_reply(const Api& api, std::string_view body) {
+  return detail::parse_with<Reply>(body, "reply", [&](const nlohmann::json& j) { return api.reply(j); });
+}
+
+// Reads one stream event's data with `api`. `[DONE]` ends every dialect's stream and is never passed to it.
+template <class Api>
+Parsed<Event> read_event(const Api& api, std::string_view data) {
+  if (data == "[DONE]") {
+    Parsed<Event> out;
+    out.value.terminator = true;
+    return out;
+  }
+  return detail::parse_with<Event>(data, "stream event", [&](const nlohmann::json& j) { return api.event(j); });
+}
+
+// The lab's Flask server around transformers' model.generate: POST /v1/completions {"prompt", "max_tokens"} ->
+// {"text", "usage": {"completion_tokens"}, "elapsed_sec"}. It does not stream, and reads nothing else.
+struct hf_simple {
+  HttpCall request(const Prompt& prompt, const GenerationOptions&) const {
+    return {"/v1/completions", {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}}};
+  }
+  Reply reply(const nlohmann::json& body) const {
+    Reply r;
+    r.text = body.at("text").get<std::string>();
+    detail::read_usage(body, r);
+    return r;
+  }
+};
+
+// OpenAI /v1/completions as vLLM serves it.
+struct openai_completions {
+  HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
+    HttpCall call{"/v1/completions", {{"prompt", prompt.text}}};
+    detail::put_openai_options(call.body, prompt, g);
+    return call;
+  }
+  Reply reply(const nlohmann::json& body) const {
+    Reply r;
+    const auto* choice = detail::first_choice(body);
+    if (!choice) throw nlohmann::json::out_of_range::create(401, "choices is empty", &body);
+    r.text = choice->at("text").get<std::string>();
+    detail::read_usage(body, r);
+    return r;
+  }
+  Event event(const nlohmann::json& data) const {
+    Event e;
+    if (const auto* choice = detail::first_choice(data)) {
+      e.text = choice->at("text").get<std::string>();
+      e.carries_text = !e.text.empty();
+    }
+    detail::read_usage(data, e);
+    return e;
+  }
+};
+
+// OpenAI /v1/chat/completions: one user message; streamed text arrives in choices[0].delta.content.
+struct openai_chat {
+  HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
+    HttpCall call{"/v1/chat/completions",
+                  {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt.text}}})}}};
+    detail::put_openai_options(call.body, prompt, g);
+    return call;
+  }
+  Reply reply(const nlohmann::json& body) const {
+    Reply r;
+    const auto* choice = detail::first_choice(body);
+    if (!choice) throw nlohmann::json::out_of_range::create(401, "choices is empty", &body);
+    r.text = detail::optional_text(choice->at("message"), "content");
+    detail::read_usage(body, r);
+    return r;
+  }
+  Event event(const nlohmann::json& data) const {
+    Event e;
+    if (const auto* choice = detail::first_choice(data)) {
+      e.text = detail::optional_text(choice->at("delta"), "content");  // the first delta often has only a role
+      e.carries_text = !e.text.empty();
+    }
+    detail::read_usage(data, e);
+    return e;
+  }
+};
+
+// Hugging Face text-generation-inference: POST /generate and /generate_stream. Its stream has no [DONE]: the
+// event whose `generated_text` is set is the last one, and with `details` it carries the token count.
+struct tgi {
+  HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
+    nlohmann::json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};
+    // TGI rejects temperature 0; greedy decoding is do_sample = false.
+    if (g.temperature > 0) {
+      parameters["temperature"] = g.temperature;
+      parameters["do_sample"] = true;
+    } else {
+      parameters["do_sample"] = false;
+    }
+    return {g.stream ? "/generate_stream" : "/generate", {{"inputs", prompt.text}, {"parameters", parameters}}};
+  }
+  Reply reply(const nlohmann::json& body) const {
+    // Older TGI releases answer with a one-element list.
+    const nlohmann::json& result = body.is_array() ? body.at(0) : body;
+    Reply r;
+    r.text = result.at("generated_text").get<std::string>();
+    read_details(result, r);
+    return r;
+  }
+  Event event(const nlohmann::json& data) const {
+    Event e;
+    const auto& token = data.at("token");
+    const bool special = token.value("special", false);
+    e.text = token.at("text").get<std::string>();
+    if (special) e.text.clear();  // an end-of-sequence token is a token but not text
+    e.carries_text = !e.text.empty();
+    const auto generated = data.find("generated_text");
+    e.terminator = generated != data.end() && !generated->is_null();
+    read_details(data, e);
+    return e;
+  }
+
+ private:
+  template <class Out>
+  static void read_details(const nlohmann::json& body, Out& out) {
+    const auto it = body.find("details");
+    if (it == body.end() || it->is_null()) return;
+    out.completion_tokens = optional_int(*it, "generated_tokens");
+  }
+};
+
+}  // namespace api
+}  // namespace servebench

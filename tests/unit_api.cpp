@@ -1,0 +1,160 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <servebench/api.hpp>
+
+using namespace servebench;
+using nlohmann::json;
+
+// Request bodies and replies below are written from each server's documented API (vLLM's OpenAI-compatible server,
+// TGI's /generate and /generate_stream) and the lab's Flask server, not produced by the code under test.
+
+TEST_CASE("hf_simple sends exactly the lab's fields and reads its reply") {
+  const auto call = api::hf_simple{}.request({"Hi", 50}, GenerationOptions{"m", 0.5, false, true, 3});
+  CHECK(call.path == "/v1/completions");
+  CHECK(call.body == json{{"prompt", "Hi"}, {"max_tokens", 50}});
+  const auto r = api::read_reply(api::hf_simple{}, R"({"text":"Hello there","usage":{"completion_tokens":2},"elapsed_sec":0.1})");
+  REQUIRE(r.ok());
+  CHECK(r.value.text == "Hello there");
+  CHECK(r.value.completion_tokens == 2);
+  CHECK_FALSE(r.value.prompt_tokens);
+  CHECK_FALSE(api::streams_v<api::hf_simple>);
+}
+
+TEST_CASE("openai_completions asks for usage in streams and passes vLLM's extensions") {
+  GenerationOptions g;
+  g.model = "llama";
+  g.stream = true;
+  g.ignore_eos = true;
+  g.min_tokens = 10;
+  const auto call = api::openai_completions{}.request({"Hi", 7}, g);
+  CHECK(call.path == "/v1/completions");
+  CHECK(call.body == json{{"model", "llama"}, {"prompt", "Hi"}, {"max_tokens", 7}, {"temperature", 0.0},
+                          {"ignore_eos", true}, {"min_tokens", 10}, {"stream", true},
+                          {"stream_options", {{"include_usage", true}}}});
+  SUBCASE("and leaves them out when not asked for") {
+    const auto plain = api::openai_completions{}.request({"Hi", 7}, GenerationOptions{});
+    CHECK(plain.body == json{{"prompt", "Hi"}, {"max_tokens", 7}, {"temperature", 0.0}});
+  }
+}
+
+TEST_CASE("openai_completions reads replies, text chunks, usage chunks and [DONE]") {
+  api::openai_completions d;
+  const auto reply = api::read_reply(
+      d, R"({"choices":[{"index":0,"text":" Paris","finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}})");
+  REQUIRE(reply.ok());
+  CHECK(reply.value.text == " Paris");
+  CHECK(reply.value.completion_tokens == 1);
+  CHECK(reply.value.prompt_tokens == 4);
+
+  const auto text = api::read_event(d, R"({"choices":[{"index":0,"text":" Par","finish_reason":null}],"usage":null})");
+  REQUIRE(text.ok());
+  CHECK(text.value.carries_text);
+  CHECK(text.value.text == " Par");
+  CHECK_FALSE(text.value.completion_tokens);
+  CHECK_FALSE(text.value.terminator);
+
+  const auto usage = api::read_event(d, R"({"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}})");
+  REQUIRE(usage.ok());
+  CHECK_FALSE(usage.value.carries_text);
+  CHECK(usage.value.completion_tokens == 2);
+
+  const auto done = api::read_event(d, "[DONE]");
+  REQUIRE(done.ok());
+  CHECK(done.value.terminator);
+  CHECK_FALSE(done.value.carries_text);
+}
+
+TEST_CASE("openai_chat sends one user message and reads deltas") {
+  api::openai_chat d;
+  const auto call = d.request({"Hi", 5}, GenerationOptions{});
+  CHECK(call.path == "/v1/chat/completions");
+  CHECK(call.body.at("messages") == json::parse(R"([{"role":"user","content":"Hi"}])"));
+  CHECK(call.body.at("max_tokens") == 5);
+  const auto reply = api::read_reply(d, R"({"choices":[{"message":{"role":"assistant","content":"Yo"}}],"usage":{"completion_tokens":1}})");
+  REQUIRE(reply.ok());
+  CHECK(reply.value.text == "Yo");
+  const auto role_only = api::read_event(d, R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})");
+  REQUIRE(role_only.ok());
+  CHECK_FALSE(role_only.value.carries_text);
+  const auto delta = api::read_event(d, R"({"choices":[{"index":0,"delta":{"content":"Y"}}]})");
+  REQUIRE(delta.ok());
+  CHECK(delta.value.carries_text);
+  CHECK(delta.value.text == "Y");
+}
+
+TEST_CASE("tgi uses /generate or /generate_stream, greedy without temperature, and ends on generated_text") {
+  api::tgi d;
+  GenerationOptions g;
+  CHECK(d.request({"Hi", 5}, g).path == "/generate");
+  CHECK(d.request({"Hi", 5}, g).body ==
+        json{{"inputs", "Hi"}, {"parameters", {{"max_new_tokens", 5}, {"details", true}, {"do_sample", false}}}});
+  g.stream = true;
+  g.temperature = 0.7;
+  const auto call = d.request({"Hi", 5}, g);
+  CHECK(call.path == "/generate_stream");
+  CHECK(call.body.at("parameters").at("temperature") == 0.7);
+
+  SUBCASE("a reply, as an object or a one-element list") {
+    for (const char* body : {R"({"generated_text":"abc","details":{"generated_tokens":3}})",
+                             R"([{"generated_text":"abc","details":{"generated_tokens":3}}])"}) {
+      const auto r = api::read_reply(d, body);
+      REQUIRE(r.ok());
+      CHECK(r.value.text == "abc");
+      CHECK(r.value.completion_tokens == 3);
+    }
+  }
+  SUBCASE("stream events") {
+    const auto mid = api::read_event(d, R"({"index":1,"token":{"id":5,"text":"a","logprob":-0.1,"special":false},"generated_text":null,"details":null})");
+    REQUIRE(mid.ok());
+    CHECK(mid.value.carries_text);
+    CHECK_FALSE(mid.value.terminator);
+    const auto last = api::read_event(d, R"({"index":2,"token":{"id":2,"text":"</s>","logprob":0,"special":true},"generated_text":"a","details":{"finish_reason":"eos_token","generated_tokens":2}})");
+    REQUIRE(last.ok());
+    CHECK_FALSE(last.value.carries_text);
+    CHECK(last.value.terminator);
+    CHECK(last.value.completion_tokens == 2);
+  }
+}
+
+TEST_CASE("invalid JSON and missing fields are classified for every dialect") {
+  SUBCASE("invalid JSON") {
+    CHECK(api::read_reply(api::hf_simple{}, "<html>502</html>").error == ErrorKind::invalid_json);
+    CHECK(api::read_reply(api::openai_completions{}, R"({"choices":[)").error == ErrorKind::invalid_json);
+    CHECK(api::read_event(api::openai_chat{}, "{").error == ErrorKind::invalid_json);
+    CHECK(api::read_event(api::tgi{}, "").error == ErrorKind::invalid_json);
+  }
+  SUBCASE("missing or mistyped fields") {
+    CHECK(api::read_reply(api::hf_simple{}, R"({"txt":"x"})").error == ErrorKind::missing_field);
+    CHECK(api::read_reply(api::hf_simple{}, R"({"text":null})").error == ErrorKind::missing_field);
+    CHECK(api::read_reply(api::openai_completions{}, R"({"choices":[]})").error == ErrorKind::missing_field);
+    CHECK(api::read_reply(api::openai_completions{}, R"({"object":"error","message":"x"})").error ==
+          ErrorKind::missing_field);
+    CHECK(api::read_event(api::openai_completions{}, R"({"choices":[{"index":0}]})").error == ErrorKind::missing_field);
+    CHECK(api::read_reply(api::openai_chat{}, R"({"choices":[{"text":"x"}]})").error == ErrorKind::missing_field);
+    CHECK(api::read_event(api::openai_chat{}, R"({"choices":"x"})").error == ErrorKind::missing_field);
+    CHECK(api::read_reply(api::tgi{}, R"({"text":"x"})").error == ErrorKind::missing_field);
+    CHECK(api::read_event(api::tgi{}, R"({"generated_text":null})").error == ErrorKind::missing_field);
+  }
+  SUBCASE("the message quotes the start of what arrived") {
+    const auto r = api::read_reply(api::hf_simple{}, R"({"txt":"quoted"})");
+    CHECK(r.message.find("quoted") != std::string::npos);
+  }
+}
+
+TEST_CASE("sim_timing is read into the server timestamps when present, for every dialect") {
+  const std::string timing = R"("sim_timing":{"first_token_ns":1000,"last_token_ns":5000})";
+  const auto hf = api::read_reply(api::hf_simple{}, R"({"text":"a",)" + timing + "}");
+  const auto tg = api::read_reply(api::tgi{}, R"({"generated_text":"a",)" + timing + "}");
+  const auto ev = api::read_event(api::openai_completions{}, R"({"choices":[{"text":"a"}],)" + timing + "}");
+  const auto ch = api::read_event(api::openai_chat{}, R"({"choices":[{"delta":{"content":"a"}}],)" + timing + "}");
+  for (const auto* p : {&hf.value.server_first_token, &tg.value.server_first_token, &ev.value.server_first_token,
+                        &ch.value.server_first_token})
+    CHECK(*p == 1000);
+  CHECK(hf.value.server_end == 5000);
+  CHECK(ev.value.server_end == 5000);
+  const auto none = api::read_reply(api::hf_simple{}, R"({"text":"a"})");
+  CHECK(none.value.server_first_token == 0);
+  CHECK(none.value.server_end == 0);
+}
