@@ -1,7 +1,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
 install(TARGETS servebench EXPORT servebenchTargets)
 install(EXPORT servebenchTargets NAMESPACE servebench:: DESTINATION ${CMAKE_INSTALL_DATADIR}/cmake/servebench)
 
@@ -17,5 +17,21 @@ install(FILES
   cmake/servebenchDependencies.cmake
   DESTINATION ${CMAKE_INSTALL_DATADIR}/cmake/servebench)
 
+# servebench.pc goes to share/pkgconfig, not lib/pkgconfig: a header-only package has nothing architecture-specific
+# (pkg-config searches both). Its paths are relative to ${pcfiledir}, so the file stays right when the tree is
+# installed with `cmake --install --prefix` elsewhere or moved. An absolute CMAKE_INSTALL_INCLUDEDIR is kept as is.
+set(_servebench_pc_dir "${CMAKE_INSTALL_DATADIR}/pkgconfig")
+if(IS_ABSOLUTE "${_servebench_pc_dir}")
+  set(SERVEBENCH_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH _servebench_pc_up "/prefix/${_servebench_pc_dir}" "/prefix")
+  string(REGEX REPLACE "/$" "" _servebench_pc_up "${_servebench_pc_up}")
+  set(SERVEBENCH_PC_PREFIX "\${pcfiledir}/${_servebench_pc_up}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(SERVEBENCH_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(SERVEBENCH_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
 configure_file(cmake/servebench.pc.in "${CMAKE_CURRENT_BINARY_DIR}/servebench.pc" @ONLY)
-install(FILES "${CMAKE_CURRENT_BINARY_DIR}/servebench.pc" DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)
+install(FILES "${CMAKE_CURRENT_BINARY_DIR}/servebench.pc" DESTINATION "${_servebench_pc_dir}")
