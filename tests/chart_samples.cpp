@@ -1,0 +1,88 @@
+// Writes one SVG per chart kind (plus edge cases) into the directory given as argv[1]; tests/browser_check.py opens
+// each in headless Chromium. The data mirror the lab's shapes: 2.4's throughput bars, latency lines, TTFT/TPOT
+// panels and a latency CDF.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <servebench/chart.hpp>
+
+namespace chart = servebench::chart;
+
+static bool write(const std::string& dir, const std::string& name, const std::string& svg) {
+  std::ofstream out(dir + "/" + name, std::ios::binary);
+  out << svg;
+  out.close();
+  if (!out) std::fprintf(stderr, "cannot write %s/%s\n", dir.c_str(), name.c_str());
+  return static_cast<bool>(out);
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUTPUT_DIR\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const std::vector<std::string> levels = {"1", "5", "10", "20"};
+  const std::string subtitle = "meta-llama/Meta-Llama-3-8B-Instruct on NVIDIA H100 80GB HBM3";
+  bool ok = true;
+
+  chart::BarChart bars;
+  bars.title = "Throughput: HuggingFace vs vLLM";
+  bars.subtitle = subtitle;
+  bars.x_label = "concurrent requests";
+  bars.y_label = "throughput (requests/s)";
+  bars.categories = levels;
+  bars.series = {{"HF", {0.52, 1.31, 1.33, 1.35}, "", false}, {"vLLM", {0.61, 3.9, 6.2, 8.91}, "", false}};
+  ok = write(dir, "throughput_bars.svg", chart::render_grouped_bars(bars)) && ok;
+
+  chart::LineChart lines;
+  lines.title = "Latency per concurrency level";
+  lines.subtitle = subtitle;
+  lines.x_label = "concurrent requests";
+  lines.y_label = "latency (s)";
+  lines.categories = levels;
+  lines.series = {{"HF mean", {1.9, 3.6, 7.1, 14.2}, "", false},
+                  {"HF p95", {1.9, 3.8, 7.5, 14.8}, "", true},
+                  {"vLLM mean", {1.6, 1.2, 1.5, 2.1}, "", false},
+                  {"vLLM p95", {1.6, 1.4, 1.7, 2.4}, "", true}};
+  ok = write(dir, "latency_lines.svg", chart::render_lines(lines)) && ok;
+
+  chart::TtftTpotChart timing;
+  timing.title = "Streaming: time to first token and per output token";
+  timing.subtitle = subtitle;
+  timing.categories = levels;
+  timing.ttft = {{"HF", {120, 610, 1250, 2600}, "", false}, {"vLLM", {35, 48, 70, 115}, "", false}};
+  timing.tpot = {{"HF", {18, 21, 22, 23}, "", false}, {"vLLM", {11, 13, 15, 19}, "", false}};
+  ok = write(dir, "ttft_tpot.svg", chart::render_ttft_tpot(timing)) && ok;
+
+  chart::CdfChart cdf;
+  cdf.title = "Latency distribution at 20 concurrent requests";
+  cdf.subtitle = subtitle;
+  std::vector<double> hf, vllm;
+  for (int i = 0; i < 200; ++i) {
+    hf.push_back(2.0 + 12.0 * (i / 199.0) + 0.4 * std::sin(i));
+    vllm.push_back(1.5 + 0.9 * std::pow(i / 199.0, 2.0));
+  }
+  cdf.series = {{"HF", hf, "", false}, {"vLLM", vllm, "", false}};
+  ok = write(dir, "latency_cdf.svg", chart::render_cdf(cdf)) && ok;
+
+  // Edge cases must still be valid, non-blank pictures.
+  chart::BarChart zeros = bars;
+  zeros.title = "All zeros <&> \"quoted\"";
+  zeros.series = {{"HF", {0, 0, 0, 0}, "", false}, {"vLLM", {0, 0, 0, 0}, "", false}};
+  ok = write(dir, "edge_all_zeros.svg", chart::render_grouped_bars(zeros)) && ok;
+
+  chart::BarChart one = bars;
+  one.title = "One category, three series";
+  one.categories = {"20"};
+  one.series = {{"HF", {1.35}, "", false}, {"SGLang", {7.2}, "", false}, {"vLLM", {8.91}, "", false}};
+  ok = write(dir, "edge_one_category.svg", chart::render_grouped_bars(one)) && ok;
+
+  chart::LineChart empty;
+  empty.title = "No series";
+  ok = write(dir, "edge_no_data.svg", chart::render_lines(empty)) && ok;
+  return ok ? 0 : 1;
+}
