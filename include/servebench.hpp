@@ -8,3 +8,4 @@
 #include "servebench/workload.hpp"
 #include "servebench/sse.hpp"
 #include "servebench/api.hpp"
+#include "servebench/chart.hpp"
