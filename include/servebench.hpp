@@ -9,3 +9,4 @@
 #include "servebench/sse.hpp"
 #include "servebench/api.hpp"
 #include "servebench/chart.hpp"
+#include "servebench/driver.hpp"

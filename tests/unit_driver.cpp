@@ -1,0 +1,397 @@
+// Driver error taxonomy and options. Every error kind a driver can produce is provoked here against a peer on
+// 127.0.0.1 (tests/support/test_server.hpp). Timing bounds are generous: the machine may be loaded.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <servebench/driver.hpp>
+
+#include "support/test_server.hpp"
+
+using namespace servebench;
+using namespace std::chrono_literals;
+using servebench::testing::TestServer;
+
+namespace {
+
+const Prompt prompt{"Hello", 4};
+
+std::string completion_chunk(const std::string& text) {
+  return testing::sse_event(R"({"choices":[{"index":0,"text":")" + text + R"(","finish_reason":null}]})");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("base URLs are parsed into host, port and prefix") {
+  auto u = detail::parse_base_url("http://127.0.0.1:8000");
+  CHECK(u.host == "127.0.0.1");
+  CHECK(u.port == 8000);
+  CHECK(u.prefix.empty());
+  u = detail::parse_base_url("http://example.com/api/v2/");
+  CHECK(u.port == 80);
+  CHECK(u.prefix == "/api/v2");
+  u = detail::parse_base_url("http://[::1]:9000/x");
+  CHECK(u.host == "::1");
+  CHECK(u.port == 9000);
+  CHECK(u.prefix == "/x");
+  CHECK(detail::parse_base_url("https://h").port == 443);
+  CHECK_THROWS_AS(detail::parse_base_url("127.0.0.1:8000"), std::invalid_argument);
+  CHECK_THROWS_AS(detail::parse_base_url("http://:80"), std::invalid_argument);
+  CHECK_THROWS_AS(detail::parse_base_url("http://h:99999"), std::invalid_argument);
+  CHECK_THROWS_AS(detail::parse_base_url("ftp://h"), std::invalid_argument);
+  CHECK_THROWS_AS(Driver<api::hf_simple>(DriverOptions().base_url("nonsense")), std::invalid_argument);
+}
+
+TEST_CASE("driver options are fluent and read back") {
+  const auto o = DriverOptions()
+                     .base_url("http://h:1")
+                     .api_key("k")
+                     .model("m")
+                     .target("vllm")
+                     .stream(true)
+                     .temperature(0.5)
+                     .ignore_eos(true)
+                     .min_tokens(3)
+                     .connect_timeout(1s)
+                     .read_timeout(2s)
+                     .write_timeout(3s)
+                     .deadline(4s)
+                     .keep_text(false);
+  CHECK(o.base_url() == "http://h:1");
+  CHECK(o.api_key() == "k");
+  CHECK(o.model() == "m");
+  CHECK(o.target() == "vllm");
+  CHECK(o.stream());
+  CHECK(o.temperature() == 0.5);
+  CHECK(o.ignore_eos());
+  CHECK(o.min_tokens() == 3);
+  CHECK(o.connect_timeout() == 1s);
+  CHECK(o.read_timeout() == 2s);
+  CHECK(o.write_timeout() == 3s);
+  CHECK(o.deadline() == 4s);
+  CHECK_FALSE(o.keep_text());
+  CHECK(o.generation().model == "m");
+}
+
+TEST_CASE("the prefix, the bearer key and the JSON body reach the server") {
+  TestServer server;
+  std::string auth, path, content_type, body;
+  server.server().Post("/prefix/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    auth = req.get_header_value("Authorization");
+    path = req.path;
+    content_type = req.get_header_value("Content-Type");
+    body = req.body;
+    res.set_content(R"({"text":"ok","usage":{"completion_tokens":1}})", "application/json");
+  });
+  server.start();
+  Driver<api::hf_simple> driver(DriverOptions().base_url(server.url() + "/prefix/").api_key("secret").target("hf"));
+  const auto r = driver.send(prompt, 7);
+  REQUIRE_MESSAGE(r.ok(), r.error_message);
+  CHECK(auth == "Bearer secret");
+  CHECK(path == "/prefix/v1/completions");
+  CHECK(content_type == "application/json");
+  CHECK(nlohmann::json::parse(body) == nlohmann::json{{"prompt", "Hello"}, {"max_tokens", 4}});
+  CHECK(r.target == "hf");
+  CHECK(r.index == 7);
+  CHECK(r.http_status == 200);
+}
+
+TEST_CASE("a driver reuses one connection across requests (keep-alive)") {
+  TestServer server;
+  std::set<int> client_ports;
+  std::mutex m;
+  server.server().Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(m);
+    client_ports.insert(req.remote_port);
+    res.set_content(R"({"text":"ok"})", "application/json");
+  });
+  server.start();
+  Driver<api::hf_simple> driver(DriverOptions().base_url(server.url()));
+  for (int i = 0; i < 4; ++i) REQUIRE(driver.send(prompt).ok());
+  CHECK(client_ports.size() == 1);
+}
+
+TEST_CASE("connect_refused: nothing listens on the port") {
+  Driver<api::openai_completions> driver(DriverOptions().base_url("http://127.0.0.1:" + std::to_string(testing::unused_port())));
+  const auto r = driver.send(prompt);
+  CHECK(r.error_kind == ErrorKind::connect_refused);
+  CHECK(r.t_send > 0);
+  CHECK(r.t_end >= r.t_send);
+}
+
+TEST_CASE("name_resolution: the host does not resolve") {
+  Driver<api::openai_completions> driver(DriverOptions().base_url("http://nonexistent.invalid:8000"));
+  const auto r = driver.send(prompt);
+  CHECK(r.error_kind == ErrorKind::name_resolution);
+  CHECK(r.error_message.find("nonexistent.invalid") != std::string::npos);
+}
+
+TEST_CASE("connect_timeout: a listener whose accept queue is full never answers the SYN") {
+  testing::FullBacklogPort port;
+  if (!port.filled()) {
+    MESSAGE("this kernel answered a connect to a full accept queue; connect timeout cannot be provoked on loopback");
+    return;
+  }
+  Driver<api::openai_completions> driver(DriverOptions().base_url(port.url()).connect_timeout(300ms));
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = driver.send(prompt);
+  CHECK(r.error_kind == ErrorKind::connect_timeout);
+  CHECK(seconds_since(start) < 10.0);
+}
+
+TEST_CASE("read_timeout: the server stays silent longer than the read timeout") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(1500ms);
+    res.set_content(R"({"text":"late"})", "application/json");
+  });
+  server.start();
+  SUBCASE("before any byte of the reply") {
+    Driver<api::hf_simple> driver(DriverOptions().base_url(server.url()).read_timeout(300ms));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::read_timeout);
+  }
+}
+
+TEST_CASE("read_timeout: a stream goes silent in the middle") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    testing::reply_chunks(res, {completion_chunk("a"), completion_chunk("b")}, 1500ms);
+  });
+  server.start();
+  Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(true).read_timeout(300ms));
+  const auto r = driver.send(prompt);
+  CHECK(r.error_kind == ErrorKind::read_timeout);
+  CHECK(r.event_times.size() == 1);
+}
+
+TEST_CASE("deadline_exceeded: the whole request takes longer than its deadline") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request& req, httplib::Response& res) {
+    if (req.body.find("\"stream\":true") != std::string::npos) {
+      std::vector<std::string> chunks(20, completion_chunk("t"));
+      testing::reply_chunks(res, chunks, 100ms);  // each chunk well inside the read timeout; all 20 take 2 s
+    } else {
+      std::this_thread::sleep_for(1500ms);
+      res.set_content(R"({"choices":[{"text":"late"}]})", "application/json");
+    }
+  });
+  server.start();
+  for (bool stream : {true, false}) {
+    CAPTURE(stream);
+    Driver<api::openai_completions> driver(
+        DriverOptions().base_url(server.url()).stream(stream).read_timeout(5s).deadline(300ms));
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::deadline_exceeded);
+    CHECK(seconds_since(start) < 1.4);  // stopped well before the reply would have ended (1.5 s / 2 s)
+    // The driver stays usable after a deadline: the next request succeeds once the server answers in time.
+  }
+}
+
+TEST_CASE("http_status keeps the status and the first 512 bytes of the body") {
+  TestServer server;
+  const std::string page = "Service Unavailable " + std::string(1000, 'x');
+  server.server().Post("/v1/completions", [&](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content(page, "text/plain");
+  });
+  server.start();
+  for (bool stream : {false, true}) {
+    CAPTURE(stream);
+    Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(stream));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::http_status);
+    CHECK(r.http_status == 503);
+    CHECK(r.body_start == page.substr(0, 512));
+  }
+}
+
+TEST_CASE("invalid_json: a body or a stream event that is not JSON") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request& req, httplib::Response& res) {
+    if (req.body.find("\"stream\":true") != std::string::npos)
+      testing::reply_chunks(res, {completion_chunk("a"), testing::sse_event("{broken"), testing::sse_event("[DONE]")});
+    else
+      res.set_content("<html>oops</html>", "text/html");
+  });
+  server.start();
+  for (bool stream : {false, true}) {
+    CAPTURE(stream);
+    Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(stream));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::invalid_json);
+    CHECK_FALSE(r.body_start.empty());
+  }
+}
+
+TEST_CASE("missing_field: valid JSON without the dialect's field") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request& req, httplib::Response& res) {
+    if (req.body.find("\"stream\":true") != std::string::npos)
+      testing::reply_chunks(res, {testing::sse_event(R"({"object":"error","message":"boom"})")});
+    else
+      res.set_content(R"({"object":"error","message":"boom"})", "application/json");
+  });
+  server.start();
+  for (bool stream : {false, true}) {
+    CAPTURE(stream);
+    Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(stream));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::missing_field);
+    CHECK(r.error_message.find("boom") != std::string::npos);
+  }
+}
+
+TEST_CASE("incomplete_stream: the stream ends cleanly without [DONE]") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    testing::reply_chunks(res, {completion_chunk("a"), completion_chunk("b")});
+  });
+  server.start();
+  Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(true));
+  const auto r = driver.send(prompt);
+  CHECK(r.error_kind == ErrorKind::incomplete_stream);
+  CHECK(r.event_times.size() == 2);
+}
+
+TEST_CASE("closed_mid_stream: the connection drops after part of the reply") {
+  SUBCASE("a chunked stream loses its connection") {
+    TestServer server;
+    server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+      testing::reply_chunks(res, {completion_chunk("a"), completion_chunk("b")}, 0ms, testing::StreamEnd::drop);
+    });
+    server.start();
+    Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(true));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::closed_mid_stream);
+  }
+  SUBCASE("a body shorter than its Content-Length") {
+    testing::RawServer raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\":");
+    Driver<api::hf_simple> driver(DriverOptions().base_url(raw.url()));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::closed_mid_stream);
+  }
+}
+
+TEST_CASE("empty_reply: the server closes the connection without a reply") {
+  SUBCASE("no bytes at all") {
+    testing::RawServer raw("");
+    Driver<api::hf_simple> driver(DriverOptions().base_url(raw.url()));
+    const auto r = driver.send(prompt);
+    CHECK(r.error_kind == ErrorKind::empty_reply);
+    CHECK(raw.connections() >= 1);
+  }
+  SUBCASE("a 200 with an empty body") {
+    TestServer server;
+    server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("", "application/json");
+    });
+    server.start();
+    Driver<api::hf_simple> driver(DriverOptions().base_url(server.url()));
+    CHECK(driver.send(prompt).error_kind == ErrorKind::empty_reply);
+  }
+}
+
+TEST_CASE("cancel aborts the request in flight with its reason, sticks, and clear_cancel undoes it") {
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request& req, httplib::Response& res) {
+    if (req.body.find("\"stream\":true") != std::string::npos) {
+      std::vector<std::string> chunks(30, completion_chunk("t"));
+      chunks.push_back(testing::sse_event("[DONE]"));
+      testing::reply_chunks(res, chunks, 100ms);  // 3 s in all
+    } else {
+      res.set_content(R"({"choices":[{"text":"quick"}]})", "application/json");
+    }
+  });
+  server.start();
+  Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()).stream(true));
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    driver.cancel(ErrorKind::interrupted);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = driver.send(prompt);
+  canceller.join();
+  CHECK(r.error_kind == ErrorKind::interrupted);
+  CHECK(seconds_since(start) < 2.5);
+  CHECK(driver.cancelled());
+
+  const auto refused = driver.send(prompt);
+  CHECK(refused.error_kind == ErrorKind::interrupted);
+  CHECK(refused.t_send == 0);  // never sent
+
+  driver.clear_cancel();
+  Driver<api::openai_completions> plain(DriverOptions().base_url(server.url()));
+  plain.cancel(ErrorKind::deadline_exceeded);
+  CHECK(plain.send(prompt).error_kind == ErrorKind::deadline_exceeded);
+  plain.clear_cancel();
+  const auto ok = plain.send(prompt);
+  CHECK_MESSAGE(ok.ok(), ok.error_message);
+  CHECK(ok.text == "quick");
+}
+
+TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token request, and gives up with a reason") {
+  SUBCASE("/health") {
+    TestServer server;
+    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("", "text/plain"); });
+    server.start();
+    const auto ready = wait_until_ready(server.url(), 5s, nullptr);
+    CHECK(ready);
+    CHECK(ready.probe == "/health");
+  }
+  SUBCASE("/v1/models") {
+    TestServer server;
+    server.server().Get("/v1/models", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+    server.start();
+    CHECK(wait_until_ready(server.url(), 5s, nullptr).probe == "/v1/models");
+  }
+  SUBCASE("a 1-token request, as the lab's Flask server has nothing else") {
+    TestServer server;
+    server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"text":"x"})", "application/json");
+    });
+    server.start();
+    CHECK(wait_until_ready(server.url(), 5s, nullptr).probe == "/v1/completions");
+  }
+  SUBCASE("a server that starts late") {
+    const int port = testing::unused_port();
+    std::ostringstream log;
+    httplib::Server late;
+    late.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("", "text/plain"); });
+    std::thread starter([&] {
+      std::this_thread::sleep_for(400ms);
+      late.listen("127.0.0.1", port);
+    });
+    const auto ready = wait_until_ready("http://127.0.0.1:" + std::to_string(port), 20s, &log);
+    late.stop();
+    starter.join();
+    CHECK(ready);
+    CHECK(log.str().find("waiting for") != std::string::npos);
+    CHECK(log.str().find("is ready") != std::string::npos);
+  }
+  SUBCASE("nothing there") {
+    std::ostringstream log;
+    const auto ready = wait_until_ready("http://127.0.0.1:" + std::to_string(testing::unused_port()), 500ms, &log);
+    CHECK_FALSE(ready);
+    CHECK_FALSE(ready.reason.empty());
+    CHECK(log.str().find("gave up") != std::string::npos);
+  }
+  SUBCASE("a /health that says it is still starting") {
+    TestServer server;
+    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+    server.start();
+    const auto ready = wait_until_ready(server.url(), 400ms, nullptr);
+    CHECK_FALSE(ready);
+    CHECK(ready.reason.find("503") != std::string::npos);
+  }
+}
