@@ -1,0 +1,35 @@
+// libFuzzer target: every streaming dialect's event reader (api::read_event), fed one SSE data field. No exception
+// escapes; "[DONE]" is a terminator for every dialect; an event that carries text has text; failures are classified
+// with a message.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include <servebench/api.hpp>
+
+namespace {
+
+template <class Api>
+void check(std::string_view data) {
+  const auto parsed = servebench::api::read_event(Api{}, data);
+  if (data == "[DONE]" && !(parsed.ok() && parsed.value.terminator)) std::abort();
+  if (parsed.ok()) {
+    if (parsed.value.carries_text && parsed.value.text.empty()) std::abort();
+  } else {
+    if (parsed.message.empty()) std::abort();
+    if (parsed.error != servebench::ErrorKind::invalid_json && parsed.error != servebench::ErrorKind::missing_field &&
+        parsed.error != servebench::ErrorKind::other)
+      std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  check<servebench::api::openai_completions>(text);
+  check<servebench::api::openai_chat>(text);
+  check<servebench::api::tgi>(text);
+  return 0;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Bounded libFuzzer runs over every servebench parser.  Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET]  (default 30)
+# Builds each tests/fuzz/fuzz_<name>.cpp with clang++ -fsanitize=fuzzer,address,undefined (any sanitizer report is
+# fatal), runs it for SECONDS with its seed corpus tests/fuzz/corpus/<name>/, prints the executions per target, and
+# appends one tab-separated line per target to $SERVEBENCH_FUZZ_LOG (default build/fuzz/fuzz-log.tsv): date, target,
+# seconds, executions, corpus size, result.  Fails on the first crash, leak, timeout or sanitizer report; the input
+# that did it is left in build/fuzz/artifacts/ (turn it into a regression test in the parser's unit test file).
+# Environment: CXX (default clang++), SERVEBENCH_FUZZ_TARGETS="sse workload" to run a subset.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+seconds=${1:-30}
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: tests/fuzz/run.sh [SECONDS_PER_TARGET] (a whole number, default 30)" >&2; exit 2; }
+cxx=${CXX:-clang++}
+if ! "$cxx" --version 2>/dev/null | grep -q clang; then
+  echo "tests/fuzz/run.sh: needs clang++ with libFuzzer (Debian: apt-get install clang libclang-rt-14-dev); CXX=$cxx is not clang" >&2
+  exit 2
+fi
+out=$root/build/fuzz
+log=${SERVEBENCH_FUZZ_LOG:-$out/fuzz-log.tsv}
+mkdir -p "$out/artifacts" "$(dirname "$log")"
+targets=${SERVEBENCH_FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//' | tr '\n' ' ')}
+# Only the JSON side's flags matter here; cpp-httplib's are harmless and keep the flags the same as the library's.
+deps=$(pkg-config --cflags --libs cpp-httplib nlohmann_json 2>/dev/null || true)
+
+# Build every target first (in parallel: each is one translation unit), so a compile error stops before fuzzing.
+build() {
+  local name=$1
+  local binary=$out/fuzz_$name
+  if [[ ! -x $binary || tests/fuzz/fuzz_$name.cpp -nt $binary || -n $(find include -newer "$binary" -name '*.hpp' -print -quit) ]]; then
+    # shellcheck disable=SC2086
+    "$cxx" -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+      -Wall -Wextra -Wpedantic -Iinclude "tests/fuzz/fuzz_$name.cpp" -o "$binary.tmp" $deps
+    mv "$binary.tmp" "$binary"
+  fi
+}
+pids=()
+for name in $targets; do build "$name" & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+status=0
+printf '%-12s %10s %12s %8s %s\n' target seconds executions corpus result
+for name in $targets; do
+  dict=tests/fuzz/json.dict
+  [[ $name == sse ]] && dict=tests/fuzz/sse.dict
+  work=$out/corpus/$name  # new inputs go here, never into the repository's seed corpus
+  mkdir -p "$work"
+  result=ok
+  # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a runaway allocation is a failure.
+  if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+       "$out/fuzz_$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 -dict="$dict" \
+       -print_final_stats=1 -artifact_prefix="$out/artifacts/${name}-" "$work" "tests/fuzz/corpus/$name" \
+       >"$out/$name.log" 2>&1; then
+    result=FAILED
+    status=1
+  fi
+  executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$name.log" | tail -1)
+  corpus=$(find "$work" -type f | wc -l)
+  printf '%-12s %10s %12s %8s %s\n' "$name" "$seconds" "${executions:-?}" "$corpus" "$result"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" "$seconds" "${executions:-?}" "$corpus" \
+    "$result" >>"$log"
+  if [[ $result != ok ]]; then
+    echo "--- fuzz_$name failed; the last lines of $out/$name.log:" >&2
+    tail -40 "$out/$name.log" >&2
+    break
+  fi
+done
+exit $status
