@@ -3,7 +3,7 @@
 // panels and a latency CDF.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -12,11 +12,13 @@
 namespace chart = servebench::chart;
 
 static bool write(const std::string& dir, const std::string& name, const std::string& svg) {
-  std::ofstream out(dir + "/" + name, std::ios::binary);
-  out << svg;
-  out.close();
-  if (!out) std::fprintf(stderr, "cannot write %s/%s\n", dir.c_str(), name.c_str());
-  return static_cast<bool>(out);
+  try {
+    chart::write_svg(dir + "/" + name, svg);
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return false;
+  }
 }
 
 int main(int argc, char** argv) {

@@ -341,3 +341,16 @@ TEST_CASE("the CDF is a step curve from 0 to 1 with p50 and p95 guides") {
     CHECK(big.size() < 60000);
   }
 }
+
+TEST_CASE("write_svg writes the chart, creating parent directories, and names the path when it cannot") {
+  const std::string dir = std::string(SERVEBENCH_BINARY_DIR) + "/unit_chart_output/write_svg/nested";
+  std::system(("rm -rf '" + dir + "'").c_str());
+  const std::string path = dir + "/bars.svg";
+  const std::string svg = chart::render_grouped_bars(lab_bars());
+  chart::write_svg(path, svg);
+  std::ifstream in(path, std::ios::binary);
+  const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(back == svg);
+  // A regular file where a directory should be: the error names the path.
+  CHECK_THROWS_WITH_AS(chart::write_svg(path + "/x.svg", svg), doctest::Contains(path.c_str()), std::runtime_error);
+}

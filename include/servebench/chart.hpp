@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "artifact.hpp"
+
 namespace servebench {
 namespace chart {
 
@@ -82,6 +84,10 @@ inline std::string render_grouped_bars(const BarChart& chart);
 inline std::string render_lines(const LineChart& chart);
 inline std::string render_ttft_tpot(const TtftTpotChart& chart);
 inline std::string render_cdf(const CdfChart& chart);
+
+// Writes a rendered chart atomically (temporary file, fsync, rename; parent directories created), so a viewer
+// never sees half a chart. Throws std::runtime_error naming the path.
+inline void write_svg(const std::string& path, const std::string& svg) { write_file_atomic(path, svg); }
 
 // The default colour for a series name ("" when the name does not match an engine, i.e. the palette applies).
 inline std::string lab_color_for(const std::string& series_name);
