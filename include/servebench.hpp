@@ -6,6 +6,7 @@
 #include "servebench/record.hpp"
 #include "servebench/artifact.hpp"
 #include "servebench/workload.hpp"
+#include "servebench/scheduler.hpp"
 #include "servebench/sse.hpp"
 #include "servebench/api.hpp"
 #include "servebench/chart.hpp"
