@@ -48,6 +48,7 @@ TEST_CASE("base URLs are parsed into host, port and prefix") {
   CHECK_THROWS_AS(detail::parse_base_url("http://:80"), std::invalid_argument);
   CHECK_THROWS_AS(detail::parse_base_url("http://h:99999"), std::invalid_argument);
   CHECK_THROWS_AS(detail::parse_base_url("ftp://h"), std::invalid_argument);
+  CHECK_THROWS_AS(detail::parse_base_url("http://h:"), std::invalid_argument);  // an empty port is a mistake, not 80
   CHECK_THROWS_AS(Driver<api::hf_simple>(DriverOptions().base_url("nonsense")), std::invalid_argument);
 }
 

@@ -115,21 +115,26 @@ inline BaseUrl parse_base_url(const std::string& url) {
   if (slash != std::string::npos) out.prefix = rest.substr(slash);
   while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
   std::string port_text;
+  bool has_port = false;
   if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
     const auto close = authority.find(']');
     if (close == std::string::npos) throw std::invalid_argument("base URL '" + url + "': unclosed '['");
     out.host = authority.substr(1, close - 1);
     if (close + 1 < authority.size()) {
       if (authority[close + 1] != ':') throw std::invalid_argument("base URL '" + url + "': junk after ']'");
+      has_port = true;
       port_text = authority.substr(close + 2);
     }
   } else {
     const auto colon = authority.rfind(':');
     out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port_text = authority.substr(colon + 1);
+    if (colon != std::string::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
   }
   if (out.host.empty()) throw std::invalid_argument("base URL '" + url + "' has no host");
-  if (port_text.empty()) {
+  if (!has_port) {
     out.port = out.scheme == "https" ? 443 : 80;
   } else {
     std::size_t used = 0;
