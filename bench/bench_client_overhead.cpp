@@ -1,0 +1,52 @@
+// Benchmark 1 — client overhead, non-streaming, closed loop at concurrency 1, 8, 64, 256: requests/s and client CPU
+// microseconds per request, servebench against wrk and against a Python asyncio client, in the same run, against
+// the same trivial server (bench_target completion, its own process). Target: at 64, >= 0.6x wrk, >= 8x asyncio.
+#include <cstdio>
+
+#include "bench_common.hpp"
+
+using namespace servebench;
+using namespace servebench::bench;
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  raise_fd_limit();
+  TargetProcess target({"completion", "300"});
+  const std::string body = completion_request_body();
+
+  nlohmann::json points = nlohmann::json::array();
+  std::vector<std::vector<std::string>> rows;
+  for (const int c : o.levels_or<int>({1, 8, 64, 256})) {
+    Reference sb = run_servebench(target.url(), static_cast<std::size_t>(c), o.seconds, false);
+    Reference wrk, py;
+    if (o.references) {
+      wrk = run_wrk(o, target.url(), c, body);
+      // Enough requests for about o.seconds at asyncio's pace (roughly 1,000 req/s; less at concurrency 1).
+      py = run_asyncio(o, target.url(), c, static_cast<long>((c == 1 ? 250 : 1000) * o.seconds), false);
+    }
+    const double vs_wrk = wrk.per_s > 0 ? sb.per_s / wrk.per_s : 0;
+    const double vs_py = py.per_s > 0 ? sb.per_s / py.per_s : 0;
+    rows.push_back({std::to_string(c), fmt(sb.per_s), fmt(wrk.per_s), fmt(py.per_s), fmt(vs_wrk, 2), fmt(vs_py, 1),
+                    fmt(sb.cpu_us_per, 1), fmt(wrk.cpu_us_per, 1), fmt(py.cpu_us_per, 1)});
+    points.push_back({{"concurrency", c},
+                      {"servebench", sb},
+                      {"wrk", wrk},
+                      {"asyncio", py},
+                      {"ratio_vs_wrk", vs_wrk},
+                      {"ratio_vs_asyncio", vs_py}});
+    for (const auto* r : {&sb, &wrk, &py})
+      if (!r->ok && (r == &sb || o.references))
+        std::fprintf(stderr, "c=%d: a point is invalid: %s\n", c, r->note.substr(0, 300).c_str());
+  }
+  print_table("Client overhead, non-streaming closed loop (req/s; client CPU us/req)",
+              {"conc", "servebench", "wrk", "asyncio", "x wrk", "x asyncio", "sb us/req", "wrk us/req", "py us/req"},
+              rows);
+  nlohmann::json result = {{"benchmark", "client_overhead"}, {"seconds_per_point", o.seconds}, {"points", points}};
+  for (const auto& p : points)
+    if (p["concurrency"] == 64)
+      result["targets"] = {{"ratio_vs_wrk_at_64", p["ratio_vs_wrk"]},
+                           {"ratio_vs_asyncio_at_64", p["ratio_vs_asyncio"]},
+                           {"met", p["ratio_vs_wrk"].get<double>() >= 0.6 && p["ratio_vs_asyncio"].get<double>() >= 8}};
+  write_result(o, "client_overhead", result);
+  return 0;
+}

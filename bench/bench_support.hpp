@@ -1,0 +1,342 @@
+// servebench bench — what the benchmark programs share: options, the target server process, the reference clients
+// (wrk, the Python asyncio client), CPU and memory readings, tables and JSON output. Not part of the library.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <servebench/artifact.hpp>
+#include <servebench/record.hpp>
+
+namespace servebench::bench {
+
+struct Options {
+  std::string out_dir = "artifacts/bench";
+  std::string python = "/usr/bin/python3";  // Debian's, with python3-aiohttp (not a pyenv one on PATH)
+  std::string asyncio_client = "bench/asyncio_client.py";
+  double seconds = 2.0;  // per measured point
+  std::vector<double> levels;  // empty: the benchmark's own list
+  bool references = true;      // false: servebench alone (for profiling)
+
+  // The levels to run: --levels when given, else `defaults`.
+  template <class T>
+  std::vector<T> levels_or(std::vector<T> defaults) const {
+    if (levels.empty()) return defaults;
+    std::vector<T> out;
+    for (double l : levels) out.push_back(static_cast<T>(l));
+    return out;
+  }
+};
+
+inline Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--out") o.out_dir = value();
+    else if (a == "--python") o.python = value();
+    else if (a == "--asyncio-client") o.asyncio_client = value();
+    else if (a == "--seconds") o.seconds = std::stod(value());
+    else if (a == "--no-references") o.references = false;
+    else if (a == "--levels") {
+      std::stringstream list(value());
+      std::string item;
+      while (std::getline(list, item, ',')) o.levels.push_back(std::stod(item));
+    }
+    else {
+      std::cerr << "usage: " << argv[0] << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--python PATH] [--asyncio-client FILE]\n";
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+// Thousands of connections need thousands of descriptors; the soft limit is often 1024.
+inline void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+inline double seconds_of(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; }
+
+// User + system CPU seconds of this process (all threads).
+inline double cpu_seconds_self() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return seconds_of(u.ru_utime) + seconds_of(u.ru_stime);
+}
+
+// Resident set size of this process, KiB (VmRSS).
+inline long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+inline std::string self_directory() {
+  char buffer[4096];
+  const ssize_t n = readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  if (n <= 0) return ".";
+  std::string path(buffer, static_cast<std::size_t>(n));
+  return path.substr(0, path.rfind('/'));
+}
+
+namespace detail {
+inline pid_t spawn(const std::vector<std::string>& argv, int& out_fd, bool merge_stderr) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(pipe_fds[1], 1);
+    if (merge_stderr) dup2(pipe_fds[1], 2);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  out_fd = pipe_fds[0];
+  return pid;
+}
+}  // namespace detail
+
+// The trivial target server (bench_target) in its own process, so its CPU never counts as the client's.
+class TargetProcess {
+ public:
+  explicit TargetProcess(std::vector<std::string> args) {
+    args.insert(args.begin(), self_directory() + "/bench_target");
+    pid_ = detail::spawn(args, fd_, false);
+    std::string line;
+    char c;
+    while (read(fd_, &c, 1) == 1 && c != '\n') line += c;
+    if (line.rfind("port ", 0) != 0) throw std::runtime_error("bench_target did not start: '" + line + "'");
+    port_ = std::atoi(line.c_str() + 5);
+  }
+  ~TargetProcess() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    close(fd_);
+  }
+  TargetProcess(const TargetProcess&) = delete;
+  TargetProcess& operator=(const TargetProcess&) = delete;
+  int port() const noexcept { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string output;
+  double cpu_s = 0;  // user + system of that process alone (wait4)
+};
+
+inline ProcessResult run_process(const std::vector<std::string>& argv) {
+  int fd = -1;
+  const pid_t pid = detail::spawn(argv, fd, true);
+  ProcessResult r;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) r.output.append(buffer, static_cast<std::size_t>(n));
+  close(fd);
+  int status = 0;
+  rusage u{};
+  wait4(pid, &status, 0, &u);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.cpu_s = seconds_of(u.ru_utime) + seconds_of(u.ru_stime);
+  return r;
+}
+
+// One reference measurement: requests (or events) per second and CPU per unit.
+struct Reference {
+  double per_s = 0;        // requests/s (or events/s)
+  double cpu_us_per = 0;   // client CPU microseconds per request (or event)
+  double units = 0;        // requests (or events) done
+  bool ok = false;
+  std::string note;
+};
+
+inline void to_json(nlohmann::json& j, const Reference& r) {
+  j = {{"per_s", r.per_s}, {"cpu_us_per", r.cpu_us_per}, {"units", r.units}, {"ok", r.ok}, {"note", r.note}};
+}
+
+inline std::string number_after(const std::string& text, const std::string& key) {
+  const auto at = text.find(key);
+  if (at == std::string::npos) return {};
+  std::istringstream in(text.substr(at + key.size()));
+  std::string token;
+  in >> token;
+  return token;
+}
+
+// wrk, POSTing `body` with keep-alive connections. wrk counts every reply; a non-2xx count makes the point invalid.
+inline Reference run_wrk(const Options& o, const std::string& url, int connections, const std::string& body) {
+  const std::string script = o.out_dir + "/wrk_post.lua";
+  {
+    servebench::detail::make_parent_directories(script);
+    std::ofstream lua(script);
+    lua << "wrk.method = \"POST\"\nwrk.path = \"/v1/completions\"\nwrk.headers[\"Content-Type\"] = "
+           "\"application/json\"\nwrk.body = [[" << body << "]]\n";
+  }
+  const int threads = std::min(connections, 2);  // two cores: more wrk threads only contend
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.0fs", std::max(1.0, std::round(o.seconds)));
+  const auto p = run_process({"wrk", "-t" + std::to_string(threads), "-c" + std::to_string(connections), "-d",
+                              duration, "-s", script, url + "/v1/completions"});
+  Reference r;
+  const std::string rate = number_after(p.output, "Requests/sec:");
+  const std::string count = number_after(p.output, "\n  ");  // "  N requests in Xs"
+  const auto in_at = p.output.find(" requests in ");
+  if (in_at != std::string::npos) {
+    const auto start = p.output.rfind('\n', in_at);
+    r.units = std::atof(p.output.substr(start + 1, in_at - start - 1).c_str());
+  }
+  (void)count;
+  r.per_s = std::atof(rate.c_str());
+  r.cpu_us_per = r.units > 0 ? p.cpu_s * 1e6 / r.units : 0;
+  r.ok = p.exit_code == 0 && r.per_s > 0 && p.output.find("Non-2xx") == std::string::npos;
+  if (!r.ok) r.note = p.output;
+  return r;
+}
+
+// The Python asyncio reference client (bench/asyncio_client.py): prints one JSON object.
+inline Reference run_asyncio(const Options& o, const std::string& url, int concurrency, long requests, bool stream) {
+  std::vector<std::string> argv = {o.python, o.asyncio_client, "--url", url + "/v1/completions", "--concurrency",
+                                   std::to_string(concurrency), "--requests", std::to_string(requests)};
+  if (stream) argv.push_back("--stream");
+  const auto p = run_process(argv);
+  Reference r;
+  try {
+    const auto last_brace = p.output.rfind('{');
+    const auto j = nlohmann::json::parse(p.output.substr(last_brace));
+    const double wall = j.at("wall_s").get<double>();
+    const double units = stream ? j.at("events").get<double>() : j.at("ok").get<double>();
+    r.units = units;
+    r.per_s = wall > 0 ? units / wall : 0;
+    // The process's own total CPU (wait4) includes interpreter start-up; the script's rusage around the run does
+    // not, so the latter is what is compared.
+    r.cpu_us_per = units > 0 ? j.at("cpu_s").get<double>() * 1e6 / units : 0;
+    r.ok = p.exit_code == 0 && j.at("failed").get<long>() == 0;
+    if (!r.ok) r.note = "failed: " + std::to_string(j.at("failed").get<long>());
+  } catch (const std::exception& e) {
+    r.note = std::string("cannot read asyncio client output: ") + e.what() + ": " + p.output.substr(0, 400);
+  }
+  return r;
+}
+
+inline std::string read_first_line(const std::string& path, const std::string& prefix) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  return {};
+}
+
+inline nlohmann::json machine_info() {
+  utsname u{};
+  uname(&u);
+  return {{"nproc", std::thread::hardware_concurrency()},
+          {"cpu_model", read_first_line("/proc/cpuinfo", "model name")},
+          {"kernel", std::string(u.sysname) + " " + u.release},
+          {"utc", servebench::utc_now_iso8601()}};
+}
+
+inline void write_result(const Options& o, const std::string& name, nlohmann::json result) {
+  result["machine"] = machine_info();
+  const std::string path = o.out_dir + "/" + name + ".json";
+  servebench::write_json_atomic(path, result);
+  std::printf("wrote %s\n", path.c_str());
+}
+
+// A plain-text table: header row, then rows, columns padded to the widest cell.
+inline void print_table(const std::string& title, const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::printf("\n%s\n", title.c_str());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::printf("|");
+    for (std::size_t c = 0; c < width.size(); ++c)
+      std::printf(" %*s |", static_cast<int>(width[c]), c < cells.size() ? cells[c].c_str() : "");
+    std::printf("\n");
+  };
+  line(header);
+  std::printf("|");
+  for (auto w : width) std::printf("%s|", std::string(w + 2, '-').c_str());
+  std::printf("\n");
+  for (const auto& row : rows) line(row);
+  std::fflush(stdout);
+}
+
+inline std::string fmt(double value, int decimals = 0) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
+// Peak of rss_kib() sampled every few milliseconds on a thread, for as long as it lives.
+class RssSampler {
+ public:
+  RssSampler() : thread_([this] {
+      while (!stop_.load()) {
+        peak_.store(std::max(peak_.load(), rss_kib()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }) {}
+  ~RssSampler() { stop(); }
+  long stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    return peak_.load();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<long> peak_{0};
+  std::thread thread_;
+};
+
+}  // namespace servebench::bench
