@@ -11,3 +11,4 @@
 #include "servebench/api.hpp"
 #include "servebench/chart.hpp"
 #include "servebench/driver.hpp"
+#include "servebench/sim.hpp"
