@@ -83,6 +83,19 @@ int main(int argc, char** argv) {
   one.series = {{"HF", {1.35}, "", false}, {"SGLang", {7.2}, "", false}, {"vLLM", {8.91}, "", false}};
   ok = write(dir, "edge_one_category.svg", chart::render_grouped_bars(one)) && ok;
 
+  chart::BarChart crowded;  // narrow bars drop value labels; long names rotate; a long title shrinks to fit
+  crowded.title = "A very long title naming model meta-llama/Meta-Llama-3-8B-Instruct and GPU NVIDIA H100 80GB HBM3";
+  crowded.x_label = "workload";
+  crowded.y_label = "tokens/s";
+  for (int i = 0; i < 10; ++i) crowded.categories.push_back("prompt set " + std::to_string(i + 1) + " (long)");
+  crowded.series = {{"HF", {}, "", false}, {"TGI", {}, "", false}, {"vLLM", {}, "", false}};
+  for (int i = 0; i < 10; ++i) {
+    crowded.series[0].values.push_back(100 + 10 * i);
+    crowded.series[1].values.push_back(300 + 40 * i);
+    crowded.series[2].values.push_back(450 + 95 * i);
+  }
+  ok = write(dir, "edge_crowded.svg", chart::render_grouped_bars(crowded)) && ok;
+
   chart::LineChart empty;
   empty.title = "No series";
   ok = write(dir, "edge_no_data.svg", chart::render_lines(empty)) && ok;
