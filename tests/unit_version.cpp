@@ -34,3 +34,29 @@ TEST_CASE("the version in version.hpp is the one CMake configured") {
   REQUIRE(std::regex_search(contents, match, std::regex("CMAKE_PROJECT_VERSION:STATIC=([0-9.]+)")));
   CHECK(match[1].str() == SERVEBENCH_VERSION_STRING);
 }
+
+namespace {
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+}  // namespace
+
+TEST_CASE("the CMake package version file and servebench.pc carry the version in version.hpp") {
+  // What find_package(servebench) and `pkg-config --modversion servebench` report after installation; the
+  // consumer tests (tests/consumer/run.sh) check the same on an installed tree.
+  const std::string binary_dir = SERVEBENCH_BINARY_DIR;
+  const std::string version_file = read_text(binary_dir + "/servebenchConfigVersion.cmake");
+  const std::string pc_file = read_text(binary_dir + "/servebench.pc");
+  if (version_file.empty() || pc_file.empty()) {
+    MESSAGE("no package files in " SERVEBENCH_BINARY_DIR " (a Meson build, or SERVEBENCH_INSTALL=OFF): nothing to check");
+    return;
+  }
+  std::smatch match;
+  REQUIRE(std::regex_search(version_file, match, std::regex("set\\(PACKAGE_VERSION \"([^\"]+)\"\\)")));
+  CHECK(match[1].str() == SERVEBENCH_VERSION_STRING);
+  REQUIRE(std::regex_search(pc_file, match, std::regex("\nVersion: ([^\n]+)\n")));
+  CHECK(match[1].str() == SERVEBENCH_VERSION_STRING);
+}
