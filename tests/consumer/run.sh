@@ -20,6 +20,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cmake="${CMAKE:-cmake}"
+ctest="$(dirname "$(command -v "$cmake" || echo cmake)")/ctest"  # the ctest that comes with that cmake
 meson="${MESON:-meson}"
 pkg_config="${PKG_CONFIG:-pkg-config}"
 if [[ -z "${CMAKE_GENERATOR:-}" ]] && command -v ninja >/dev/null; then export CMAKE_GENERATOR=Ninja; fi
@@ -130,7 +131,7 @@ run_kind() {
       need "$cmake"
       cmake_consumer add_subdirectory -DSERVEBENCH_CHECKOUT="$repo"
       local tests
-      tests="$(cd "$work/add_subdirectory/build" && ctest -N | sed -n 's/^Total Tests: //p')"
+      tests="$(cd "$work/add_subdirectory/build" && "$ctest" -N | sed -n 's/^Total Tests: //p')"
       [[ "$tests" == 1 ]] || fail "the add_subdirectory consumer has $tests ctest tests; servebench's own leaked in"
       step "install the add_subdirectory consumer" "$cmake" --install "$work/add_subdirectory/build" \
         --prefix "$work/add_subdirectory/prefix"
