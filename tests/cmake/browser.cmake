@@ -16,4 +16,4 @@ add_test(NAME browser_every_chart_kind_renders_in_headless_chromium
                  --samples "$<TARGET_FILE:chart_samples>"
                  --out "${CMAKE_CURRENT_BINARY_DIR}/browser_check")
 set_tests_properties(browser_every_chart_kind_renders_in_headless_chromium
-                     PROPERTIES TIMEOUT 400 RUN_SERIAL TRUE)
+                     PROPERTIES TIMEOUT 400 RUN_SERIAL TRUE LABELS no_sanitizer)
