@@ -5,9 +5,19 @@
 #                   pkg-config `cpp-httplib` (Debian 12 ships 0.11.4 as a compiled library with only a .pc file).
 # Sets SERVEBENCH_HTTPLIB_TARGET to the target to link.
 include(CMakeFindDependencyMacro)
+# Inside servebenchConfig.cmake, find_dependency() reports a missing dependency as "servebench not found" with the
+# reason; in servebench's own build (top level, add_subdirectory, FetchContent) it would only return() from this
+# file and leave a confusing "target was not found" error later, so there a plain REQUIRED search is used.
+macro(_servebench_find_dependency name)
+  if(CMAKE_FIND_PACKAGE_NAME STREQUAL "servebench")
+    find_dependency(${name})
+  else()
+    find_package(${name} REQUIRED)
+  endif()
+endmacro()
 set(THREADS_PREFER_PTHREAD_FLAG ON)
-find_dependency(Threads)
-find_dependency(nlohmann_json)
+_servebench_find_dependency(Threads)
+_servebench_find_dependency(nlohmann_json)
 
 if(NOT SERVEBENCH_HTTPLIB_TARGET)
   find_package(httplib CONFIG QUIET)
