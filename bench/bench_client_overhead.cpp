@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<std::string>> rows;
   for (const int c : o.levels_or<int>({1, 8, 64, 256})) {
     Reference sb = run_servebench(target.url(), static_cast<std::size_t>(c), o.seconds, false);
+    const Reference bare = run_bare_httplib(target.port(), static_cast<std::size_t>(c), o.seconds, body);
+    const Reference driver = run_driver_only(target.url(), static_cast<std::size_t>(c), o.seconds);
     Reference wrk, py;
     if (o.references) {
       wrk = run_wrk(o, target.url(), c, body);
@@ -27,11 +29,14 @@ int main(int argc, char** argv) {
     const double vs_wrk = wrk.per_s > 0 ? sb.per_s / wrk.per_s : 0;
     const double vs_py = py.per_s > 0 ? sb.per_s / py.per_s : 0;
     rows.push_back({std::to_string(c), fmt(sb.per_s), fmt(wrk.per_s), fmt(py.per_s), fmt(vs_wrk, 2), fmt(vs_py, 1),
-                    fmt(sb.cpu_us_per, 1), fmt(wrk.cpu_us_per, 1), fmt(py.cpu_us_per, 1)});
+                    fmt(sb.cpu_us_per, 1), fmt(wrk.cpu_us_per, 1), fmt(py.cpu_us_per, 1), fmt(bare.per_s),
+                    fmt(bare.cpu_us_per, 1), fmt(driver.per_s), fmt(driver.cpu_us_per, 1)});
     points.push_back({{"concurrency", c},
                       {"servebench", sb},
                       {"wrk", wrk},
                       {"asyncio", py},
+                      {"bare_httplib", bare},
+                      {"driver_without_scheduler", driver},
                       {"ratio_vs_wrk", vs_wrk},
                       {"ratio_vs_asyncio", vs_py}});
     for (const auto* r : {&sb, &wrk, &py})
@@ -39,7 +44,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "c=%d: a point is invalid: %s\n", c, r->note.substr(0, 300).c_str());
   }
   print_table("Client overhead, non-streaming closed loop (req/s; client CPU us/req)",
-              {"conc", "servebench", "wrk", "asyncio", "x wrk", "x asyncio", "sb us/req", "wrk us/req", "py us/req"},
+              {"conc", "servebench", "wrk", "asyncio", "x wrk", "x asyncio", "sb us/req", "wrk us/req", "py us/req",
+               "bare httplib", "bare us/req", "driver only", "drv us/req"},
               rows);
   nlohmann::json result = {{"benchmark", "client_overhead"}, {"seconds_per_point", o.seconds}, {"points", points}};
   for (const auto& p : points)

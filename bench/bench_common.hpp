@@ -2,7 +2,10 @@
 // CPU it costs. Shared by the client benchmarks.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <thread>
+#include <vector>
 #include <string>
 
 #include <servebench/api.hpp>
@@ -57,6 +60,62 @@ inline Reference run_servebench(const std::string& url, std::size_t concurrency,
   }
   if (keep) *keep = std::move(result);
   return r;
+}
+
+// Runs `worker(deadline)` on `threads` threads (after all have started) and returns requests/s and CPU us/request;
+// worker returns how many requests it completed. For the decomposition columns: a bare cpp-httplib loop, and the
+// Driver without the scheduler.
+template <class Worker>
+Reference run_threads(std::size_t threads, double seconds, Worker worker) {
+  std::atomic<std::size_t> ready{0};
+  std::atomic<Nanos> start{0};
+  std::atomic<std::uint64_t> total{0};
+  std::vector<std::thread> pool;
+  const double cpu0 = cpu_seconds_self();
+  for (std::size_t t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      ready.fetch_add(1);
+      while (start.load() == 0) std::this_thread::yield();
+      total.fetch_add(worker(start.load() + static_cast<Nanos>(seconds * 1e9)));
+    });
+  while (ready.load() < threads) std::this_thread::yield();
+  const Nanos t0 = now_ns();
+  start.store(t0);
+  for (auto& t : pool) t.join();
+  const double wall = ns_to_s(now_ns() - t0);
+  const double cpu = cpu_seconds_self() - cpu0;
+  Reference r;
+  r.units = static_cast<double>(total.load());
+  r.per_s = r.units / wall;
+  r.cpu_us_per = r.units > 0 ? cpu * 1e6 / r.units : 0;
+  r.ok = r.units > 0;
+  return r;
+}
+
+// A bare cpp-httplib client loop (what the "about 0.58x wrk" was measured with): the floor under servebench.
+inline Reference run_bare_httplib(int port, std::size_t concurrency, double seconds, const std::string& body) {
+  return run_threads(concurrency, seconds, [&](Nanos end) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_tcp_nodelay(true);
+    client.set_keep_alive(true);
+    std::uint64_t n = 0;
+    while (now_ns() < end)
+      if (auto res = client.Post("/v1/completions", body, "application/json"); res && res->status == 200) ++n;
+    return n;
+  });
+}
+
+// Driver<openai_completions> in a loop on plain threads: servebench's request path without the scheduler.
+inline Reference run_driver_only(const std::string& url, std::size_t concurrency, double seconds) {
+  const auto options = DriverOptions().base_url(url).keep_text(false);
+  const Workload workload = bench_workload();
+  return run_threads(concurrency, seconds, [&](Nanos end) {
+    Driver<api::openai_completions> driver(options);
+    std::uint64_t n = 0;
+    while (now_ns() < end)
+      if (driver.send(workload.at(n), n).ok()) ++n;
+    return n;
+  });
 }
 
 // The body Driver<api::openai_completions> sends for bench_workload()'s first prompt, for wrk to send too.

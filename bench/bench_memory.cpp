@@ -1,0 +1,48 @@
+// Benchmark 5 — memory: resident memory per in-flight request at 256 and 1,000 in flight. Each request is a stream
+// of 64 events 30 ms apart (about 2 s), served by bench_target in its own process, so all are in flight together;
+// (peak RSS during the level - RSS before it) / in flight. Target: <= 64 KiB per request at 1,000.
+#include <cstdio>
+
+#include "bench_common.hpp"
+
+using namespace servebench;
+using namespace servebench::bench;
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  raise_fd_limit();
+  TargetProcess target({"stream", "1100", "64", "30000"});
+  const auto options = DriverOptions().base_url(target.url()).stream(true).keep_text(false);
+
+  nlohmann::json points = nlohmann::json::array();
+  std::vector<std::vector<std::string>> rows;
+  nlohmann::json at_1000;
+  for (const int n : o.levels_or<int>({256, 1000})) {
+    const long before = rss_kib();
+    RssSampler sampler;
+    auto result = run_closed_loop(
+        ClosedLoop().concurrency(static_cast<std::size_t>(n)).requests(static_cast<std::uint64_t>(n)).quiet(true)
+            .handle_signals(false),
+        bench_workload(), [&] { return Driver<api::openai_completions>(options); });
+    const long peak = sampler.stop();
+    const double per = static_cast<double>(peak - before) / n;
+    nlohmann::json point = {{"in_flight", n},
+                            {"rss_before_kib", before},
+                            {"rss_peak_kib", peak},
+                            {"kib_per_request", per},
+                            {"successful", result.summary.successful},
+                            {"failed", result.summary.failed}};
+    if (n == 1000) at_1000 = point;
+    points.push_back(point);
+    rows.push_back({std::to_string(n), std::to_string(before), std::to_string(peak), fmt(per, 1),
+                    std::to_string(result.summary.failed)});
+  }
+  print_table("Resident memory per in-flight request (KiB)", {"in flight", "RSS before", "RSS peak", "KiB/request", "failed"},
+              rows);
+  nlohmann::json result = {{"benchmark", "memory"}, {"points", points}};
+  if (!at_1000.is_null())
+    result["targets"] = {{"kib_per_request_at_1000", at_1000["kib_per_request"]},
+                         {"met", at_1000["kib_per_request"].get<double>() <= 64}};
+  write_result(o, "memory", result);
+  return 0;
+}
