@@ -158,3 +158,26 @@ TEST_CASE("sim_timing is read into the server timestamps when present, for every
   CHECK(none.value.server_first_token == 0);
   CHECK(none.value.server_end == 0);
 }
+
+// Found by fuzzing (tests/fuzz/fuzz_api_reply.cpp, fuzz_api_event.cpp): a token count too large for an integer was
+// parsed by nlohmann as a double and converted to int64 with undefined behaviour (UBSan: "outside the range of
+// representable values"). A count that is not an int64 integer is now missing_field, like any mistyped field.
+TEST_CASE("a token count that is not an integer of int64 range is a missing field, not undefined behaviour") {
+  const char* counts[] = {"8888888888888888888888888882", "1e42", "5.5", "18446744073709551615", "-1e300"};
+  for (const char* count : counts) {
+    CAPTURE(count);
+    const std::string usage = std::string(R"("usage":{"prompt_tokens":5,"completion_tokens":)") + count + "}";
+    CHECK(api::read_reply(api::hf_simple{}, R"({"text":"x",)" + usage + "}").error == ErrorKind::missing_field);
+    CHECK(api::read_reply(api::openai_completions{}, R"({"choices":[{"text":"x"}],)" + usage + "}").error ==
+          ErrorKind::missing_field);
+    CHECK(api::read_event(api::openai_chat{}, R"({"choices":[],)" + usage + "}").error == ErrorKind::missing_field);
+    CHECK(api::read_event(api::tgi{}, std::string(R"({"token":{"text":"a"},"details":{"generated_tokens":)") + count +
+                                          "}}")
+              .error == ErrorKind::missing_field);
+  }
+  SUBCASE("the largest int64 is still a count") {
+    const auto r = api::read_reply(api::hf_simple{}, R"({"text":"x","usage":{"completion_tokens":9223372036854775807}})");
+    REQUIRE(r.ok());
+    CHECK(*r.value.completion_tokens == INT64_MAX);
+  }
+}

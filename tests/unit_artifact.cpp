@@ -132,3 +132,41 @@ TEST_CASE("a truncated or foreign JSON file gives a clear error") {
                          std::runtime_error);
   }
 }
+
+// Found by fuzzing (tests/fuzz/fuzz_artifact.cpp): a number beyond a double's range (2.002251e308) made nlohmann
+// throw out_of_range, which escaped parse_artifact's parse_error handler and terminated the program; a float where
+// an integer belongs (an index of 1e30, a count of -5.0) was converted with undefined behaviour.
+TEST_CASE("numbers out of range, floats in integer fields and absurd nesting are clear errors") {
+  const auto whole = servebench::artifact_to_json(sample_artifact()).dump();
+  SUBCASE("a number too large for a double") {
+    auto text = whole;
+    text.replace(text.find("\"wall_s\":") + 9, 0, "2.002251e308,\"x\":");
+    CHECK_THROWS_WITH_AS(servebench::parse_artifact(text), doctest::Contains("not valid JSON"), std::runtime_error);
+  }
+  SUBCASE("a float in an integer field, anywhere in the schema") {
+    for (const char* field : {"index", "t_send", "n_out", "http_status"}) {
+      CAPTURE(field);
+      auto j = nlohmann::json::parse(whole);
+      j["levels"][0]["records"][0][field] = 1e30;
+      const std::string expected = std::string("/levels/0/records/0/") + field + " must be an integer";
+      CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()), doctest::Contains(expected.c_str()),
+                           std::runtime_error);
+    }
+    auto j = nlohmann::json::parse(whole);
+    j["levels"][0]["summary"]["sent"] = -5.0;
+    CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()), doctest::Contains("/levels/0/summary/sent"),
+                         std::runtime_error);
+  }
+  SUBCASE("floats in the program's own configuration and extra are left alone") {
+    auto j = nlohmann::json::parse(whole);
+    j["metadata"]["configuration"]["count"] = 1e30;
+    j["extra"]["index"] = -2.5;
+    CHECK(servebench::parse_artifact(j.dump()).metadata.configuration["count"].get<double>() == 1e30);
+  }
+  SUBCASE("nesting deeper than any artifact") {
+    auto j = nlohmann::json::parse(whole);
+    j["extra"] = nlohmann::json::parse(std::string(300, '[') + std::string(300, ']'));
+    CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()), doctest::Contains("nested deeper than 256"),
+                         std::runtime_error);
+  }
+}

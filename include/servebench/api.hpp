@@ -87,11 +87,16 @@ struct streams<Api, std::void_t<decltype(std::declval<const Api&>().event(std::d
 template <class Api>
 inline constexpr bool streams_v = streams<Api>::value;
 
-// Helpers for dialect writers: an optional integer that may be absent or null.
+// Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
+// int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
+// a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
 inline std::optional<std::int64_t> optional_int(const nlohmann::json& object, const char* key) {
   if (!object.is_object()) return std::nullopt;
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+    throw nlohmann::json::type_error::create(302, std::string(key) + " is not an integer count", &*it);
   return it->get<std::int64_t>();
 }
 

@@ -221,12 +221,67 @@ inline void write_artifact(const std::string& path, const Artifact& artifact, bo
   write_json_atomic(path, artifact_to_json(artifact, include_records));
 }
 
+namespace detail {
+
+// Keys whose values servebench reads into integer types (RequestRecord, LevelSummary, Summary). nlohmann's get<>()
+// converts a float to an integer with a plain cast: 1e30 or -5.0 into an unsigned count is undefined behaviour, so
+// such a file must be refused before conversion (found by fuzzing). Keep this list in step with record.hpp and
+// stats.hpp; the artifact fuzz target (tests/fuzz/fuzz_artifact.cpp) finds a missed one under UBSan.
+inline bool is_integer_field(const std::string& key) {
+  static const char* const keys[] = {"index",  "t_sched",     "t_send",    "t_first_token", "t_end",
+                                     "n_in",   "n_out",       "http_status", "server_first_token", "server_end",
+                                     "sent",   "successful",  "failed",    "interrupted",   "total_output_tokens",
+                                     "count",  "event_times", "failed_by_kind"};
+  for (const char* k : keys)
+    if (key == k) return true;
+  return false;
+}
+
+// The JSON pointer of the first float stored where an integer belongs, or "" when there is none. Free-form parts
+// (metadata.configuration, extra) are the program's own and are not checked. Every integer field lies within 8
+// levels of the root (/levels/0/records/0/event_times/0 is 5 deep), so deeper nesting is not walked: a hostile file
+// nested a million deep must not overflow the stack here.
+inline std::string find_float_in_integer_field(const nlohmann::json& j, const std::string& pointer,
+                                               bool integer_context = false, int depth = 0) {
+  if (j.is_number_float()) return integer_context ? pointer : std::string{};
+  if (depth >= 8) return {};
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      auto found = find_float_in_integer_field(j[i], pointer + "/" + std::to_string(i), integer_context, depth + 1);
+      if (!found.empty()) return found;
+    }
+  } else if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (pointer.empty() && it.key() == "extra") continue;
+      if (pointer == "/metadata" && it.key() == "configuration") continue;
+      auto found = find_float_in_integer_field(it.value(), pointer + "/" + it.key(),
+                                               integer_context || is_integer_field(it.key()), depth + 1);
+      if (!found.empty()) return found;
+    }
+  }
+  return {};
+}
+
+}  // namespace detail
+
 // Parses an artifact from text; `origin` names it in errors. Throws std::runtime_error that says what is wrong.
 inline Artifact parse_artifact(const std::string& text, const std::string& origin = "artifact") {
   nlohmann::json j;
+  // Copying and printing a json value recurse once per nesting level, so a hostile file nested a hundred thousand
+  // deep would overflow the stack after parsing; no artifact comes near this depth.
+  constexpr int max_depth = 256;
+  const nlohmann::json::parser_callback_t limit_depth = [](int depth, nlohmann::json::parse_event_t,
+                                                           nlohmann::json&) {
+    if (depth > max_depth)
+      throw std::runtime_error("nested deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+    j = nlohmann::json::parse(text, limit_depth);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("'" + origin + "' is not a servebench artifact: " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
     throw std::runtime_error("'" + origin + "' is not valid JSON (truncated or not an artifact?): " + e.what());
   }
   if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string())
@@ -235,6 +290,10 @@ inline Artifact parse_artifact(const std::string& text, const std::string& origi
   if (j["schema"].get<std::string>() != artifact_schema)
     throw std::runtime_error("'" + origin + "' has schema \"" + j["schema"].get<std::string>() +
                              "\"; this servebench reads \"" + artifact_schema + "\"");
+  const std::string misplaced_float = detail::find_float_in_integer_field(j, "");
+  if (!misplaced_float.empty())
+    throw std::runtime_error("'" + origin + "' is a damaged servebench artifact: " + misplaced_float +
+                             " must be an integer");
   try {
     return j.get<Artifact>();
   } catch (const nlohmann::json::exception& e) {

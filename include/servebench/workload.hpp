@@ -180,7 +180,8 @@ inline std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::stri
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
     if (!j.is_object()) fail("expected a JSON object with a \"prompt\" field");
