@@ -7,11 +7,17 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -187,7 +193,9 @@ TEST_CASE("the step-time table interpolates between its points and extends along
 
 TEST_CASE("the sequential model reproduces the lab server's concurrency curve within 15%") {
   const auto e = sim::preset("hf-transformers-h200").engine_config();
-  for (const auto& [concurrency, measured] : lab_hf_req_per_s) {
+  for (const auto& level : lab_hf_req_per_s) {
+    const int concurrency = level.first;
+    const double measured = level.second;
     CAPTURE(concurrency);
     const auto p = sim::predict_burst(e, concurrency, 12, 50);
     CHECK(p.req_per_s == doctest::Approx(measured).epsilon(0.15));
@@ -261,7 +269,9 @@ TEST_CASE("the transformers continuous-batching preset reproduces its lab measur
   const double later = sim::predict_burst(e, 1, 12, 100).wall_s;
   CHECK(later >= 3.05 * 0.85);
   CHECK(later <= 3.83 * 1.15);
-  for (const auto& [c, latency] : measured_latency) {
+  for (const auto& level : measured_latency) {
+    const int c = level.first;
+    const double latency = level.second;
     CAPTURE(c);
     CHECK(sim::predict_burst(e, c, 12, 50).mean_latency_s == doctest::Approx(latency).epsilon(0.15));
   }
@@ -447,7 +457,9 @@ TEST_CASE("the sequential server reproduces the lab's concurrency curve over HTT
   const double scale = 25;
   sim::Server server(sim::preset("hf-transformers-h200").time_scale(scale).threads(32));
   server.start();
-  for (const auto& [concurrency, measured] : lab_hf_req_per_s) {
+  for (const auto& level : lab_hf_req_per_s) {
+    const int concurrency = level.first;
+    const double measured = level.second;
     CAPTURE(concurrency);
     const auto results = burst(concurrency, [&](int i) {
       const std::string prompt = "Question " + std::to_string(i) + ": Explain concept " + std::to_string(i) +
@@ -544,7 +556,9 @@ TEST_CASE("each streaming fault appears at its configured rate, on the requests 
     }
   }
   const auto stats = server.stats();
-  for (const auto& [kind, count] : drawn) {
+  for (const auto& entry : drawn) {
+    const std::string kind = entry.first;
+    const std::uint64_t count = entry.second;
     CAPTURE(kind);
     CHECK(stats.faults.at(kind) == count);
     // The configured rate, within four binomial standard deviations.
@@ -610,7 +624,9 @@ TEST_CASE("non-streaming faults: error statuses, a cut body and a dropped connec
   }
   const auto stats = server.stats();
   CHECK(seen == stats.faults);
-  for (const auto& [kind, count] : seen) {
+  for (const auto& entry : seen) {
+    const std::string kind = entry.first;
+    const std::uint64_t count = entry.second;
     CAPTURE(kind);
     CHECK(std::abs(static_cast<double>(count) - total * 0.15) < 4 * std::sqrt(total * 0.15 * 0.85));
   }
@@ -691,19 +707,46 @@ TEST_CASE("start() on a port in use throws naming the port") {
   CHECK_FALSE(second.running());
 }
 
-TEST_CASE("a burst of connections is served without SYN retries") {
-  // cpp-httplib 0.11.4 listens with a backlog of 5; the server listens again with a large one. 200 connections
-  // opened at once then all connect well under the 1 s SYN retry.
+namespace {
+// The accept-queue limit the kernel holds for the socket listening on `port` in this process (TCP_INFO's
+// tcpi_sacked on a listening socket), or -1 when none is found. Read straight from the kernel: no timing.
+int listen_backlog_of(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int found = -1;
+  while (dirent* entry = readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd <= 2) continue;
+    int listening = 0;
+    socklen_t length = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) continue;
+    sockaddr_in address{};
+    length = sizeof(address);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0 || address.sin_family != AF_INET ||
+        ntohs(address.sin_port) != port)
+      continue;
+    tcp_info info{};
+    length = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) found = static_cast<int>(info.tcpi_sacked);
+  }
+  closedir(dir);
+  return found;
+}
+}  // namespace
+
+TEST_CASE("the server listens with a large backlog, not cpp-httplib 0.11.4's 5, and serves a burst") {
+  // A backlog of 5 turns a burst of connects into SYN drops and 1 s retries (bench/bench_sim_load.cpp shows it).
   sim::Server server(sim::preset("vllm-h100").time_scale(1000).threads(256));
   server.start();
+  int somaxconn = 4096;  // the kernel caps every backlog at net.core.somaxconn
+  std::ifstream("/proc/sys/net/core/somaxconn") >> somaxconn;
+  CHECK(listen_backlog_of(server.port()) == std::min(4096, somaxconn));
+  sim::Server small(sim::preset("vllm-h100").threads(2).listen_backlog(64));
+  small.start();
+  CHECK(listen_backlog_of(small.port()) == 64);
   const auto results = burst(200, [&](int) {
     return post(server.port(), "/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}}, false);
   });
-  double slowest = 0;
-  for (const auto& r : results) {
-    REQUIRE(r.status == 200);
-    slowest = std::max(slowest, ns_to_s(r.t_end - r.t_send));
-  }
-  CHECK(slowest < 1.0);  // a SYN retry alone takes 1 s
+  for (const auto& r : results) CHECK(r.status == 200);
   CHECK(server.stats().completed == 200);
 }
