@@ -1,0 +1,100 @@
+// servebench's own Driver against servebench::sim servers: every dialect the simulator speaks, streaming and not,
+// with the server's ground truth (sim_timing) on the same steady clock, and each injected fault classified as the
+// error kind a benchmark would report.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <servebench/api.hpp>
+#include <servebench/driver.hpp>
+#include <servebench/sim.hpp>
+
+namespace sim = servebench::sim;
+using servebench::Driver;
+using servebench::DriverOptions;
+using servebench::ErrorKind;
+using servebench::Prompt;
+using servebench::RequestRecord;
+
+namespace {
+
+template <class Api>
+RequestRecord send_one(const sim::Server& server, bool stream, int max_tokens) {
+  Driver<Api> driver(DriverOptions().base_url(server.url()).stream(stream));
+  return driver.send(Prompt{"Question 3: Explain concept 3 briefly.", max_tokens});
+}
+
+void check_good(const RequestRecord& r, int max_tokens) {
+  CAPTURE(r.error_message);
+  REQUIRE(r.ok());
+  CHECK(r.n_out == max_tokens);
+  CHECK(r.token_source == servebench::TokenSource::usage);
+  // Ground truth: the server wrote its first and last token before the client saw them.
+  REQUIRE(r.server_first_token > 0);
+  REQUIRE(r.server_end > 0);
+  CHECK(r.t_send <= r.server_first_token);
+  CHECK(r.server_first_token <= r.server_end);
+  CHECK(r.server_end <= r.t_end);
+  if (r.streamed) {
+    CHECK(r.server_first_token <= r.t_first_token);
+    CHECK(r.event_times.size() == static_cast<std::size_t>(max_tokens));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the driver reads every simulated API, streaming and not, with the server's ground truth") {
+  SUBCASE("HF-like server, the lab's API") {
+    sim::Server server(sim::preset("hf-transformers-h200").time_scale(100).threads(8));
+    server.start();
+    check_good(send_one<servebench::api::hf_simple>(server, false, 20), 20);
+  }
+  SUBCASE("vLLM-like server, completions and chat") {
+    sim::Server server(sim::preset("vllm-h100").time_scale(5).threads(8));
+    server.start();
+    for (bool stream : {false, true}) {
+      CAPTURE(stream);
+      check_good(send_one<servebench::api::openai_completions>(server, stream, 20), 20);
+      check_good(send_one<servebench::api::openai_chat>(server, stream, 20), 20);
+    }
+  }
+  SUBCASE("sequential engine behind the OpenAI API") {
+    sim::Server server(sim::preset("hf-transformers-h200").api("openai").time_scale(100).threads(8));
+    server.start();
+    check_good(send_one<servebench::api::openai_completions>(server, true, 10), 10);
+  }
+}
+
+TEST_CASE("each injected fault reaches the driver as the error kind it stands for") {
+  struct Case {
+    const char* name;
+    sim::FaultConfig faults;
+    bool stream;
+    ErrorKind expected;
+  };
+  sim::FaultConfig all_500, all_503, all_malformed, all_drop, all_slow;
+  all_500.http_500_rate = 1;
+  all_503.http_503_rate = 1;
+  all_malformed.malformed_json_rate = 1;
+  all_drop.drop_mid_stream_rate = 1;
+  all_slow.slow_reply_rate = 1;
+  all_slow.slow_reply_s = 3;
+  const Case cases[] = {
+      {"500", all_500, true, ErrorKind::http_status},
+      {"503", all_503, false, ErrorKind::http_status},
+      {"malformed stream event", all_malformed, true, ErrorKind::invalid_json},
+      {"malformed body", all_malformed, false, ErrorKind::invalid_json},
+      {"dropped stream", all_drop, true, ErrorKind::closed_mid_stream},
+      {"reply slower than the deadline", all_slow, true, ErrorKind::deadline_exceeded},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    sim::Server server(sim::preset("vllm-h100").time_scale(100).faults(c.faults).threads(8));
+    server.start();
+    Driver<servebench::api::openai_completions> driver(
+        DriverOptions().base_url(server.url()).stream(c.stream).deadline(std::chrono::milliseconds(500)));
+    const auto r = driver.send(Prompt{"fault", 8});
+    CAPTURE(r.error_message);
+    CHECK(r.error_kind == c.expected);
+  }
+}
