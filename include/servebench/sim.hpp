@@ -29,6 +29,20 @@
 //
 // Time scale: every model duration is divided by time_scale in real time (20 = twenty times faster). Fault
 // durations (stall, jitter, slow reply) are real seconds, because they are there to meet a client's real timeout.
+//
+// HTTP, on 127.0.0.1 by default:
+//   api "hf":     POST /v1/completions {prompt, max_tokens=100} -> {text, usage: {completion_tokens}, elapsed_sec
+//                 (real seconds from arrival to reply), sim_timing}; 422 {"detail"} for an invalid request.
+//   api "openai": POST /v1/completions and /v1/chat/completions, "stream" true or not; SSE `data: {json}\n\n`, one
+//                 event per token (chat opens with a role-only chunk), a usage chunk (empty choices) when
+//                 stream_options.include_usage, then `data: [DONE]`; errors as {"error": {message, type, code}}.
+//   both:         GET /health, GET /v1/models.
+// Text is one pseudo-word per token, deterministic in (seed, prompt); completion_tokens is exact: max_tokens,
+// unless early_eos_rate > 0 and the request has no ignore_eos. Reply ids end in the request's arrival number.
+// Ground truth: "sim_timing": {"first_token_ns", "last_token_ns"} on std::chrono::steady_clock (the same clock as
+// servebench::now_ns() when client and server share a process). Streaming: taken just before writing the first and
+// the last token's event, and carried by the last one. Not streaming: first_token_ns is when the engine produced
+// the first token, last_token_ns is taken just before the body is written.
 #pragma once
 
 #include <algorithm>
