@@ -194,7 +194,7 @@ TEST_CASE("arrival offsets start at zero, follow the gaps and stop at the count 
 TEST_CASE("a closed loop keeps exactly N requests in flight until the count is reached") {
   for (std::size_t n : {1u, 4u, 8u}) {
     CAPTURE(n);
-    auto backend = backend_with(20ms);
+    auto backend = backend_with(50ms);  // long against scheduling gaps, so the mean check holds on a busy machine
     const std::uint64_t requests = 5 * n;
     const auto result = run_closed_loop(ClosedLoop().concurrency(n).requests(requests).quiet(true),
                                         lab_concurrent_workload(), factory(backend));
@@ -236,7 +236,7 @@ TEST_CASE("a closed loop stops starting requests once its duration has passed") 
   CHECK(result.records.size() <= 62);
   Nanos first_send = result.records.front().t_send;
   for (const auto& r : result.records) first_send = std::min(first_send, r.t_send);
-  for (const auto& r : result.records) CHECK(r.t_send - first_send < 300'000'000 + 50'000'000);
+  for (const auto& r : result.records) CHECK(r.t_send - first_send < 300'000'000 + 200'000'000);  // slack: preemption
   check_every_index_once(result.records, result.records.size());
 }
 

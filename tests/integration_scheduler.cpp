@@ -1,0 +1,207 @@
+// The scheduler driving real HTTP: servebench::Driver against test servers on 127.0.0.1 (tests/support/
+// test_server.hpp). The servers count their own concurrency and the client connections they see, so "exactly N in
+// flight over N kept-alive connections" is checked from the server's side, not the client's.
+#include <doctest/doctest.h>
+
+#include <servebench/driver.hpp>
+#include <servebench/scheduler.hpp>
+
+#include "support/test_server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace servebench;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A completion server that counts what it serves. Dialect: the lab's HF server ({"text", "usage"}) or OpenAI
+// completions ({"choices": [{"text"}], "usage"}). After `hang_after` requests it holds every further one until
+// release() (bounded, so a failing test still ends).
+class CountingServer {
+ public:
+  explicit CountingServer(bool openai_shape, std::chrono::milliseconds service_time,
+                          std::uint64_t hang_after = UINT64_MAX)
+      : service_time_(service_time), hang_after_(hang_after) {
+    server_.server().set_keep_alive_max_count(10'000);  // default 5 would reconnect every fifth request
+    server_.server().Post("/v1/completions", [this, openai_shape](const httplib::Request& req, httplib::Response& res) {
+      const auto body = nlohmann::json::parse(req.body);
+      const auto arrival = begin(req.remote_port);
+      if (arrival >= hang_after_) {
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (!released_.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(2ms);
+      } else {
+        std::this_thread::sleep_for(service_time_);
+      }
+      end();
+      const int n = body.at("max_tokens").get<int>();
+      nlohmann::json reply = {{"usage", {{"completion_tokens", n}, {"prompt_tokens", 7}}}};
+      if (openai_shape)
+        reply["choices"] = nlohmann::json::array({{{"text", "ok"}, {"index", 0}}});
+      else
+        reply["text"] = "ok";
+      res.set_content(reply.dump(), "application/json");
+    });
+    server_.start();
+  }
+  ~CountingServer() {
+    release();
+    server_.stop();
+  }
+
+  std::string url() const { return server_.url(); }
+  void release() { released_.store(true); }
+  int max_in_flight() const { std::lock_guard<std::mutex> l(mutex_); return max_in_flight_; }
+  std::uint64_t arrivals() const { std::lock_guard<std::mutex> l(mutex_); return arrivals_; }
+  std::size_t connections() const { std::lock_guard<std::mutex> l(mutex_); return client_ports_.size(); }
+
+ private:
+  std::uint64_t begin(int client_port) {
+    std::lock_guard<std::mutex> l(mutex_);
+    max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+    client_ports_.insert(client_port);
+    return arrivals_++;
+  }
+  void end() {
+    std::lock_guard<std::mutex> l(mutex_);
+    --in_flight_;
+  }
+
+  servebench::testing::TestServer server_;
+  std::chrono::milliseconds service_time_;
+  std::uint64_t hang_after_;
+  std::atomic<bool> released_{false};
+  mutable std::mutex mutex_;
+  int in_flight_ = 0, max_in_flight_ = 0;
+  std::uint64_t arrivals_ = 0;
+  std::set<int> client_ports_;
+};
+
+DriverOptions options_for(const CountingServer& server, const std::string& label) {
+  return DriverOptions().base_url(server.url()).target(label).connect_timeout(5s).read_timeout(30s);
+}
+
+template <class Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!predicate()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+std::size_t count_kind(const std::vector<RequestRecord>& records, ErrorKind kind) {
+  return static_cast<std::size_t>(
+      std::count_if(records.begin(), records.end(), [kind](const RequestRecord& r) { return r.error_kind == kind; }));
+}
+
+}  // namespace
+
+TEST_CASE("a closed loop keeps exactly N requests in flight at the server over N kept-alive connections") {
+  for (std::size_t n : {1u, 4u}) {
+    CAPTURE(n);
+    CountingServer server(false, 30ms);
+    const auto result =
+        run_closed_loop(ClosedLoop().concurrency(n).requests(6 * n).warmup(n).quiet(true), lab_concurrent_workload(),
+                        [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
+    CHECK(server.max_in_flight() == static_cast<int>(n));
+    CHECK(server.connections() == n);  // each worker kept its one connection, warm-up included
+    CHECK(server.arrivals() == 7 * n);
+    REQUIRE(result.records.size() == 7 * n);
+    CHECK(result.summary.successful == 6 * n);
+    CHECK(result.summary.sent == 6 * n);  // warm-ups left out
+    CHECK(result.summary.total_output_tokens == static_cast<std::int64_t>(6 * n * 50));
+    for (const auto& r : result.records) {
+      CHECK(r.ok());
+      CHECK(r.target == "hf");
+      CHECK(r.n_out == 50);
+    }
+  }
+}
+
+TEST_CASE("a sweep over two servers of different dialects returns one summary per level and target") {
+  CountingServer hf(false, 20ms);
+  CountingServer vllm(true, 5ms);
+  const std::vector<Target> targets{
+      {"hf", [&] { return AnySender(Driver<api::hf_simple>(options_for(hf, "hf"))); }, hf.url(), "hf_simple", "m"},
+      {"vllm", [&] { return AnySender(Driver<api::openai_completions>(options_for(vllm, "vllm"))); }, vllm.url(),
+       "openai_completions", "m"},
+  };
+  const auto result = run_sweep(Sweep()
+                                    .concurrency_levels({1, 2, 4})
+                                    .closed_loop(ClosedLoop().requests(8).quiet(true))
+                                    .order(TargetOrder::interleaved),
+                                lab_concurrent_workload(), targets);
+  REQUIRE(result.runs.size() == 6);
+  CHECK_FALSE(result.interrupted);
+  for (const char* target : {"hf", "vllm"})
+    for (double level : {1.0, 2.0, 4.0}) {
+      CAPTURE(target);
+      CAPTURE(level);
+      const auto* run = result.find(target, level);
+      REQUIRE(run != nullptr);
+      CHECK(run->summary.successful == 8);
+      CHECK(run->summary.failed == 0);
+      CHECK(run->summary.throughput_req_per_sec > 0);
+    }
+  CHECK(hf.max_in_flight() == 4);
+  CHECK(vllm.max_in_flight() == 4);
+  CHECK(hf.arrivals() == 3 * 8);
+  // Interleaved: hf and vllm alternate level by level.
+  CHECK(result.runs[0].summary.target == "hf");
+  CHECK(result.runs[1].summary.target == "vllm");
+  CHECK(result.runs[1].summary.level == 1.0);
+  CHECK(result.runs[2].summary.level == 2.0);
+}
+
+TEST_CASE("SIGINT during a run against a server returns the partial records, marked interrupted") {
+  CountingServer server(false, 2ms, /*hang_after=*/5);
+  std::thread interrupter([&] {
+    REQUIRE(eventually([&] { return server.arrivals() >= 5 + 3; }));  // three requests now hang at the server
+    std::raise(SIGINT);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(1000).grace_period(100ms).quiet(true),
+                                      lab_concurrent_workload(),
+                                      [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
+  interrupter.join();
+  CHECK(std::chrono::steady_clock::now() - started < 8s);  // the hanging requests were abandoned, not waited for
+  CHECK(result.interrupted);
+  CHECK(count_kind(result.records, ErrorKind::none) == 5);
+  CHECK(count_kind(result.records, ErrorKind::interrupted) == 3);
+  CHECK(result.summary.interrupted == 3);
+  CHECK(result.records.size() == 8);
+}
+
+TEST_CASE("the level timeout abandons requests hanging at the server as deadline_exceeded") {
+  CountingServer server(true, 2ms, /*hang_after=*/4);
+  const auto result =
+      run_closed_loop(ClosedLoop().concurrency(2).requests(100).timeout(500ms).quiet(true), lab_concurrent_workload(),
+                      [&] { return Driver<api::openai_completions>(options_for(server, "vllm")); });
+  CHECK(result.deadline_exceeded);
+  CHECK(count_kind(result.records, ErrorKind::none) == 4);
+  CHECK(count_kind(result.records, ErrorKind::deadline_exceeded) == 2);
+  CHECK(result.summary.failed_by_kind.at("deadline_exceeded") == 2);
+}
+
+TEST_CASE("an open loop against a server sends on the seeded schedule") {
+  CountingServer server(false, 5ms);
+  const auto options = OpenLoop().rate(100).distribution(Arrival::poisson).seed(11).requests(60).quiet(true);
+  const auto result =
+      run_open_loop(options, lab_concurrent_workload(), [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
+  REQUIRE(result.records.size() == 60);
+  CHECK(result.summary.successful == 60);
+  const auto offsets = arrival_offsets(options);
+  std::vector<Nanos> sched(60);
+  for (const auto& r : result.records) sched.at(r.index) = r.t_sched;
+  for (std::size_t i = 0; i < 60; ++i) CHECK(sched[i] - sched[0] == offsets[i]);
+  for (const auto& r : result.records) CHECK(r.t_send >= r.t_sched);
+  CHECK(result.summary.latency_from_sched->mean >= result.summary.latency->mean);
+}
