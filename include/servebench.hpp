@@ -12,3 +12,5 @@
 #include "servebench/chart.hpp"
 #include "servebench/driver.hpp"
 #include "servebench/sim.hpp"
+#include "servebench/cli.hpp"
+#include "servebench/lab.hpp"

@@ -1,0 +1,67 @@
+// Lab task 2.3: 1, 5, 10 and 20 requests at once against the HF baseline and vLLM; per level and engine the total
+// time, successes, failures, throughput, mean and p95 latency, and vLLM's throughput over HF's.
+//
+//   lab2_3_concurrent                                  # embedded simulated servers, no GPU needed
+//   lab2_3_concurrent --hf http://127.0.0.1:8001 --vllm http://127.0.0.1:8000 --stream
+//
+// Writes artifacts/concurrent_benchmark.json (the lab's format, so its plotting script reads it) and
+// artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both).
+#include <iostream>
+
+#include <servebench.hpp>
+
+using namespace servebench;
+
+int main(int argc, char** argv) {
+  lab::Options options;
+  cli::ArgParser args("lab2_3_concurrent", "Lab task 2.3: concurrent requests, HF baseline vs vLLM.");
+  lab::add_server_flags(args, options);
+  lab::add_workload_flags(args, options, /*concurrency_levels=*/true);
+  lab::add_output_flags(args, options);
+  if (auto exit_code = args.parse(argc, argv)) return *exit_code;
+  try {
+    lab::check(options);
+    lab::check_output_dir(options.out_dir);  // fail now, not after the run
+    lab::Servers servers(options, options.quiet ? nullptr : &std::cerr);
+    // The lab's prompts: "Question {i}: Explain concept {i} briefly.", 50 tokens.
+    const auto workload = template_prompts(lab_question_template, options.max_tokens ? options.max_tokens : 50);
+
+    // Each level sends as many requests as it has workers, all at once, like the lab's asyncio.gather.
+    std::vector<RunResult> runs;
+    bool interrupted = false;
+    for (std::size_t n : options.concurrency) {
+      for (const auto& target : servers.targets()) {
+        runs.push_back(run_closed_loop(ClosedLoop().concurrency(n).requests(n).target(target.label).quiet(options.quiet),
+                                       workload, target.make_sender));
+        interrupted = runs.back().interrupted;
+        if (interrupted) break;
+      }
+      if (interrupted) break;
+    }
+
+    std::cout << "\n";
+    lab::print_concurrency_runs(std::cout, runs);
+
+    Artifact full;
+    full.metadata = servers.metadata(argc, argv, {{"concurrency", options.concurrency}, {"max_tokens", workload.at(0).max_tokens}});
+    full.metadata.interrupted = interrupted;
+    full.levels.assign(runs.begin(), runs.end());
+    const auto lab_file = options.path("concurrent_benchmark.json");
+    const auto full_file = options.path("concurrent_benchmark.full.json");
+    lab::write_json(lab_file, lab::concurrent_benchmark_json(lab::concurrency_levels(runs)));
+    lab::write_json(full_file, artifact_to_json(full));
+    if (servers.time_scale())
+      std::cout << "(simulated servers ran " << *servers.time_scale() << "x faster than real time)\n";
+    lab::print_paths(std::cout, {{lab_file, "lab format (p95 by the lab's rule)"},
+                                 {full_file, "full artifact: metadata and every request"}});
+    if (interrupted) {
+      std::cerr << "lab2_3_concurrent: interrupted; the files hold the levels that ran\n";
+      return 130;
+    }
+    return 0;
+  } catch (const cli::UsageError& e) {
+    return args.usage_error(e.what());
+  } catch (const std::exception& e) {  // lab::SetupError and anything unexpected: one line, exit 2
+    return args.error(e.what());
+  }
+}
