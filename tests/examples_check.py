@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""Runs the lab examples (examples/lab2_*.cpp) as a user would, against their embedded simulated servers, and
+checks exit codes, the files written and their exact shapes; bad command lines, an unreachable server and an
+unwritable --out (exit 2, one error line, nothing written); Ctrl-C (exit 130, artifacts marked interrupted); and
+that the lab's own plotting code (tests/lab_plot.py, Debian's matplotlib) reads our concurrent_benchmark.json.
+
+Usage: examples_check.py --bin DIR --case NAME   (cases: run, bad_args, interrupt)
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAB_FIELDS = ["total_time", "successful", "failed", "throughput_req_per_sec", "mean_latency", "p95_latency"]
+failures = []
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(binary, *args, timeout=120):
+    result = subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True, timeout=timeout)
+    return result
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f, object_pairs_hook=lambda pairs: pairs)  # keep key order
+
+
+def case_run(tmp):
+    out = os.path.join(tmp, "artifacts")
+    r = run("lab2_1_check_server", "--max-tokens", "8")
+    check(r.returncode == 0, f"lab2_1 exit {r.returncode}: {r.stderr}")
+    check("hf (" in r.stdout and "vllm (" in r.stdout and r.stdout.count(": OK in") == 2, f"lab2_1 output: {r.stdout}")
+
+    r = run("lab2_2_single_request", "--out", out)
+    check(r.returncode == 0, f"lab2_2 exit {r.returncode}: {r.stderr}")
+    check("faster than real time" in r.stderr + r.stdout, "lab2_2 says the time scale")
+    single = load(os.path.join(out, "single_request_comparison.json"))
+    check(len(single) == 3, "three prompts")
+    for row in single:
+        keys = [k for k, _ in row]
+        check(keys == ["prompt", "hf", "vllm", "speedup"], f"single row keys {keys}")
+        d = dict(row)
+        check(len(d["prompt"]) <= 50, "prompt[:50]")
+        hf, vllm = dict(d["hf"]), dict(d["vllm"])
+        check([k for k, _ in d["hf"]] == ["engine", "elapsed", "tokens", "tok_per_sec"], "engine block keys")
+        check(hf["engine"] == "HuggingFace" and vllm["engine"] == "vLLM", "engine names")
+        check(hf["tokens"] == 100 and vllm["tokens"] == 100, "100 tokens each")
+        check(abs(d["speedup"] - hf["elapsed"] / vllm["elapsed"]) < 1e-9, "speedup = hf elapsed / vllm elapsed")
+    full = json.load(open(os.path.join(out, "single_request_comparison.full.json")))
+    check(full["schema"] == "servebench.artifact/1" and full["metadata"]["time_scale"] == 20, "2.2 full artifact")
+
+    r = run("lab2_3_concurrent", "--out", out, "--stream")
+    check(r.returncode == 0, f"lab2_3 exit {r.returncode}: {r.stderr}")
+    print(r.stdout)
+    check("vLLM/HF" in r.stdout and "concurrent_benchmark.full.json" in r.stdout, "lab2_3 table and paths")
+    conc = load(os.path.join(out, "concurrent_benchmark.json"))
+    check([k for k, _ in conc] == ["1", "5", "10", "20"], f"levels {[k for k, _ in conc]}")
+    for level, engines in conc:
+        check([k for k, _ in engines] == ["hf", "vllm"], "engines per level")
+        for name, fields in engines:
+            check([k for k, _ in fields] == LAB_FIELDS, f"{level} {name} fields {[k for k, _ in fields]}")
+            f = dict(fields)
+            check(f["successful"] == int(level) and f["failed"] == 0, f"{level} {name} all succeeded")
+    data = json.load(open(os.path.join(out, "concurrent_benchmark.json")))
+    hf = [data[c]["hf"]["throughput_req_per_sec"] for c in ("1", "5", "10", "20")]
+    vllm = [data[c]["vllm"]["throughput_req_per_sec"] for c in ("1", "5", "10", "20")]
+    # The calibration's shape: HF flat from 5 on (within 25%: timing on a loaded machine), vLLM far ahead at 20.
+    check(max(hf[1:]) / min(hf[1:]) < 1.25, f"HF throughput flat from 5 on: {hf}")
+    check(vllm[3] / hf[3] > 5, f"vLLM well above 5x HF at 20: {vllm[3] / hf[3]:.1f}x")
+    full = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+    check(full["metadata"]["time_scale"] == 20 and full["metadata"]["interrupted"] is False, "2.3 metadata")
+    check(len(full["levels"]) == 8, "8 runs in the full artifact")
+    check(sum(len(l["records"]) for l in full["levels"]) == 2 * (1 + 5 + 10 + 20), "every record kept")
+    check(any(l["summary"]["ttft"] for l in full["levels"]), "streamed TTFT present")
+
+    charts = os.path.join(tmp, "charts")
+    r = run("lab2_4_visualize", "--in", os.path.join(out, "concurrent_benchmark.json"), "--out", charts)
+    check(r.returncode == 0, f"lab2_4 exit {r.returncode}: {r.stderr}")
+    for name in ("throughput.svg", "latency.svg", "ttft_tpot.svg"):
+        path = os.path.join(charts, name)
+        check(os.path.exists(path) and path in r.stdout, f"{name} written and printed")
+        if os.path.exists(path):
+            ET.parse(path)  # raises on malformed XML
+    check("x</text>" in open(os.path.join(charts, "throughput.svg")).read(), "speedup labels in the bars")
+
+    env = dict(os.environ, MPLBACKEND="Agg")
+    png = os.path.join(tmp, "lab_plot.png")
+    r = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "lab_plot.py"), os.path.join(out, "concurrent_benchmark.json"),
+                        png], capture_output=True, text=True, env=env, timeout=120)
+    check(r.returncode == 0 and os.path.getsize(png) > 1000, f"the lab's plotting script reads our file: {r.stderr}")
+
+
+def one_error_line(r, what, expect_usage=True):
+    lines = r.stderr.strip().splitlines()
+    errors = [l for l in lines if ": error: " in l]
+    check(r.returncode == 2, f"{what}: exit {r.returncode}, want 2 ({r.stderr.strip()[:200]})")
+    check(len(errors) == 1, f"{what}: exactly one error line, got {errors}")
+    check(r.stdout == "", f"{what}: nothing on stdout")
+    if expect_usage:
+        # A bad command line: the error first, then the usage.
+        check(lines and lines[0] == errors[0] and "usage:" in r.stderr, f"{what}: error, then usage")
+    else:
+        # The world, not the command line: the error is the last line (after at most a "waiting for" note).
+        check(lines and lines[-1] == errors[0] and "usage:" not in r.stderr, f"{what}: error last, no usage: {lines}")
+
+
+def case_bad_args(tmp):
+    for binary in ("lab2_1_check_server", "lab2_2_single_request", "lab2_3_concurrent"):
+        for args in (["--bogus"], ["--max-tokens", "abc"], ["--max-tokens", "-5"], ["--api", "grpc"],
+                     ["--hf", "http://127.0.0.1:1"], ["--time-scale"]):
+            one_error_line(run(binary, *args), f"{binary} {' '.join(args)}")
+        r = run(binary, "--help")
+        check(r.returncode == 0 and r.stdout.startswith("usage: "), f"{binary} --help")
+        one_error_line(run(binary, "--hf", "http://127.0.0.1:1", "--vllm", "http://127.0.0.1:1", "--wait", "0.3"),
+                       f"{binary} unreachable", expect_usage=False)
+    for args in (["--concurrency", "1,-5"], ["--concurrency", "x"], ["--concurrency", ""]):
+        one_error_line(run("lab2_3_concurrent", *args), f"lab2_3 {' '.join(args)}")
+    blocker = os.path.join(tmp, "a_file")
+    open(blocker, "w").write("x")
+    for binary in ("lab2_2_single_request", "lab2_3_concurrent"):
+        r = run(binary, "--out", os.path.join(blocker, "out"))
+        one_error_line(r, f"{binary} unwritable --out", expect_usage=False)
+        check(blocker in r.stderr, f"{binary}: the error names the path")
+    check(os.listdir(tmp) == ["a_file"], f"nothing written: {os.listdir(tmp)}")
+    # lab2_4: a truncated file and a foreign one get a clear one-line error.
+    truncated = os.path.join(tmp, "truncated.json")
+    open(truncated, "w").write('{"1": {"hf": {"total_time": 1.0,')
+    r = run("lab2_4_visualize", "--in", truncated, "--out", os.path.join(tmp, "charts"))
+    one_error_line(r, "lab2_4 truncated", expect_usage=False)
+    check("not valid JSON" in r.stderr, "truncated: says so")
+    foreign = os.path.join(tmp, "foreign.json")
+    json.dump({"schema": "servebench.artifact/1", "levels": []}, open(foreign, "w"))
+    r = run("lab2_4_visualize", "--in", foreign, "--out", os.path.join(tmp, "charts"))
+    one_error_line(r, "lab2_4 foreign", expect_usage=False)
+    check("concurrent_benchmark.json" in r.stderr, "foreign: names the expected file")
+    one_error_line(run("lab2_4_visualize", "--in", os.path.join(tmp, "missing.json")), "lab2_4 missing",
+                   expect_usage=False)
+
+
+def case_interrupt(tmp):
+    out = os.path.join(tmp, "artifacts")
+    # At real-time speed the HF-like server needs ~3 s for the first level: Ctrl-C lands inside it.
+    p = subprocess.Popen([os.path.join(BIN, "lab2_3_concurrent"), "--out", out, "--time-scale", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    check(p.returncode == 130, f"exit {p.returncode}, want 130: {stderr}")
+    full = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+    check(full["metadata"]["interrupted"] is True, "metadata.interrupted")
+    check(len(full["levels"]) >= 1, "partial records kept")
+    check(os.path.exists(os.path.join(out, "concurrent_benchmark.json")), "lab file written")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--case", required=True, choices=["run", "bad_args", "interrupt"])
+    a = parser.parse_args()
+    BIN = a.bin
+    with tempfile.TemporaryDirectory() as tmp:
+        globals()["case_" + a.case](tmp)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("all checks passed")
