@@ -240,6 +240,10 @@ TEST_CASE("the chart builders carry the lab's numbers: throughput bars and mean/
   REQUIRE(lines.series.size() == 4);
   CHECK(lines.series[1].dashed);
   CHECK(lines.series[1].values[1] == 38.0);
+  // One request at level 1: the lab's file says p95 0; the chart draws the one sample (= the mean) instead.
+  levels[0].hf.successful = 1;
+  levels[0].hf.mean_latency = 3.2;
+  CHECK(lab::latency_chart(levels).series[1].values[0] == 3.2);
   CHECK_NOTHROW(chart::render_grouped_bars(bars));
   CHECK_NOTHROW(chart::render_lines(lines));
 }

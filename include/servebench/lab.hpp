@@ -212,7 +212,7 @@ class Servers {
     m.model = options_.model;
     if (simulated()) {
       m.time_scale = options_.time_scale;
-      m.gpu = std::string("simulated: ") + hf_preset + " vs " + vllm_preset;
+      m.gpu = std::string("sim ") + hf_preset + " / " + vllm_preset;
     }
     return m;
   }
@@ -473,11 +473,12 @@ inline void print_concurrency_runs(std::ostream& out, const std::vector<RunResul
 
 // A chart subtitle from a full artifact's metadata: model, GPU (or the simulated presets) and the time scale.
 inline std::string chart_subtitle(const RunMetadata& m) {
-  std::string s = m.model.empty() ? std::string{} : m.model;
+  // The model's name without its organisation keeps the subtitle on one line at 800 px.
+  std::string s = m.model.substr(m.model.rfind('/') == std::string::npos ? 0 : m.model.rfind('/') + 1);
   if (!m.gpu.empty()) s += (s.empty() ? "" : " · ") + m.gpu;
   if (m.time_scale) {
     char factor[48];
-    std::snprintf(factor, sizeof factor, "%gx faster than real time", *m.time_scale);
+    std::snprintf(factor, sizeof factor, "%gx speed", *m.time_scale);
     s += (s.empty() ? "" : " · ") + std::string(factor);
   }
   if (m.interrupted) s += (s.empty() ? "" : " · ") + std::string("interrupted run");
@@ -521,13 +522,17 @@ inline chart::LineChart latency_chart(const std::vector<ConcurrencyLevel>& level
   c.x_label = "concurrent requests";
   c.y_label = "latency (s)";
   c.categories = level_names(levels);
+  // The lab writes p95 = 0 for a single request; the p95 of one sample is that sample, which is the mean.
+  const auto p95 = [](const EngineLevel& e) {
+    return e.successful == 1 && e.p95_latency == 0 ? e.mean_latency : e.p95_latency;
+  };
   c.series = {named_series("HF mean"), named_series("HF p95", true), named_series("vLLM mean"),
               named_series("vLLM p95", true)};
   for (const auto& l : levels) {
     c.series[0].values.push_back(l.hf.mean_latency);
-    c.series[1].values.push_back(l.hf.p95_latency);
+    c.series[1].values.push_back(p95(l.hf));
     c.series[2].values.push_back(l.vllm.mean_latency);
-    c.series[3].values.push_back(l.vllm.p95_latency);
+    c.series[3].values.push_back(p95(l.vllm));
   }
   return c;
 }
