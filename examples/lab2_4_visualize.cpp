@@ -5,6 +5,7 @@
 //   lab2_4_visualize                                     # reads artifacts/concurrent_benchmark.json
 //   lab2_4_visualize --in results/concurrent_benchmark.json --out charts/
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 
 #include <servebench.hpp>
@@ -47,10 +48,11 @@ int main(int argc, char** argv) {
         std::cout << "No TTFT/TPOT chart: nothing was streamed (run lab2_3_concurrent with --stream).\n";
     }
     if (!quiet) {
-      std::cout << "Throughput (requests/s) from " << in << ":\n";
+      std::cout << "Throughput from " << in << ":\n" << std::fixed << std::setprecision(2);
       for (const auto& l : levels)
-        std::cout << "  " << l.concurrency << " concurrent: HF " << l.hf.throughput_req_per_sec << ", vLLM "
-                  << l.vllm.throughput_req_per_sec << " (" << l.throughput_ratio() << "x)\n";
+        std::cout << "  " << std::setw(3) << l.concurrency << " concurrent: HF " << l.hf.throughput_req_per_sec
+                  << " req/s, vLLM " << l.vllm.throughput_req_per_sec << " req/s, " << std::setprecision(1)
+                  << l.throughput_ratio() << "x" << std::setprecision(2) << "\n";
     }
     lab::print_paths(std::cout, written);
     return 0;

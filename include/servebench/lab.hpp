@@ -456,9 +456,10 @@ inline void print_concurrency_runs(std::ostream& out, const std::vector<RunResul
   for (const auto& run : runs) {
     const auto& s = run.summary;
     if (s.failed == 0 && s.interrupted == 0) continue;
-    out << "  " << s.target << " at " << s.level << " concurrent: " << s.failed << " failed";
+    out << "  " << s.target << " at " << s.level << " concurrent:";
+    if (s.failed) out << " " << s.failed << " failed";
     for (const auto& [kind, count] : s.failed_by_kind) out << ", " << count << " " << kind;
-    if (s.interrupted) out << "; " << s.interrupted << " interrupted";
+    if (s.interrupted) out << (s.failed ? ";" : "") << " " << s.interrupted << " interrupted (Ctrl-C)";
     for (const auto& r : run.records)
       if (!r.ok() && !r.interrupted()) {
         out << " (first: " << r.error_message << ")";
