@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Reliability checks that need real processes (issue 7), beside tests/examples_check.py (which covers the lab
+examples' bad arguments and a single Ctrl-C):
+
+  double_sigint  lab2_3_concurrent at real-time speed gets SIGINT, then a second SIGINT 50 ms later: it exits at once
+                 (well before the grace period and the remaining levels), and every JSON file it left is whole.
+  bad_args       the other examples (stream_one, custom_dialect, sim_server): bad arguments exit 2 with one line that
+                 says what to fix, and an unreachable URL is an error, never a hang or a crash.
+
+Usage: reliability_check.py --bin DIR --case NAME
+"""
+import argparse
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = []
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(binary, *args, timeout=60):
+    return subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def case_double_sigint(tmp):
+    out = os.path.join(tmp, "artifacts")
+    p = subprocess.Popen([os.path.join(BIN, "lab2_3_concurrent"), "--out", out, "--time-scale", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    second = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    try:
+        stdout, stderr = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        stdout, stderr = p.communicate()
+        check(False, "a second SIGINT did not end the program within 30 s")
+        return
+    waited = time.monotonic() - second
+    print(f"exit {p.returncode} {waited:.2f} s after the second SIGINT")
+    check(p.returncode != 0, f"exit {p.returncode} after two SIGINTs, want non-zero")
+    # "At once": the first SIGINT alone gives in-flight requests a grace period of seconds and then writes the
+    # artifacts; the second must cut that short. 1.5 s is generous for a loaded machine.
+    check(waited < 1.5, f"took {waited:.2f} s after the second SIGINT")
+    left = sorted(glob.glob(os.path.join(out, "**", "*"), recursive=True))
+    print("files left:", [os.path.relpath(f, out) for f in left])
+    for path in left:
+        if os.path.isfile(path):
+            check(".tmp." not in os.path.basename(path), f"temporary file left behind: {path}")
+            if path.endswith(".json"):
+                try:
+                    json.load(open(path))
+                except ValueError as e:
+                    check(False, f"{path} is not whole JSON: {e}")
+
+
+def one_error_line(r, what):
+    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    check(r.returncode == 2, f"{what}: exit {r.returncode}, want 2 ({r.stderr.strip()[:200]})")
+    check(r.stdout == "", f"{what}: nothing on stdout, got {r.stdout[:100]!r}")
+    check(len(lines) >= 1, f"{what}: an error message")
+
+
+def case_bad_args(tmp):
+    for args in (["--bogus", "1"], ["--url", "http://127.0.0.1:1", "--api", "grpc"],
+                 ["--url", "http://127.0.0.1:1", "--max-tokens", "-5"], ["--max-tokens", "5"], ["--url"]):
+        one_error_line(run("stream_one", *args), f"stream_one {' '.join(args)}")
+    for args in ([], ["--url"], ["--bogus", "x"]):
+        one_error_line(run("custom_dialect", *args), f"custom_dialect {' '.join(args)}")
+    for args in (["--hf-port", "-5"], ["--time-scale", "-1"], ["--vllm-preset", "nope"], ["--bogus"]):
+        one_error_line(run("sim_server", *args), f"sim_server {' '.join(args)}")
+    # An unreachable server is an error with a message, quickly (no hang, no crash).
+    for binary in ("stream_one", "custom_dialect"):
+        start = time.monotonic()
+        r = run(binary, "--url", "http://127.0.0.1:1")
+        check(r.returncode not in (0,) and r.returncode > 0, f"{binary} unreachable: exit {r.returncode}")
+        check("connect_refused" in r.stderr, f"{binary} unreachable: names the cause: {r.stderr.strip()[:200]}")
+        check(time.monotonic() - start < 20, f"{binary} unreachable: took too long")
+    check(os.listdir(tmp) == [], f"nothing written: {os.listdir(tmp)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--case", required=True, choices=["double_sigint", "bad_args"])
+    a = parser.parse_args()
+    BIN = os.path.abspath(a.bin)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        globals()["case_" + a.case](tmp)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("all checks passed")
