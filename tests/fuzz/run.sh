@@ -5,22 +5,23 @@
 # appends one tab-separated line per target to $SERVEBENCH_FUZZ_LOG (default build/fuzz/fuzz-log.tsv): date, target,
 # seconds, executions, corpus size, result.  Fails on the first crash, leak, timeout or sanitizer report; the input
 # that did it is left in build/fuzz/artifacts/ (turn it into a regression test in the parser's unit test file).
-# Environment: CXX (default clang++), SERVEBENCH_FUZZ_TARGETS="sse workload" to run a subset.
+# Environment: SERVEBENCH_FUZZ_CXX (default clang++; not CXX, which CI may point at g++), SERVEBENCH_FUZZ_TARGETS="sse workload" to run a subset.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 seconds=${1:-30}
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: tests/fuzz/run.sh [SECONDS_PER_TARGET] (a whole number, default 30)" >&2; exit 2; }
-cxx=${CXX:-clang++}
+cxx=${SERVEBENCH_FUZZ_CXX:-clang++}
 if ! "$cxx" --version 2>/dev/null | grep -q clang; then
-  echo "tests/fuzz/run.sh: needs clang++ with libFuzzer (Debian: apt-get install clang libclang-rt-14-dev); CXX=$cxx is not clang" >&2
+  echo "tests/fuzz/run.sh: needs clang++ with libFuzzer (Debian: apt-get install clang libclang-rt-14-dev); SERVEBENCH_FUZZ_CXX=$cxx is not clang" >&2
   exit 2
 fi
 out=$root/build/fuzz
 log=${SERVEBENCH_FUZZ_LOG:-$out/fuzz-log.tsv}
 mkdir -p "$out/artifacts" "$(dirname "$log")"
 targets=${SERVEBENCH_FUZZ_TARGETS:-$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//' | tr '\n' ' ')}
-# Only the JSON side's flags matter here; cpp-httplib's are harmless and keep the flags the same as the library's.
+# The parsers need only nlohmann/json; cpp-httplib's flags keep the build the same as the library's, and
+# --as-needed drops its shared library (and OpenSSL's) from binaries that never call it.
 deps=$(pkg-config --cflags --libs cpp-httplib nlohmann_json 2>/dev/null || true)
 
 # Build every target first (in parallel: each is one translation unit), so a compile error stops before fuzzing.
@@ -30,7 +31,7 @@ build() {
   if [[ ! -x $binary || tests/fuzz/fuzz_$name.cpp -nt $binary || -n $(find include -newer "$binary" -name '*.hpp' -print -quit) ]]; then
     # shellcheck disable=SC2086
     "$cxx" -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-      -Wall -Wextra -Wpedantic -Iinclude "tests/fuzz/fuzz_$name.cpp" -o "$binary.tmp" $deps
+      -Wall -Wextra -Wpedantic -Iinclude "tests/fuzz/fuzz_$name.cpp" -o "$binary.tmp" -Wl,--as-needed $deps
     mv "$binary.tmp" "$binary"
   fi
 }
