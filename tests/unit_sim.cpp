@@ -33,6 +33,23 @@ using servebench::ns_to_s;
 using nlohmann::json;
 
 namespace {
+// The server counts a streamed or generated reply (completed or cancelled) when cpp-httplib releases it, which can
+// be just after the client has read its last byte: wait, bounded, until `replies` replies are accounted for
+// (completed, cancelled, rejected, or answered 500/503 by a fault) before reading the statistics.
+std::uint64_t accounted_replies(const sim::ServerStats& stats) {
+  const auto fault = [&](const char* kind) { return stats.faults.count(kind) ? stats.faults.at(kind) : 0; };
+  return stats.completed + stats.cancelled + stats.rejected + fault(sim::fault_http_500) + fault(sim::fault_http_503);
+}
+
+sim::ServerStats stats_once_settled(const sim::Server& server, std::uint64_t replies) {
+  auto stats = server.stats();
+  for (int i = 0; i < 300 && accounted_replies(stats) < replies; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stats = server.stats();
+  }
+  return stats;
+}
+
 
 // h200-llama3-8b-transformers.json, "lab_server_concurrent_50_tokens": req/s by concurrency.
 const std::map<int, double> lab_hf_req_per_s = {{1, 0.309}, {5, 0.549}, {10, 0.563}, {20, 0.523}};
@@ -424,7 +441,7 @@ TEST_CASE("both engines serve every API, streaming and not, with exact token cou
       CHECK(json::parse(wrong_model.body)["error"]["message"].get<std::string>().find("gpt-2") != std::string::npos);
       CHECK(post(port, "/v1/chat/completions", {{"messages", json::array()}}, false).status == 400);
       CHECK(post(port, "/v1/completions", {{"prompt", "x"}, {"max_tokens", 100000}}, false).status == 400);
-      const auto stats = server.stats();
+      const auto stats = stats_once_settled(server, 9);  // 6 served, 3 rejected
       CHECK(stats.rejected == 3);
       CHECK(stats.completed == 6);
       CHECK(stats.tokens == 6 * 9);
@@ -622,7 +639,7 @@ TEST_CASE("non-streaming faults: error statuses, a cut body and a dropped connec
     else if (r.status == 503) ++seen[sim::fault_http_503];
     else if (json::parse(r.body, nullptr, false).is_discarded()) ++seen[sim::fault_malformed_json];
   }
-  const auto stats = server.stats();
+  const auto stats = stats_once_settled(server, total);
   CHECK(seen == stats.faults);
   for (const auto& entry : seen) {
     const std::string kind = entry.first;
@@ -748,5 +765,5 @@ TEST_CASE("the server listens with a large backlog, not cpp-httplib 0.11.4's 5, 
     return post(server.port(), "/v1/completions", {{"prompt", "x"}, {"max_tokens", 2}}, false);
   });
   for (const auto& r : results) CHECK(r.status == 200);
-  CHECK(server.stats().completed == 200);
+  CHECK(stats_once_settled(server, 200).completed == 200);
 }

@@ -6,6 +6,9 @@ if(EXISTS /usr/bin/python3)
 else()
   find_program(_servebench_examples_python NAMES python3 REQUIRED)
 endif()
+if(NOT SERVEBENCH_BUILD_EXAMPLES)
+  return()  # the checks run the example programs
+endif()
 foreach(case run bad_args interrupt)
   add_test(NAME examples_lab_${case}
            COMMAND "${_servebench_examples_python}" "${CMAKE_CURRENT_LIST_DIR}/../examples_check.py"
