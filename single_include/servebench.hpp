@@ -18,6 +18,8 @@
 //   servebench/chart.hpp
 //   servebench/driver.hpp
 //   servebench/sim.hpp
+//   servebench/cli.hpp
+//   servebench/lab.hpp
 #pragma once
 
 // ---- begin servebench.hpp ----
@@ -926,12 +928,67 @@ inline void write_artifact(const std::string& path, const Artifact& artifact, bo
   write_json_atomic(path, artifact_to_json(artifact, include_records));
 }
 
+namespace detail {
+
+// Keys whose values servebench reads into integer types (RequestRecord, LevelSummary, Summary). nlohmann's get<>()
+// converts a float to an integer with a plain cast: 1e30 or -5.0 into an unsigned count is undefined behaviour, so
+// such a file must be refused before conversion (found by fuzzing). Keep this list in step with record.hpp and
+// stats.hpp; the artifact fuzz target (tests/fuzz/fuzz_artifact.cpp) finds a missed one under UBSan.
+inline bool is_integer_field(const std::string& key) {
+  static const char* const keys[] = {"index",  "t_sched",     "t_send",    "t_first_token", "t_end",
+                                     "n_in",   "n_out",       "http_status", "server_first_token", "server_end",
+                                     "sent",   "successful",  "failed",    "interrupted",   "total_output_tokens",
+                                     "count",  "event_times", "failed_by_kind"};
+  for (const char* k : keys)
+    if (key == k) return true;
+  return false;
+}
+
+// The JSON pointer of the first float stored where an integer belongs, or "" when there is none. Free-form parts
+// (metadata.configuration, extra) are the program's own and are not checked. Every integer field lies within 8
+// levels of the root (/levels/0/records/0/event_times/0 is 5 deep), so deeper nesting is not walked: a hostile file
+// nested a million deep must not overflow the stack here.
+inline std::string find_float_in_integer_field(const nlohmann::json& j, const std::string& pointer,
+                                               bool integer_context = false, int depth = 0) {
+  if (j.is_number_float()) return integer_context ? pointer : std::string{};
+  if (depth >= 8) return {};
+  if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      auto found = find_float_in_integer_field(j[i], pointer + "/" + std::to_string(i), integer_context, depth + 1);
+      if (!found.empty()) return found;
+    }
+  } else if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (pointer.empty() && it.key() == "extra") continue;
+      if (pointer == "/metadata" && it.key() == "configuration") continue;
+      auto found = find_float_in_integer_field(it.value(), pointer + "/" + it.key(),
+                                               integer_context || is_integer_field(it.key()), depth + 1);
+      if (!found.empty()) return found;
+    }
+  }
+  return {};
+}
+
+}  // namespace detail
+
 // Parses an artifact from text; `origin` names it in errors. Throws std::runtime_error that says what is wrong.
 inline Artifact parse_artifact(const std::string& text, const std::string& origin = "artifact") {
   nlohmann::json j;
+  // Copying and printing a json value recurse once per nesting level, so a hostile file nested a hundred thousand
+  // deep would overflow the stack after parsing; no artifact comes near this depth.
+  constexpr int max_depth = 256;
+  const nlohmann::json::parser_callback_t limit_depth = [](int depth, nlohmann::json::parse_event_t,
+                                                           nlohmann::json&) {
+    if (depth > max_depth)
+      throw std::runtime_error("nested deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
   try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+    j = nlohmann::json::parse(text, limit_depth);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("'" + origin + "' is not a servebench artifact: " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
     throw std::runtime_error("'" + origin + "' is not valid JSON (truncated or not an artifact?): " + e.what());
   }
   if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string())
@@ -940,6 +997,10 @@ inline Artifact parse_artifact(const std::string& text, const std::string& origi
   if (j["schema"].get<std::string>() != artifact_schema)
     throw std::runtime_error("'" + origin + "' has schema \"" + j["schema"].get<std::string>() +
                              "\"; this servebench reads \"" + artifact_schema + "\"");
+  const std::string misplaced_float = detail::find_float_in_integer_field(j, "");
+  if (!misplaced_float.empty())
+    throw std::runtime_error("'" + origin + "' is a damaged servebench artifact: " + misplaced_float +
+                             " must be an integer");
   try {
     return j.get<Artifact>();
   } catch (const nlohmann::json::exception& e) {
@@ -1135,7 +1196,8 @@ inline std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::stri
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
     if (!j.is_object()) fail("expected a JSON object with a \"prompt\" field");
@@ -2674,11 +2736,16 @@ struct streams<Api, std::void_t<decltype(std::declval<const Api&>().event(std::d
 template <class Api>
 inline constexpr bool streams_v = streams<Api>::value;
 
-// Helpers for dialect writers: an optional integer that may be absent or null.
+// Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
+// int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
+// a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
 inline std::optional<std::int64_t> optional_int(const nlohmann::json& object, const char* key) {
   if (!object.is_object()) return std::nullopt;
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+    throw nlohmann::json::type_error::create(302, std::string(key) + " is not an integer count", &*it);
   return it->get<std::int64_t>();
 }
 
@@ -4314,6 +4381,20 @@ inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::mi
 //
 // Time scale: every model duration is divided by time_scale in real time (20 = twenty times faster). Fault
 // durations (stall, jitter, slow reply) are real seconds, because they are there to meet a client's real timeout.
+//
+// HTTP, on 127.0.0.1 by default:
+//   api "hf":     POST /v1/completions {prompt, max_tokens=100} -> {text, usage: {completion_tokens}, elapsed_sec
+//                 (real seconds from arrival to reply), sim_timing}; 422 {"detail"} for an invalid request.
+//   api "openai": POST /v1/completions and /v1/chat/completions, "stream" true or not; SSE `data: {json}\n\n`, one
+//                 event per token (chat opens with a role-only chunk), a usage chunk (empty choices) when
+//                 stream_options.include_usage, then `data: [DONE]`; errors as {"error": {message, type, code}}.
+//   both:         GET /health, GET /v1/models.
+// Text is one pseudo-word per token, deterministic in (seed, prompt); completion_tokens is exact: max_tokens,
+// unless early_eos_rate > 0 and the request has no ignore_eos. Reply ids end in the request's arrival number.
+// Ground truth: "sim_timing": {"first_token_ns", "last_token_ns"} on std::chrono::steady_clock (the same clock as
+// servebench::now_ns() when client and server share a process). Streaming: taken just before writing the first and
+// the last token's event, and carried by the last one. Not streaming: first_token_ns is when the engine produced
+// the first token, last_token_ns is taken just before the body is written.
 
 #include <algorithm>
 #include <atomic>
@@ -5765,4 +5846,869 @@ class Server {
 }  // namespace sim
 }  // namespace servebench
 // ---- end servebench/sim.hpp ----
+// ---- begin servebench/cli.hpp ----
+// servebench — small command-line helpers for benchmark programs: flag parsing with --help and one-line errors
+// (exit code 2, the usage after it), value parsers that say what would have been right, and a plain text table.
+//
+//   std::string url = "http://127.0.0.1:8000";
+//   int max_tokens = 50;
+//   bool stream = false;
+//   servebench::cli::ArgParser args("my_bench", "Sends requests and prints a table.");
+//   args.option("--url", "URL", "server base URL", url)
+//       .option("--max-tokens", "N", "tokens per reply", max_tokens, 1, 100000)
+//       .flag("--stream", "stream the replies", stream);
+//   if (auto exit_code = args.parse(argc, argv)) return *exit_code;   // --help: 0; a bad flag: 2
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace servebench {
+namespace cli {
+
+// A command line that cannot be used as given. The message is one line and says how to fix it.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Strict number parsing: the whole text must be the number, within [min, max]. `flag` names it in the error.
+inline long long parse_integer(const std::string& flag, const std::string& text, long long min, long long max) {
+  errno = 0;
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  // strtoll skips leading blanks; a flag's value has none.
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || end != text.c_str() + text.size() ||
+      errno == ERANGE || value < min || value > max)
+    throw UsageError(flag + " needs a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                     ", got '" + text + "'");
+  return value;
+}
+
+inline double parse_number(const std::string& flag, const std::string& text, double min, double max) {
+  errno = 0;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  // !(a <= b) also rejects NaN.
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || end != text.c_str() + text.size() ||
+      errno == ERANGE || !(value >= min) || !(value <= max)) {
+    std::ostringstream why;
+    why << flag << " needs a number from " << min << " to " << max << ", got '" << text << "'";
+    throw UsageError(why.str());
+  }
+  return value;
+}
+
+// "1,5,10,20" -> {1, 5, 10, 20}: each a whole number in [min, max], no empty items, no duplicates.
+inline std::vector<std::size_t> parse_size_list(const std::string& flag, const std::string& text, long long min,
+                                                long long max) {
+  std::vector<std::size_t> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty())
+      throw UsageError(flag + " needs a comma-separated list of whole numbers like 1,5,10,20, got '" + text + "'");
+    const auto value = static_cast<std::size_t>(parse_integer(flag, item, min, max));
+    if (std::find(out.begin(), out.end(), value) != out.end())
+      throw UsageError(flag + " lists " + item + " twice in '" + text + "'");
+    out.push_back(value);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// `text` must be one of `choices`.
+inline std::string parse_choice(const std::string& flag, const std::string& text,
+                                const std::vector<std::string>& choices) {
+  if (std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
+  std::string valid;
+  for (const auto& c : choices) valid += (valid.empty() ? "" : "|") + c;
+  throw UsageError(flag + " must be one of " + valid + ", got '" + text + "'");
+}
+
+// Flags of the form `--name value`, `--name=value` and `--switch`; --help / -h prints the usage. Nothing
+// positional: a benchmark's command line reads best when every value is named.
+class ArgParser {
+ public:
+  ArgParser(std::string program, std::string description)
+      : program_(std::move(program)), description_(std::move(description)) {}
+
+  // A flag with a value; `apply` parses it (throwing UsageError, or std::invalid_argument, with the reason).
+  ArgParser& option(std::string name, std::string value_name, std::string help,
+                    std::function<void(const std::string&)> apply) {
+    entries_.push_back({std::move(name), std::move(value_name), std::move(help), std::move(apply), nullptr});
+    return *this;
+  }
+  ArgParser& option(std::string name, std::string value_name, std::string help, std::string& target) {
+    return option(std::move(name), std::move(value_name), std::move(help),
+                  [&target](const std::string& value) { target = value; });
+  }
+  ArgParser& option(std::string name, std::string value_name, std::string help, int& target, int min, int max) {
+    const std::string flag = name;
+    return option(std::move(name), std::move(value_name), std::move(help), [&target, flag, min, max](const std::string& v) {
+      target = static_cast<int>(parse_integer(flag, v, min, max));
+    });
+  }
+  ArgParser& option(std::string name, std::string value_name, std::string help, double& target, double min,
+                    double max) {
+    const std::string flag = name;
+    return option(std::move(name), std::move(value_name), std::move(help), [&target, flag, min, max](const std::string& v) {
+      target = parse_number(flag, v, min, max);
+    });
+  }
+  // A switch without a value: sets `target` to true.
+  ArgParser& flag(std::string name, std::string help, bool& target) {
+    entries_.push_back({std::move(name), {}, std::move(help), nullptr, &target});
+    return *this;
+  }
+  // Text printed after the flag list (examples, notes).
+  ArgParser& epilog(std::string text) { epilog_ = std::move(text); return *this; }
+
+  // Parses the command line. Returns the exit code when the program should stop now: 0 after --help (usage on
+  // stdout), 2 after a bad flag (one line naming the problem, then the usage, on stderr). Empty: carry on.
+  std::optional<int> parse(int argc, const char* const* argv, std::ostream& out = std::cout,
+                           std::ostream& err = std::cerr) const {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        print_usage(out);
+        return 0;
+      }
+      std::optional<std::string> inline_value;
+      if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg.resize(eq);
+      }
+      const Entry* entry = find(arg);
+      try {
+        if (!entry) throw UsageError(unknown_message(arg));
+        if (entry->flag_target) {
+          if (inline_value) throw UsageError(arg + " takes no value");
+          *entry->flag_target = true;
+          continue;
+        }
+        if (!inline_value && i + 1 >= argc) throw UsageError(arg + " needs a value: " + arg + " " + entry->value_name);
+        const std::string value = inline_value ? *inline_value : std::string(argv[++i]);
+        entry->apply(value);
+      } catch (const std::exception& e) {  // UsageError, or std::invalid_argument from a caller's parser
+        return usage_error(e.what(), err);
+      }
+    }
+    return std::nullopt;
+  }
+  std::optional<int> parse(int argc, char** argv, std::ostream& out = std::cout, std::ostream& err = std::cerr) const {
+    return parse(argc, const_cast<const char* const*>(argv), out, err);
+  }
+
+  // Prints "program: error: <message>" and the usage on `err`; returns 2, the exit code for a bad command line.
+  int usage_error(const std::string& message, std::ostream& err = std::cerr) const {
+    err << program_ << ": error: " << message << "\n\n";
+    print_usage(err);
+    return 2;
+  }
+  // Prints "program: error: <message>" only (the command line was fine, the world was not); returns 2.
+  int error(const std::string& message, std::ostream& err = std::cerr) const {
+    err << program_ << ": error: " << message << "\n";
+    return 2;
+  }
+
+  void print_usage(std::ostream& out) const {
+    out << "usage: " << program_ << " [options]\n";
+    if (!description_.empty()) out << description_ << "\n";
+    out << "\noptions:\n";
+    std::vector<std::string> heads;
+    std::size_t width = 0;
+    for (const auto& e : entries_) {
+      heads.push_back(e.name + (e.value_name.empty() ? "" : " " + e.value_name));
+      width = std::max(width, heads.back().size());
+    }
+    heads.push_back("--help");
+    width = std::max(width, heads.back().size());
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      out << "  " << heads[i] << std::string(width - heads[i].size() + 2, ' ') << entries_[i].help << "\n";
+    out << "  --help" << std::string(width - 6 + 2, ' ') << "show this text and exit\n";
+    if (!epilog_.empty()) out << "\n" << epilog_ << (epilog_.back() == '\n' ? "" : "\n");
+  }
+
+  const std::string& program() const noexcept { return program_; }
+
+ private:
+  struct Entry {
+    std::string name, value_name, help;
+    std::function<void(const std::string&)> apply;
+    bool* flag_target;
+  };
+
+  const Entry* find(const std::string& name) const {
+    for (const auto& e : entries_)
+      if (e.name == name) return &e;
+    return nullptr;
+  }
+
+  std::string unknown_message(const std::string& arg) const {
+    if (arg.rfind("-", 0) != 0) return "unexpected argument '" + arg + "' (every value follows its --flag)";
+    // Suggest the flag with the longest common prefix, so "--concurency" points at "--concurrency".
+    const Entry* best = nullptr;
+    std::size_t best_len = 0;
+    for (const auto& e : entries_) {
+      std::size_t n = 0;
+      while (n < e.name.size() && n < arg.size() && e.name[n] == arg[n]) ++n;
+      if (n > best_len) best_len = n, best = &e;
+    }
+    std::string message = "unknown option '" + arg + "'";
+    if (best && best_len >= 4) message += " (did you mean " + best->name + "?)";
+    return message;
+  }
+
+  std::string program_, description_, epilog_;
+  std::vector<Entry> entries_;
+};
+
+// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+
+  Table& row(std::vector<std::string> cells) {
+    cells.resize(header_.size());
+    rows_.push_back(std::move(cells));
+    return *this;
+  }
+  // A rule between groups of rows (e.g. one concurrency level and the next).
+  Table& separator() {
+    rows_.emplace_back();
+    return *this;
+  }
+
+  void print(std::ostream& out) const {
+    std::vector<std::size_t> width(header_.size(), 0);
+    std::vector<bool> numeric(header_.size(), true);
+    for (std::size_t c = 0; c < header_.size(); ++c) width[c] = header_[c].size();
+    for (const auto& r : rows_)
+      for (std::size_t c = 0; c < r.size(); ++c) {
+        width[c] = std::max(width[c], r[c].size());
+        if (!r[c].empty() && !looks_numeric(r[c])) numeric[c] = false;
+      }
+    auto line = [&](const std::vector<std::string>& cells) {
+      std::string text;
+      for (std::size_t c = 0; c < cells.size(); ++c) {
+        const std::string pad(width[c] - cells[c].size(), ' ');
+        text += (c ? "  " : "") + (numeric[c] ? pad + cells[c] : cells[c] + pad);
+      }
+      while (!text.empty() && text.back() == ' ') text.pop_back();
+      out << text << "\n";
+    };
+    std::size_t total = 0;
+    for (std::size_t c = 0; c < width.size(); ++c) total += width[c] + (c ? 2 : 0);
+    line(header_);
+    out << std::string(total, '-') << "\n";
+    for (const auto& r : rows_) {
+      if (r.empty())
+        out << std::string(total, '-') << "\n";
+      else
+        line(r);
+    }
+  }
+
+ private:
+  // "12", "0.31", "6.6x", "-", "n/a": aligned right like numbers.
+  static bool looks_numeric(const std::string& s) {
+    if (s == "-" || s == "n/a") return true;
+    const std::size_t n = (s.back() == 'x' || s.back() == '%') ? s.size() - 1 : s.size();
+    if (n == 0) return false;
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' || s[i] == '-' || s[i] == '+')) return false;
+    return true;
+  }
+
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+}  // namespace cli
+}  // namespace servebench
+// ---- end servebench/cli.hpp ----
+// ---- begin servebench/lab.hpp ----
+// servebench — the lab's programs' shared parts: the two servers under test (real ones by URL, or the embedded
+// simulated HF-like and vLLM-like pair), the flags every lab program takes, the lab's exact file formats
+// (single_request_comparison.json, concurrent_benchmark.json) and the tables printed in the terminal.
+// examples/lab2_*.cpp put these together; they are the toolkit's documentation for the lab.
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+namespace lab {
+
+inline constexpr const char* lab_model = "meta-llama/Meta-Llama-3-8B-Instruct";
+// The embedded servers run this much faster than the GPUs they model, so the whole lab takes seconds.
+inline constexpr double default_time_scale = 20;
+inline constexpr const char* hf_preset = "hf-transformers-h200";
+inline constexpr const char* vllm_preset = "vllm-h100";
+
+// Something outside the command line stops the program before or after the run: a server that does not answer, an
+// output directory that cannot be written. Programs exit with 2 and print the one-line message.
+struct SetupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// What every lab program may be asked. Defaults are the lab's.
+struct Options {
+  std::string hf_url, vllm_url;          // both empty: start the embedded simulated servers
+  std::string model = lab_model;
+  std::string api = "openai";            // the vLLM side's dialect: hf | openai | chat (the HF side is the lab's)
+  bool stream = false;                   // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
+  double time_scale = default_time_scale;
+  double wait_s = 10;                    // how long to wait for real servers to answer
+  std::string out_dir = "artifacts";
+  std::vector<std::size_t> concurrency = lab_concurrency_levels;
+  int max_tokens = 0;                    // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  bool quiet = false;
+
+  bool simulated() const noexcept { return hf_url.empty() && vllm_url.empty(); }
+  std::string path(const std::string& file) const { return out_dir + (out_dir.back() == '/' ? "" : "/") + file; }
+};
+
+// The dialect names --api takes, and what the artifact calls them.
+inline std::string dialect_name(const std::string& api) {
+  if (api == "hf") return "hf_simple";
+  if (api == "chat") return "openai_chat";
+  return "openai_completions";
+}
+
+// --hf, --vllm, --model, --api, --stream, --time-scale, --wait.
+inline void add_server_flags(cli::ArgParser& args, Options& o) {
+  args.option("--hf", "URL", "the HF baseline server (lab API); default: an embedded simulated one", o.hf_url)
+      .option("--vllm", "URL", "the vLLM server; default: an embedded simulated one", o.vllm_url)
+      .option("--model", "NAME", "model name sent to the vLLM server (default " + std::string(lab_model) + ")",
+              o.model)
+      .option("--api", "hf|openai|chat", "the vLLM side's API: lab-style, /v1/completions, /v1/chat/completions",
+              [&o](const std::string& v) { o.api = cli::parse_choice("--api", v, {"hf", "openai", "chat"}); })
+      .flag("--stream", "stream the vLLM side's replies (records TTFT and TPOT)", o.stream)
+      .option("--time-scale", "X", "embedded servers run X times faster than real time (default 20)", o.time_scale,
+              0.01, 10000)
+      .option("--wait", "SECONDS", "how long to wait for --hf/--vllm servers to answer (default 10)", o.wait_s, 0,
+              86400);
+}
+
+// --out, --quiet.
+inline void add_output_flags(cli::ArgParser& args, Options& o) {
+  args.option("--out", "DIR", "where the JSON files go (default artifacts/)",
+              [&o](const std::string& v) {
+                if (v.empty()) throw cli::UsageError("--out needs a directory name");
+                o.out_dir = v;
+              })
+      .flag("--quiet", "print only the table and the file paths", o.quiet);
+}
+
+// --max-tokens, and --concurrency when the program runs concurrency levels.
+inline void add_workload_flags(cli::ArgParser& args, Options& o, bool concurrency_levels) {
+  args.option("--max-tokens", "N", "tokens per reply (default: the lab's)", o.max_tokens, 1, 100000);
+  if (concurrency_levels)
+    args.option("--concurrency", "LIST", "concurrency levels, e.g. 1,5,10,20 (the lab's, the default)",
+                [&o](const std::string& v) { o.concurrency = cli::parse_size_list("--concurrency", v, 1, 10000); });
+}
+
+// The flags that only make sense together. Throws cli::UsageError.
+inline void check(const Options& o) {
+  if (o.hf_url.empty() != o.vllm_url.empty())
+    throw cli::UsageError("give both --hf URL and --vllm URL, or neither to use the embedded simulated servers");
+  if (o.out_dir.empty()) throw cli::UsageError("--out needs a directory name");
+}
+
+// Makes sure `dir` exists and a file can be created in it, before a run that would otherwise end with nowhere to
+// put its results. Throws SetupError naming the directory.
+inline void check_output_dir(const std::string& dir) {
+  const std::string probe = dir + (dir.back() == '/' ? "" : "/") + ".servebench-write-test";
+  try {
+    write_file_atomic(probe, "");
+  } catch (const std::exception& e) {
+    throw SetupError(std::string(e.what()));
+  }
+  std::remove(probe.c_str());
+}
+
+// Writes JSON atomically (never half a file); SetupError naming the path when it cannot.
+template <class Json>
+void write_json(const std::string& path, const Json& value) {
+  try {
+    write_file_atomic(path, value.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    throw SetupError(e.what());
+  }
+}
+
+// Writes an SVG chart atomically; SetupError naming the path when it cannot.
+inline void write_svg(const std::string& path, const std::string& svg) {
+  try {
+    chart::write_svg(path, svg);
+  } catch (const std::exception& e) {
+    throw SetupError(e.what());
+  }
+}
+
+// The two servers under test. Real ones are waited for (wait_until_ready); otherwise the embedded simulated pair
+// starts on free ports of 127.0.0.1: the HF-like sequential server (the lab's API) and the vLLM-like continuous
+// batching one, both calibrated on GPU measurements and run `time_scale` times faster than real time.
+class Servers {
+ public:
+  // Throws SetupError when a real server does not answer within options.wait_s.
+  explicit Servers(Options options, std::ostream* log = nullptr) : options_(std::move(options)) {
+    if (options_.simulated()) {
+      hf_ = std::make_unique<sim::Server>(
+          sim::preset(hf_preset).time_scale(options_.time_scale).model(options_.model));
+      vllm_ = std::make_unique<sim::Server>(sim::preset(vllm_preset)
+                                                .time_scale(options_.time_scale)
+                                                .model(options_.model)
+                                                .api(options_.api == "hf" ? sim::ApiFlavour::hf : sim::ApiFlavour::openai));
+      hf_->start();
+      vllm_->start();
+      hf_url_ = hf_->url();
+      vllm_url_ = vllm_->url();
+      if (log) {
+        char factor[32];
+        std::snprintf(factor, sizeof factor, "%g", options_.time_scale);
+        *log << "Embedded simulated servers (no GPU needed): HF-like " << hf_preset << " at " << hf_url_
+             << ", vLLM-like " << vllm_preset << " at " << vllm_url_ << "\n"
+             << "simulated servers running " << factor
+             << "x faster than real time (times below are real; multiply by " << factor << " for the modelled GPU)\n";
+      }
+      return;
+    }
+    hf_url_ = options_.hf_url;
+    vllm_url_ = options_.vllm_url;
+    const auto wait = std::chrono::milliseconds(static_cast<long long>(options_.wait_s * 1000));
+    for (const auto& [name, url] : {std::pair<std::string, std::string>{"HF", hf_url_}, {"vLLM", vllm_url_}}) {
+      if (log) *log << "Waiting for the " << name << " server at " << url << " ...\n";
+      const auto ready = wait_until_ready(url, wait, nullptr);
+      if (!ready)
+        throw SetupError("the " + name + " server at " + url + " did not answer within " +
+                         cli_seconds(options_.wait_s) + " (" + ready.reason + "); start it, check the URL, or raise --wait");
+    }
+  }
+
+  bool simulated() const noexcept { return static_cast<bool>(hf_); }
+  const std::string& hf_url() const noexcept { return hf_url_; }
+  const std::string& vllm_url() const noexcept { return vllm_url_; }
+  std::optional<double> time_scale() const {
+    return simulated() ? std::optional<double>(options_.time_scale) : std::nullopt;
+  }
+
+  // One Driver per worker: "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream.
+  std::vector<Target> targets() const {
+    const auto base = [this](const std::string& label, const std::string& url, bool stream) {
+      return DriverOptions().base_url(url).target(label).model(options_.model).stream(stream);
+    };
+    Target hf{"hf", [o = base("hf", hf_url_, false)] { return AnySender(Driver<api::hf_simple>(o)); }, hf_url_,
+              "hf_simple", options_.model};
+    const auto v = base("vllm", vllm_url_, options_.stream);
+    std::function<AnySender()> make;
+    if (options_.api == "hf")
+      make = [v] { return AnySender(Driver<api::hf_simple>(v)); };
+    else if (options_.api == "chat")
+      make = [v] { return AnySender(Driver<api::openai_chat>(v)); };
+    else
+      make = [v] { return AnySender(Driver<api::openai_completions>(v)); };
+    return {hf, Target{"vllm", make, vllm_url_, dialect_name(options_.api), options_.model}};
+  }
+
+  // The artifact's metadata: command line, targets, model, and the time scale when simulated.
+  RunMetadata metadata(int argc, const char* const* argv, nlohmann::json configuration = nlohmann::json::object()) const {
+    RunMetadata m;
+    m.command_line.assign(argv, argv + argc);
+    configuration["stream"] = options_.stream;
+    configuration["api"] = options_.api;
+    m.configuration = std::move(configuration);
+    for (const auto& t : targets()) m.targets.push_back({t.label, t.url, t.api, t.model});
+    m.model = options_.model;
+    if (simulated()) {
+      m.time_scale = options_.time_scale;
+      m.gpu = std::string("sim ") + hf_preset + " / " + vllm_preset;
+    }
+    return m;
+  }
+
+ private:
+  static std::string cli_seconds(double s) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", s);
+    return text;
+  }
+
+  Options options_;
+  std::unique_ptr<sim::Server> hf_, vllm_;
+  std::string hf_url_, vllm_url_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Task 2.2: single requests, HF then vLLM, per prompt.
+
+struct SingleRequest {
+  std::string prompt;
+  RequestRecord hf, vllm;
+  // hf elapsed / vllm elapsed, as the lab computes it; 0 when either failed.
+  double speedup() const {
+    if (!hf.ok() || !vllm.ok() || vllm.latency_s() <= 0) return 0;
+    return hf.latency_s() / vllm.latency_s();
+  }
+};
+
+// Pairs the two runs' records by workload index (the measured ones; warm-ups skipped).
+inline std::vector<SingleRequest> pair_single_requests(const RunResult& hf, const RunResult& vllm,
+                                                       const Workload& workload) {
+  std::vector<SingleRequest> out;
+  for (const auto& h : hf.records) {
+    if (h.warmup) continue;
+    for (const auto& v : vllm.records)
+      if (!v.warmup && v.index == h.index) out.push_back({workload.at(h.index).text, h, v});
+  }
+  return out;
+}
+
+namespace detail {
+// Python's s[:n] on a UTF-8 string: the first n code points.
+inline std::string first_code_points(const std::string& s, std::size_t n) {
+  std::size_t i = 0;
+  for (std::size_t count = 0; i < s.size() && count < n; ++count) {
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+  }
+  return s.substr(0, i);
+}
+
+inline nlohmann::ordered_json lab_engine(const char* engine, const RequestRecord& r) {
+  const double elapsed = r.ok() ? r.latency_s() : 0.0;
+  const auto tokens = r.ok() ? r.n_out : 0;
+  return {{"engine", engine},
+          {"elapsed", elapsed},
+          {"tokens", tokens},
+          {"tok_per_sec", elapsed > 0 ? static_cast<double>(tokens) / elapsed : 0.0}};
+}
+
+inline std::string fixed(double v, int decimals) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.*f", decimals, v);
+  return text;
+}
+}  // namespace detail
+
+// single_request_comparison.json exactly as the lab writes it: a list of
+// {"prompt": prompt[:50], "hf": {engine, elapsed, tokens, tok_per_sec}, "vllm": {...}, "speedup"}.
+// A failed request shows elapsed 0 and tokens 0 (the full artifact says why).
+inline nlohmann::ordered_json single_request_json(const std::vector<SingleRequest>& rows) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& r : rows)
+    out.push_back({{"prompt", detail::first_code_points(r.prompt, 50)},
+                   {"hf", detail::lab_engine("HuggingFace", r.hf)},
+                   {"vllm", detail::lab_engine("vLLM", r.vllm)},
+                   {"speedup", r.speedup()}});
+  return out;
+}
+
+inline std::string outcome(const RequestRecord& r, int decimals = 2) {
+  return r.ok() ? detail::fixed(r.latency_s(), decimals) : std::string("FAILED ") + to_string(r.error_kind);
+}
+
+inline void print_single_requests(std::ostream& out, const std::vector<SingleRequest>& rows) {
+  cli::Table table({"prompt", "HF s", "HF tok/s", "vLLM s", "vLLM tok/s", "speedup"});
+  double sum = 0;
+  std::size_t n = 0;
+  for (const auto& r : rows) {
+    auto rate = [](const RequestRecord& x) {
+      return x.ok() && x.latency_s() > 0 ? detail::fixed(static_cast<double>(x.n_out) / x.latency_s(), 1) : "-";
+    };
+    table.row({detail::first_code_points(r.prompt, 40) + (r.prompt.size() > 40 ? "..." : ""), outcome(r.hf),
+               rate(r.hf), outcome(r.vllm), rate(r.vllm),
+               r.speedup() > 0 ? detail::fixed(r.speedup(), 1) + "x" : "-"});
+    if (r.speedup() > 0) sum += r.speedup(), ++n;
+  }
+  if (n) table.separator().row({"average", "", "", "", "", detail::fixed(sum / static_cast<double>(n), 1) + "x"});
+  table.print(out);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Task 2.3: concurrency levels.
+
+// One engine at one level, as the lab's concurrent_benchmark.json holds it.
+struct EngineLevel {
+  double total_time = 0;
+  std::size_t successful = 0, failed = 0;
+  double throughput_req_per_sec = 0;
+  double mean_latency = 0;
+  double p95_latency = 0;  // the lab's rule: sorted[int(n * 0.95)] for n > 1, else 0
+};
+
+struct ConcurrencyLevel {
+  std::size_t concurrency = 0;
+  EngineLevel hf, vllm;
+  // vLLM throughput / HF throughput; 0 when HF had none.
+  double throughput_ratio() const {
+    return hf.throughput_req_per_sec > 0 ? vllm.throughput_req_per_sec / hf.throughput_req_per_sec : 0.0;
+  }
+};
+
+// The lab's numbers for one run: latencies of the successful requests; failed counts interrupted ones too, so
+// successful + failed is every request the level sent.
+inline EngineLevel lab_engine_level(const RunResult& run) {
+  EngineLevel e;
+  std::vector<double> latency;
+  for (const auto& r : run.records)
+    if (!r.warmup && r.ok()) latency.push_back(r.latency_s());
+  e.total_time = run.summary.wall_s;
+  e.successful = run.summary.successful;
+  e.failed = run.summary.failed + run.summary.interrupted;
+  e.throughput_req_per_sec = run.summary.throughput_req_per_sec;
+  if (!latency.empty()) {
+    double sum = 0;
+    for (double v : latency) sum += v;
+    e.mean_latency = sum / static_cast<double>(latency.size());
+  }
+  if (latency.size() > 1) e.p95_latency = percentile(latency, 95, PercentileMethod::lab);
+  return e;
+}
+
+// The levels where both "hf" and "vllm" ran, in the order of `levels`.
+inline std::vector<ConcurrencyLevel> concurrency_levels(const std::vector<RunResult>& runs) {
+  std::vector<ConcurrencyLevel> out;
+  for (const auto& h : runs) {
+    if (h.summary.target != "hf") continue;
+    for (const auto& v : runs)
+      if (v.summary.target == "vllm" && v.summary.level == h.summary.level)
+        out.push_back({static_cast<std::size_t>(h.summary.level), lab_engine_level(h), lab_engine_level(v)});
+  }
+  return out;
+}
+
+// concurrent_benchmark.json exactly as the lab writes it: {"1": {"hf": {...}, "vllm": {...}}, "5": ...}, keys in
+// run order, fields in the lab's order.
+inline nlohmann::ordered_json concurrent_benchmark_json(const std::vector<ConcurrencyLevel>& levels) {
+  auto engine = [](const EngineLevel& e) {
+    return nlohmann::ordered_json{{"total_time", e.total_time},
+                                  {"successful", e.successful},
+                                  {"failed", e.failed},
+                                  {"throughput_req_per_sec", e.throughput_req_per_sec},
+                                  {"mean_latency", e.mean_latency},
+                                  {"p95_latency", e.p95_latency}};
+  };
+  auto out = nlohmann::ordered_json::object();
+  for (const auto& l : levels) out[std::to_string(l.concurrency)] = {{"hf", engine(l.hf)}, {"vllm", engine(l.vllm)}};
+  return out;
+}
+
+// Reads a concurrent_benchmark.json (the lab's or ours), sorted by level. `origin` names it in errors. Throws
+// std::runtime_error saying what is wrong: not JSON (truncated?), or not this file's shape.
+inline std::vector<ConcurrencyLevel> parse_concurrent_benchmark(const std::string& text, const std::string& origin) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    throw std::runtime_error("'" + origin + "' is not valid JSON (truncated, or not a concurrent_benchmark.json?)");
+  const std::string expected = " (expected the lab's concurrent_benchmark.json: {\"1\": {\"hf\": {...}, \"vllm\": "
+                               "{...}}, ...})";
+  if (!j.is_object() || j.empty()) throw std::runtime_error("'" + origin + "' is not a concurrency table" + expected);
+  std::vector<ConcurrencyLevel> out;
+  for (const auto& [key, level] : j.items()) {
+    ConcurrencyLevel l;
+    try {
+      l.concurrency = static_cast<std::size_t>(cli::parse_integer("level", key, 1, 1000000));
+    } catch (const cli::UsageError&) {
+      throw std::runtime_error("'" + origin + "': key \"" + key + "\" is not a concurrency level" + expected);
+    }
+    for (const char* engine : {"hf", "vllm"}) {
+      const auto it = level.is_object() ? level.find(engine) : level.end();
+      if (it == level.end() || !it->is_object())
+        throw std::runtime_error("'" + origin + "': level " + key + " has no \"" + engine + "\" object" + expected);
+      EngineLevel& e = std::string(engine) == "hf" ? l.hf : l.vllm;
+      try {
+        e.throughput_req_per_sec = it->at("throughput_req_per_sec").get<double>();
+        e.total_time = it->value("total_time", 0.0);
+        e.successful = it->value("successful", std::size_t{0});
+        e.failed = it->value("failed", std::size_t{0});
+        e.mean_latency = it->value("mean_latency", 0.0);
+        e.p95_latency = it->value("p95_latency", 0.0);
+      } catch (const nlohmann::json::exception&) {
+        throw std::runtime_error("'" + origin + "': level " + key + " " + engine +
+                                 " lacks a numeric throughput_req_per_sec (or has a field of the wrong type)");
+      }
+      for (double v : {e.throughput_req_per_sec, e.total_time, e.mean_latency, e.p95_latency})
+        if (!std::isfinite(v) || v < 0)
+          throw std::runtime_error("'" + origin + "': level " + key + " " + engine + " has a negative or infinite value");
+    }
+    out.push_back(l);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.concurrency < b.concurrency; });
+  return out;
+}
+
+inline std::vector<ConcurrencyLevel> read_concurrent_benchmark(const std::string& path) {
+  return parse_concurrent_benchmark(read_file(path), path);
+}
+
+// The terminal table of a concurrency run: per level and engine the lab's columns (p95 here by linear
+// interpolation, as in the full artifact) and the throughput ratio; then every failure, counted by kind.
+inline void print_concurrency_runs(std::ostream& out, const std::vector<RunResult>& runs) {
+  cli::Table table({"concurrency", "engine", "total s", "ok", "failed", "req/s", "mean s", "p95 s", "vLLM/HF"});
+  const auto levels = concurrency_levels(runs);
+  bool first = true;
+  for (const auto& run : runs) {
+    const auto& s = run.summary;
+    if (s.target == "hf" && !first) table.separator();
+    first = false;
+    std::string ratio;
+    if (s.target == "vllm")
+      for (const auto& l : levels)
+        if (static_cast<double>(l.concurrency) == s.level && l.throughput_ratio() > 0)
+          ratio = detail::fixed(l.throughput_ratio(), 1) + "x";
+    table.row({std::to_string(static_cast<long long>(s.level)), s.target == "hf" ? "HF" : "vLLM",
+               detail::fixed(s.wall_s, 2), std::to_string(s.successful),
+               std::to_string(s.failed + s.interrupted), detail::fixed(s.throughput_req_per_sec, 2),
+               s.latency ? detail::fixed(s.latency->mean, 2) : "-", s.latency ? detail::fixed(s.latency->p95, 2) : "-",
+               ratio});
+  }
+  table.print(out);
+  for (const auto& run : runs) {
+    const auto& s = run.summary;
+    if (s.failed == 0 && s.interrupted == 0) continue;
+    out << "  " << s.target << " at " << s.level << " concurrent:";
+    if (s.failed) out << " " << s.failed << " failed";
+    for (const auto& [kind, count] : s.failed_by_kind) out << ", " << count << " " << kind;
+    if (s.interrupted) out << (s.failed ? ";" : "") << " " << s.interrupted << " interrupted (Ctrl-C)";
+    for (const auto& r : run.records)
+      if (!r.ok() && !r.interrupted()) {
+        out << " (first: " << r.error_message << ")";
+        break;
+      }
+    out << "\n";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Task 2.4: charts.
+
+// A chart subtitle from a full artifact's metadata: model, GPU (or the simulated presets) and the time scale.
+inline std::string chart_subtitle(const RunMetadata& m) {
+  // The model's name without its organisation keeps the subtitle on one line at 800 px.
+  std::string s = m.model.substr(m.model.rfind('/') == std::string::npos ? 0 : m.model.rfind('/') + 1);
+  if (!m.gpu.empty()) s += (s.empty() ? "" : " · ") + m.gpu;
+  if (m.time_scale) {
+    char factor[48];
+    std::snprintf(factor, sizeof factor, "%gx speed", *m.time_scale);
+    s += (s.empty() ? "" : " · ") + std::string(factor);
+  }
+  if (m.interrupted) s += (s.empty() ? "" : " · ") + std::string("interrupted run");
+  return s;
+}
+
+inline chart::Series named_series(std::string name, bool dashed = false) {
+  chart::Series s;
+  s.name = std::move(name);
+  s.dashed = dashed;
+  return s;
+}
+
+inline std::vector<std::string> level_names(const std::vector<ConcurrencyLevel>& levels) {
+  std::vector<std::string> out;
+  for (const auto& l : levels) out.push_back(std::to_string(l.concurrency));
+  return out;
+}
+
+// The lab's chart: throughput per level, HF beside vLLM, each pair labelled with vLLM's speedup.
+inline chart::BarChart throughput_chart(const std::vector<ConcurrencyLevel>& levels, std::string subtitle = {}) {
+  chart::BarChart c;
+  c.title = "Throughput: HF baseline vs vLLM";
+  c.subtitle = std::move(subtitle);
+  c.x_label = "concurrent requests";
+  c.y_label = "throughput (requests/s)";
+  c.categories = level_names(levels);
+  c.series = {named_series("HuggingFace"), named_series("vLLM")};
+  for (const auto& l : levels) {
+    c.series[0].values.push_back(l.hf.throughput_req_per_sec);
+    c.series[1].values.push_back(l.vllm.throughput_req_per_sec);
+  }
+  return c;
+}
+
+// Mean (solid) and p95 (dashed) latency per level and engine, from the lab file's numbers.
+inline chart::LineChart latency_chart(const std::vector<ConcurrencyLevel>& levels, std::string subtitle = {}) {
+  chart::LineChart c;
+  c.title = "Latency per request: mean and p95";
+  c.subtitle = std::move(subtitle);
+  c.x_label = "concurrent requests";
+  c.y_label = "latency (s)";
+  c.categories = level_names(levels);
+  // The lab writes p95 = 0 for a single request; the p95 of one sample is that sample, which is the mean.
+  const auto p95 = [](const EngineLevel& e) {
+    return e.successful == 1 && e.p95_latency == 0 ? e.mean_latency : e.p95_latency;
+  };
+  c.series = {named_series("HF mean"), named_series("HF p95", true), named_series("vLLM mean"),
+              named_series("vLLM p95", true)};
+  for (const auto& l : levels) {
+    c.series[0].values.push_back(l.hf.mean_latency);
+    c.series[1].values.push_back(p95(l.hf));
+    c.series[2].values.push_back(l.vllm.mean_latency);
+    c.series[3].values.push_back(p95(l.vllm));
+  }
+  return c;
+}
+
+// Mean TTFT and TPOT (ms) per level for every engine whose replies were streamed; empty when none was.
+inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const Artifact& full) {
+  std::vector<double> levels;
+  for (const auto& l : full.levels)
+    if (l.summary.ttft && std::find(levels.begin(), levels.end(), l.summary.level) == levels.end())
+      levels.push_back(l.summary.level);
+  if (levels.empty()) return std::nullopt;
+  std::sort(levels.begin(), levels.end());
+  chart::TtftTpotChart c;
+  c.title = "Streaming: time to first token and time per output token";
+  c.subtitle = chart_subtitle(full.metadata);
+  for (double level : levels) c.categories.push_back(std::to_string(static_cast<long long>(level)));
+  for (const std::string target : {"hf", "vllm"}) {
+    chart::Series ttft = named_series(target == "hf" ? "HF" : "vLLM"), tpot = ttft;
+    bool any = false;
+    for (double level : levels) {
+      double t = 0, p = 0;
+      for (const auto& l : full.levels)
+        if (l.summary.target == target && l.summary.level == level) {
+          if (l.summary.ttft) t = l.summary.ttft->mean * 1e3, any = true;
+          if (l.summary.tpot) p = l.summary.tpot->mean * 1e3;
+        }
+      ttft.values.push_back(t);
+      tpot.values.push_back(p);
+    }
+    if (any) c.ttft.push_back(ttft), c.tpot.push_back(tpot);
+  }
+  return c;
+}
+
+// Prints "Wrote:" and the paths, one per line.
+inline void print_paths(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& files) {
+  out << "\nWrote:\n";
+  std::size_t width = 0;
+  for (const auto& f : files) width = std::max(width, f.first.size());
+  for (const auto& [path, what] : files) out << "  " << path << std::string(width - path.size() + 2, ' ') << what << "\n";
+}
+
+}  // namespace lab
+}  // namespace servebench
+// ---- end servebench/lab.hpp ----
 // ---- end servebench.hpp ----
