@@ -15,3 +15,9 @@ foreach(case run bad_args interrupt)
                    --bin "$<TARGET_FILE_DIR:lab2_3_concurrent>" --case ${case})
   set_tests_properties(examples_lab_${case} PROPERTIES TIMEOUT 300 LABELS no_sanitizer ENVIRONMENT MPLBACKEND=Agg)
 endforeach()
+
+# The README's first example, run as printed there: every request succeeds and the artifact is written.
+add_test(NAME examples_quickstart_runs_as_the_readme_shows COMMAND quickstart)
+set_tests_properties(examples_quickstart_runs_as_the_readme_shows PROPERTIES
+  WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}" TIMEOUT 120 LABELS no_sanitizer
+  PASS_REGULAR_EXPRESSION "50 ok, 0 failed, .*artifact: artifacts/quickstart.json")

@@ -1,0 +1,24 @@
+// The README's first example: ten concurrent streamed requests against an embedded vLLM-like server, a summary
+// line, and a full artifact. Point base_url at a real server instead of starting the simulated one.
+#include <iostream>
+
+#include <servebench.hpp>
+
+int main() {
+  using namespace servebench;
+  sim::Server vllm(sim::preset("vllm-h100").time_scale(20));  // or skip this and point at a real server
+  vllm.start();
+
+  auto options = DriverOptions().base_url(vllm.url()).model("meta-llama/Meta-Llama-3-8B-Instruct").stream(true)
+                     .target("vllm");
+  auto result = run_closed_loop(ClosedLoop().concurrency(10).requests(50).warmup(2).target("vllm"),
+                                lab_concurrent_workload(),
+                                [&] { return Driver<api::openai_completions>(options); });
+
+  const LevelSummary& s = result.summary;
+  std::cout << s.successful << " ok, " << s.failed << " failed, " << s.throughput_req_per_sec << " req/s";
+  if (s.ttft) std::cout << ", TTFT p95 " << s.ttft->p95 * 1e3 << " ms";
+  std::cout << " (simulated server, 20x faster than real time)\n";
+  write_artifact("artifacts/quickstart.json", Artifact{RunMetadata{}, {result}, {}});
+  std::cout << "artifact: artifacts/quickstart.json\n";
+}
