@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include <servebench/cli.hpp>
 #include <servebench/driver.hpp>
 
 namespace sb = servebench;
@@ -32,16 +33,18 @@ struct llama_cpp {
 
 #ifndef SERVEBENCH_EXAMPLE_NO_MAIN  // tests/integration_custom_dialect.cpp includes this file for llama_cpp
 int main(int argc, char** argv) {
-  if (argc != 3 || std::string(argv[1]) != "--url") {
-    std::cerr << "usage: custom_dialect --url http://host:port\n";
-    return 2;
+  std::string url;
+  sb::cli::ArgParser args("custom_dialect", "Sends one streamed request to a llama.cpp server (a custom dialect).");
+  args.option("--url", "URL", "the llama.cpp server, e.g. http://127.0.0.1:8080", url);
+  if (auto exit_code = args.parse(argc, argv)) return *exit_code;
+  if (url.empty()) return args.usage_error("--url is required, e.g. --url http://127.0.0.1:8080");
+  try {
+    sb::Driver<llama_cpp> driver(sb::DriverOptions().base_url(url).stream(true));
+    const auto r = driver.send({"Explain attention in one sentence:", 32});
+    if (!r.ok()) return args.error(sb::describe_failure(r, url));
+    std::cout << "TTFT " << r.ttft_s() * 1e3 << " ms, " << r.n_out << " tokens: " << r.text << "\n";
+  } catch (const std::invalid_argument& e) {  // a URL the driver cannot parse
+    return args.usage_error(e.what());
   }
-  sb::Driver<llama_cpp> driver(sb::DriverOptions().base_url(argv[2]).stream(true));
-  const auto r = driver.send({"Explain attention in one sentence:", 32});
-  if (!r.ok()) {
-    std::cerr << "custom_dialect: " << sb::to_string(r.error_kind) << ": " << r.error_message << "\n";
-    return 1;
-  }
-  std::cout << "TTFT " << r.ttft_s() * 1e3 << " ms, " << r.n_out << " tokens: " << r.text << "\n";
 }
 #endif

@@ -77,15 +77,21 @@ def case_bad_args(tmp):
     for args in (["--bogus", "1"], ["--url", "http://127.0.0.1:1", "--api", "grpc"],
                  ["--url", "http://127.0.0.1:1", "--max-tokens", "-5"], ["--max-tokens", "5"], ["--url"]):
         one_error_line(run("stream_one", *args), f"stream_one {' '.join(args)}")
-    for args in ([], ["--url"], ["--bogus", "x"]):
+    for args in ([], ["--url"], ["--bogus", "x"], ["--url", "127.0.0.1:8080"]):
         one_error_line(run("custom_dialect", *args), f"custom_dialect {' '.join(args)}")
+    for binary in ("stream_one", "custom_dialect", "sim_server"):
+        r = run(binary, "--help")
+        check(r.returncode == 0 and "--url" in r.stdout or binary == "sim_server" and r.returncode == 0,
+              f"{binary} --help: exit {r.returncode}, usage on stdout")
     for args in (["--hf-port", "-5"], ["--time-scale", "-1"], ["--vllm-preset", "nope"], ["--bogus"]):
         one_error_line(run("sim_server", *args), f"sim_server {' '.join(args)}")
     # An unreachable server is an error with a message, quickly (no hang, no crash).
     for binary in ("stream_one", "custom_dialect"):
         start = time.monotonic()
         r = run(binary, "--url", "http://127.0.0.1:1")
-        check(r.returncode not in (0,) and r.returncode > 0, f"{binary} unreachable: exit {r.returncode}")
+        check(r.returncode == 2, f"{binary} unreachable: exit {r.returncode}, want 2")
+        check(len(r.stderr.strip().splitlines()) == 1, f"{binary} unreachable: one line: {r.stderr.strip()[:300]}")
+        check("is the server running" in r.stderr, f"{binary} unreachable: names the fix: {r.stderr.strip()[:200]}")
         check("connect_refused" in r.stderr, f"{binary} unreachable: names the cause: {r.stderr.strip()[:200]}")
         check(time.monotonic() - start < 20, f"{binary} unreachable: took too long")
     check(os.listdir(tmp) == [], f"nothing written: {os.listdir(tmp)}")

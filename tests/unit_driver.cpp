@@ -397,3 +397,21 @@ TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token r
     CHECK(ready.reason.find("503") != std::string::npos);
   }
 }
+
+TEST_CASE("describe_failure gives one line naming the cause and what to try") {
+  RequestRecord refused;
+  refused.error_kind = ErrorKind::connect_refused;
+  refused.error_message = "cannot connect to 127.0.0.1:1 (refused or unreachable)";
+  const auto line = servebench::describe_failure(refused, "http://127.0.0.1:1");
+  CHECK(line.find("connect_refused: cannot connect") == 0);
+  CHECK(line.find("is the server running at http://127.0.0.1:1?") != std::string::npos);
+
+  RequestRecord status;
+  status.error_kind = ErrorKind::http_status;
+  status.error_message = "HTTP status 404";
+  status.body_start = "{\"detail\":\n\"Not Found\"}";
+  const auto status_line = servebench::describe_failure(status, "http://127.0.0.1:8000");
+  CHECK(status_line.find('\n') == std::string::npos);
+  CHECK(status_line.find("Not Found") != std::string::npos);
+  CHECK(status_line.find("check the API dialect") != std::string::npos);
+}

@@ -553,6 +553,24 @@ class Driver {
   std::unique_ptr<detail::DriverState> state_;
 };
 
+// One line for a person: why a request failed and what to try. For programs that send a request and stop.
+inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
+  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
+  switch (r.error_kind) {
+    case ErrorKind::connect_refused:
+    case ErrorKind::connect_timeout:
+      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
+    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
+    case ErrorKind::http_status: {
+      std::string body = r.body_start.substr(0, 200);
+      for (char& c : body)
+        if (c == '\n' || c == '\r') c = ' ';
+      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
+    }
+    default: return line;
+  }
+}
+
 // The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
 struct ReadyResult {
   bool ready = false;
