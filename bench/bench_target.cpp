@@ -2,7 +2,7 @@
 // that its CPU time never counts as the client's.
 //
 //   bench_target completion [threads]          POST /v1/completions answers a ~300-byte OpenAI completion at once
-//   bench_target stream [threads] [events] [gap_us]
+//   bench_target stream [threads] [events] [gap_us] [each|all]
 //                                              POST /v1/completions streams `events` SSE text events (64), then a
 //                                              usage chunk and [DONE]; gap_us > 0 sleeps between events
 //
@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 300;
   const int events = argc > 3 ? std::atoi(argv[3]) : 64;
   const long gap_us = argc > 4 ? std::atol(argv[4]) : 0;
+  // "each": one write (one chunk, one send) per event, as a server streaming tokens as they come; "all": the whole
+  // stream in one write, so the server costs almost nothing and the client's parsing is what gets measured.
+  const std::string writes = argc > 5 ? argv[5] : "each";
 
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
@@ -77,6 +80,11 @@ int main(int argc, char** argv) {
         R"("usage":{"prompt_tokens":8,"total_tokens":)" + std::to_string(8 + events) +
         R"(,"completion_tokens":)" + std::to_string(events) + "}}\n\n");
     chunks->push_back("data: [DONE]\n\n");
+    if (writes == "all") {
+      std::string whole;
+      for (const auto& c : *chunks) whole += c;
+      *chunks = {whole};
+    }
     server.Post("/v1/completions", [chunks, gap_us](const httplib::Request&, httplib::Response& res) {
       res.set_chunked_content_provider("text/event-stream", [chunks, gap_us](std::size_t, httplib::DataSink& sink) {
         for (std::size_t i = 0; i < chunks->size(); ++i) {
