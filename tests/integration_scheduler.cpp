@@ -6,6 +6,7 @@
 #include <servebench/driver.hpp>
 #include <servebench/scheduler.hpp>
 
+#include "support/eventually.hpp"
 #include "support/test_server.hpp"
 
 #include <algorithm>
@@ -87,15 +88,7 @@ DriverOptions options_for(const CountingServer& server, const std::string& label
   return DriverOptions().base_url(server.url()).target(label).connect_timeout(5s).read_timeout(30s);
 }
 
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using servebench::testing::eventually;
 
 std::size_t count_kind(const std::vector<RequestRecord>& records, ErrorKind kind) {
   return static_cast<std::size_t>(

@@ -5,6 +5,7 @@
 
 #include <servebench/scheduler.hpp>
 
+#include "support/eventually.hpp"
 #include "support/fake_sender.hpp"
 
 #include <atomic>
@@ -50,16 +51,7 @@ std::size_t count_if_kind(const std::vector<RequestRecord>& records, ErrorKind k
   return n;
 }
 
-// Waits (bounded) until `predicate` holds; used by the thread that interrupts a run mid-way.
-template <class Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds limit = 10s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using servebench::testing::eventually;
 
 void check_every_index_once(const std::vector<RequestRecord>& records, std::uint64_t count) {
   std::set<std::uint64_t> seen;

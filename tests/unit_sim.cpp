@@ -26,6 +26,8 @@
 #include <servebench/sim.hpp>
 #include <servebench/sse.hpp>
 
+#include "support/eventually.hpp"
+
 namespace sim = servebench::sim;
 using servebench::Nanos;
 using servebench::now_ns;
@@ -42,12 +44,9 @@ std::uint64_t accounted_replies(const sim::ServerStats& stats) {
 }
 
 sim::ServerStats stats_once_settled(const sim::Server& server, std::uint64_t replies) {
-  auto stats = server.stats();
-  for (int i = 0; i < 300 && accounted_replies(stats) < replies; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    stats = server.stats();
-  }
-  return stats;
+  servebench::testing::eventually([&] { return accounted_replies(server.stats()) >= replies; },
+                                  std::chrono::seconds(3));
+  return server.stats();
 }
 
 
