@@ -8,20 +8,16 @@
 
 #include <servebench/api.hpp>
 
+#include "parsed_checks.hpp"
+
 namespace {
 
 template <class Api>
 void check(std::string_view data) {
   const auto parsed = servebench::api::read_event(Api{}, data);
   if (data == "[DONE]" && !(parsed.ok() && parsed.value.terminator)) std::abort();
-  if (parsed.ok()) {
-    if (parsed.value.carries_text && parsed.value.text.empty()) std::abort();
-  } else {
-    if (parsed.message.empty()) std::abort();
-    if (parsed.error != servebench::ErrorKind::invalid_json && parsed.error != servebench::ErrorKind::missing_field &&
-        parsed.error != servebench::ErrorKind::other)
-      std::abort();
-  }
+  servebench::fuzz::check_outcome(parsed);
+  if (parsed.ok() && parsed.value.carries_text && parsed.value.text.empty()) std::abort();
 }
 
 }  // namespace
