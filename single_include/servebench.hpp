@@ -2815,6 +2815,13 @@ inline const nlohmann::json* first_choice(const nlohmann::json& body) {
   return choices.empty() ? nullptr : &choices.front();
 }
 
+// The first element of `choices` in a whole reply, where an empty list means the field the dialect needs is missing.
+inline const nlohmann::json& required_first_choice(const nlohmann::json& body) {
+  const auto* choice = first_choice(body);
+  if (!choice) throw nlohmann::json::out_of_range::create(401, "choices is empty", &body);
+  return *choice;
+}
+
 // A text field that may be absent or null in a delta (role-only chunk, tool call): empty then.
 inline std::string optional_text(const nlohmann::json& object, const char* key) {
   const auto it = object.find(key);
@@ -2877,9 +2884,7 @@ struct openai_completions {
   }
   Reply reply(const nlohmann::json& body) const {
     Reply r;
-    const auto* choice = detail::first_choice(body);
-    if (!choice) throw nlohmann::json::out_of_range::create(401, "choices is empty", &body);
-    r.text = choice->at("text").get<std::string>();
+    r.text = detail::required_first_choice(body).at("text").get<std::string>();
     detail::read_usage(body, r);
     return r;
   }
@@ -2904,9 +2909,7 @@ struct openai_chat {
   }
   Reply reply(const nlohmann::json& body) const {
     Reply r;
-    const auto* choice = detail::first_choice(body);
-    if (!choice) throw nlohmann::json::out_of_range::create(401, "choices is empty", &body);
-    r.text = detail::optional_text(choice->at("message"), "content");
+    r.text = detail::optional_text(detail::required_first_choice(body).at("message"), "content");
     detail::read_usage(body, r);
     return r;
   }
