@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
-#include <string>
 
 #include <servebench/api.hpp>
 #include <servebench/driver.hpp>
@@ -22,8 +22,8 @@ inline Workload bench_workload() { return template_prompts("Question {i}: Explai
 // Closed loop at `concurrency` for `seconds`, after one warm-up request per worker (connections open). CPU is this
 // process's (the target runs in its own), divided over every request made, warm-up included.
 inline Reference run_servebench(const std::string& url, std::size_t concurrency, double seconds, bool stream,
-                                RunResult* keep = nullptr) {
-  const auto options = DriverOptions().base_url(url).stream(stream).keep_text(false).target("servebench");
+                                LevelResult* keep = nullptr) {
+  const auto options = DriverOptions().base_url(url).stream(stream).keep_text(false).label("servebench");
   const double cpu0 = cpu_seconds_self();
   auto result = run_closed_loop(ClosedLoop()
                                     .concurrency(concurrency)

@@ -20,10 +20,12 @@ int main(int argc, char** argv) {
   for (const int n : o.levels_or<int>({256, 1000})) {
     const long before = rss_kib();
     RssSampler sampler;
-    auto result = run_closed_loop(
-        ClosedLoop().concurrency(static_cast<std::size_t>(n)).requests(static_cast<std::uint64_t>(n)).quiet(true)
-            .handle_signals(false),
-        bench_workload(), [&] { return Driver<api::openai_completions>(options); });
+    auto result = run_closed_loop(ClosedLoop()
+                                      .concurrency(static_cast<std::size_t>(n))
+                                      .requests(static_cast<std::uint64_t>(n))
+                                      .quiet(true)
+                                      .handle_signals(false),
+                                  bench_workload(), [&] { return Driver<api::openai_completions>(options); });
     const long peak = sampler.stop();
     const double per = static_cast<double>(peak - before) / n;
     nlohmann::json point = {{"in_flight", n},
@@ -37,8 +39,8 @@ int main(int argc, char** argv) {
     rows.push_back({std::to_string(n), std::to_string(before), std::to_string(peak), fmt(per, 1),
                     std::to_string(result.summary.failed)});
   }
-  print_table("Resident memory per in-flight request (KiB)", {"in flight", "RSS before", "RSS peak", "KiB/request", "failed"},
-              rows);
+  print_table("Resident memory per in-flight request (KiB)",
+              {"in flight", "RSS before", "RSS peak", "KiB/request", "failed"}, rows);
   nlohmann::json result = {{"benchmark", "memory"}, {"points", points}};
   if (!at_1000.is_null())
     result["targets"] = {{"kib_per_request_at_1000", at_1000["kib_per_request"]},

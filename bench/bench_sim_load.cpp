@@ -6,8 +6,6 @@
 //   bench_sim_load [--streams N] [--tokens N] [--time-scale X] [--preset NAME] [--listen-backlog N]
 //
 // Exit status 0 when every stream completed with all its tokens, 1 otherwise, 2 on a usage error.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -16,11 +14,13 @@
 #include <exception>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -59,12 +59,18 @@ Options parse(int argc, char** argv) {
     if (i + 1 >= argc) usage_error(arg + " needs a value");
     const std::string value = argv[++i];
     try {
-      if (arg == "--streams") o.streams = std::stoi(value);
-      else if (arg == "--tokens") o.tokens = std::stoi(value);
-      else if (arg == "--time-scale") o.time_scale = std::stod(value);
-      else if (arg == "--preset") o.preset = value;
-      else if (arg == "--listen-backlog") o.listen_backlog = std::stoi(value);
-      else usage_error("unknown argument '" + arg + "'");
+      if (arg == "--streams")
+        o.streams = std::stoi(value);
+      else if (arg == "--tokens")
+        o.tokens = std::stoi(value);
+      else if (arg == "--time-scale")
+        o.time_scale = std::stod(value);
+      else if (arg == "--preset")
+        o.preset = value;
+      else if (arg == "--listen-backlog")
+        o.listen_backlog = std::stoi(value);
+      else
+        usage_error("unknown argument '" + arg + "'");
     } catch (const std::logic_error&) {
       usage_error(arg + ": not a number: '" + value + "'");
     }
@@ -101,10 +107,10 @@ long listen_drops() {
 }
 
 struct Outcome {
-  bool ok = false;                 // 200, every token, [DONE]
+  bool ok = false;  // 200, every token, [DONE]
   httplib::Error error = httplib::Error::Success;
   int status = 0;
-  long tokens = 0;                 // usage.completion_tokens
+  long tokens = 0;  // usage.completion_tokens
   long text_events = 0;
   servebench::Nanos t_send = 0, t_headers = 0, t_first_token = 0, t_end = 0;
 };
@@ -236,16 +242,15 @@ int main(int argc, char** argv) {
               o.time_scale, o.listen_backlog, options.threads());
   std::printf("streams: %d opened at once, %ld completed with all %d tokens, %ld connections refused, %ld other "
               "failures\n",
-              o.streams, completed, o.tokens, refused,
-              static_cast<long>(o.streams) - completed - refused);
+              o.streams, completed, o.tokens, refused, static_cast<long>(o.streams) - completed - refused);
   for (const auto& [kind, n] : failures) std::printf("  failed: %ld x %s\n", n, kind.c_str());
   std::printf("connections dropped at a full accept queue (kernel ListenOverflows + ListenDrops, whole machine): %ld\n",
               drops);
   std::printf("reply headers after send (connect + accept): p50 %.3f s, p99 %.3f s, max %.3f s; %ld took >= 1 s\n",
               percentile(headers_s, 0.5), percentile(headers_s, 0.99), percentile(headers_s, 1.0), headers_over_1s);
   std::printf("first token: p50 %.3f s, max %.3f s; latency: p50 %.3f s, max %.3f s; wall %.3f s\n",
-              percentile(ttft_s, 0.5), percentile(ttft_s, 1.0), percentile(latency_s, 0.5),
-              percentile(latency_s, 1.0), servebench::ns_to_s(last_end - first_send));
+              percentile(ttft_s, 0.5), percentile(ttft_s, 1.0), percentile(latency_s, 0.5), percentile(latency_s, 1.0),
+              servebench::ns_to_s(last_end - first_send));
   std::printf("server: %llu requests, %llu completed, max concurrency %zu, max batch %zu, %llu tokens\n",
               static_cast<unsigned long long>(stats.requests), static_cast<unsigned long long>(stats.completed),
               stats.max_concurrency, stats.max_batch, static_cast<unsigned long long>(stats.tokens));

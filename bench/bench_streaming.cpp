@@ -32,7 +32,10 @@ int main(int argc, char** argv) {
       const char* writes = whole ? "whole stream" : "per event";
       rows.push_back({std::to_string(c), writes, fmt(sb.per_s), fmt(py.per_s), fmt(vs_py, 1), fmt(sb.cpu_us_per, 2),
                       fmt(py.cpu_us_per, 2)});
-      points.push_back({{"streams", c}, {"server_writes", writes}, {"servebench", sb}, {"asyncio", py},
+      points.push_back({{"streams", c},
+                        {"server_writes", writes},
+                        {"servebench", sb},
+                        {"asyncio", py},
                         {"ratio_vs_asyncio", vs_py}});
       for (const auto* r : {&sb, &py})
         if (!r->ok && (r == &sb || o.references))

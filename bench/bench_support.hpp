@@ -2,14 +2,6 @@
 // (wrk, the Python asyncio client), CPU and memory readings, tables and JSON output. Not part of the library.
 #pragma once
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/time.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -26,7 +18,16 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
+
 #include <servebench/artifact.hpp>
 #include <servebench/record.hpp>
 
@@ -36,7 +37,7 @@ struct Options {
   std::string out_dir = "artifacts/bench";
   std::string python = "/usr/bin/python3";  // Debian's, with python3-aiohttp (not a pyenv one on PATH)
   std::string asyncio_client = "bench/asyncio_client.py";
-  double seconds = 2.0;  // per measured point
+  double seconds = 2.0;        // per measured point
   std::vector<double> levels;  // empty: the benchmark's own list
   bool references = true;      // false: servebench alone (for profiling)
 
@@ -58,18 +59,24 @@ inline Options parse_options(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--out") o.out_dir = value();
-    else if (a == "--python") o.python = value();
-    else if (a == "--asyncio-client") o.asyncio_client = value();
-    else if (a == "--seconds") o.seconds = std::stod(value());
-    else if (a == "--no-references") o.references = false;
+    if (a == "--out")
+      o.out_dir = value();
+    else if (a == "--python")
+      o.python = value();
+    else if (a == "--asyncio-client")
+      o.asyncio_client = value();
+    else if (a == "--seconds")
+      o.seconds = std::stod(value());
+    else if (a == "--no-references")
+      o.references = false;
     else if (a == "--levels") {
       std::stringstream list(value());
       std::string item;
       while (std::getline(list, item, ',')) o.levels.push_back(std::stod(item));
-    }
-    else {
-      std::cerr << "usage: " << argv[0] << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--python PATH] [--asyncio-client FILE]\n";
+    } else {
+      std::cerr
+          << "usage: " << argv[0]
+          << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--python PATH] [--asyncio-client FILE]\n";
       std::exit(2);
     }
   }
@@ -85,7 +92,9 @@ inline void raise_fd_limit() {
   }
 }
 
-inline double seconds_of(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; }
+inline double seconds_of(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+}
 
 // User + system CPU seconds of this process (all threads).
 inline double cpu_seconds_self() {
@@ -187,9 +196,9 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
 
 // One reference measurement: requests (or events) per second and CPU per unit.
 struct Reference {
-  double per_s = 0;        // requests/s (or events/s)
-  double cpu_us_per = 0;   // client CPU microseconds per request (or event)
-  double units = 0;        // requests (or events) done
+  double per_s = 0;       // requests/s (or events/s)
+  double cpu_us_per = 0;  // client CPU microseconds per request (or event)
+  double units = 0;       // requests (or events) done
   bool ok = false;
   std::string note;
 };
@@ -214,13 +223,14 @@ inline Reference run_wrk(const Options& o, const std::string& url, int connectio
     servebench::detail::make_parent_directories(script);
     std::ofstream lua(script);
     lua << "wrk.method = \"POST\"\nwrk.path = \"/v1/completions\"\nwrk.headers[\"Content-Type\"] = "
-           "\"application/json\"\nwrk.body = [[" << body << "]]\n";
+           "\"application/json\"\nwrk.body = [["
+        << body << "]]\n";
   }
   const int threads = std::min(connections, 2);  // two cores: more wrk threads only contend
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.0fs", std::max(1.0, std::round(o.seconds)));
-  const auto p = run_process({"wrk", "-t" + std::to_string(threads), "-c" + std::to_string(connections), "-d",
-                              duration, "-s", script, url + "/v1/completions"});
+  const auto p = run_process({"wrk", "-t" + std::to_string(threads), "-c" + std::to_string(connections), "-d", duration,
+                              "-s", script, url + "/v1/completions"});
   Reference r;
   const std::string rate = number_after(p.output, "Requests/sec:");
   const std::string count = number_after(p.output, "\n  ");  // "  N requests in Xs"
@@ -239,8 +249,10 @@ inline Reference run_wrk(const Options& o, const std::string& url, int connectio
 
 // The Python asyncio reference client (bench/asyncio_client.py): prints one JSON object.
 inline Reference run_asyncio(const Options& o, const std::string& url, int concurrency, long requests, bool stream) {
-  std::vector<std::string> argv = {o.python, o.asyncio_client, "--url", url + "/v1/completions", "--concurrency",
-                                   std::to_string(concurrency), "--requests", std::to_string(requests)};
+  std::vector<std::string> argv = {o.python,        o.asyncio_client,
+                                   "--url",         url + "/v1/completions",
+                                   "--concurrency", std::to_string(concurrency),
+                                   "--requests",    std::to_string(requests)};
   if (stream) argv.push_back("--stream");
   const auto p = run_process(argv);
   Reference r;
@@ -320,12 +332,13 @@ inline std::string fmt(double value, int decimals = 0) {
 // Peak of rss_kib() sampled every few milliseconds on a thread, for as long as it lives.
 class RssSampler {
  public:
-  RssSampler() : thread_([this] {
-      while (!stop_.load()) {
-        peak_.store(std::max(peak_.load(), rss_kib()));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }) {}
+  RssSampler()
+      : thread_([this] {
+          while (!stop_.load()) {
+            peak_.store(std::max(peak_.load(), rss_kib()));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }) {}
   ~RssSampler() { stop(); }
   long stop() {
     stop_.store(true);

@@ -7,15 +7,15 @@
 //                                              usage chunk and [DONE]; gap_us > 0 sleeps between events
 //
 // Prints "port <n>" on stdout once it listens, then serves until killed.
-#include <sys/resource.h>
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <httplib.h>
 
@@ -69,16 +69,14 @@ int main(int argc, char** argv) {
 
   if (mode == "completion") {
     const std::string body = completion_body();
-    server.Post("/v1/completions", [body](const httplib::Request&, httplib::Response& res) {
-      res.set_content(body, "application/json");
-    });
+    server.Post("/v1/completions",
+                [body](const httplib::Request&, httplib::Response& res) { res.set_content(body, "application/json"); });
   } else {
     auto chunks = std::make_shared<std::vector<std::string>>();
     for (int i = 0; i < events; ++i) chunks->push_back(text_event(i));
-    chunks->push_back(
-        R"(data: {"id":"cmpl-bench","object":"text_completion","created":0,"model":"bench","choices":[],)"
-        R"("usage":{"prompt_tokens":8,"total_tokens":)" + std::to_string(8 + events) +
-        R"(,"completion_tokens":)" + std::to_string(events) + "}}\n\n");
+    chunks->push_back(R"(data: {"id":"cmpl-bench","object":"text_completion","created":0,"model":"bench","choices":[],)"
+                      R"("usage":{"prompt_tokens":8,"total_tokens":)" +
+                      std::to_string(8 + events) + R"(,"completion_tokens":)" + std::to_string(events) + "}}\n\n");
     chunks->push_back("data: [DONE]\n\n");
     if (writes == "all") {
       std::string whole;

@@ -1,7 +1,7 @@
 // Benchmark 3 — timing accuracy against the simulator's ground truth. The simulated server runs in this process,
 // so its sim_timing (when it wrote the first and the last token) is on the same steady clock as the client's
-// timestamps. Error = measured arrival - ground truth, for TTFT (t_first_token - server_first_token) and for latency
-// (t_end - server_end), at 1, 64, 512 and 2,000 concurrent streams. Target: p99 < 1 ms at 512.
+// timestamps. Error = measured arrival - ground truth, for TTFT (t_first_token - server_timing.first_token) and for
+// latency (t_end - server_timing.last_token), at 1, 64, 512 and 2,000 concurrent streams. Target: p99 < 1 ms at 512.
 #include <cstdio>
 
 #include <servebench/sim.hpp>
@@ -48,20 +48,23 @@ int main(int argc, char** argv) {
     server.start();
     const auto options = DriverOptions().base_url(server.url()).stream(true).keep_text(false);
     const std::uint64_t requests = static_cast<std::uint64_t>(streams) * (streams >= 512 ? 1 : 3);
-    auto result = run_closed_loop(
-        ClosedLoop().concurrency(static_cast<std::size_t>(streams)).requests(requests).quiet(true).handle_signals(false),
-        template_prompts("Question {i}: Explain concept {i} briefly.", tokens),
-        [&] { return Driver<api::openai_completions>(options); });
+    auto result = run_closed_loop(ClosedLoop()
+                                      .concurrency(static_cast<std::size_t>(streams))
+                                      .requests(requests)
+                                      .quiet(true)
+                                      .handle_signals(false),
+                                  template_prompts("Question {i}: Explain concept {i} briefly.", tokens),
+                                  [&] { return Driver<sim::openai_completions>(options); });
     server.stop();
     std::vector<double> ttft_err, latency_err;
     std::size_t missing = 0;
     for (const auto& r : result.records) {
-      if (!r.ok() || r.server_first_token == 0 || r.server_end == 0) {
+      if (!r.ok() || !r.server_timing) {
         ++missing;
         continue;
       }
-      ttft_err.push_back(ns_to_s(r.t_first_token - r.server_first_token) * 1e3);
-      latency_err.push_back(ns_to_s(r.t_end - r.server_end) * 1e3);
+      ttft_err.push_back(ns_to_s(r.t_first_token - r.server_timing->first_token) * 1e3);
+      latency_err.push_back(ns_to_s(r.t_end - r.server_timing->last_token) * 1e3);
     }
     auto stats = [](const std::vector<double>& v) {
       return nlohmann::json{{"p50_ms", percentile_of(v, 0.5)},
@@ -76,20 +79,17 @@ int main(int argc, char** argv) {
                             {"latency_error", stats(latency_err)}};
     if (streams == 512) target_point = point;
     points.push_back(point);
-    rows.push_back({std::to_string(streams), std::to_string(ttft_err.size()),
-                    fmt(point["ttft_error"]["p50_ms"].get<double>(), 3), fmt(point["ttft_error"]["p99_ms"].get<double>(), 3),
-                    fmt(point["ttft_error"]["max_ms"].get<double>(), 3),
-                    fmt(point["latency_error"]["p50_ms"].get<double>(), 3),
-                    fmt(point["latency_error"]["p99_ms"].get<double>(), 3),
-                    fmt(point["latency_error"]["max_ms"].get<double>(), 3), std::to_string(missing)});
+    rows.push_back(
+        {std::to_string(streams), std::to_string(ttft_err.size()), fmt(point["ttft_error"]["p50_ms"].get<double>(), 3),
+         fmt(point["ttft_error"]["p99_ms"].get<double>(), 3), fmt(point["ttft_error"]["max_ms"].get<double>(), 3),
+         fmt(point["latency_error"]["p50_ms"].get<double>(), 3), fmt(point["latency_error"]["p99_ms"].get<double>(), 3),
+         fmt(point["latency_error"]["max_ms"].get<double>(), 3), std::to_string(missing)});
   }
   print_table("Timing error vs simulator ground truth (ms; measured arrival - server write)",
               {"streams", "samples", "TTFT p50", "TTFT p99", "TTFT max", "lat p50", "lat p99", "lat max", "failed"},
               rows);
-  nlohmann::json result = {{"benchmark", "timing_accuracy"},
-                           {"tokens_per_stream", tokens},
-                           {"engine_step_ms", step_ms},
-                           {"points", points}};
+  nlohmann::json result = {
+      {"benchmark", "timing_accuracy"}, {"tokens_per_stream", tokens}, {"engine_step_ms", step_ms}, {"points", points}};
   if (!target_point.is_null())
     result["targets"] = {{"ttft_p99_ms_at_512", target_point["ttft_error"]["p99_ms"]},
                          {"latency_p99_ms_at_512", target_point["latency_error"]["p99_ms"]},

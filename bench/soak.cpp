@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include <servebench.hpp>
+#include <servebench/sim.hpp>
 
 using namespace servebench;
 
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
                          .seed(11));
   server.start();
   const auto options = DriverOptions()
+                           .label("sim")
                            .base_url(server.url())
                            .stream(true)
                            .keep_text(false)
@@ -93,8 +95,8 @@ int main(int argc, char** argv) {
   bool summaries_agree = true;
   long rss_middle = 0;
   for (std::size_t level = 0; level < levels; ++level) {
-    const RunResult result = run_closed_loop(
-        ClosedLoop().concurrency(concurrency).requests(per_level).quiet(true).handle_signals(false).target("sim"),
+    const LevelResult result = run_closed_loop(
+        ClosedLoop().concurrency(concurrency).requests(per_level).quiet(true).handle_signals(false),
         template_prompts("Question {i}: Explain concept {i} briefly.", 16),
         [&] { return Driver<api::openai_completions>(options); });
     // Recount from the records, independently of summarize().
@@ -103,9 +105,12 @@ int main(int argc, char** argv) {
     for (const auto& r : result.records) {
       if (r.warmup) continue;
       if (r.index >= per_level || seen[r.index]++) ++duplicates;
-      if (r.ok()) ++ok;
-      else if (r.interrupted()) ++cut;
-      else ++by_kind[to_string(r.error_kind)];
+      if (r.ok())
+        ++ok;
+      else if (r.interrupted())
+        ++cut;
+      else
+        ++by_kind[to_string(r.error_kind)];
     }
     for (char v : seen) missing += v == 0;
     const auto& s = result.summary;
@@ -139,8 +144,8 @@ int main(int argc, char** argv) {
   std::printf("RSS: start %ld KiB, middle %ld KiB, end %ld KiB (end - middle: %ld KiB)\n", rss_start, rss_middle,
               rss_end, rss_end - rss_middle);
   std::printf("wall %.1f s, %.0f requests/s\n", wall, static_cast<double>(sent) / wall);
-  std::printf("sent %zu = successful %zu + failed %zu + interrupted %zu; failed by kind %s\n", sent, successful,
-              failed, interrupted, nlohmann::json(by_kind).dump().c_str());
+  std::printf("sent %zu = successful %zu + failed %zu + interrupted %zu; failed by kind %s\n", sent, successful, failed,
+              interrupted, nlohmann::json(by_kind).dump().c_str());
   std::printf("server: received %llu, completed %llu, cancelled %llu, faults planted %s\n",
               static_cast<unsigned long long>(stats.requests), static_cast<unsigned long long>(stats.completed),
               static_cast<unsigned long long>(stats.cancelled), nlohmann::json(stats.faults).dump().c_str());
@@ -149,7 +154,8 @@ int main(int argc, char** argv) {
   const bool good = sent == requests && sent == successful + failed + interrupted && summaries_agree &&
                     summary_by_kind == by_kind && missing == 0 && duplicates == 0 &&
                     count("http_status") == planted_status && count("invalid_json") == planted_json &&
-                    count("closed_mid_stream") == planted_drop && failed == planted_status + planted_json + planted_drop;
+                    count("closed_mid_stream") == planted_drop &&
+                    failed == planted_status + planted_json + planted_drop;
   std::printf("accounting: %s\n", good ? "every request accounted for" : "MISMATCH");
   return good ? 0 : 1;
 }

@@ -2,7 +2,9 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
-install(TARGETS servebench EXPORT servebenchTargets)
+# servebench::servebench (the measurement core) and servebench::sim (the simulated servers), one export set: a
+# find_package(servebench) consumer gets both and links the one it uses.
+install(TARGETS servebench servebench_sim EXPORT servebenchTargets)
 install(EXPORT servebenchTargets NAMESPACE servebench:: DESTINATION ${CMAKE_INSTALL_DATADIR}/cmake/servebench)
 
 configure_package_config_file(cmake/servebenchConfig.cmake.in
@@ -34,4 +36,8 @@ else()
   set(SERVEBENCH_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
 configure_file(cmake/servebench.pc.in "${CMAKE_CURRENT_BINARY_DIR}/servebench.pc" @ONLY)
-install(FILES "${CMAKE_CURRENT_BINARY_DIR}/servebench.pc" DESTINATION "${_servebench_pc_dir}")
+# servebench-sim.pc: the same headers and flags (it requires servebench); the name a program that runs a simulated
+# server asks for, as Meson's dependency('servebench-sim') does.
+configure_file(cmake/servebench-sim.pc.in "${CMAKE_CURRENT_BINARY_DIR}/servebench-sim.pc" @ONLY)
+install(FILES "${CMAKE_CURRENT_BINARY_DIR}/servebench.pc" "${CMAKE_CURRENT_BINARY_DIR}/servebench-sim.pc"
+        DESTINATION "${_servebench_pc_dir}")

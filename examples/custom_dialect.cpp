@@ -1,18 +1,26 @@
 // A dialect for a server servebench does not ship one for: llama.cpp's `llama-server` native /completion endpoint.
 // A dialect says how to build the request and how to read a reply or one stream event; the driver does the rest
-// (timing, [DONE], invalid JSON and missing fields, sim_timing). Usage: custom_dialect --url http://127.0.0.1:8080
+// (timing, [DONE], invalid JSON and missing fields). Usage: custom_dialect --url http://127.0.0.1:8080
 #include <iostream>
 #include <string>
 
-#include <servebench/cli.hpp>
 #include <servebench/driver.hpp>
+#include <servebench/ready.hpp>
+
+#ifndef SERVEBENCH_EXAMPLE_NO_MAIN
+#include "common/cli.hpp"
+#endif
 
 namespace sb = servebench;
 
 struct llama_cpp {
+  static constexpr const char* name = "llama_cpp";  // what artifacts call this dialect
   sb::api::HttpCall request(const sb::Prompt& prompt, const sb::GenerationOptions& g) const {
-    return {"/completion", {{"prompt", prompt.text}, {"n_predict", prompt.max_tokens},
-                            {"temperature", g.temperature}, {"stream", g.stream}}};
+    return {"/completion",
+            {{"prompt", prompt.text},
+             {"n_predict", prompt.max_tokens},
+             {"temperature", g.temperature},
+             {"stream", g.stream}}};
   }
   sb::api::Reply reply(const nlohmann::json& body) const {
     sb::api::Reply r;
@@ -34,17 +42,16 @@ struct llama_cpp {
 #ifndef SERVEBENCH_EXAMPLE_NO_MAIN  // tests/integration_custom_dialect.cpp includes this file for llama_cpp
 int main(int argc, char** argv) {
   std::string url;
-  sb::cli::ArgParser args("custom_dialect", "Sends one streamed request to a llama.cpp server (a custom dialect).");
-  args.option("--url", "URL", "the llama.cpp server, e.g. http://127.0.0.1:8080", url);
-  if (auto exit_code = args.parse(argc, argv)) return *exit_code;
-  if (url.empty()) return args.usage_error("--url is required, e.g. --url http://127.0.0.1:8080");
+  CLI::App args("Sends one streamed request to a llama.cpp server (a custom dialect).", "custom_dialect");
+  args.add_option("--url", url, "the llama.cpp server, e.g. http://127.0.0.1:8080")->required();
+  if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
     sb::Driver<llama_cpp> driver(sb::DriverOptions().base_url(url).stream(true));
     const auto r = driver.send({"Explain attention in one sentence:", 32});
-    if (!r.ok()) return args.error(sb::describe_failure(r, url));
+    if (!r.ok()) return examples::error(args, sb::describe_failure(r, url));
     std::cout << "TTFT " << r.ttft_s() * 1e3 << " ms, " << r.n_out << " tokens: " << r.text << "\n";
   } catch (const std::invalid_argument& e) {  // a URL the driver cannot parse
-    return args.usage_error(e.what());
+    return examples::usage_error(args, e.what());
   }
 }
 #endif

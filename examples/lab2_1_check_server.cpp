@@ -6,21 +6,21 @@
 #include <iomanip>
 #include <iostream>
 
-#include <servebench.hpp>
+#include "lab/lab.hpp"
 
 using namespace servebench;
 
 int main(int argc, char** argv) {
   lab::Options options;
-  cli::ArgParser args("lab2_1_check_server", "Lab task 2.1: check that the HF baseline and vLLM servers answer.");
+  CLI::App args("Lab task 2.1: check that the HF baseline and vLLM servers answer.", "lab2_1_check_server");
   lab::add_server_flags(args, options);
   lab::add_workload_flags(args, options, /*concurrency_levels=*/false);
-  args.flag("--quiet", "print only the result lines", options.quiet);
-  if (auto exit_code = args.parse(argc, argv)) return *exit_code;
+  args.add_flag("--quiet", options.quiet, "print only the result lines");
+  if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
     lab::check(options);
     lab::Servers servers(options, options.quiet ? nullptr : &std::cerr);
-    const Prompt prompt{lab_prompts[0], options.max_tokens ? options.max_tokens : 20};
+    const Prompt prompt{lab::prompts[0], options.max_tokens ? options.max_tokens : 20};
 
     std::cout << std::fixed << std::setprecision(3);
     int failures = 0;
@@ -28,23 +28,24 @@ int main(int argc, char** argv) {
       AnySender sender = target.make_sender();  // a Driver for this server's API
       const RequestRecord r = sender.send(prompt, 0, 0);
       if (!r.ok()) {
-        std::cout << target.label << " (" << target.url << "): FAILED " << to_string(r.error_kind) << ": "
+        std::cout << target.label() << " (" << target.info.url << "): FAILED " << to_string(r.error_kind) << ": "
                   << r.error_message << "\n";
         ++failures;
         continue;
       }
-      std::cout << target.label << " (" << target.url << ", " << target.api << "): OK in " << r.latency_s()
-                << " s, " << r.n_out << " tokens";
+      std::cout << target.label() << " (" << target.info.url << ", " << target.info.dialect << "): OK in "
+                << r.latency_s() << " s, " << r.n_out << " tokens";
       if (r.streamed) std::cout << ", first token after " << r.ttft_s() << " s";
       std::cout << "\n";
-      if (!options.quiet) std::cout << "  reply: " << r.text.substr(0, 120) << (r.text.size() > 120 ? "..." : "") << "\n";
+      if (!options.quiet)
+        std::cout << "  reply: " << r.text.substr(0, 120) << (r.text.size() > 120 ? "..." : "") << "\n";
     }
     if (servers.time_scale())
       std::cout << "(simulated servers run " << *servers.time_scale() << "x faster than real time)\n";
     return failures ? 1 : 0;
-  } catch (const cli::UsageError& e) {
-    return args.usage_error(e.what());
+  } catch (const examples::UsageError& e) {
+    return examples::usage_error(args, e.what());
   } catch (const std::exception& e) {
-    return args.error(e.what());
+    return examples::error(args, e.what());
   }
 }

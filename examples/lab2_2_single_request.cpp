@@ -7,29 +7,28 @@
 // Writes artifacts/single_request_comparison.json (the lab's format) and single_request_comparison.full.json.
 #include <iostream>
 
-#include <servebench.hpp>
+#include "lab/lab.hpp"
 
 using namespace servebench;
 
 int main(int argc, char** argv) {
   lab::Options options;
-  cli::ArgParser args("lab2_2_single_request", "Lab task 2.2: single requests, HF baseline vs vLLM.");
+  CLI::App args("Lab task 2.2: single requests, HF baseline vs vLLM.", "lab2_2_single_request");
   lab::add_server_flags(args, options);
   lab::add_workload_flags(args, options, /*concurrency_levels=*/false);
   lab::add_output_flags(args, options);
-  if (auto exit_code = args.parse(argc, argv)) return *exit_code;
+  if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
     lab::check(options);
     lab::check_output_dir(options.out_dir);
     lab::Servers servers(options, options.quiet ? nullptr : &std::cerr);
-    const int max_tokens = options.max_tokens ? options.max_tokens : lab_prompt_max_tokens;
-    const auto workload = fixed_prompts(std::vector<std::string>(lab_prompts.begin(), lab_prompts.end()), max_tokens);
+    const int max_tokens = options.max_tokens ? options.max_tokens : lab::prompt_max_tokens;
+    const auto workload = fixed_prompts(std::vector<std::string>(lab::prompts.begin(), lab::prompts.end()), max_tokens);
 
     // One request at a time through each engine: a closed loop of one worker over the three prompts.
-    std::vector<RunResult> runs;
+    std::vector<LevelResult> runs;
     for (const auto& target : servers.targets()) {
-      runs.push_back(run_closed_loop(ClosedLoop().concurrency(1).requests(3).target(target.label).quiet(options.quiet),
-                                     workload, target.make_sender));
+      runs.push_back(run_closed_loop(ClosedLoop().concurrency(1).requests(3).quiet(options.quiet), workload, target));
       if (runs.back().interrupted) break;
     }
     const bool interrupted = runs.back().interrupted;
@@ -41,8 +40,7 @@ int main(int argc, char** argv) {
 
     Artifact full;
     full.metadata = servers.metadata(argc, argv, {{"max_tokens", max_tokens}});
-    full.metadata.interrupted = interrupted;
-    full.levels.assign(runs.begin(), runs.end());
+    full.levels = runs;
     const auto lab_file = options.path("single_request_comparison.json");
     const auto full_file = options.path("single_request_comparison.full.json");
     lab::write_json(lab_file, lab::single_request_json(rows));
@@ -51,9 +49,9 @@ int main(int argc, char** argv) {
       std::cout << "(simulated servers ran " << *servers.time_scale() << "x faster than real time)\n";
     lab::print_paths(std::cout, {{lab_file, "lab format"}, {full_file, "full artifact: metadata and every request"}});
     return interrupted ? 130 : 0;
-  } catch (const cli::UsageError& e) {
-    return args.usage_error(e.what());
+  } catch (const examples::UsageError& e) {
+    return examples::usage_error(args, e.what());
   } catch (const std::exception& e) {  // lab::SetupError and anything unexpected: one line, exit 2
-    return args.error(e.what());
+    return examples::error(args, e.what());
   }
 }

@@ -8,31 +8,31 @@
 // artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both).
 #include <iostream>
 
-#include <servebench.hpp>
+#include "lab/lab.hpp"
 
 using namespace servebench;
 
 int main(int argc, char** argv) {
   lab::Options options;
-  cli::ArgParser args("lab2_3_concurrent", "Lab task 2.3: concurrent requests, HF baseline vs vLLM.");
+  CLI::App args("Lab task 2.3: concurrent requests, HF baseline vs vLLM.", "lab2_3_concurrent");
   lab::add_server_flags(args, options);
   lab::add_workload_flags(args, options, /*concurrency_levels=*/true);
   lab::add_output_flags(args, options);
-  if (auto exit_code = args.parse(argc, argv)) return *exit_code;
+  if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
     lab::check(options);
     lab::check_output_dir(options.out_dir);  // fail now, not after the run
     lab::Servers servers(options, options.quiet ? nullptr : &std::cerr);
     // The lab's prompts: "Question {i}: Explain concept {i} briefly.", 50 tokens.
-    const auto workload = template_prompts(lab_question_template, options.max_tokens ? options.max_tokens : 50);
+    const auto workload = template_prompts(lab::question_template,
+                                           options.max_tokens ? options.max_tokens : lab::question_max_tokens);
 
     // Each level sends as many requests as it has workers, all at once, like the lab's asyncio.gather.
-    std::vector<RunResult> runs;
+    std::vector<LevelResult> runs;
     bool interrupted = false;
     for (std::size_t n : options.concurrency) {
       for (const auto& target : servers.targets()) {
-        runs.push_back(run_closed_loop(ClosedLoop().concurrency(n).requests(n).target(target.label).quiet(options.quiet),
-                                       workload, target.make_sender));
+        runs.push_back(run_closed_loop(ClosedLoop().concurrency(n).requests(n).quiet(options.quiet), workload, target));
         interrupted = runs.back().interrupted;
         if (interrupted) break;
       }
@@ -40,12 +40,11 @@ int main(int argc, char** argv) {
     }
 
     std::cout << "\n";
-    lab::print_concurrency_runs(std::cout, runs);
+    print_comparison(std::cout, runs, lab::report_options());
 
     Artifact full;
-    full.metadata = servers.metadata(argc, argv, {{"concurrency", options.concurrency}, {"max_tokens", workload.at(0).max_tokens}});
-    full.metadata.interrupted = interrupted;
-    full.levels.assign(runs.begin(), runs.end());
+    full.metadata = servers.metadata(argc, argv);
+    full.levels = runs;
     const auto lab_file = options.path("concurrent_benchmark.json");
     const auto full_file = options.path("concurrent_benchmark.full.json");
     lab::write_json(lab_file, lab::concurrent_benchmark_json(lab::concurrency_levels(runs)));
@@ -59,9 +58,9 @@ int main(int argc, char** argv) {
       return 130;
     }
     return 0;
-  } catch (const cli::UsageError& e) {
-    return args.usage_error(e.what());
+  } catch (const examples::UsageError& e) {
+    return examples::usage_error(args, e.what());
   } catch (const std::exception& e) {  // lab::SetupError and anything unexpected: one line, exit 2
-    return args.error(e.what());
+    return examples::error(args, e.what());
   }
 }

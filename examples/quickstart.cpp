@@ -3,22 +3,23 @@
 #include <iostream>
 
 #include <servebench.hpp>
+#include <servebench/sim.hpp>  // only for the embedded server
 
 int main() {
   using namespace servebench;
   sim::Server vllm(sim::preset("vllm-h100").time_scale(20));  // or skip this and point at a real server
   vllm.start();
 
-  auto options = DriverOptions().base_url(vllm.url()).model("meta-llama/Meta-Llama-3-8B-Instruct").stream(true)
-                     .target("vllm");
-  auto result = run_closed_loop(ClosedLoop().concurrency(10).requests(50).warmup(2).target("vllm"),
-                                lab_concurrent_workload(),
-                                [&] { return Driver<api::openai_completions>(options); });
+  const Target target = make_target<api::openai_completions>(
+      DriverOptions().label("vllm").base_url(vllm.url()).model("meta-llama/Meta-Llama-3-8B-Instruct").stream(true));
+  const LevelResult result = run_closed_loop(ClosedLoop().concurrency(10).requests(50).warmup(2),
+                                             template_prompts("Question {i}: Explain concept {i} briefly.", 50),
+                                             target);
 
   const LevelSummary& s = result.summary;
   std::cout << s.successful << " ok, " << s.failed << " failed, " << s.throughput_req_per_sec << " req/s";
   if (s.ttft) std::cout << ", TTFT p95 " << s.ttft->p95 * 1e3 << " ms";
   std::cout << " (simulated server, 20x faster than real time)\n";
-  write_artifact("artifacts/quickstart.json", Artifact{RunMetadata{}, {result}, {}});
+  write_artifact("artifacts/quickstart.json", Artifact{RunMetadata{}, {result}});
   std::cout << "artifact: artifacts/quickstart.json\n";
 }

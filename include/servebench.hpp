@@ -1,16 +1,22 @@
-// servebench — umbrella header: includes the whole toolkit.
+// servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads, the
+// scheduler, artifacts, reports and charts. The simulated servers are a part of their own, included on purpose:
+// <servebench/sim.hpp> (CMake target servebench::sim), so a program that never starts one never compiles it.
 #pragma once
 
-#include "servebench/version.hpp"
-#include "servebench/stats.hpp"
-#include "servebench/record.hpp"
-#include "servebench/artifact.hpp"
-#include "servebench/workload.hpp"
-#include "servebench/scheduler.hpp"
-#include "servebench/sse.hpp"
 #include "servebench/api.hpp"
+#include "servebench/artifact.hpp"
 #include "servebench/chart.hpp"
 #include "servebench/driver.hpp"
-#include "servebench/sim.hpp"
-#include "servebench/cli.hpp"
-#include "servebench/lab.hpp"
+#include "servebench/files.hpp"
+#include "servebench/ready.hpp"
+#include "servebench/record.hpp"
+#include "servebench/report.hpp"
+#include "servebench/result.hpp"
+#include "servebench/scheduler.hpp"
+#include "servebench/serialize.hpp"
+#include "servebench/sse.hpp"
+#include "servebench/stats.hpp"
+#include "servebench/target.hpp"
+#include "servebench/url.hpp"
+#include "servebench/version.hpp"
+#include "servebench/workload.hpp"

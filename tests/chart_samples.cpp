@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   bars.x_label = "concurrent requests";
   bars.y_label = "throughput (requests/s)";
   bars.categories = levels;
-  bars.series = {{"HF", {0.52, 1.31, 1.33, 1.35}, "", false}, {"vLLM", {0.61, 3.9, 6.2, 8.91}, "", false}};
+  bars.series = {{"HF", {0.52, 1.31, 1.33, 1.35}, "#ff6b6b", false},
+                 {"vLLM", {0.61, 3.9, 6.2, 8.91}, "#4ecdc4", false}};
   ok = write(dir, "throughput_bars.svg", chart::render_grouped_bars(bars)) && ok;
 
   chart::LineChart lines;
@@ -46,18 +47,18 @@ int main(int argc, char** argv) {
   lines.x_label = "concurrent requests";
   lines.y_label = "latency (s)";
   lines.categories = levels;
-  lines.series = {{"HF mean", {1.9, 3.6, 7.1, 14.2}, "", false},
-                  {"HF p95", {1.9, 3.8, 7.5, 14.8}, "", true},
-                  {"vLLM mean", {1.6, 1.2, 1.5, 2.1}, "", false},
-                  {"vLLM p95", {1.6, 1.4, 1.7, 2.4}, "", true}};
+  lines.series = {{"HF mean", {1.9, 3.6, 7.1, 14.2}, "#ff6b6b", false},
+                  {"HF p95", {1.9, 3.8, 7.5, 14.8}, "#ff6b6b", true},
+                  {"vLLM mean", {1.6, 1.2, 1.5, 2.1}, "#4ecdc4", false},
+                  {"vLLM p95", {1.6, 1.4, 1.7, 2.4}, "#4ecdc4", true}};
   ok = write(dir, "latency_lines.svg", chart::render_lines(lines)) && ok;
 
   chart::TtftTpotChart timing;
   timing.title = "Streaming: time to first token and per output token";
   timing.subtitle = subtitle;
   timing.categories = levels;
-  timing.ttft = {{"HF", {120, 610, 1250, 2600}, "", false}, {"vLLM", {35, 48, 70, 115}, "", false}};
-  timing.tpot = {{"HF", {18, 21, 22, 23}, "", false}, {"vLLM", {11, 13, 15, 19}, "", false}};
+  timing.ttft = {{"HF", {120, 610, 1250, 2600}, "#ff6b6b", false}, {"vLLM", {35, 48, 70, 115}, "#4ecdc4", false}};
+  timing.tpot = {{"HF", {18, 21, 22, 23}, "#ff6b6b", false}, {"vLLM", {11, 13, 15, 19}, "#4ecdc4", false}};
   ok = write(dir, "ttft_tpot.svg", chart::render_ttft_tpot(timing)) && ok;
 
   chart::CdfChart cdf;
@@ -68,19 +69,19 @@ int main(int argc, char** argv) {
     hf.push_back(2.0 + 12.0 * (i / 199.0) + 0.4 * std::sin(i));
     vllm.push_back(1.5 + 0.9 * std::pow(i / 199.0, 2.0));
   }
-  cdf.series = {{"HF", hf, "", false}, {"vLLM", vllm, "", false}};
+  cdf.series = {{"HF", hf, "#ff6b6b", false}, {"vLLM", vllm, "#4ecdc4", false}};
   ok = write(dir, "latency_cdf.svg", chart::render_cdf(cdf)) && ok;
 
   // Edge cases must still be valid, non-blank pictures.
   chart::BarChart zeros = bars;
   zeros.title = "All zeros <&> \"quoted\"";
-  zeros.series = {{"HF", {0, 0, 0, 0}, "", false}, {"vLLM", {0, 0, 0, 0}, "", false}};
+  zeros.series = {{"HF", {0, 0, 0, 0}, "#ff6b6b", false}, {"vLLM", {0, 0, 0, 0}, "#4ecdc4", false}};
   ok = write(dir, "edge_all_zeros.svg", chart::render_grouped_bars(zeros)) && ok;
 
   chart::BarChart one = bars;
   one.title = "One category, three series";
   one.categories = {"20"};
-  one.series = {{"HF", {1.35}, "", false}, {"SGLang", {7.2}, "", false}, {"vLLM", {8.91}, "", false}};
+  one.series = {{"HF", {1.35}, "#ff6b6b", false}, {"SGLang", {7.2}, "", false}, {"vLLM", {8.91}, "#4ecdc4", false}};
   ok = write(dir, "edge_one_category.svg", chart::render_grouped_bars(one)) && ok;
 
   chart::BarChart crowded;  // narrow bars drop value labels; long names rotate; a long title shrinks to fit
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
   crowded.x_label = "workload";
   crowded.y_label = "tokens/s";
   for (int i = 0; i < 10; ++i) crowded.categories.push_back("prompt set " + std::to_string(i + 1) + " (long)");
-  crowded.series = {{"HF", {}, "", false}, {"TGI", {}, "", false}, {"vLLM", {}, "", false}};
+  crowded.series = {{"HF", {}, "#ff6b6b", false}, {"TGI", {}, "", false}, {"vLLM", {}, "#4ecdc4", false}};
   for (int i = 0; i < 10; ++i) {
     crowded.series[0].values.push_back(100 + 10 * i);
     crowded.series[1].values.push_back(300 + 40 * i);

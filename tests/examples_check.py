@@ -59,12 +59,13 @@ def case_run(tmp):
         check(hf["tokens"] == 100 and vllm["tokens"] == 100, "100 tokens each")
         check(abs(d["speedup"] - hf["elapsed"] / vllm["elapsed"]) < 1e-9, "speedup = hf elapsed / vllm elapsed")
     full = json.load(open(os.path.join(out, "single_request_comparison.full.json")))
-    check(full["schema"] == "servebench.artifact/1" and full["metadata"]["time_scale"] == 20, "2.2 full artifact")
+    check(full["schema"] == "servebench.artifact/2" and full["metadata"]["time_scale"] == 20, "2.2 full artifact")
+    check([l["target"]["label"] for l in full["levels"]] == ["hf", "vllm"], "2.2 levels carry their targets")
 
     r = run("lab2_3_concurrent", "--out", out, "--stream")
     check(r.returncode == 0, f"lab2_3 exit {r.returncode}: {r.stderr}")
     print(r.stdout)
-    check("vLLM/HF" in r.stdout and "concurrent_benchmark.full.json" in r.stdout, "lab2_3 table and paths")
+    check("vs hf" in r.stdout and "concurrent_benchmark.full.json" in r.stdout, "lab2_3 table and paths")
     conc = load(os.path.join(out, "concurrent_benchmark.json"))
     check([k for k, _ in conc] == ["1", "5", "10", "20"], f"levels {[k for k, _ in conc]}")
     for level, engines in conc:
@@ -110,10 +111,11 @@ def one_error_line(r, what, expect_usage=True):
     check(r.stdout == "", f"{what}: nothing on stdout")
     if expect_usage:
         # A bad command line: the error first, then the usage.
-        check(lines and lines[0] == errors[0] and "usage:" in r.stderr, f"{what}: error, then usage")
+        check(lines and lines[0] == errors[0] and "usage:" in r.stderr.lower(), f"{what}: error, then usage")
     else:
         # The world, not the command line: the error is the last line (after at most a "waiting for" note).
-        check(lines and lines[-1] == errors[0] and "usage:" not in r.stderr, f"{what}: error last, no usage: {lines}")
+        check(lines and lines[-1] == errors[0] and "usage:" not in r.stderr.lower(),
+              f"{what}: error last, no usage: {lines}")
 
 
 def case_bad_args(tmp):
@@ -122,7 +124,8 @@ def case_bad_args(tmp):
                      ["--hf", "http://127.0.0.1:1"], ["--time-scale"]):
             one_error_line(run(binary, *args), f"{binary} {' '.join(args)}")
         r = run(binary, "--help")
-        check(r.returncode == 0 and r.stdout.startswith("usage: "), f"{binary} --help")
+        check(r.returncode == 0 and f"Usage: {binary} [OPTIONS]" in r.stdout and "--help" in r.stdout,
+              f"{binary} --help")
         one_error_line(run(binary, "--hf", "http://127.0.0.1:1", "--vllm", "http://127.0.0.1:1", "--wait", "0.3"),
                        f"{binary} unreachable", expect_usage=False)
     for args in (["--concurrency", "1,-5"], ["--concurrency", "x"], ["--concurrency", ""]):

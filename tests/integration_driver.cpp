@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <servebench/driver.hpp>
+#include <servebench/sim/dialects.hpp>
 
 #include "support/test_server.hpp"
 
@@ -43,7 +44,8 @@ void stream_reply(httplib::Response& res, Dialect dialect, int n, bool with_usag
       return sink.write(event.data(), event.size());
     };
     Nanos first = 0;
-    if (dialect == Dialect::chat) write({{"choices", {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}}}}});
+    if (dialect == Dialect::chat)
+      write({{"choices", {{{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}}}}});
     for (int i = 0; i < n; ++i) {
       std::this_thread::sleep_for(kGap);
       const Nanos now = now_ns();
@@ -52,7 +54,9 @@ void stream_reply(httplib::Response& res, Dialect dialect, int n, bool with_usag
       if (dialect == Dialect::completions) chunk = {{"choices", {{{"index", 0}, {"text", token(i)}}}}};
       if (dialect == Dialect::chat) chunk = {{"choices", {{{"index", 0}, {"delta", {{"content", token(i)}}}}}}};
       if (dialect == Dialect::tgi)
-        chunk = {{"token", {{"id", i}, {"text", token(i)}, {"special", false}}}, {"generated_text", nullptr}, {"details", nullptr}};
+        chunk = {{"token", {{"id", i}, {"text", token(i)}, {"special", false}}},
+                 {"generated_text", nullptr},
+                 {"details", nullptr}};
       if (i == n - 1) chunk["sim_timing"] = sim_timing(first, now);
       if (!write(chunk)) return false;
     }
@@ -85,12 +89,16 @@ struct FakeLlm {
     s.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
       const auto body = json::parse(req.body);
       const int n = body.at("max_tokens").get<int>();
-      if (body.value("stream", false)) return stream_reply(res, Dialect::completions, n, usage_in_streams && body.contains("stream_options"));
+      if (body.value("stream", false))
+        return stream_reply(res, Dialect::completions, n, usage_in_streams && body.contains("stream_options"));
       const Nanos now = now_ns();
       if (!body.contains("temperature"))  // the lab's Flask server (hf_simple sends only prompt and max_tokens)
-        return whole_reply(res, {{"text", all_tokens(n)}, {"usage", {{"completion_tokens", n}}}, {"elapsed_sec", 0.1},
+        return whole_reply(res, {{"text", all_tokens(n)},
+                                 {"usage", {{"completion_tokens", n}}},
+                                 {"elapsed_sec", 0.1},
                                  {"sim_timing", sim_timing(now, now)}});
-      whole_reply(res, {{"choices", {{{"text", all_tokens(n)}}}}, {"usage", {{"prompt_tokens", 3}, {"completion_tokens", n}}},
+      whole_reply(res, {{"choices", {{{"text", all_tokens(n)}}}},
+                        {"usage", {{"prompt_tokens", 3}, {"completion_tokens", n}}},
                         {"sim_timing", sim_timing(now, now)}});
     });
     s.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
@@ -120,7 +128,7 @@ void check_ordering(const RequestRecord& r) {
 template <class Api>
 void check_dialect(FakeLlm& llm, bool stream, std::int64_t expected_n_out, TokenSource expected_source,
                    std::int64_t expected_events) {
-  Driver<Api> driver(DriverOptions().base_url(llm.server.url()).model("m").target("fake").stream(stream));
+  Driver<Api> driver(DriverOptions().base_url(llm.server.url()).model("m").label("fake").stream(stream));
   const Nanos scheduled = now_ns();
   const auto r = driver.send(Prompt{"Hello", kTokens}, 3, scheduled);
   REQUIRE_MESSAGE(r.ok(), to_string(r.error_kind), ": ", r.error_message);
@@ -182,16 +190,20 @@ TEST_CASE("a dialect that cannot stream sends a plain request when streaming is 
 
 TEST_CASE("the client sees each token after the server wrote it (sim_timing ground truth)") {
   FakeLlm llm;
-  Driver<api::openai_completions> driver(DriverOptions().base_url(llm.server.url()).stream(true));
+  // The simulator's dialect reads the server's own timing; the plain one ignores it (a real server has none).
+  Driver<servebench::sim::openai_completions> driver(DriverOptions().base_url(llm.server.url()).stream(true));
   const auto r = driver.send(Prompt{"Hello", kTokens});
   REQUIRE(r.ok());
-  REQUIRE(r.server_first_token > 0);
-  CHECK(r.t_send <= r.server_first_token);
-  CHECK(r.server_first_token <= r.t_first_token);
-  CHECK(r.server_end <= r.t_end);
+  REQUIRE(r.server_timing.has_value());
+  const auto& truth = *r.server_timing;
+  CHECK(r.t_send <= truth.first_token);
+  CHECK(truth.first_token <= r.t_first_token);
+  CHECK(truth.last_token <= r.t_end);
   // On loopback the client reads a token within milliseconds of its write; 1 s only guards against nonsense.
-  CHECK(r.t_first_token - r.server_first_token < 1'000'000'000);
-  CHECK(r.t_end - r.server_end < 1'000'000'000);
+  CHECK(r.t_first_token - truth.first_token < 1'000'000'000);
+  CHECK(r.t_end - truth.last_token < 1'000'000'000);
+  Driver<api::openai_completions> plain(DriverOptions().base_url(llm.server.url()).stream(true));
+  CHECK_FALSE(plain.send(Prompt{"Hello", kTokens}).server_timing.has_value());
 }
 
 TEST_CASE("keep_text(false) drops the text but keeps the counts") {

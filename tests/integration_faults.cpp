@@ -2,13 +2,15 @@
 // with seeded fault injection (and a server killed mid-run, and one never started). For each level the records are
 // recounted here, independently of summarize(): sent = successful + failed (by kind) + interrupted, every index
 // appears exactly once, failures of each kind match what the server says it injected (ServerStats::faults), the run
-// ends within its timeouts, and the artifact written from it reads back whole.
+// ends within its timeouts, and the artifact written from it reads back whole: the level as the scheduler returned
+// it (target, mode, rate, seed, SLOs, warnings, interrupted), nothing copied into the artifact by hand.
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -27,7 +29,7 @@
 namespace sim = servebench::sim;
 using namespace std::chrono_literals;
 using servebench::ErrorKind;
-using servebench::RunResult;
+using servebench::LevelResult;
 
 namespace {
 
@@ -54,34 +56,51 @@ servebench::DriverOptions driver_options(const std::string& url, bool stream) {
       .deadline(2500ms);
 }
 
+// SLOs every level is summarised with, so the artifact's round trip has SLOs to carry.
+servebench::SummarizeOptions with_slo() {
+  servebench::SummarizeOptions options;
+  options.slo.ttft_s = 0.75;
+  options.slo.tpot_s = 0.05;
+  options.slo.latency_s = 2.0;
+  return options;
+}
+
 struct Level {
-  RunResult result;
+  LevelResult result;
   double wall_s = 0;
 };
 
 Level run_level(const std::string& url, bool stream, servebench::DriverOptions options,
                 std::chrono::milliseconds level_timeout = 20000ms) {
-  options.base_url(url).stream(stream);
+  options.base_url(url).stream(stream).label("sim");
+  const auto target = servebench::make_target<servebench::api::openai_completions>(options);
+  const auto workload = servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 8);
   const auto start = Clock::now();
   Level level;
-  level.result = servebench::run_closed_loop(
-      servebench::ClosedLoop()
-          .concurrency(concurrency)
-          .requests(requests)
-          .timeout(level_timeout)
-          .grace_period(200ms)
-          .quiet(true)
-          .handle_signals(false)
-          .target("sim"),
-      servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 8),
-      [&] { return servebench::Driver<servebench::api::openai_completions>(options); });
+  level.result = servebench::run_closed_loop(servebench::ClosedLoop()
+                                                 .concurrency(concurrency)
+                                                 .requests(requests)
+                                                 .timeout(level_timeout)
+                                                 .grace_period(200ms)
+                                                 .quiet(true)
+                                                 .handle_signals(false)
+                                                 .summarize_options(with_slo()),
+                                             workload, target);
   level.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  const auto& r = level.result;
+  CHECK(r.target.label == "sim");
+  CHECK(r.target.url == url);
+  CHECK(r.target.dialect == "openai_completions");
+  CHECK(r.summary.target == "sim");
+  for (const auto& record : r.records) CHECK(record.target == "sim");
   return level;
 }
 
 // The invariant, recounted from the records. `complete`: every planned index must be there (false when a level
-// timeout or an interrupt stopped sending early).
-std::map<std::string, std::size_t> check_accounting(const RunResult& r, bool complete) {
+// timeout or an interrupt stopped sending early). `contiguous`: the indices sent are 0..n-1 without holes, as in a
+// closed loop, whose workers take indices in order; an interrupted open loop may leave one out (an arrival whose
+// worker woke a little after the next one's and saw the stop), which it counts in not_sent.
+std::map<std::string, std::size_t> check_accounting(const LevelResult& r, bool complete, bool contiguous = true) {
   std::size_t ok = 0, failed = 0, interrupted = 0;
   std::map<std::string, std::size_t> by_kind;
   std::set<std::uint64_t> indices;
@@ -105,29 +124,72 @@ std::map<std::string, std::size_t> check_accounting(const RunResult& r, bool com
   CHECK(s.failed == failed);
   CHECK(s.interrupted == interrupted);
   CHECK(s.failed_by_kind == by_kind);
-  for (std::uint64_t i = 0; i < indices.size(); ++i)
-    if (!indices.count(i)) FAIL_CHECK("index " << i << " lost (indices must be 0..n-1 without holes)");
+  if (contiguous)
+    for (std::uint64_t i = 0; i < indices.size(); ++i)
+      if (!indices.count(i)) FAIL_CHECK("index " << i << " lost (indices must be 0..n-1 without holes)");
   if (complete) CHECK(s.sent == requests);
   return by_kind;
 }
 
-// The artifact of the level is written atomically and reads back with the same counts and records.
-void check_artifact(const RunResult& r, bool interrupted) {
-  char pattern[] = "/tmp/servebench-faults-XXXXXX";
-  REQUIRE(::mkdtemp(pattern) != nullptr);
-  const std::string path = std::string(pattern) + "/artifact.json";
+// A fresh directory for one artifact, removed with it.
+struct TempArtifact {
+  TempArtifact() {
+    REQUIRE(::mkdtemp(directory) != nullptr);
+    path = std::string(directory) + "/artifact.json";
+  }
+  ~TempArtifact() {
+    std::remove(path.c_str());
+    ::rmdir(directory);
+  }
+  char directory[32] = "/tmp/servebench-faults-XXXXXX";
+  std::string path;
+};
+
+// The raw JSON of a file, to see what the artifact says without the reader's help.
+nlohmann::json raw_json(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+// The artifact of the level, written by a plain write_artifact of the level as the run returned it, reads back with
+// everything the run knew: target, settings (mode, rate, seed, SLOs), counts, records, warnings and `interrupted`,
+// and the run's metadata (interrupted, targets) derived from it.
+void check_artifact(const LevelResult& r, bool interrupted) {
+  CHECK(r.interrupted == interrupted);
+  TempArtifact file;
   servebench::Artifact artifact;
-  artifact.metadata.interrupted = interrupted;
   artifact.levels.push_back(r);
-  servebench::write_artifact(path, artifact);
-  const auto back = servebench::read_artifact(path);
+  CHECK(artifact.interrupted() == interrupted);
+  servebench::write_artifact(file.path, artifact);
+  const auto back = servebench::read_artifact(file.path);
   REQUIRE(back.levels.size() == 1);
-  CHECK(back.metadata.interrupted == interrupted);
-  CHECK(back.levels[0].summary.sent == r.summary.sent);
-  CHECK(back.levels[0].summary.failed_by_kind == r.summary.failed_by_kind);
-  CHECK(back.levels[0].records.size() == r.records.size());
-  std::remove(path.c_str());
-  ::rmdir(pattern);
+  const auto& level = back.levels[0];
+  CHECK(back.interrupted() == interrupted);
+  CHECK(level.interrupted == interrupted);
+  CHECK(level.deadline_exceeded == r.deadline_exceeded);
+  CHECK(level.target.label == r.target.label);
+  CHECK(level.target.url == r.target.url);
+  CHECK(level.target.dialect == r.target.dialect);
+  CHECK(level.config.mode == r.config.mode);
+  CHECK(level.config.concurrency == r.config.concurrency);
+  CHECK(level.config.rate == r.config.rate);
+  CHECK(level.config.seed == r.config.seed);
+  CHECK(level.config.slo.ttft_s == r.config.slo.ttft_s);
+  CHECK(level.config.slo.tpot_s == r.config.slo.tpot_s);
+  CHECK(level.config.slo.latency_s == r.config.slo.latency_s);
+  CHECK(level.warnings == r.warnings);
+  CHECK(level.not_sent == r.not_sent);
+  CHECK(level.summary.sent == r.summary.sent);
+  CHECK(level.summary.failed_by_kind == r.summary.failed_by_kind);
+  CHECK(level.summary.goodput_req_per_sec == r.summary.goodput_req_per_sec);
+  CHECK(level.records.size() == r.records.size());
+  CHECK(nlohmann::json(level) == nlohmann::json(r));  // and nothing else lost or changed either
+  REQUIRE(back.targets().size() == 1);
+  CHECK(back.targets()[0].label == r.target.label);
+  const auto raw = raw_json(file.path);
+  CHECK(raw.at("metadata").at("interrupted") == interrupted);
+  CHECK(raw.at("metadata").at("targets").at(0).at("label") == r.target.label);
 }
 
 // SERVEBENCH_FAULTS_REPORT=1 prints one line per level (the figures in docs/reliability.md come from it).
@@ -291,4 +353,105 @@ TEST_CASE("an interrupt mid-run keeps every record gathered, marks the rest inte
   CHECK(level.result.summary.sent < requests);
   CHECK(level.wall_s < 15);
   check_artifact(level.result, true);
+}
+
+TEST_CASE("an open-loop run interrupted mid-run: a plain write_artifact keeps its settings, SLOs and the interrupt") {
+  sim::Server server(fast_server());
+  server.start();
+  // The simulator's own dialect, so records also carry the server's timing (same process, same clock).
+  const auto target = servebench::make_target<sim::openai_completions>(
+      driver_options(server.url(), true).label("sim-open").model(server.options().model()));
+  servebench::SummarizeOptions summarize;
+  summarize.method = servebench::PercentileMethod::floor_rank;
+  summarize.slo.ttft_s = 0.25;
+  summarize.slo.tpot_s = 0.02;
+  summarize.slo.latency_s = 1.5;
+  const std::uint64_t planned = 400;  // 10 s at 40/s: the interrupt comes long before the end
+  const auto options = servebench::OpenLoop()
+                           .rate(40)
+                           .distribution(servebench::Arrival::gamma)
+                           .burstiness(0.5)
+                           .seed(20261128)
+                           .requests(planned)
+                           .grace_period(200ms)
+                           .quiet(true)
+                           .handle_signals(false)
+                           .summarize_options(summarize);
+
+  std::atomic<bool> level_done{false}, mid_run{false};
+  std::thread interrupter([&] {
+    while (!level_done && server.stats().completed < 8) std::this_thread::sleep_for(1ms);
+    mid_run = !level_done;
+    servebench::request_interrupt();  // from another thread, as a GUI's stop button would
+  });
+  const auto start = Clock::now();
+  const auto result = servebench::run_open_loop(
+      options, servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 8), target);
+  level_done = true;
+  interrupter.join();
+  const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  REQUIRE(mid_run);   // the interrupt came while the level ran...
+  CHECK(wall_s < 8);  // ...and stopped it well before its planned 10 s
+
+  check_accounting(result, false, /*contiguous=*/false);
+  for (const auto& r : result.records) CHECK(r.index < planned);
+  REQUIRE(result.interrupted);
+  CHECK(result.summary.successful >= 8);
+  CHECK(result.records.size() < planned);
+  CHECK(result.not_sent == planned - result.records.size());
+  CHECK(result.not_sent > 0);
+  std::size_t timed = 0;
+  for (const auto& r : result.records) {
+    if (!r.ok()) continue;
+    REQUIRE(r.server_timing.has_value());
+    CHECK(r.server_timing->first_token >= r.t_send);
+    CHECK(r.server_timing->first_token <= r.server_timing->last_token);
+    CHECK(r.server_timing->last_token <= r.t_end);
+    ++timed;
+  }
+  CHECK(timed == result.summary.successful);
+
+  // Written as the run returned it: nothing set by hand on the artifact.
+  TempArtifact file;
+  servebench::Artifact artifact;
+  artifact.levels.push_back(result);
+  servebench::write_artifact(file.path, artifact);
+  const auto back = servebench::read_artifact(file.path);
+
+  REQUIRE(back.levels.size() == 1);
+  const auto& level = back.levels[0];
+  CHECK(level.config.mode == servebench::LoopMode::open_loop);
+  CHECK(level.config.rate == 40.0);
+  CHECK(level.config.seed == 20261128);
+  CHECK(level.config.arrival == servebench::Arrival::gamma);
+  CHECK(level.config.burstiness == 0.5);
+  CHECK(level.config.requests == planned);
+  CHECK(level.config.percentile_method == servebench::PercentileMethod::floor_rank);
+  CHECK(level.config.slo.ttft_s == 0.25);
+  CHECK(level.config.slo.tpot_s == 0.02);
+  CHECK(level.config.slo.latency_s == 1.5);
+  CHECK(level.summary.level == 40.0);
+  CHECK(level.summary.goodput_req_per_sec.has_value());
+  CHECK(level.target.label == "sim-open");
+  CHECK(level.target.url == server.url());
+  CHECK(level.target.dialect == "openai_completions");
+  CHECK(level.target.model == server.options().model());
+  CHECK_FALSE(level.target.model.empty());
+  bool warned = false;
+  for (const auto& w : level.warnings) warned = warned || w.find("interrupted") != std::string::npos;
+  CHECK(warned);
+  CHECK(level.interrupted);
+  CHECK(back.interrupted());
+  CHECK(level.not_sent == result.not_sent);
+  REQUIRE(level.records.size() == result.records.size());
+  for (std::size_t i = 0; i < level.records.size(); ++i)
+    CHECK(level.records[i].server_timing.has_value() == result.records[i].server_timing.has_value());
+  CHECK(nlohmann::json(level) == nlohmann::json(result));
+
+  const auto raw = raw_json(file.path);
+  CHECK(raw.at("metadata").at("interrupted") == true);
+  CHECK(raw.at("metadata").at("targets").at(0).at("label") == "sim-open");
+  CHECK(raw.at("levels").at(0).at("config").at("mode") == "open_loop");
+  CHECK(raw.at("levels").at(0).at("config").at("arrival") == "gamma");
+  CHECK(raw.at("levels").at(0).at("interrupted") == true);
 }

@@ -3,12 +3,6 @@
 // flight over N kept-alive connections" is checked from the server's side, not the client's.
 #include <doctest/doctest.h>
 
-#include <servebench/driver.hpp>
-#include <servebench/scheduler.hpp>
-
-#include "support/eventually.hpp"
-#include "support/test_server.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +10,12 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include <servebench/driver.hpp>
+#include <servebench/scheduler.hpp>
+
+#include "support/eventually.hpp"
+#include "support/test_server.hpp"
 
 using namespace servebench;
 using namespace std::chrono_literals;
@@ -58,9 +58,18 @@ class CountingServer {
 
   std::string url() const { return server_.url(); }
   void release() { released_.store(true); }
-  int max_in_flight() const { std::lock_guard<std::mutex> l(mutex_); return max_in_flight_; }
-  std::uint64_t arrivals() const { std::lock_guard<std::mutex> l(mutex_); return arrivals_; }
-  std::size_t connections() const { std::lock_guard<std::mutex> l(mutex_); return client_ports_.size(); }
+  int max_in_flight() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return max_in_flight_;
+  }
+  std::uint64_t arrivals() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return arrivals_;
+  }
+  std::size_t connections() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return client_ports_.size();
+  }
 
  private:
   std::uint64_t begin(int client_port) {
@@ -85,8 +94,11 @@ class CountingServer {
 };
 
 DriverOptions options_for(const CountingServer& server, const std::string& label) {
-  return DriverOptions().base_url(server.url()).target(label).connect_timeout(5s).read_timeout(30s);
+  return DriverOptions().base_url(server.url()).label(label).connect_timeout(5s).read_timeout(30s);
 }
+
+// The lab's concurrency workload, written out: an infinite stream of questions, 50 tokens each.
+Workload questions() { return template_prompts("Question {i}: Explain concept {i} briefly.", 50); }
 
 using servebench::testing::eventually;
 
@@ -101,9 +113,8 @@ TEST_CASE("a closed loop keeps exactly N requests in flight at the server over N
   for (std::size_t n : {1u, 4u}) {
     CAPTURE(n);
     CountingServer server(false, 30ms);
-    const auto result =
-        run_closed_loop(ClosedLoop().concurrency(n).requests(6 * n).warmup(n).quiet(true), lab_concurrent_workload(),
-                        [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
+    const auto result = run_closed_loop(ClosedLoop().concurrency(n).requests(6 * n).warmup(n).quiet(true), questions(),
+                                        [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
     CHECK(server.max_in_flight() == static_cast<int>(n));
     CHECK(server.connections() == n);  // each worker kept its one connection, warm-up included
     CHECK(server.arrivals() == 7 * n);
@@ -116,23 +127,30 @@ TEST_CASE("a closed loop keeps exactly N requests in flight at the server over N
       CHECK(r.target == "hf");
       CHECK(r.n_out == 50);
     }
+    CHECK(result.target.label == "hf");  // the label the drivers wrote
+    CHECK(result.summary.target == "hf");
+    CHECK(result.config.concurrency == n);
+    CHECK(result.config.warmup == n);
+    CHECK(result.warmup_sent == n);
   }
 }
 
 TEST_CASE("a sweep over two servers of different dialects returns one summary per level and target") {
   CountingServer hf(false, 20ms);
   CountingServer vllm(true, 5ms);
+  // Label, URL, model and dialect come from one DriverOptions each: what the results say is what was run.
   const std::vector<Target> targets{
-      {"hf", [&] { return AnySender(Driver<api::hf_simple>(options_for(hf, "hf"))); }, hf.url(), "hf_simple", "m"},
-      {"vllm", [&] { return AnySender(Driver<api::openai_completions>(options_for(vllm, "vllm"))); }, vllm.url(),
-       "openai_completions", "m"},
+      make_target<api::hf_simple>(options_for(hf, "hf").model("m")),
+      make_target<api::openai_completions>(options_for(vllm, "vllm").model("m")),
   };
+  CHECK(targets[0].label() == "hf");
+  CHECK(targets[1].info.url == vllm.url());
   const auto result = run_sweep(Sweep()
                                     .concurrency_levels({1, 2, 4})
                                     .closed_loop(ClosedLoop().requests(8).quiet(true))
                                     .order(TargetOrder::interleaved),
-                                lab_concurrent_workload(), targets);
-  REQUIRE(result.runs.size() == 6);
+                                questions(), targets);
+  REQUIRE(result.levels.size() == 6);
   CHECK_FALSE(result.interrupted);
   for (const char* target : {"hf", "vllm"})
     for (double level : {1.0, 2.0, 4.0}) {
@@ -143,15 +161,22 @@ TEST_CASE("a sweep over two servers of different dialects returns one summary pe
       CHECK(run->summary.successful == 8);
       CHECK(run->summary.failed == 0);
       CHECK(run->summary.throughput_req_per_sec > 0);
+      CHECK(run->summary.target == target);
+      CHECK(run->config.concurrency == static_cast<std::size_t>(level));
+      for (const auto& r : run->records) CHECK(r.target == target);  // the drivers carry the target's label
+      const bool is_hf = std::string(target) == "hf";
+      CHECK(run->target.url == (is_hf ? hf.url() : vllm.url()));
+      CHECK(run->target.dialect == (is_hf ? "hf_simple" : "openai_completions"));
+      CHECK(run->target.model == "m");
     }
   CHECK(hf.max_in_flight() == 4);
   CHECK(vllm.max_in_flight() == 4);
   CHECK(hf.arrivals() == 3 * 8);
   // Interleaved: hf and vllm alternate level by level.
-  CHECK(result.runs[0].summary.target == "hf");
-  CHECK(result.runs[1].summary.target == "vllm");
-  CHECK(result.runs[1].summary.level == 1.0);
-  CHECK(result.runs[2].summary.level == 2.0);
+  CHECK(result.levels[0].target.label == "hf");
+  CHECK(result.levels[1].target.label == "vllm");
+  CHECK(result.levels[1].summary.level == 1.0);
+  CHECK(result.levels[2].summary.level == 2.0);
 }
 
 TEST_CASE("SIGINT during a run against a server returns the partial records, marked interrupted") {
@@ -162,8 +187,7 @@ TEST_CASE("SIGINT during a run against a server returns the partial records, mar
   });
   const auto started = std::chrono::steady_clock::now();
   const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(1000).grace_period(100ms).quiet(true),
-                                      lab_concurrent_workload(),
-                                      [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
+                                      questions(), [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
   interrupter.join();
   CHECK(std::chrono::steady_clock::now() - started < 8s);  // the hanging requests were abandoned, not waited for
   CHECK(result.interrupted);
@@ -175,9 +199,8 @@ TEST_CASE("SIGINT during a run against a server returns the partial records, mar
 
 TEST_CASE("the level timeout abandons requests hanging at the server as deadline_exceeded") {
   CountingServer server(true, 2ms, /*hang_after=*/4);
-  const auto result =
-      run_closed_loop(ClosedLoop().concurrency(2).requests(100).timeout(500ms).quiet(true), lab_concurrent_workload(),
-                      [&] { return Driver<api::openai_completions>(options_for(server, "vllm")); });
+  const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(100).timeout(500ms).quiet(true), questions(),
+                                      [&] { return Driver<api::openai_completions>(options_for(server, "vllm")); });
   CHECK(result.deadline_exceeded);
   CHECK(count_kind(result.records, ErrorKind::none) == 4);
   CHECK(count_kind(result.records, ErrorKind::deadline_exceeded) == 2);
@@ -187,10 +210,15 @@ TEST_CASE("the level timeout abandons requests hanging at the server as deadline
 TEST_CASE("an open loop against a server sends on the seeded schedule") {
   CountingServer server(false, 5ms);
   const auto options = OpenLoop().rate(100).distribution(Arrival::poisson).seed(11).requests(60).quiet(true);
-  const auto result =
-      run_open_loop(options, lab_concurrent_workload(), [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
+  const auto result = run_open_loop(options, questions(),
+                                    [&] { return Driver<api::hf_simple>(options_for(server, "hf")); });
   REQUIRE(result.records.size() == 60);
   CHECK(result.summary.successful == 60);
+  CHECK(result.config.mode == LoopMode::open_loop);
+  CHECK(result.config.rate == 100.0);
+  CHECK(result.config.arrival == Arrival::poisson);
+  CHECK(result.config.seed == 11);
+  CHECK(result.target.label == "hf");
   const auto offsets = arrival_offsets(options);
   std::vector<Nanos> sched(60);
   for (const auto& r : result.records) sched.at(r.index) = r.t_sched;

@@ -30,13 +30,14 @@ void check_good(const RequestRecord& r, int max_tokens) {
   CHECK(r.n_out == max_tokens);
   CHECK(r.token_source == servebench::TokenSource::usage);
   // Ground truth: the server wrote its first and last token before the client saw them.
-  REQUIRE(r.server_first_token > 0);
-  REQUIRE(r.server_end > 0);
-  CHECK(r.t_send <= r.server_first_token);
-  CHECK(r.server_first_token <= r.server_end);
-  CHECK(r.server_end <= r.t_end);
+  REQUIRE(r.server_timing.has_value());
+  const auto& truth = *r.server_timing;
+  REQUIRE(truth.first_token > 0);
+  CHECK(r.t_send <= truth.first_token);
+  CHECK(truth.first_token <= truth.last_token);
+  CHECK(truth.last_token <= r.t_end);
   if (r.streamed) {
-    CHECK(r.server_first_token <= r.t_first_token);
+    CHECK(truth.first_token <= r.t_first_token);
     CHECK(r.event_times.size() == static_cast<std::size_t>(max_tokens));
   }
 }
@@ -47,21 +48,21 @@ TEST_CASE("the driver reads every simulated API, streaming and not, with the ser
   SUBCASE("HF-like server, the lab's API") {
     sim::Server server(sim::preset("hf-transformers-h200").time_scale(100).threads(8));
     server.start();
-    check_good(send_one<servebench::api::hf_simple>(server, false, 20), 20);
+    check_good(send_one<sim::hf_simple>(server, false, 20), 20);
   }
   SUBCASE("vLLM-like server, completions and chat") {
     sim::Server server(sim::preset("vllm-h100").time_scale(5).threads(8));
     server.start();
     for (bool stream : {false, true}) {
       CAPTURE(stream);
-      check_good(send_one<servebench::api::openai_completions>(server, stream, 20), 20);
-      check_good(send_one<servebench::api::openai_chat>(server, stream, 20), 20);
+      check_good(send_one<sim::openai_completions>(server, stream, 20), 20);
+      check_good(send_one<sim::openai_chat>(server, stream, 20), 20);
     }
   }
   SUBCASE("sequential engine behind the OpenAI API") {
     sim::Server server(sim::preset("hf-transformers-h200").api("openai").time_scale(100).threads(8));
     server.start();
-    check_good(send_one<servebench::api::openai_completions>(server, true, 10), 10);
+    check_good(send_one<sim::openai_completions>(server, true, 10), 10);
   }
 }
 

@@ -14,7 +14,8 @@ TEST_CASE("hf_simple sends exactly the lab's fields and reads its reply") {
   const auto call = api::hf_simple{}.request({"Hi", 50}, GenerationOptions{"m", 0.5, false, true, 3});
   CHECK(call.path == "/v1/completions");
   CHECK(call.body == json{{"prompt", "Hi"}, {"max_tokens", 50}});
-  const auto r = api::read_reply(api::hf_simple{}, R"({"text":"Hello there","usage":{"completion_tokens":2},"elapsed_sec":0.1})");
+  const auto r = api::read_reply(api::hf_simple{},
+                                 R"({"text":"Hello there","usage":{"completion_tokens":2},"elapsed_sec":0.1})");
   REQUIRE(r.ok());
   CHECK(r.value.text == "Hello there");
   CHECK(r.value.completion_tokens == 2);
@@ -30,8 +31,13 @@ TEST_CASE("openai_completions asks for usage in streams and passes vLLM's extens
   g.min_tokens = 10;
   const auto call = api::openai_completions{}.request({"Hi", 7}, g);
   CHECK(call.path == "/v1/completions");
-  CHECK(call.body == json{{"model", "llama"}, {"prompt", "Hi"}, {"max_tokens", 7}, {"temperature", 0.0},
-                          {"ignore_eos", true}, {"min_tokens", 10}, {"stream", true},
+  CHECK(call.body == json{{"model", "llama"},
+                          {"prompt", "Hi"},
+                          {"max_tokens", 7},
+                          {"temperature", 0.0},
+                          {"ignore_eos", true},
+                          {"min_tokens", 10},
+                          {"stream", true},
                           {"stream_options", {{"include_usage", true}}}});
   SUBCASE("and leaves them out when not asked for") {
     const auto plain = api::openai_completions{}.request({"Hi", 7}, GenerationOptions{});
@@ -42,7 +48,8 @@ TEST_CASE("openai_completions asks for usage in streams and passes vLLM's extens
 TEST_CASE("openai_completions reads replies, text chunks, usage chunks and [DONE]") {
   api::openai_completions d;
   const auto reply = api::read_reply(
-      d, R"({"choices":[{"index":0,"text":" Paris","finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}})");
+      d,
+      R"({"choices":[{"index":0,"text":" Paris","finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}})");
   REQUIRE(reply.ok());
   CHECK(reply.value.text == " Paris");
   CHECK(reply.value.completion_tokens == 1);
@@ -72,7 +79,8 @@ TEST_CASE("openai_chat sends one user message and reads deltas") {
   CHECK(call.path == "/v1/chat/completions");
   CHECK(call.body.at("messages") == json::parse(R"([{"role":"user","content":"Hi"}])"));
   CHECK(call.body.at("max_tokens") == 5);
-  const auto reply = api::read_reply(d, R"({"choices":[{"message":{"role":"assistant","content":"Yo"}}],"usage":{"completion_tokens":1}})");
+  const auto reply = api::read_reply(
+      d, R"({"choices":[{"message":{"role":"assistant","content":"Yo"}}],"usage":{"completion_tokens":1}})");
   REQUIRE(reply.ok());
   CHECK(reply.value.text == "Yo");
   const auto role_only = api::read_event(d, R"({"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})");
@@ -106,11 +114,15 @@ TEST_CASE("tgi uses /generate or /generate_stream, greedy without temperature, a
     }
   }
   SUBCASE("stream events") {
-    const auto mid = api::read_event(d, R"({"index":1,"token":{"id":5,"text":"a","logprob":-0.1,"special":false},"generated_text":null,"details":null})");
+    const auto mid = api::read_event(
+        d,
+        R"({"index":1,"token":{"id":5,"text":"a","logprob":-0.1,"special":false},"generated_text":null,"details":null})");
     REQUIRE(mid.ok());
     CHECK(mid.value.carries_text);
     CHECK_FALSE(mid.value.terminator);
-    const auto last = api::read_event(d, R"({"index":2,"token":{"id":2,"text":"</s>","logprob":0,"special":true},"generated_text":"a","details":{"finish_reason":"eos_token","generated_tokens":2}})");
+    const auto last = api::read_event(
+        d,
+        R"({"index":2,"token":{"id":2,"text":"</s>","logprob":0,"special":true},"generated_text":"a","details":{"finish_reason":"eos_token","generated_tokens":2}})");
     REQUIRE(last.ok());
     CHECK_FALSE(last.value.carries_text);
     CHECK(last.value.terminator);
@@ -143,20 +155,39 @@ TEST_CASE("invalid JSON and missing fields are classified for every dialect") {
   }
 }
 
-TEST_CASE("sim_timing is read into the server timestamps when present, for every dialect") {
-  const std::string timing = R"("sim_timing":{"first_token_ns":1000,"last_token_ns":5000})";
-  const auto hf = api::read_reply(api::hf_simple{}, R"({"text":"a",)" + timing + "}");
-  const auto tg = api::read_reply(api::tgi{}, R"({"generated_text":"a",)" + timing + "}");
-  const auto ev = api::read_event(api::openai_completions{}, R"({"choices":[{"text":"a"}],)" + timing + "}");
-  const auto ch = api::read_event(api::openai_chat{}, R"({"choices":[{"delta":{"content":"a"}}],)" + timing + "}");
-  for (const auto* p : {&hf.value.server_first_token, &tg.value.server_first_token, &ev.value.server_first_token,
-                        &ch.value.server_first_token})
-    CHECK(*p == 1000);
-  CHECK(hf.value.server_end == 5000);
-  CHECK(ev.value.server_end == 5000);
-  const auto none = api::read_reply(api::hf_simple{}, R"({"text":"a"})");
-  CHECK(none.value.server_first_token == 0);
-  CHECK(none.value.server_end == 0);
+namespace {
+// A dialect whose server reports when it wrote its tokens, in a field of its own.
+struct timed_completions : api::openai_completions {
+  std::optional<servebench::ServerTiming> server_timing(const nlohmann::json& body) const {
+    const auto& t = body.at("timing");  // throws when absent: the read must not fail the request for it
+    return servebench::ServerTiming{t.at(0).get<servebench::Nanos>(), t.at(1).get<servebench::Nanos>()};
+  }
+};
+}  // namespace
+
+TEST_CASE("a dialect's server_timing hook fills the server's own times; the built-in dialects read none") {
+  const std::string timing = R"("timing":[1000,5000],"sim_timing":{"first_token_ns":1,"last_token_ns":2})";
+  const auto reply = api::read_reply(timed_completions{}, R"({"choices":[{"text":"a"}],)" + timing + "}");
+  REQUIRE(reply.ok());
+  REQUIRE(reply.value.server_timing.has_value());
+  CHECK(reply.value.server_timing->first_token == 1000);
+  CHECK(reply.value.server_timing->last_token == 5000);
+  const auto event = api::read_event(timed_completions{}, R"({"choices":[{"text":"a"}],)" + timing + "}");
+  REQUIRE(event.value.server_timing.has_value());
+  CHECK(event.value.server_timing->last_token == 5000);
+
+  SUBCASE("a real server's reply is never searched for the simulator's field") {
+    const auto plain = api::read_reply(api::openai_completions{}, R"({"choices":[{"text":"a"}],)" + timing + "}");
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain.value.server_timing.has_value());
+  }
+  SUBCASE("a hook that cannot read its field leaves the timing empty and the reply ok") {
+    const auto missing = api::read_reply(timed_completions{}, R"({"choices":[{"text":"a"}]})");
+    CHECK(missing.ok());
+    CHECK_FALSE(missing.value.server_timing.has_value());
+  }
+  CHECK(std::string(api::dialect_name<timed_completions>()) == "openai_completions");
+  CHECK(std::string(api::dialect_name<api::tgi>()) == "tgi");
 }
 
 // Found by fuzzing (tests/fuzz/fuzz_api_reply.cpp, fuzz_api_event.cpp): a token count too large for an integer was
@@ -171,12 +202,13 @@ TEST_CASE("a token count that is not an integer of int64 range is a missing fiel
     CHECK(api::read_reply(api::openai_completions{}, R"({"choices":[{"text":"x"}],)" + usage + "}").error ==
           ErrorKind::missing_field);
     CHECK(api::read_event(api::openai_chat{}, R"({"choices":[],)" + usage + "}").error == ErrorKind::missing_field);
-    CHECK(api::read_event(api::tgi{}, std::string(R"({"token":{"text":"a"},"details":{"generated_tokens":)") + count +
-                                          "}}")
+    CHECK(api::read_event(api::tgi{},
+                          std::string(R"({"token":{"text":"a"},"details":{"generated_tokens":)") + count + "}}")
               .error == ErrorKind::missing_field);
   }
   SUBCASE("the largest int64 is still a count") {
-    const auto r = api::read_reply(api::hf_simple{}, R"({"text":"x","usage":{"completion_tokens":9223372036854775807}})");
+    const auto r = api::read_reply(api::hf_simple{},
+                                   R"({"text":"x","usage":{"completion_tokens":9223372036854775807}})");
     REQUIRE(r.ok());
     CHECK(*r.value.completion_tokens == INT64_MAX);
   }

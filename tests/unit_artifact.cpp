@@ -21,15 +21,18 @@ servebench::Artifact sample_artifact() {
   servebench::Artifact a;
   a.metadata.command_line = {"lab2_3_concurrent", "--concurrency", "1,5"};
   a.metadata.configuration = {{"max_tokens", 50}};
-  a.metadata.targets.push_back({"hf", "http://127.0.0.1:8001", "hf_simple", "llama"});
   a.metadata.time_scale = 20.0;
   servebench::RequestRecord r;
   r.target = "hf";
   r.t_send = 10;
   r.t_first_token = r.t_end = 1000000010;
   r.n_out = 50;
-  servebench::LevelResult level{servebench::summarize({r}), {r}};
+  servebench::LevelResult level;
+  level.target = {"hf", "http://127.0.0.1:8001", "hf_simple", "llama"};
+  level.config.concurrency = 1;
+  level.summary = servebench::summarize({r});
   level.summary.level = 1;
+  level.records = {r};
   a.levels.push_back(level);
   a.extra = {{"note", "kept"}};
   return a;
@@ -43,7 +46,9 @@ TEST_CASE("an artifact survives a write and a read") {
   const auto back = servebench::read_artifact(path);
   CHECK(back.metadata.servebench_version == SERVEBENCH_VERSION_STRING);
   CHECK(back.metadata.command_line.size() == 3);
-  CHECK(back.metadata.targets.at(0).url == "http://127.0.0.1:8001");
+  CHECK(back.targets().at(0).url == "http://127.0.0.1:8001");
+  CHECK(back.levels.at(0).target.dialect == "hf_simple");
+  CHECK_FALSE(back.interrupted());
   CHECK(back.metadata.time_scale == 20.0);
   CHECK(back.metadata.utc_time.size() == 20);
   CHECK(back.metadata.utc_time.back() == 'Z');
@@ -148,14 +153,17 @@ TEST_CASE("numbers out of range, floats in integer fields and absurd nesting are
       CAPTURE(field);
       auto j = nlohmann::json::parse(whole);
       j["levels"][0]["records"][0][field] = 1e30;
-      const std::string expected = std::string("/levels/0/records/0/") + field + " must be an integer";
+      const std::string expected = std::string("levels/0/records/0/") + field + ": must be an integer";
       CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()), doctest::Contains(expected.c_str()),
                            std::runtime_error);
     }
     auto j = nlohmann::json::parse(whole);
     j["levels"][0]["summary"]["sent"] = -5.0;
-    CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()), doctest::Contains("/levels/0/summary/sent"),
-                         std::runtime_error);
+    CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()),
+                         doctest::Contains("levels/0/summary/sent: must be an integer"), std::runtime_error);
+    j["levels"][0]["summary"]["sent"] = -5;
+    CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()),
+                         doctest::Contains("levels/0/summary/sent: must not be negative"), std::runtime_error);
   }
   SUBCASE("floats in the program's own configuration and extra are left alone") {
     auto j = nlohmann::json::parse(whole);
@@ -169,4 +177,41 @@ TEST_CASE("numbers out of range, floats in integer fields and absurd nesting are
     CHECK_THROWS_WITH_AS(servebench::parse_artifact(j.dump()), doctest::Contains("nested deeper than 256"),
                          std::runtime_error);
   }
+}
+
+TEST_CASE("the run's targets, percentile method and interrupted flag are derived from the levels when written") {
+  auto a = sample_artifact();
+  auto second = a.levels[0];
+  second.target.label = "vllm";
+  second.interrupted = true;
+  a.levels.push_back(second);
+  const auto j = servebench::artifact_to_json(a);
+  CHECK(j["schema"] == servebench::artifact_schema);
+  CHECK(j["metadata"]["interrupted"] == true);
+  REQUIRE(j["metadata"]["targets"].size() == 2);
+  CHECK(j["metadata"]["targets"][1]["label"] == "vllm");
+  CHECK(j["levels"][1]["config"]["mode"] == "closed_loop");
+  const auto back = servebench::parse_artifact(j.dump());
+  CHECK(back.interrupted());
+  CHECK(back.levels.at(1).interrupted);
+}
+
+TEST_CASE("an artifact of schema 1 (servebench 0.1) still reads, upgraded to the levels' new shape") {
+  // tests/data/artifact_v1.json: written by servebench 0.1.0 (the fuzz corpus's with_records.json, with ground truth
+  // on a record and the lab's percentile name "lab").
+  const auto a = servebench::read_artifact(std::string(SERVEBENCH_SOURCE_DIR) + "/tests/data/artifact_v1.json");
+  REQUIRE(a.levels.size() == 1);
+  const auto& level = a.levels[0];
+  CHECK(level.target.label == "vllm");
+  CHECK(level.target.url == "http://127.0.0.1:8000");
+  CHECK(level.target.dialect == "openai_completions");
+  CHECK(level.config.mode == servebench::LoopMode::closed_loop);
+  CHECK(level.config.concurrency == static_cast<std::size_t>(level.summary.level));
+  CHECK(level.config.percentile_method == servebench::PercentileMethod::floor_rank);
+  REQUIRE(level.records.size() >= 1);
+  REQUIRE(level.records[0].server_timing.has_value());
+  CHECK(level.records[0].server_timing->first_token == 900);
+  CHECK(level.records[0].server_timing->last_token == 4900);
+  CHECK(a.metadata.time_scale == 0.01);
+  CHECK_FALSE(a.interrupted());
 }

@@ -3,8 +3,6 @@
 // tests/browser_check.py (ctest browser_every_chart_kind_renders_in_headless_chromium).
 #include <doctest/doctest.h>
 
-#include <servebench/chart.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +10,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <servebench/chart.hpp>
 
 namespace chart = servebench::chart;
 
@@ -40,7 +40,8 @@ std::string parse_with_python(const std::string& svg, const std::string& name) {
   std::ofstream(path, std::ios::binary) << svg;
   const std::string cmd =
       "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as ET; r = ET.parse(sys.argv[1]).getroot(); "
-      "print(r.tag); [print(e.text) for e in r.iter() if e.text]\" '" + path + "' > '" + out + "' 2>&1";
+      "print(r.tag); [print(e.text) for e in r.iter() if e.text]\" '" +
+      path + "' > '" + out + "' 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream in(out, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -59,7 +60,7 @@ chart::BarChart lab_bars() {
   c.x_label = "concurrent requests";
   c.y_label = "requests/s";
   c.categories = {"1", "5", "10", "20"};
-  c.series = {{"HF", {0.5, 1.3, 1.3, 1.35}, "", false}, {"vLLM", {0.6, 3.9, 6.2, 8.91}, "", false}};
+  c.series = {{"HF", {0.5, 1.3, 1.3, 1.35}, "#ff6b6b", false}, {"vLLM", {0.6, 3.9, 6.2, 8.91}, "#4ecdc4", false}};
   return c;
 }
 
@@ -133,7 +134,7 @@ TEST_CASE("grouped bars label each group with the last/first speedup and each ba
   CHECK(svg.find(">requests/s<") != std::string::npos);
   // Axis ticks 0..10 step 2 (nice_ticks of 8.91 plus label headroom).
   for (const char* t : {">0<", ">2<", ">4<", ">6<", ">8<", ">10<"}) CHECK(svg.find(t) != std::string::npos);
-  // Lab colours by name: 4 bars + 1 legend swatch each.
+  // The series' own colours: 4 bars + 1 legend swatch each.
   CHECK(count(svg, "fill=\"#ff6b6b\"") == 5);
   CHECK(count(svg, "fill=\"#4ecdc4\"") == 5);
   const std::string parsed = parse_with_python(svg, "bars");
@@ -268,19 +269,15 @@ TEST_CASE("edge cases still give a valid, labelled picture") {
   }
 }
 
-TEST_CASE("colours follow the lab by engine name, else an explicit colour, else the palette") {
-  CHECK(chart::lab_color_for("HF") == "#ff6b6b");
-  CHECK(chart::lab_color_for("HuggingFace") == "#ff6b6b");
-  CHECK(chart::lab_color_for("hf p95") == "#ff6b6b");
-  CHECK(chart::lab_color_for("vLLM mean") == "#4ecdc4");
-  CHECK(chart::lab_color_for("SGLang") == "");
+TEST_CASE("a series takes its explicit colour, else the next palette colour; names never choose one") {
   chart::LineChart l;
   l.categories = {"1", "2"};
-  l.series = {{"SGLang", {1, 2}, "", false}, {"TGI", {2, 3}, "", false}, {"mine", {1, 1}, "#123456", false}};
+  l.series = {{"HF", {1, 2}, "", false}, {"vLLM", {2, 3}, "", false}, {"mine", {1, 1}, "#123456", false}};
   const std::string svg = chart::render_lines(l);
-  CHECK(svg.find("stroke=\"#4e79a7\"") != std::string::npos);  // palette 0
+  CHECK(svg.find("stroke=\"#4e79a7\"") != std::string::npos);  // palette 0, whatever the name
   CHECK(svg.find("stroke=\"#f28e2b\"") != std::string::npos);  // palette 1
   CHECK(svg.find("stroke=\"#123456\"") != std::string::npos);
+  CHECK(svg.find("#ff6b6b") == std::string::npos);
 }
 
 TEST_CASE("line charts draw dashed series dashed and keep every point") {
@@ -292,7 +289,7 @@ TEST_CASE("line charts draw dashed series dashed and keep every point") {
   const std::string svg = chart::render_lines(l);
   CHECK(count(svg, "<polyline") == 2);
   CHECK(count(svg, "stroke-dasharray=\"8 5\"") == 1);
-  CHECK(count(svg, "<circle") == 8 + 2);  // 4 markers per series + one per legend entry
+  CHECK(count(svg, "<circle") == 8 + 2);         // 4 markers per series + one per legend entry
   CHECK(svg.find(">15<") != std::string::npos);  // ticks 0..15 step 5 for a max of 14.8
   CHECK(svg.find(">20<") != std::string::npos);  // the category
   CHECK(parse_with_python(svg, "lines") != "");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <servebench/driver.hpp>
+#include <servebench/ready.hpp>
 
 #include "support/test_server.hpp"
 
@@ -57,7 +58,7 @@ TEST_CASE("driver options are fluent and read back") {
                      .base_url("http://h:1")
                      .api_key("k")
                      .model("m")
-                     .target("vllm")
+                     .label("vllm")
                      .stream(true)
                      .temperature(0.5)
                      .ignore_eos(true)
@@ -70,7 +71,7 @@ TEST_CASE("driver options are fluent and read back") {
   CHECK(o.base_url() == "http://h:1");
   CHECK(o.api_key() == "k");
   CHECK(o.model() == "m");
-  CHECK(o.target() == "vllm");
+  CHECK(o.label() == "vllm");
   CHECK(o.stream());
   CHECK(o.temperature() == 0.5);
   CHECK(o.ignore_eos());
@@ -94,7 +95,7 @@ TEST_CASE("the prefix, the bearer key and the JSON body reach the server") {
     res.set_content(R"({"text":"ok","usage":{"completion_tokens":1}})", "application/json");
   });
   server.start();
-  Driver<api::hf_simple> driver(DriverOptions().base_url(server.url() + "/prefix/").api_key("secret").target("hf"));
+  Driver<api::hf_simple> driver(DriverOptions().base_url(server.url() + "/prefix/").api_key("secret").label("hf"));
   const auto r = driver.send(prompt, 7);
   REQUIRE_MESSAGE(r.ok(), r.error_message);
   CHECK(auth == "Bearer secret");
@@ -122,7 +123,8 @@ TEST_CASE("a driver reuses one connection across requests (keep-alive)") {
 }
 
 TEST_CASE("connect_refused: nothing listens on the port") {
-  Driver<api::openai_completions> driver(DriverOptions().base_url("http://127.0.0.1:" + std::to_string(testing::unused_port())));
+  Driver<api::openai_completions> driver(
+      DriverOptions().base_url("http://127.0.0.1:" + std::to_string(testing::unused_port())));
   const auto r = driver.send(prompt);
   CHECK(r.error_kind == ErrorKind::connect_refused);
   CHECK(r.t_send > 0);
@@ -278,7 +280,8 @@ TEST_CASE("closed_mid_stream: the connection drops after part of the reply") {
     CHECK(r.error_kind == ErrorKind::closed_mid_stream);
   }
   SUBCASE("a body shorter than its Content-Length") {
-    testing::RawServer raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\":");
+    testing::RawServer raw(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\":");
     Driver<api::hf_simple> driver(DriverOptions().base_url(raw.url()));
     const auto r = driver.send(prompt);
     CHECK(r.error_kind == ErrorKind::closed_mid_stream);
@@ -345,7 +348,8 @@ TEST_CASE("cancel aborts the request in flight with its reason, sticks, and clea
 TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token request, and gives up with a reason") {
   SUBCASE("/health") {
     TestServer server;
-    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("", "text/plain"); });
+    server.server().Get("/health",
+                        [](const httplib::Request&, httplib::Response& res) { res.set_content("", "text/plain"); });
     server.start();
     const auto ready = wait_until_ready(server.url(), 5s, nullptr);
     CHECK(ready);
@@ -353,7 +357,9 @@ TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token r
   }
   SUBCASE("/v1/models") {
     TestServer server;
-    server.server().Get("/v1/models", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+    server.server().Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{}", "application/json");
+    });
     server.start();
     CHECK(wait_until_ready(server.url(), 5s, nullptr).probe == "/v1/models");
   }
@@ -388,13 +394,44 @@ TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token r
     CHECK_FALSE(ready.reason.empty());
     CHECK(log.str().find("gave up") != std::string::npos);
   }
-  SUBCASE("a /health that says it is still starting") {
+  SUBCASE("a /health that says it is still starting: 502, 503 and 504 are waited on") {
+    for (int status : {502, 503, 504}) {
+      CAPTURE(status);
+      TestServer server;
+      server.server().Get("/health",
+                          [status](const httplib::Request&, httplib::Response& res) { res.status = status; });
+      server.start();
+      const auto ready = wait_until_ready(server.url(), 400ms, nullptr);
+      CHECK_FALSE(ready);
+      CHECK(ready.reason.find(std::to_string(status) + " (starting)") != std::string::npos);
+    }
+  }
+  SUBCASE("a live server's other answers mean it is up: 501 and 405 move to the next probe, 500 or 401 is up") {
     TestServer server;
-    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+    // Python's http.server answers a GET it does not implement with 501; a POST-only route answers 405.
+    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 501; });
+    server.server().Get("/v1/models", [](const httplib::Request&, httplib::Response& res) { res.status = 405; });
+    server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) { res.status = 401; });
     server.start();
-    const auto ready = wait_until_ready(server.url(), 400ms, nullptr);
+    const auto ready = wait_until_ready(server.url(), 2s, nullptr);
+    CHECK(ready);
+    CHECK(ready.probe == "/v1/completions");
+    TestServer broken;
+    broken.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 500; });
+    broken.start();
+    CHECK(wait_until_ready(broken.url(), 2s, nullptr).probe == "/health");
+  }
+  SUBCASE("a server with none of the probes' routes answers HTTP, so it is up") {
+    TestServer server;  // cpp-httplib answers 404 to everything unrouted
+    server.start();
+    const auto ready = wait_until_ready(server.url(), 2s, nullptr);
+    CHECK(ready);
+    CHECK(ready.probe == "HTTP (/health 404, /v1/models 404, /v1/completions 404)");
+  }
+  SUBCASE("an unusable URL is a reason, not an exception") {
+    const auto ready = wait_until_ready("ftp://host", 1s, nullptr);
     CHECK_FALSE(ready);
-    CHECK(ready.reason.find("503") != std::string::npos);
+    CHECK(ready.reason.find("scheme") != std::string::npos);
   }
 }
 

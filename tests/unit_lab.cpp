@@ -7,7 +7,7 @@
 
 #include <unistd.h>
 
-#include <servebench/lab.hpp>
+#include "../examples/lab/lab.hpp"
 
 using namespace servebench;
 
@@ -24,8 +24,10 @@ RequestRecord ok_record(const std::string& target, std::uint64_t index, double s
   return r;
 }
 
-RunResult run_of(const std::string& target, double level, std::vector<RequestRecord> records) {
-  RunResult run;
+LevelResult run_of(const std::string& target, double level, std::vector<RequestRecord> records) {
+  LevelResult run;
+  run.target.label = target;
+  run.config.concurrency = static_cast<std::size_t>(level);
   run.records = std::move(records);
   run.summary = summarize(run.records);
   run.summary.level = level;
@@ -75,7 +77,7 @@ TEST_CASE("lab_engine_level computes p95 by the lab's rule: sorted[int(n * 0.95)
 }
 
 TEST_CASE("concurrent_benchmark_json keeps the lab's key order and fields, and reads back") {
-  std::vector<RunResult> runs;
+  std::vector<LevelResult> runs;
   for (double level : {1.0, 5.0, 10.0, 20.0}) {
     std::vector<RequestRecord> hf, vllm;
     for (int i = 0; i < static_cast<int>(level); ++i) {
@@ -96,8 +98,8 @@ TEST_CASE("concurrent_benchmark_json keeps the lab's key order and fields, and r
   CHECK(text.find("\"10\"") < text.find("\"20\""));
   std::vector<std::string> keys;
   for (const auto& [key, value] : j["20"]["hf"].items()) keys.push_back(key);
-  CHECK(keys == std::vector<std::string>{"total_time", "successful", "failed", "throughput_req_per_sec",
-                                         "mean_latency", "p95_latency"});
+  CHECK(keys == std::vector<std::string>{"total_time", "successful", "failed", "throughput_req_per_sec", "mean_latency",
+                                         "p95_latency"});
   CHECK(j["20"]["vllm"]["successful"] == 20);
   CHECK(j["1"]["hf"]["p95_latency"] == 0.0);
 
@@ -121,7 +123,8 @@ TEST_CASE("parse_concurrent_benchmark sorts levels numerically and says what is 
                     doctest::Contains("'t.json' is not valid JSON (truncated"));
   CHECK_THROWS_WITH(lab::parse_concurrent_benchmark(R"({"schema": "servebench.artifact/1"})", "a.json"),
                     doctest::Contains("key \"schema\" is not a concurrency level"));
-  CHECK_THROWS_WITH(lab::parse_concurrent_benchmark(R"([1, 2])", "l.json"), doctest::Contains("not a concurrency table"));
+  CHECK_THROWS_WITH(lab::parse_concurrent_benchmark(R"([1, 2])", "l.json"),
+                    doctest::Contains("not a concurrency table"));
   CHECK_THROWS_WITH(lab::parse_concurrent_benchmark(R"({"1": {"hf": {"throughput_req_per_sec": 1}}})", "h.json"),
                     doctest::Contains("level 1 has no \"vllm\" object"));
   CHECK_THROWS_WITH(lab::parse_concurrent_benchmark(
@@ -131,11 +134,12 @@ TEST_CASE("parse_concurrent_benchmark sorts levels numerically and says what is 
 }
 
 TEST_CASE("single_request_json has the lab's shape: prompt[:50], engine blocks and hf/vllm speedup") {
-  auto workload = lab_single_request_workload();
-  RunResult hf = run_of("hf", 1, {ok_record("hf", 0, 6.0, 100), ok_record("hf", 1, 6.5, 100)});
+  auto workload = fixed_prompts(std::vector<std::string>(lab::prompts.begin(), lab::prompts.end()),
+                                lab::prompt_max_tokens);
+  LevelResult hf = run_of("hf", 1, {ok_record("hf", 0, 6.0, 100), ok_record("hf", 1, 6.5, 100)});
   auto failed = ok_record("vllm", 1, 0.1);
   failed.error_kind = ErrorKind::connect_refused;
-  RunResult vllm = run_of("vllm", 1, {ok_record("vllm", 0, 0.75, 100), failed});
+  LevelResult vllm = run_of("vllm", 1, {ok_record("vllm", 0, 0.75, 100), failed});
   const auto rows = lab::pair_single_requests(hf, vllm, workload);
   REQUIRE(rows.size() == 2);
   const auto j = lab::single_request_json(rows);
@@ -150,7 +154,7 @@ TEST_CASE("single_request_json has the lab's shape: prompt[:50], engine blocks a
   CHECK(j[0]["hf"]["tokens"] == 100);
   CHECK(j[0]["hf"]["tok_per_sec"].get<double>() == doctest::Approx(100 / 6.0));
   CHECK(j[0]["speedup"].get<double>() == doctest::Approx(8.0));  // 6.0 / 0.75
-  CHECK(j[1]["vllm"]["tokens"] == 0);  // failed: nothing generated, no speedup
+  CHECK(j[1]["vllm"]["tokens"] == 0);                            // failed: nothing generated, no speedup
   CHECK(j[1]["speedup"] == 0.0);
 }
 
@@ -164,7 +168,7 @@ TEST_CASE("lab::check wants both server URLs or neither") {
   lab::Options o;
   CHECK_NOTHROW(lab::check(o));
   o.hf_url = "http://127.0.0.1:8001";
-  CHECK_THROWS_WITH_AS(lab::check(o), doctest::Contains("give both --hf URL and --vllm URL"), cli::UsageError);
+  CHECK_THROWS_WITH_AS(lab::check(o), doctest::Contains("give both --hf URL and --vllm URL"), examples::UsageError);
   o.vllm_url = "http://127.0.0.1:8000";
   CHECK_NOTHROW(lab::check(o));
   CHECK(o.path("x.json") == "artifacts/x.json");
@@ -191,17 +195,18 @@ TEST_CASE("Servers start the embedded HF-like and vLLM-like pair, and both answe
   CHECK(*servers.time_scale() == 200);
   const auto targets = servers.targets();
   REQUIRE(targets.size() == 2);
-  CHECK(targets[0].label == "hf");
-  CHECK(targets[0].api == "hf_simple");
-  CHECK(targets[1].label == "vllm");
-  CHECK(targets[1].api == "openai_completions");
+  CHECK(targets[0].label() == "hf");
+  CHECK(targets[0].info.dialect == "hf_simple");
+  CHECK(targets[1].label() == "vllm");
+  CHECK(targets[1].info.dialect == "openai_completions");
+  CHECK(targets[1].info.url == servers.vllm_url());
   for (const auto& t : targets) {
     auto sender = t.make_sender();
     const auto r = sender.send(Prompt{"Hello", 8}, 0, 0);
     CAPTURE(r.error_message);
     CHECK(r.ok());
     CHECK(r.n_out == 8);
-    CHECK(r.target == t.label);
+    CHECK(r.target == t.label());
   }
   const char* argv[] = {"prog", "--quiet"};
   const auto m = servers.metadata(2, argv, {{"max_tokens", 8}});
@@ -210,7 +215,6 @@ TEST_CASE("Servers start the embedded HF-like and vLLM-like pair, and both answe
   CHECK(*m.time_scale == 200);
   CHECK(m.model == lab::lab_model);
   CHECK(m.configuration["max_tokens"] == 8);
-  CHECK(m.targets.size() == 2);
 }
 
 TEST_CASE("Servers refuse a real server that does not answer, naming it and the fix") {
@@ -248,21 +252,34 @@ TEST_CASE("the chart builders carry the lab's numbers: throughput bars and mean/
   CHECK_NOTHROW(chart::render_lines(lines));
 }
 
-TEST_CASE("ttft_tpot_chart draws only engines that streamed, in milliseconds") {
+TEST_CASE("the lab's prompts are its own constants, and the lab's report relates vLLM to HF in the lab's colours") {
+  REQUIRE(lab::prompts.size() == 3);
+  CHECK(std::string(lab::prompts[0]) == "Write a detailed explanation of how transformers work:");
+  CHECK(std::string(lab::prompts[1]) == "Explain the concept of attention mechanism in neural networks:");
+  CHECK(std::string(lab::prompts[2]) == "What are the key differences between GPT and BERT architectures?");
+  CHECK(lab::default_levels == std::vector<std::size_t>{1, 5, 10, 20});
+  const auto o = lab::report_options();
+  CHECK(o.baseline == "hf");
+  CHECK(o.colors.at("hf") == "#ff6b6b");
+  CHECK(o.colors.at("vllm") == "#4ecdc4");
+}
+
+TEST_CASE("the lab's TTFT/TPOT chart draws only engines that streamed, in milliseconds") {
   Artifact a;
   auto streamed = ok_record("vllm", 0, 1.0);
   streamed.streamed = true;
   streamed.t_first_token = streamed.t_send + 100'000'000;  // TTFT 100 ms; TPOT (1000 - 100) / 49 ms
   a.levels.push_back(run_of("hf", 5, {ok_record("hf", 0, 3.0)}));
   a.levels.push_back(run_of("vllm", 5, {streamed}));
-  const auto c = lab::ttft_tpot_chart(a);
+  const auto c = ttft_tpot_chart(a.levels, lab::report_options());
   REQUIRE(c);
   CHECK(c->categories == std::vector<std::string>{"5"});
   REQUIRE(c->ttft.size() == 1);
-  CHECK(c->ttft[0].name == "vLLM");
+  CHECK(c->ttft[0].name == "vllm");
+  CHECK(c->ttft[0].color == lab::vllm_color);
   CHECK(c->ttft[0].values[0] == doctest::Approx(100.0));
   CHECK(c->tpot[0].values[0] == doctest::Approx(900.0 / 49));
   Artifact none;
   none.levels.push_back(run_of("hf", 1, {ok_record("hf", 0, 3.0)}));
-  CHECK_FALSE(lab::ttft_tpot_chart(none));
+  CHECK_FALSE(ttft_tpot_chart(none.levels));
 }

@@ -58,10 +58,10 @@ TEST_CASE("a record's derived metrics follow the metric definitions") {
 
 TEST_CASE("summarize counts, classifies and times a level") {
   std::vector<RequestRecord> records{
-      streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),            // latency 60, ttft 40, tpot 10
-      streamed(1, 0, 10 * ms, {60 * ms, 80 * ms, 100 * ms}, 3),     // latency 90, ttft 50, tpot 20
+      streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),         // latency 60, ttft 40, tpot 10
+      streamed(1, 0, 10 * ms, {60 * ms, 80 * ms, 100 * ms}, 3),  // latency 90, ttft 50, tpot 20
       failed(2, 20 * ms, 30 * ms, ErrorKind::http_status),
-      failed(3, 20 * ms, 200 * ms, ErrorKind::read_timeout),       // last t_end of the level
+      failed(3, 20 * ms, 200 * ms, ErrorKind::read_timeout),  // last t_end of the level
       failed(4, 25 * ms, 70 * ms, ErrorKind::http_status),
       failed(5, 30 * ms, 90 * ms, ErrorKind::interrupted),
   };
@@ -93,13 +93,13 @@ TEST_CASE("summarize counts, classifies and times a level") {
   CHECK(s.itl->max == doctest::Approx(0.020));
   CHECK(s.latency_from_sched->max == doctest::Approx(0.100));
   CHECK(s.client_queue->max == doctest::Approx(0.010));  // record 1: scheduled at 0, sent at 10
-  CHECK_FALSE(s.goodput_req_per_sec.has_value());  // no SLOs given
+  CHECK_FALSE(s.goodput_req_per_sec.has_value());        // no SLOs given
 }
 
 TEST_CASE("goodput counts only requests meeting every SLO") {
   const std::vector<RequestRecord> records{
-      streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),          // ttft 40, tpot 10, latency 60
-      streamed(1, 0, 0, {60 * ms, 80 * ms, 100 * ms}, 3),         // ttft 60, tpot 20, latency 100
+      streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),   // ttft 40, tpot 10, latency 60
+      streamed(1, 0, 0, {60 * ms, 80 * ms, 100 * ms}, 3),  // ttft 60, tpot 20, latency 100
       failed(2, 0, 10 * ms, ErrorKind::http_status),
   };
   servebench::SummarizeOptions options;
@@ -137,15 +137,17 @@ TEST_CASE("records and level summaries survive a JSON round trip") {
   r.error_kind = ErrorKind::closed_mid_stream;
   r.error_message = "connection closed after 3 events";
   r.body_start = "{\"partial";
-  r.server_first_token = 3;
-  r.server_end = 8;
+  r.server_timing = servebench::ServerTiming{3, 8};
   const auto back = nlohmann::json(r).get<RequestRecord>();
   CHECK(back.index == 3);
   CHECK(back.event_times == r.event_times);
   CHECK(back.error_kind == ErrorKind::closed_mid_stream);
   CHECK(back.error_message == r.error_message);
   CHECK(back.token_source == servebench::TokenSource::usage);
-  CHECK(back.server_end == 8);
+  REQUIRE(back.server_timing.has_value());
+  CHECK(back.server_timing->first_token == 3);
+  CHECK(back.server_timing->last_token == 8);
+  CHECK_FALSE(nlohmann::json(RequestRecord{}).get<RequestRecord>().server_timing.has_value());
 
   const auto s = servebench::summarize({streamed(0, 0, 0, {40 * ms, 50 * ms}, 2), r});
   const auto s_back = nlohmann::json(s).get<servebench::LevelSummary>();
@@ -153,9 +155,10 @@ TEST_CASE("records and level summaries survive a JSON round trip") {
   CHECK(s_back.latency->p95 == s.latency->p95);
   CHECK(s_back.ttft.has_value());
 
-  CHECK_THROWS_AS(servebench::error_kind_from_string("teapot"), std::invalid_argument);
+  CHECK_THROWS_AS(servebench::enum_from_string<ErrorKind>("teapot"), std::invalid_argument);
   for (int k = 0; k <= static_cast<int>(ErrorKind::other); ++k) {
     const auto kind = static_cast<ErrorKind>(k);
-    CHECK(servebench::error_kind_from_string(servebench::to_string(kind)) == kind);
+    CHECK(servebench::enum_from_string<ErrorKind>(servebench::to_string(kind)) == kind);
+    CHECK(nlohmann::json(kind).get<ErrorKind>() == kind);  // JSON spells it the same way
   }
 }

@@ -3,11 +3,6 @@
 // deliberately loose (a loaded two-core machine); exact checks are on counts, flags and precomputed times.
 #include <doctest/doctest.h>
 
-#include <servebench/scheduler.hpp>
-
-#include "support/eventually.hpp"
-#include "support/fake_sender.hpp"
-
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -15,6 +10,11 @@
 #include <numeric>
 #include <set>
 #include <thread>
+
+#include <servebench/scheduler.hpp>
+
+#include "support/eventually.hpp"
+#include "support/fake_sender.hpp"
 
 using namespace servebench;
 using servebench::testing::FakeBackend;
@@ -29,8 +29,17 @@ std::shared_ptr<FakeBackend> backend_with(std::chrono::nanoseconds service) {
   return b;
 }
 
-auto factory(const std::shared_ptr<FakeBackend>& backend) {
-  return [backend] { return FakeSender(backend); };
+auto factory(const std::shared_ptr<FakeBackend>& backend, std::string label = "fake") {
+  return [backend, label] { return FakeSender(backend, label); };
+}
+
+// The lab's concurrency workload, written out: an infinite stream of questions, 50 tokens each.
+Workload questions() { return template_prompts("Question {i}: Explain concept {i} briefly.", 50); }
+
+// A target of fake senders that write the target's own label on their records.
+Target fake_target(const std::shared_ptr<FakeBackend>& backend, TargetInfo info) {
+  const std::string label = info.label;
+  return make_target(std::move(info), factory(backend, label));
 }
 
 struct MeanAndCv {
@@ -64,34 +73,6 @@ void check_every_index_once(const std::vector<RequestRecord>& records, std::uint
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
-
-TEST_CASE("the thread pool's submit returns a future with the result or the exception") {
-  ThreadPool pool(2);
-  CHECK(pool.size() == 2);
-  auto sum = pool.submit([](int a, int b) { return a + b; }, 2, 3);
-  auto nothing = pool.submit([] {});
-  auto failing = pool.submit([]() -> int { throw std::runtime_error("boom"); });
-  CHECK(sum.get() == 5);
-  nothing.get();
-  CHECK_THROWS_WITH_AS(failing.get(), "boom", std::runtime_error);
-}
-
-TEST_CASE("the thread pool's detach runs every task and wait blocks until they are done") {
-  std::atomic<int> ran{0};
-  {
-    ThreadPool pool(3);
-    for (int i = 0; i < 100; ++i)
-      pool.detach([&ran] {
-        std::this_thread::sleep_for(100us);
-        ++ran;
-      });
-    pool.detach([] { throw std::runtime_error("dropped, not fatal"); });
-    pool.wait();
-    CHECK(ran.load() == 100);
-    CHECK(pool.pending() == 0);
-  }
-  CHECK_THROWS_AS(ThreadPool(0), std::invalid_argument);
-}
 
 TEST_CASE("AnySender forwards send and cancel to the sender it holds") {
   auto backend = backend_with(1ms);
@@ -188,41 +169,68 @@ TEST_CASE("a closed loop keeps exactly N requests in flight until the count is r
     CAPTURE(n);
     auto backend = backend_with(50ms);  // long against scheduling gaps, so the mean check holds on a busy machine
     const std::uint64_t requests = 5 * n;
-    const auto result = run_closed_loop(ClosedLoop().concurrency(n).requests(requests).quiet(true),
-                                        lab_concurrent_workload(), factory(backend));
-    CHECK(backend->max_in_flight() == static_cast<int>(n));       // never more than N
+    const auto result = run_closed_loop(ClosedLoop().concurrency(n).requests(requests).quiet(true), questions(),
+                                        factory(backend));
+    CHECK(backend->max_in_flight() == static_cast<int>(n));           // never more than N
     CHECK(backend->mean_in_flight() > 0.8 * static_cast<double>(n));  // and N nearly all the time
-    CHECK(backend->senders_made.load() == static_cast<int>(n));   // one sender (connection) per worker
+    CHECK(backend->senders_made.load() == static_cast<int>(n));       // one sender (connection) per worker
     CHECK(backend->started() == requests);
     REQUIRE(result.records.size() == requests);
     check_every_index_once(result.records, requests);
     CHECK(result.summary.successful == requests);
     CHECK(result.summary.level == static_cast<double>(n));
-    CHECK(result.mode == "closed_loop");
+    CHECK(result.config.mode == LoopMode::closed_loop);
+    CHECK(result.config.concurrency == n);
+    CHECK(result.config.requests == requests);
     CHECK_FALSE(result.interrupted);
     CHECK_FALSE(result.deadline_exceeded);
     CHECK(result.late_sends == 0);  // a closed loop sends the moment a worker is free
-    for (const auto& r : result.records) CHECK(r.target == "fake");  // the sender's label when none is set
+    // Without a Target the level is called what its senders call their records.
+    for (const auto& r : result.records) CHECK(r.target == "fake");
+    CHECK(result.target.label == "fake");
+    CHECK(result.summary.target == "fake");
   }
 }
 
-TEST_CASE("the closed loop sends the workload's prompts by index") {
+TEST_CASE("the closed loop sends the workload's prompts by index, and the level has one label") {
   auto backend = backend_with(1ms);
-  const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(9).quiet(true).target("lab"),
-                                      lab_concurrent_workload(), factory(backend));
-  for (const auto& r : result.records) {
-    CHECK(r.text == "Question " + std::to_string(r.index) + ": Explain concept " + std::to_string(r.index) +
-                        " briefly.");
-    CHECK(r.n_out == 50);
-    CHECK(r.target == "lab");
+  auto check_prompts = [](const LevelResult& result) {
+    REQUIRE(result.records.size() == 9);
+    for (const auto& r : result.records) {
+      CHECK(r.text ==
+            "Question " + std::to_string(r.index) + ": Explain concept " + std::to_string(r.index) + " briefly.");
+      CHECK(r.n_out == 50);
+      CHECK(r.target == "lab");
+    }
+    CHECK(result.summary.target == "lab");
+    CHECK(result.target.label == "lab");
+  };
+  SUBCASE("from the senders: the label they write on their records") {
+    const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(9).quiet(true), questions(),
+                                        factory(backend, "lab"));
+    check_prompts(result);
+    CHECK(result.target.url.empty());  // a bare factory says nothing else about the server
   }
-  CHECK(result.summary.target == "lab");
+  SUBCASE("from a Target: its TargetInfo, whole, in the result") {
+    const auto target = fake_target(backend, TargetInfo{"lab", "http://127.0.0.1:9", "fake_dialect", "m"});
+    CHECK(target.label() == "lab");
+    const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(9).quiet(true), questions(), target);
+    check_prompts(result);
+    CHECK(result.target.url == "http://127.0.0.1:9");
+    CHECK(result.target.dialect == "fake_dialect");
+    CHECK(result.target.model == "m");
+  }
+  SUBCASE("a Target without make_sender is refused") {
+    Target empty{TargetInfo{"lab", "", "", ""}, nullptr};
+    CHECK_THROWS_AS(run_closed_loop(ClosedLoop().requests(1).quiet(true), questions(), empty), std::invalid_argument);
+    CHECK_THROWS_AS(run_open_loop(OpenLoop().requests(1).quiet(true), questions(), empty), std::invalid_argument);
+  }
 }
 
 TEST_CASE("a closed loop stops starting requests once its duration has passed") {
   auto backend = backend_with(10ms);
-  const auto result = run_closed_loop(ClosedLoop().concurrency(2).duration(300ms).quiet(true),
-                                      lab_concurrent_workload(), factory(backend));
+  const auto result = run_closed_loop(ClosedLoop().concurrency(2).duration(300ms).quiet(true), questions(),
+                                      factory(backend));
   // About 2 * 300 / 10 = 60 requests on an idle machine; far fewer under load, never unbounded.
   CHECK(result.records.size() >= 2);
   CHECK(result.records.size() <= 62);
@@ -232,15 +240,17 @@ TEST_CASE("a closed loop stops starting requests once its duration has passed") 
   check_every_index_once(result.records, result.records.size());
 }
 
-TEST_CASE("a finite workload without a count runs once through; an infinite one is refused") {
+TEST_CASE("a finite workload without a count runs once through, and an infinite one is refused") {
   auto backend = backend_with(1ms);
-  const auto result = run_closed_loop(ClosedLoop().concurrency(2).quiet(true), lab_single_request_workload(),
-                                      factory(backend));
+  // The lab's single-request workload, written out: three prompts, 100 tokens each.
+  const auto three_prompts = fixed_prompts({"Write a detailed explanation of how transformers work:",
+                                            "Explain the concept of attention mechanism in neural networks:",
+                                            "What are the key differences between GPT and BERT architectures?"},
+                                           100);
+  const auto result = run_closed_loop(ClosedLoop().concurrency(2).quiet(true), three_prompts, factory(backend));
   CHECK(result.records.size() == 3);
-  CHECK_THROWS_AS(run_closed_loop(ClosedLoop().quiet(true), lab_concurrent_workload(), factory(backend)),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(run_closed_loop(ClosedLoop().concurrency(0).requests(1), lab_concurrent_workload(),
-                                  factory(backend)),
+  CHECK_THROWS_AS(run_closed_loop(ClosedLoop().quiet(true), questions(), factory(backend)), std::invalid_argument);
+  CHECK_THROWS_AS(run_closed_loop(ClosedLoop().concurrency(0).requests(1), questions(), factory(backend)),
                   std::invalid_argument);
 }
 
@@ -252,8 +262,8 @@ TEST_CASE("warm-up requests are sent first, marked, and absent from the statisti
     return arrival < 3 ? 150ms : 2ms;
   };
   SUBCASE("closed loop") {
-    const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(10).warmup(3).quiet(true),
-                                        lab_concurrent_workload(), factory(backend));
+    const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(10).warmup(3).quiet(true), questions(),
+                                        factory(backend));
     REQUIRE(result.records.size() == 13);
     CHECK(result.warmup_sent == 3);
     Nanos last_warmup_end = 0, first_measured_send = 0;
@@ -276,16 +286,16 @@ TEST_CASE("warm-up requests are sent first, marked, and absent from the statisti
     check_every_index_once(result.records, 10);
   }
   SUBCASE("closed loop, warm-up records dropped") {
-    const auto result =
-        run_closed_loop(ClosedLoop().concurrency(2).requests(10).warmup(3).keep_warmup_records(false).quiet(true),
-                        lab_concurrent_workload(), factory(backend));
+    const auto result = run_closed_loop(
+        ClosedLoop().concurrency(2).requests(10).warmup(3).keep_warmup_records(false).quiet(true), questions(),
+        factory(backend));
     CHECK(result.records.size() == 10);
     CHECK(result.warmup_sent == 3);
     for (const auto& r : result.records) CHECK_FALSE(r.warmup);
   }
   SUBCASE("open loop") {
-    const auto result = run_open_loop(OpenLoop().rate(200).requests(10).warmup(3).quiet(true),
-                                      lab_concurrent_workload(), factory(backend));
+    const auto result = run_open_loop(OpenLoop().rate(200).requests(10).warmup(3).quiet(true), questions(),
+                                      factory(backend));
     REQUIRE(result.records.size() == 13);
     CHECK(result.summary.sent == 10);
     REQUIRE(result.summary.latency);
@@ -309,7 +319,7 @@ TEST_CASE("the level timeout cancels requests in flight as deadline_exceeded") {
   SUBCASE("closed loop") {
     const auto started = std::chrono::steady_clock::now();
     const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(100).timeout(300ms).quiet(true),
-                                        lab_concurrent_workload(), factory(backend));
+                                        questions(), factory(backend));
     CHECK(std::chrono::steady_clock::now() - started < 10s);
     CHECK(result.deadline_exceeded);
     CHECK_FALSE(result.interrupted);
@@ -321,7 +331,7 @@ TEST_CASE("the level timeout cancels requests in flight as deadline_exceeded") {
   }
   SUBCASE("open loop") {
     const auto result = run_open_loop(OpenLoop().rate(100).requests(50).max_in_flight(5).timeout(300ms).quiet(true),
-                                      lab_concurrent_workload(), factory(backend));
+                                      questions(), factory(backend));
     CHECK(result.deadline_exceeded);
     CHECK(count_if_kind(result.records, ErrorKind::none) == 4);
     CHECK(count_if_kind(result.records, ErrorKind::deadline_exceeded) == 5);  // the cap was in flight, hanging
@@ -342,9 +352,8 @@ TEST_CASE("SIGINT during a run returns the partial records, marked interrupted")
       REQUIRE(eventually([&] { return backend->started() >= 6 + 3; }));
       std::raise(SIGINT);
     });
-    const auto result =
-        run_closed_loop(ClosedLoop().concurrency(3).requests(1000).grace_period(100ms).quiet(true),
-                        lab_concurrent_workload(), factory(backend));
+    const auto result = run_closed_loop(ClosedLoop().concurrency(3).requests(1000).grace_period(100ms).quiet(true),
+                                        questions(), factory(backend));
     interrupter.join();
     CHECK(result.interrupted);
     CHECK_FALSE(result.deadline_exceeded);
@@ -362,8 +371,8 @@ TEST_CASE("SIGINT during a run returns the partial records, marked interrupted")
       REQUIRE(eventually([&] { return backend->started() >= 8; }));
       std::raise(SIGINT);
     });
-    const auto result = run_open_loop(OpenLoop().rate(500).requests(10'000).grace_period(50ms).quiet(true),
-                                      lab_concurrent_workload(), factory(backend));
+    const auto result = run_open_loop(OpenLoop().rate(500).requests(10'000).grace_period(50ms).quiet(true), questions(),
+                                      factory(backend));
     interrupter.join();
     CHECK(result.interrupted);
     CHECK(count_if_kind(result.records, ErrorKind::none) == 6);
@@ -384,7 +393,7 @@ TEST_CASE("requests in flight that finish within the grace period are kept as su
     std::raise(SIGTERM);
   });
   const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(1000).grace_period(5s).quiet(true),
-                                      lab_concurrent_workload(), factory(backend));
+                                      questions(), factory(backend));
   interrupter.join();
   CHECK(result.interrupted);
   CHECK(count_if_kind(result.records, ErrorKind::interrupted) == 0);
@@ -401,8 +410,8 @@ TEST_CASE("request_interrupt stops a run that leaves signals alone") {
     request_interrupt();
   });
   const auto result = run_closed_loop(
-      ClosedLoop().concurrency(1).requests(100'000).handle_signals(false).grace_period(1s).quiet(true),
-      lab_concurrent_workload(), factory(backend));
+      ClosedLoop().concurrency(1).requests(100'000).handle_signals(false).grace_period(1s).quiet(true), questions(),
+      factory(backend));
   stopper.join();
   CHECK(result.interrupted);
   CHECK(result.records.size() < 100'000);
@@ -414,10 +423,14 @@ TEST_CASE("request_interrupt stops a run that leaves signals alone") {
 TEST_CASE("an open loop schedules each request at its precomputed arrival time") {
   auto backend = backend_with(1ms);
   const auto options = OpenLoop().rate(200).distribution(Arrival::poisson).seed(7).requests(100).quiet(true);
-  const auto result = run_open_loop(options, lab_concurrent_workload(), factory(backend));
+  const auto result = run_open_loop(options, questions(), factory(backend));
   const auto offsets = arrival_offsets(options);
   REQUIRE(result.records.size() == 100);
-  CHECK(result.mode == "open_loop");
+  CHECK(result.config.mode == LoopMode::open_loop);
+  CHECK(result.config.rate == 200.0);
+  CHECK(result.config.arrival == Arrival::poisson);
+  CHECK(result.config.seed == 7);
+  CHECK(result.config.requests == 100);
   CHECK(result.summary.level == 200.0);
   // t_sched is the arrival time exactly: the first is the start of the clock, the rest follow the offsets.
   std::vector<Nanos> sched(100);
@@ -435,9 +448,9 @@ TEST_CASE("an open loop schedules each request at its precomputed arrival time")
 TEST_CASE("an open loop respects max_in_flight and warns when sends run late") {
   auto backend = backend_with(50ms);
   // 1000/s against two slots of 50 ms: the client falls far behind its schedule.
-  const auto result = run_open_loop(OpenLoop().rate(1000).distribution(Arrival::constant).requests(20)
-                                        .max_in_flight(2).quiet(true),
-                                    lab_concurrent_workload(), factory(backend));
+  const auto result = run_open_loop(
+      OpenLoop().rate(1000).distribution(Arrival::constant).requests(20).max_in_flight(2).quiet(true), questions(),
+      factory(backend));
   CHECK(backend->max_in_flight() <= 2);
   CHECK(backend->senders_made.load() <= 2);
   CHECK(result.records.size() == 20);
@@ -452,7 +465,7 @@ TEST_CASE("an open loop respects max_in_flight and warns when sends run late") {
 TEST_CASE("an uncapped open loop adds workers when arrivals overlap") {
   auto backend = backend_with(100ms);
   const auto result = run_open_loop(OpenLoop().rate(100).distribution(Arrival::constant).requests(20).quiet(true),
-                                    lab_concurrent_workload(), factory(backend));
+                                    questions(), factory(backend));
   // Arrivals every 10 ms each lasting 100 ms: about ten overlap, beyond the four workers started up front.
   CHECK(backend->max_in_flight() >= 6);
   CHECK(result.summary.successful == 20);
@@ -461,53 +474,77 @@ TEST_CASE("an uncapped open loop adds workers when arrivals overlap") {
 // ---------------------------------------------------------------------------------------------------------------
 // Sweep
 
-TEST_CASE("a sweep returns one summary per level and target") {
+TEST_CASE("a sweep returns one level result per level and target") {
   auto hf = backend_with(3ms);
   auto vllm = backend_with(1ms);
   const std::vector<Target> targets{
-      {"hf", [hf] { return AnySender(FakeSender(hf)); }, "http://127.0.0.1:8001", "hf_simple", "m"},
-      {"vllm", [vllm] { return AnySender(FakeSender(vllm)); }, "http://127.0.0.1:8000", "openai_completions", "m"},
+      fake_target(hf, TargetInfo{"hf", "http://127.0.0.1:8001", "hf_simple", "m"}),
+      fake_target(vllm, TargetInfo{"vllm", "http://127.0.0.1:8000", "openai_completions", "m"}),
   };
   SUBCASE("closed loop, sequential like the lab") {
-    const auto result = run_sweep(Sweep().concurrency_levels({1, 2, 4}).closed_loop(ClosedLoop().requests(8).quiet(true)),
-                                  lab_concurrent_workload(), targets);
-    REQUIRE(result.runs.size() == 6);
+    const auto result = run_sweep(
+        Sweep().concurrency_levels({1, 2, 4}).closed_loop(ClosedLoop().requests(8).quiet(true)), questions(), targets);
+    REQUIRE(result.levels.size() == 6);
     CHECK_FALSE(result.interrupted);
     const char* order[] = {"hf", "hf", "hf", "vllm", "vllm", "vllm"};
+    const char* urls[] = {"http://127.0.0.1:8001", "http://127.0.0.1:8000"};
+    const char* dialects[] = {"hf_simple", "openai_completions"};
     const double levels[] = {1, 2, 4, 1, 2, 4};
     for (std::size_t i = 0; i < 6; ++i) {
-      CHECK(result.runs[i].summary.target == order[i]);
-      CHECK(result.runs[i].summary.level == levels[i]);
-      CHECK(result.runs[i].summary.successful == 8);
-      for (const auto& r : result.runs[i].records) CHECK(r.target == order[i]);
+      CAPTURE(i);
+      const auto& level = result.levels[i];
+      CHECK(level.target.label == order[i]);
+      CHECK(level.target.url == urls[i / 3]);
+      CHECK(level.target.dialect == dialects[i / 3]);
+      CHECK(level.target.model == "m");
+      CHECK(level.summary.target == order[i]);
+      CHECK(level.summary.level == levels[i]);
+      CHECK(level.config.mode == LoopMode::closed_loop);
+      CHECK(level.config.concurrency == static_cast<std::size_t>(levels[i]));
+      CHECK(level.config.requests == 8);
+      CHECK(level.summary.successful == 8);
+      for (const auto& r : level.records) CHECK(r.target == order[i]);
     }
     for (const char* t : {"hf", "vllm"})
-      for (double l : {1.0, 2.0, 4.0}) CHECK(result.find(t, l) != nullptr);
+      for (double l : {1.0, 2.0, 4.0}) {
+        const auto* found = result.find(t, l);
+        REQUIRE(found != nullptr);
+        CHECK(found->target.label == t);
+        CHECK(found->summary.level == l);
+      }
     CHECK(result.find("hf", 3) == nullptr);
-    CHECK(result.summaries().size() == 6);
-    CHECK(result.level_results().size() == 6);
+    CHECK(result.find("tgi", 1) == nullptr);
+    CHECK(levels_of(result.levels, "hf").size() == 3);
+    CHECK(target_labels(result.levels) == std::vector<std::string>{"hf", "vllm"});
     CHECK(hf->max_in_flight() == 4);
   }
   SUBCASE("open loop, interleaved level by level") {
     std::vector<std::string> seen;
-    const auto result =
-        run_sweep(Sweep()
-                      .rates({50, 100})
-                      .open_loop(OpenLoop().requests(5).seed(1).quiet(true))
-                      .order(TargetOrder::interleaved)
-                      .on_level_done([&](const RunResult& r) {
-                        seen.push_back(r.summary.target + "@" + std::to_string(int(r.summary.level)));
-                      }),
-                  lab_concurrent_workload(), targets);
-    REQUIRE(result.runs.size() == 4);
+    const auto result = run_sweep(Sweep()
+                                      .rates({50, 100})
+                                      .open_loop(OpenLoop().requests(5).seed(1).quiet(true))
+                                      .order(TargetOrder::interleaved)
+                                      .on_level_done([&](const LevelResult& r) {
+                                        seen.push_back(r.target.label + "@" + std::to_string(int(r.summary.level)));
+                                      }),
+                                  questions(), targets);
+    REQUIRE(result.levels.size() == 4);
     CHECK(seen == std::vector<std::string>{"hf@50", "vllm@50", "hf@100", "vllm@100"});
-    for (const auto& r : result.runs) CHECK(r.mode == "open_loop");
+    const double rates[] = {50, 50, 100, 100};
+    for (std::size_t i = 0; i < 4; ++i) {
+      const auto& r = result.levels[i];
+      CHECK(r.config.mode == LoopMode::open_loop);
+      CHECK(r.config.rate == rates[i]);
+      CHECK(r.config.seed == 1);
+      CHECK(r.summary.level == rates[i]);
+    }
   }
   SUBCASE("a sweep needs exactly one kind of level") {
-    CHECK_THROWS_AS(run_sweep(Sweep(), lab_concurrent_workload(), targets), std::invalid_argument);
-    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}).concurrency_levels({1}), lab_concurrent_workload(), targets),
+    CHECK_THROWS_AS(run_sweep(Sweep(), questions(), targets), std::invalid_argument);
+    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}).concurrency_levels({1}), questions(), targets), std::invalid_argument);
+    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}), questions(), {}), std::invalid_argument);
+    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}), questions(), {Target{TargetInfo{"x", "", "", ""}, nullptr}}),
                     std::invalid_argument);
-    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}), lab_concurrent_workload(), {}), std::invalid_argument);
   }
 }
 
@@ -516,20 +553,22 @@ TEST_CASE("an interrupted sweep stops at the level it was running") {
   backend->service_time_for = [](std::uint64_t, std::uint64_t arrival) -> std::chrono::nanoseconds {
     return arrival < 10 ? 1ms : std::chrono::nanoseconds(1h);  // level 1 (8 requests) fine, level 2 hangs
   };
-  const std::vector<Target> targets{{"only", [backend] { return AnySender(FakeSender(backend)); }, "", "", ""}};
+  const std::vector<Target> targets{fake_target(backend, TargetInfo{"only", "", "", ""})};
   std::thread interrupter([&] {
     REQUIRE(eventually([&] { return backend->started() >= 12; }));
     std::raise(SIGINT);
   });
-  const auto result =
-      run_sweep(Sweep().concurrency_levels({1, 2, 4}).closed_loop(ClosedLoop().requests(8).grace_period(50ms).quiet(true)),
-                lab_concurrent_workload(), targets);
+  const auto result = run_sweep(Sweep().concurrency_levels({1, 2, 4}).closed_loop(
+                                    ClosedLoop().requests(8).grace_period(50ms).quiet(true)),
+                                questions(), targets);
   interrupter.join();
   CHECK(result.interrupted);
-  REQUIRE(result.runs.size() == 2);
-  CHECK_FALSE(result.runs[0].interrupted);
-  CHECK(result.runs[1].interrupted);
-  CHECK(result.runs[1].summary.interrupted == 2);
+  REQUIRE(result.levels.size() == 2);
+  CHECK_FALSE(result.levels[0].interrupted);
+  CHECK(result.levels[1].interrupted);
+  CHECK(result.levels[1].summary.interrupted == 2);
+  CHECK(result.levels[1].config.concurrency == 2);
+  CHECK(result.levels[1].target.label == "only");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -540,7 +579,7 @@ TEST_CASE("a sender that throws yields a failed record and a factory that throws
     RequestRecord send(const Prompt&, std::uint64_t, Nanos) { throw std::runtime_error("no route"); }
     void cancel(ErrorKind) {}
   };
-  const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(4).quiet(true), lab_concurrent_workload(),
+  const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(4).quiet(true), questions(),
                                       [] { return Throwing{}; });
   CHECK(result.summary.failed == 4);
   CHECK(result.records[0].error_kind == ErrorKind::other);
@@ -552,8 +591,7 @@ TEST_CASE("a sender that throws yields a failed record and a factory that throws
     if (made++ == 1) throw std::runtime_error("cannot connect");
     return FakeSender(backend);
   };
-  CHECK_THROWS_WITH(run_closed_loop(ClosedLoop().concurrency(3).requests(30).quiet(true), lab_concurrent_workload(),
-                                    flaky_factory),
+  CHECK_THROWS_WITH(run_closed_loop(ClosedLoop().concurrency(3).requests(30).quiet(true), questions(), flaky_factory),
                     "cannot connect");
 }
 
@@ -561,39 +599,95 @@ TEST_CASE("the progress line reads done/total, rate, failures and ETA") {
   CHECK(detail::format_progress("hf c=10", 45, 100, 2, 10.0, 12.2) ==
         "hf c=10: 45/100 done, 4.5 req/s, 2 failed, ETA 13s");
   CHECK(detail::format_progress("rate=5", 3, 0, 0, 0.0, std::nullopt) == "rate=5: 3 done, 0.0 req/s, 0 failed, ETA ?");
-  CHECK(detail::level_label("vllm", "rate", 12.5) == "vllm rate=12.5");
-  CHECK(detail::level_label("", "c", 4) == "c=4");
+  LevelConfig open;
+  open.mode = LoopMode::open_loop;
+  open.rate = 12.5;
+  open.concurrency = 3;  // not the level of an open loop
+  CHECK(detail::level_label("vllm", open) == "vllm rate=12.5");
+  LevelConfig closed;
+  closed.mode = LoopMode::closed_loop;
+  closed.concurrency = 4;
+  closed.rate = 7;  // not the level of a closed loop
+  CHECK(detail::level_label("", closed) == "c=4");
 }
 
-TEST_CASE("option objects chain and read back") {
-  const auto c = ClosedLoop().concurrency(10).requests(100).warmup(2).timeout(60s).grace_period(500ms).target("hf");
+TEST_CASE("option objects chain, read back, and are what a level records") {
+  const auto c = ClosedLoop().concurrency(10).requests(100).warmup(2).timeout(60s).grace_period(500ms);
   CHECK(c.concurrency() == 10);
   CHECK(c.requests() == 100);
   CHECK(c.warmup() == 2);
   CHECK(c.timeout() == 60s);
   CHECK(c.grace_period() == 500ms);
-  CHECK(c.target() == "hf");
-  const auto o = OpenLoop().rate(200).distribution(Arrival::gamma).burstiness(0.5).seed(1).max_in_flight(64)
-                     .duration(30s);
+  const auto cc = detail::level_config(c);
+  CHECK(cc.mode == LoopMode::closed_loop);
+  CHECK(cc.concurrency == 10);
+  CHECK(cc.requests == 100);
+  CHECK(cc.warmup == 2);
+  CHECK(cc.timeout_s == 60.0);
+  CHECK(cc.level() == 10.0);
+
+  Slo slo;
+  slo.ttft_s = 0.5;
+  slo.latency_s = 2.0;
+  const auto o = OpenLoop()
+                     .rate(200)
+                     .distribution(Arrival::gamma)
+                     .burstiness(0.5)
+                     .seed(1)
+                     .max_in_flight(64)
+                     .duration(30s)
+                     .summarize_options(SummarizeOptions{PercentileMethod::floor_rank, slo});
   CHECK(o.rate() == 200);
   CHECK(o.distribution() == Arrival::gamma);
   CHECK(o.burstiness() == 0.5);
   CHECK(o.seed() == 1);
   CHECK(o.max_in_flight() == 64);
   CHECK(o.duration() == 30s);
+  const auto oc = detail::level_config(o);
+  CHECK(oc.mode == LoopMode::open_loop);
+  CHECK(oc.rate == 200);
+  CHECK(oc.arrival == Arrival::gamma);
+  CHECK(oc.burstiness == 0.5);
+  CHECK(oc.seed == 1);
+  CHECK(oc.max_in_flight == 64);
+  CHECK(oc.duration_s == 30.0);
+  CHECK(oc.percentile_method == PercentileMethod::floor_rank);
+  CHECK(oc.slo.ttft_s == 0.5);
+  CHECK(oc.slo.latency_s == 2.0);
+  CHECK_FALSE(oc.slo.tpot_s.has_value());
+  CHECK(oc.level() == 200.0);
+
   CHECK(std::string(to_string(Arrival::poisson)) == "poisson");
-  CHECK(lab_concurrency_levels == std::vector<std::size_t>{1, 5, 10, 20});
+  CHECK(std::string(to_string(LoopMode::open_loop)) == "open_loop");
+  CHECK(enum_from_string<Arrival>("gamma") == Arrival::gamma);
+  CHECK(enum_from_string<LoopMode>("closed_loop") == LoopMode::closed_loop);
+  CHECK_THROWS_AS(enum_from_string<Arrival>("bursty"), std::invalid_argument);
 }
 
-TEST_CASE("a run result round-trips through JSON") {
+TEST_CASE("a level result round-trips through JSON") {
   auto backend = backend_with(1ms);
-  const auto result = run_closed_loop(ClosedLoop().concurrency(1).requests(2).quiet(true), lab_concurrent_workload(),
-                                      factory(backend));
+  Slo slo;
+  slo.latency_s = 1.0;
+  const auto result = run_closed_loop(
+      ClosedLoop().concurrency(1).requests(2).quiet(true).summarize_options(
+          SummarizeOptions{PercentileMethod::floor_rank, slo}),
+      questions(), fake_target(backend, TargetInfo{"hf", "http://127.0.0.1:8001", "hf_simple", "m"}));
   const nlohmann::json j = result;
-  const auto back = j.get<RunResult>();
-  CHECK(back.mode == "closed_loop");
+  const auto back = j.get<LevelResult>();
+  CHECK(back.config.mode == LoopMode::closed_loop);
+  CHECK(back.config.concurrency == 1);
+  CHECK(back.config.requests == 2);
+  CHECK(back.config.percentile_method == PercentileMethod::floor_rank);
+  CHECK(back.config.slo.latency_s == 1.0);
+  CHECK(back.target.label == "hf");
+  CHECK(back.target.url == "http://127.0.0.1:8001");
+  CHECK(back.target.dialect == "hf_simple");
+  CHECK(back.target.model == "m");
   CHECK(back.records.size() == 2);
   CHECK(back.summary.successful == 2);
+  CHECK(back.summary.goodput_req_per_sec.has_value());
+  CHECK(nlohmann::json(back) == j);  // nothing lost or changed
+  CHECK(j.at("config").at("mode") == "closed_loop");
   CHECK(j.at("interrupted") == false);
   CHECK(j.at("late_send_share") == 0.0);
 }

@@ -29,10 +29,10 @@
 #include "support/eventually.hpp"
 
 namespace sim = servebench::sim;
+using nlohmann::json;
 using servebench::Nanos;
 using servebench::now_ns;
 using servebench::ns_to_s;
-using nlohmann::json;
 
 namespace {
 // The server counts a streamed or generated reply (completed or cancelled) when cpp-httplib releases it, which can
@@ -49,7 +49,6 @@ sim::ServerStats stats_once_settled(const sim::Server& server, std::uint64_t rep
   return server.stats();
 }
 
-
 // h200-llama3-8b-transformers.json, "lab_server_concurrent_50_tokens": req/s by concurrency.
 const std::map<int, double> lab_hf_req_per_s = {{1, 0.309}, {5, 0.549}, {10, 0.563}, {20, 0.523}};
 
@@ -58,9 +57,9 @@ struct Exchange {
   bool transport_ok = false;
   httplib::Error error = httplib::Error::Success;
   int status = 0;
-  std::string body;                      // every byte received
-  std::vector<Nanos> event_times;        // arrival of each SSE event (streaming)
-  std::vector<std::string> event_data;   // its data
+  std::string body;                     // every byte received
+  std::vector<Nanos> event_times;       // arrival of each SSE event (streaming)
+  std::vector<std::string> event_data;  // its data
   Nanos t_send = 0, t_end = 0;
 
   bool done_seen() const { return !event_data.empty() && event_data.back() == "[DONE]"; }
@@ -192,8 +191,7 @@ TEST_CASE("options are fluent, read back, and refuse values out of range") {
   CHECK_THROWS_AS(o.api("grpc"), std::invalid_argument);
   CHECK_THROWS_AS(sim::Server(sim::ServerOptions().time_scale(0)), std::invalid_argument);
   CHECK_THROWS_AS(sim::Server(sim::ServerOptions().http_500_rate(0.6).http_503_rate(0.6)), std::invalid_argument);
-  CHECK_THROWS_AS(sim::Server(sim::preset("vllm-h100").step_ms_by_batch({{4, 6.0}, {2, 5.0}})),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(sim::Server(sim::preset("vllm-h100").step_ms_by_batch({{4, 6.0}, {2, 5.0}})), std::invalid_argument);
 }
 
 TEST_CASE("the step-time table interpolates between its points and extends along its last segment") {
@@ -359,8 +357,8 @@ TEST_CASE("both engines serve every API, streaming and not, with exact token cou
       }
       if (std::string(api) == "hf") {
         const Nanos before = now_ns();
-        const auto ex = post(port, "/v1/completions", {{"prompt", "Question 1: Explain concept 1 briefly."},
-                                                       {"max_tokens", 12}}, false);
+        const auto ex = post(port, "/v1/completions",
+                             {{"prompt", "Question 1: Explain concept 1 briefly."}, {"max_tokens", 12}}, false);
         REQUIRE(ex.transport_ok);
         REQUIRE(ex.status == 200);
         const json j = json::parse(ex.body);
@@ -372,8 +370,8 @@ TEST_CASE("both engines serve every API, streaming and not, with exact token cou
         CHECK(first <= last);
         CHECK(last <= ex.t_end);
         // The same prompt and seed give the same words.
-        const auto again = post(port, "/v1/completions", {{"prompt", "Question 1: Explain concept 1 briefly."},
-                                                          {"max_tokens", 12}}, false);
+        const auto again = post(port, "/v1/completions",
+                                {{"prompt", "Question 1: Explain concept 1 briefly."}, {"max_tokens", 12}}, false);
         CHECK(json::parse(again.body)["text"] == j["text"]);
         // Invalid requests: 422 as FastAPI answers; chat is not served by the HF API.
         CHECK(post(port, "/v1/completions", {{"max_tokens", 5}}, false).status == 422);
@@ -390,8 +388,10 @@ TEST_CASE("both engines serve every API, streaming and not, with exact token cou
             CAPTURE(include_usage);
             const bool chat = std::string(path) == "/v1/chat/completions";
             json body{{"model", "meta-llama/Meta-Llama-3-8B-Instruct"}, {"max_tokens", 9}, {"stream", stream}};
-            if (chat) body["messages"] = {{{"role", "user"}, {"content", "What is attention?"}}};
-            else body["prompt"] = "What is attention?";
+            if (chat)
+              body["messages"] = {{{"role", "user"}, {"content", "What is attention?"}}};
+            else
+              body["prompt"] = "What is attention?";
             if (include_usage) body["stream_options"] = {{"include_usage", true}};
             const auto ex = post(port, path, body, stream);
             REQUIRE(ex.transport_ok);
@@ -586,16 +586,24 @@ TEST_CASE("each streaming fault appears at its configured rate, on the requests 
   // What the client saw, request by request.
   std::map<std::string, std::uint64_t> seen;
   for (const auto& r : results) {
-    if (r.status == 500) { ++seen[sim::fault_http_500]; continue; }
-    if (r.status == 503) { ++seen[sim::fault_http_503]; continue; }
+    if (r.status == 500) {
+      ++seen[sim::fault_http_500];
+      continue;
+    }
+    if (r.status == 503) {
+      ++seen[sim::fault_http_503];
+      continue;
+    }
     REQUIRE(r.status == 200);
     bool malformed = false;
     std::string id;
     for (const auto& data : r.event_data) {
       if (data == "[DONE]") continue;
       const json j = json::parse(data, nullptr, false);
-      if (j.is_discarded()) malformed = true;
-      else id = j["id"];
+      if (j.is_discarded())
+        malformed = true;
+      else
+        id = j["id"];
     }
     if (malformed) ++seen[sim::fault_malformed_json];
     if (!r.done_seen()) ++seen[sim::fault_drop_mid_stream];
@@ -634,9 +642,12 @@ TEST_CASE("non-streaming faults: error statuses, a cut body and a dropped connec
       ++seen[sim::fault_drop_mid_stream];
       continue;
     }
-    if (r.status == 500) ++seen[sim::fault_http_500];
-    else if (r.status == 503) ++seen[sim::fault_http_503];
-    else if (json::parse(r.body, nullptr, false).is_discarded()) ++seen[sim::fault_malformed_json];
+    if (r.status == 500)
+      ++seen[sim::fault_http_500];
+    else if (r.status == 503)
+      ++seen[sim::fault_http_503];
+    else if (json::parse(r.body, nullptr, false).is_discarded())
+      ++seen[sim::fault_malformed_json];
   }
   const auto stats = stats_once_settled(server, total);
   CHECK(seen == stats.faults);
@@ -646,8 +657,8 @@ TEST_CASE("non-streaming faults: error statuses, a cut body and a dropped connec
     CAPTURE(kind);
     CHECK(std::abs(static_cast<double>(count) - total * 0.15) < 4 * std::sqrt(total * 0.15 * 0.85));
   }
-  CHECK(stats.completed == total - seen[sim::fault_http_500] - seen[sim::fault_http_503] -
-                               seen[sim::fault_drop_mid_stream]);
+  CHECK(stats.completed ==
+        total - seen[sim::fault_http_500] - seen[sim::fault_http_503] - seen[sim::fault_drop_mid_stream]);
 }
 
 TEST_CASE("jitter delays each first token by its own seeded amount") {
@@ -670,8 +681,8 @@ TEST_CASE("jitter delays each first token by its own seeded amount") {
     planned_sum += plan.first_token_delay_s;
     measured_sum += ttft;
   }
-  CHECK(planned_sum > 0.1 * 12 * jitter);                  // the draws spread over [0, jitter)
-  CHECK(measured_sum / 12 - planned_sum / 12 < 0.1);       // and little else is added (generous on a busy machine)
+  CHECK(planned_sum > 0.1 * 12 * jitter);             // the draws spread over [0, jitter)
+  CHECK(measured_sum / 12 - planned_sum / 12 < 0.1);  // and little else is added (generous on a busy machine)
 }
 
 TEST_CASE("stop() ends streams in flight and does not wait for idle keep-alive clients") {

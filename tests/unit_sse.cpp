@@ -64,7 +64,9 @@ void check_events(const std::vector<SseEvent>& got) {
 
 }  // namespace
 
-TEST_CASE("a recorded stream fed whole yields the events the spec defines") { check_events(parse_in_pieces(recorded, {})); }
+TEST_CASE("a recorded stream fed whole yields the events the spec defines") {
+  check_events(parse_in_pieces(recorded, {}));
+}
 
 TEST_CASE("a recorded stream split at every byte position yields identical events") {
   for (std::size_t cut = 0; cut <= recorded.size(); ++cut) {

@@ -46,7 +46,7 @@ TEST_CASE("a summary of a small set matches numpy for every percentile method") 
     CHECK(s.p95 == 9);
   }
   SUBCASE("lab") {
-    const auto s = summarize_samples(x, PercentileMethod::lab);
+    const auto s = summarize_samples(x, PercentileMethod::floor_rank);
     CHECK(s.p50 == 4);
     CHECK(s.p95 == 9);
   }
@@ -60,7 +60,7 @@ TEST_CASE("ties, one sample and two samples give numpy's values") {
     CHECK(s.stddev == doctest::Approx(2.7386127875258306));
   }
   SUBCASE("one sample is reported as itself by every method, with zero spread") {
-    for (auto method : {PercentileMethod::linear, PercentileMethod::nearest_rank, PercentileMethod::lab}) {
+    for (auto method : {PercentileMethod::linear, PercentileMethod::nearest_rank, PercentileMethod::floor_rank}) {
       const auto s = summarize_samples({4.25}, method);
       CHECK(s.p50 == 4.25);
       CHECK(s.p99 == 4.25);
@@ -76,7 +76,7 @@ TEST_CASE("ties, one sample and two samples give numpy's values") {
     const auto nearest = summarize_samples({1, 3}, PercentileMethod::nearest_rank);
     CHECK(nearest.p50 == 1);
     CHECK(nearest.p90 == 3);
-    CHECK(summarize_samples({1, 3}, PercentileMethod::lab).p50 == 3);
+    CHECK(summarize_samples({1, 3}, PercentileMethod::floor_rank).p50 == 3);
   }
 }
 
@@ -85,7 +85,7 @@ TEST_CASE("the lab's p95 rule on 5, 10 and 20 samples picks the lab's element") 
   for (int n : {5, 10, 20}) {
     std::vector<double> x;
     for (int i = n; i >= 1; --i) x.push_back(i);  // unsorted on purpose
-    CHECK(servebench::percentile(x, 95, PercentileMethod::lab) == n);
+    CHECK(servebench::percentile(x, 95, PercentileMethod::floor_rank) == n);
   }
   // while numpy's linear p95 differs: 4.8, 9.55, 19.05
   CHECK(servebench::percentile({1, 2, 3, 4, 5}, 95) == doctest::Approx(4.8));
@@ -106,7 +106,7 @@ TEST_CASE("a million samples summarize to numpy's values") {
   CHECK(s.extra[0].value == doctest::Approx(999.002001));
   const auto nearest = summarize_samples(million_samples(), PercentileMethod::nearest_rank);
   CHECK(nearest.p99 == doctest::Approx(990.001));
-  const auto lab = summarize_samples(million_samples(), PercentileMethod::lab);
+  const auto lab = summarize_samples(million_samples(), PercentileMethod::floor_rank);
   CHECK(lab.p99 == doctest::Approx(990.002));
 }
 
@@ -115,16 +115,21 @@ TEST_CASE("empty input, NaN and out-of-range percentiles are clear errors") {
   CHECK_THROWS_WITH_AS(summarize_samples({1.0, std::nan("")}), "sample set contains NaN", std::invalid_argument);
   CHECK_THROWS_AS(servebench::percentile({1.0}, 101), std::invalid_argument);
   CHECK_THROWS_AS(servebench::percentile({1.0}, -1), std::invalid_argument);
-  CHECK_THROWS_AS(servebench::percentile_method_from_string("median"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(servebench::enum_from_string<PercentileMethod>("median"),
+                       "unknown percentile method 'median' (valid: linear, nearest_rank, floor_rank)",
+                       std::invalid_argument);
+  // Artifacts of schema 1 called floor_rank "lab": still read, never written.
+  CHECK(servebench::enum_from_string<PercentileMethod>("lab") == PercentileMethod::floor_rank);
+  CHECK(std::string(servebench::to_string(PercentileMethod::floor_rank)) == "floor_rank");
 }
 
 TEST_CASE("a summary survives a JSON round trip") {
-  const auto s = summarize_samples({1, 2, 3, 10}, PercentileMethod::lab, {75});
+  const auto s = summarize_samples({1, 2, 3, 10}, PercentileMethod::floor_rank, {75});
   const auto back = nlohmann::json(s).get<servebench::Summary>();
   CHECK(back.count == s.count);
   CHECK(back.mean == s.mean);
   CHECK(back.p95 == s.p95);
-  CHECK(back.method == PercentileMethod::lab);
+  CHECK(back.method == PercentileMethod::floor_rank);
   REQUIRE(back.extra.size() == 1);
   CHECK(back.extra[0].value == s.extra[0].value);
 }

@@ -8,9 +8,8 @@
 #include <servebench/version.hpp>
 
 TEST_CASE("the version macros agree with each other") {
-  const std::string joined = std::to_string(SERVEBENCH_VERSION_MAJOR) + "." +
-                             std::to_string(SERVEBENCH_VERSION_MINOR) + "." +
-                             std::to_string(SERVEBENCH_VERSION_PATCH);
+  const std::string joined = std::to_string(SERVEBENCH_VERSION_MAJOR) + "." + std::to_string(SERVEBENCH_VERSION_MINOR) +
+                             "." + std::to_string(SERVEBENCH_VERSION_PATCH);
   CHECK(joined == SERVEBENCH_VERSION_STRING);
   CHECK(std::string(servebench::version_string()) == SERVEBENCH_VERSION_STRING);
 }
@@ -51,7 +50,8 @@ TEST_CASE("the CMake package version file and servebench.pc carry the version in
   const std::string version_file = read_text(binary_dir + "/servebenchConfigVersion.cmake");
   const std::string pc_file = read_text(binary_dir + "/servebench.pc");
   if (version_file.empty() || pc_file.empty()) {
-    MESSAGE("no package files in " SERVEBENCH_BINARY_DIR " (a Meson build, or SERVEBENCH_INSTALL=OFF): nothing to check");
+    MESSAGE("no package files in " SERVEBENCH_BINARY_DIR
+            " (a Meson build, or SERVEBENCH_INSTALL=OFF): nothing to check");
     return;
   }
   std::smatch match;

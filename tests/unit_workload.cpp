@@ -2,8 +2,6 @@
 // (notes: part 2.2 prompts, part 2.3 f-string), not computed with the code under test.
 #include <doctest/doctest.h>
 
-#include <servebench/workload.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -11,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <servebench/workload.hpp>
 
 using namespace servebench;
 
@@ -22,22 +22,8 @@ std::size_t count_words(const std::string& text) {
   return n;
 }
 
-std::string temp_path(const std::string& leaf) {
-  return std::string(SERVEBENCH_BINARY_DIR) + "/unit_workload_" + leaf;
-}
+std::string temp_path(const std::string& leaf) { return std::string(SERVEBENCH_BINARY_DIR) + "/unit_workload_" + leaf; }
 }  // namespace
-
-TEST_CASE("the lab's three prompts are available as a named constant and a workload") {
-  REQUIRE(lab_prompts.size() == 3);
-  CHECK(std::string(lab_prompts[0]) == "Write a detailed explanation of how transformers work:");
-  CHECK(std::string(lab_prompts[1]) == "Explain the concept of attention mechanism in neural networks:");
-  CHECK(std::string(lab_prompts[2]) == "What are the key differences between GPT and BERT architectures?");
-
-  const auto w = lab_single_request_workload();
-  REQUIRE(w.size() == std::uint64_t{3});
-  CHECK(w.at(1).text == lab_prompts[1]);
-  CHECK(w.at(1).max_tokens == 100);
-}
 
 TEST_CASE("a fixed list wraps around when more requests than prompts are made") {
   const auto w = fixed_prompts({Prompt{"a", 5}, Prompt{"b", 7}});
@@ -57,7 +43,7 @@ TEST_CASE("an empty list or a non-positive max_tokens is refused") {
 }
 
 TEST_CASE("the template workload reproduces the lab's concurrency prompts") {
-  const auto w = lab_concurrent_workload();
+  const auto w = template_prompts("Question {i}: Explain concept {i} briefly.", 50);
   CHECK(w.infinite());
   CHECK(w.at(0).text == "Question 0: Explain concept 0 briefly.");
   CHECK(w.at(17).text == "Question 17: Explain concept 17 briefly.");

@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""Generates single_include/servebench.hpp: the whole library in one header, for people who vendor one file.
+"""Generates the single-header editions, for people who vendor files instead of include/:
 
-Starts at the umbrella include/servebench.hpp and follows every quoted include that names one of servebench's own
-headers (resolved the way the compiler does: beside the including file first, then under include/), inlining each
-header once, at its first inclusion, depth first -- the order the compiler would see them. `#pragma once` lines are
-dropped (the generated file has one of its own). Angle-bracket includes (the standard library, nlohmann/json,
+  single_include/servebench.hpp      the measurement core, from the umbrella include/servebench.hpp
+  single_include/servebench_sim.hpp  the simulated servers, from include/servebench/sim.hpp; it includes
+                                     "servebench.hpp" (keep the two side by side) in place of the core headers
+
+The simulator is a file of its own because a program that never starts a simulated server must never compile one:
+the core umbrella must not reach include/servebench/sim.hpp or include/servebench/sim/ (an error under --check).
+
+Each file starts at its umbrella and follows every quoted include that names one of servebench's own headers
+(resolved the way the compiler does: beside the including file first, then under include/), inlining each header
+once, at its first inclusion, depth first -- the order the compiler would see them. `#pragma once` lines are
+dropped (each generated file has one of its own). Angle-bracket includes (the standard library, nlohmann/json,
 cpp-httplib) stay as they are: dependencies remain external.
 
 Usage:
-  tools/amalgamate.py            write single_include/servebench.hpp
-  tools/amalgamate.py --check    exit 1, saying what to run, when the committed file differs from a fresh one
+  tools/amalgamate.py            write both files
+  tools/amalgamate.py --check    exit 1, saying what to run, when a committed file differs from a fresh one
 """
 import argparse
 import difflib
@@ -21,6 +28,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")
 VERSION_RE = re.compile(r'#define SERVEBENCH_VERSION_STRING "([^"]+)"')
+
+CORE_UMBRELLA = "servebench.hpp"
+CORE_OUTPUT = "servebench.hpp"
+SIM_UMBRELLA = "servebench/sim.hpp"
+SIM_OUTPUT = "servebench_sim.hpp"
+# What the core must never reach (relative to include/): the simulator's umbrella and everything under sim/.
+SIM_HEADERS_RE = re.compile(r"^servebench/sim(\.hpp|/)")
 
 
 class AmalgamationError(Exception):
@@ -53,16 +67,16 @@ def resolve(name: str, including: pathlib.Path, include_dir: pathlib.Path) -> pa
         "servebench's own headers use quotes, every other header angle brackets (<...>)")
 
 
-def amalgamate(include_dir: pathlib.Path):
-    """Returns the single header's text and the headers under include/ that the umbrella never reaches."""
-    include_dir = include_dir.resolve()
-    umbrella = include_dir / "servebench.hpp"
-    version = read_version(include_dir)
+def inline(include_dir: pathlib.Path, umbrella: pathlib.Path, provided=frozenset(), provider=None):
+    """Inlines `umbrella` and what it includes. Headers in `provided` are not inlined: the first include of one
+    becomes `#include "<provider>"`, later ones vanish. Returns (body lines, headers inlined in order)."""
     seen = set()
     order = []
     body = []
+    provider_included = False
 
     def visit(path: pathlib.Path) -> None:
+        nonlocal provider_included
         seen.add(path)
         order.append(path)
         relative = path.relative_to(include_dir).as_posix()
@@ -78,79 +92,129 @@ def amalgamate(include_dir: pathlib.Path):
                 except ValueError:
                     raise AmalgamationError(
                         f'{display(path)}: #include "{match.group(1)}" leaves include/') from None
-                if target not in seen:
+                if target in provided:
+                    if not provider_included:
+                        body.append(f'#include "{provider}"  // {target.relative_to(include_dir).as_posix()} and the'
+                                    " rest of the core\n")
+                        provider_included = True
+                elif target not in seen:
                     visit(target)
-                continue  # inlined above, or already earlier in the file
+                continue  # inlined above, provided by the core, or already earlier in the file
             body.append(line.rstrip() + "\n")
         body.append(f"// ---- end {relative} ----\n")
 
     visit(umbrella)
+    return body, order
 
-    # A header the umbrella never reaches would silently be missing from the single header.
+
+COMPILE_LINE = ("  g++ -std=c++17 -I single_include app.cpp"
+                " $(pkg-config --cflags --libs cpp-httplib nlohmann_json) -pthread")
+CORE_NOTES = [
+    "GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench.hpp and the headers it",
+    "includes; edit those and run `python3 tools/amalgamate.py`. Dependencies stay external: compile with",
+    "-std=c++17 and the flags of nlohmann_json and cpp-httplib, e.g.",
+    COMPILE_LINE,
+    f"The simulated servers (servebench::sim) are in {SIM_OUTPUT} beside this file.",
+]
+SIM_NOTES = [
+    "GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench/sim.hpp and the headers it",
+    f"includes; edit those and run `python3 tools/amalgamate.py`. It includes \"{CORE_OUTPUT}\", the core's single",
+    "header, in place of the core headers: keep the two files in one directory. Dependencies stay external:",
+    COMPILE_LINE,
+]
+
+
+def banner(version: str, title: str, notes: list, order: list, include_dir: pathlib.Path) -> list:
+    lines = [f"// servebench {version} -- {title}.\n", "//\n"]
+    lines += [f"// {note}\n" for note in notes]
+    lines += ["//\n", "// Contents, in order:\n"]
+    lines += [f"//   {p.relative_to(include_dir).as_posix()}\n" for p in order]
+    lines += ["#pragma once\n", "\n"]
+    return lines
+
+
+def amalgamate(include_dir: pathlib.Path):
+    """Returns {output file name: text}, the headers under include/ that neither umbrella reaches, and the simulator
+    headers the core umbrella reaches (it must reach none)."""
+    include_dir = include_dir.resolve()
+    version = read_version(include_dir)
+    core_body, core_order = inline(include_dir, include_dir / CORE_UMBRELLA)
+    core_text = "".join(banner(version, "single-header edition", CORE_NOTES, core_order, include_dir) + core_body)
+    sim_body, sim_order = inline(include_dir, include_dir / SIM_UMBRELLA, frozenset(core_order), CORE_OUTPUT)
+    sim_text = "".join(banner(version, "single-header edition of the simulated servers", SIM_NOTES, sim_order,
+                              include_dir) + sim_body)
+
+    # A header neither umbrella reaches would silently be missing from both files.
+    reached = set(core_order) | set(sim_order)
     unreachable = sorted(p.relative_to(include_dir).as_posix()
-                         for p in include_dir.rglob("*.hpp") if p.resolve() not in seen)
+                         for p in include_dir.rglob("*.hpp") if p.resolve() not in reached)
+    sim_in_core = [p.relative_to(include_dir).as_posix() for p in core_order
+                   if SIM_HEADERS_RE.match(p.relative_to(include_dir).as_posix())]
+    return {CORE_OUTPUT: core_text, SIM_OUTPUT: sim_text}, unreachable, sim_in_core
 
-    banner = [
-        f"// servebench {version} -- single-header edition.\n",
-        "//\n",
-        "// GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench.hpp and the headers it\n",
-        "// includes; edit those and run `python3 tools/amalgamate.py`. Dependencies stay external: compile with\n",
-        "// -std=c++17 and the flags of nlohmann_json and cpp-httplib, e.g.\n",
-        "//   g++ -std=c++17 -I single_include app.cpp $(pkg-config --cflags --libs cpp-httplib nlohmann_json) -pthread\n",
-        "//\n",
-        "// Contents, in order:\n",
-    ]
-    banner += [f"//   {p.relative_to(include_dir).as_posix()}\n" for p in order]
-    banner += ["#pragma once\n", "\n"]
-    return "".join(banner + body), unreachable
+
+def check(path: pathlib.Path, text: str) -> bool:
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current == text:
+        print(f"amalgamate.py: {path} is up to date")
+        return True
+    if current is None:
+        print(f"amalgamate.py: {path} does not exist.", file=sys.stderr)
+    else:
+        print(f"amalgamate.py: {path} is out of date with include/. First differences:", file=sys.stderr)
+        diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                    "committed", "generated from include/", lineterm="", n=1)
+        for index, line in enumerate(diff):
+            if index == 40:
+                print("  ...", file=sys.stderr)
+                break
+            print("  " + line, file=sys.stderr)
+    return False
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true",
-                        help="compare with the existing output instead of writing it; exit 1 when they differ")
+                        help="compare with the existing files instead of writing them; exit 1 when they differ")
     parser.add_argument("--include-dir", type=pathlib.Path, default=ROOT / "include")
-    parser.add_argument("--output", type=pathlib.Path, default=ROOT / "single_include" / "servebench.hpp")
+    parser.add_argument("--output-dir", type=pathlib.Path, default=ROOT / "single_include")
     args = parser.parse_args()
 
     try:
-        text, unreachable = amalgamate(args.include_dir)
+        outputs, unreachable, sim_in_core = amalgamate(args.include_dir)
     except AmalgamationError as error:
         print(f"amalgamate.py: error: {error}", file=sys.stderr)
         return 2
+    # A header in progress may not be in an umbrella yet: writing still works, but --check (CI) fails.
+    kind = "amalgamate.py: error: " if args.check else "amalgamate.py: warning: "
+    problems = False
     if unreachable:
-        # A header in progress may not be in the umbrella yet: writing still works, but --check (CI) fails.
-        print(("amalgamate.py: error: " if args.check else "amalgamate.py: warning: ") +
-              "not reachable from the umbrella include/servebench.hpp, so missing from the single header: " +
-              ", ".join(unreachable) +
-              '\n  add an #include "servebench/<name>.hpp" line for each to include/servebench.hpp', file=sys.stderr)
-        if args.check:
-            return 1
-
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else None
-        if current == text:
-            print(f"amalgamate.py: {args.output} is up to date")
-            return 0
-        if current is None:
-            print(f"amalgamate.py: {args.output} does not exist.", file=sys.stderr)
-        else:
-            print(f"amalgamate.py: {args.output} is out of date with include/. First differences:", file=sys.stderr)
-            diff = difflib.unified_diff(current.splitlines(), text.splitlines(),
-                                        "committed", "generated from include/", lineterm="", n=1)
-            for index, line in enumerate(diff):
-                if index == 40:
-                    print("  ...", file=sys.stderr)
-                    break
-                print("  " + line, file=sys.stderr)
-        print("Regenerate it with `python3 tools/amalgamate.py` and commit single_include/servebench.hpp.",
+        print(kind + f"not reachable from include/{CORE_UMBRELLA} nor include/{SIM_UMBRELLA}, so missing from "
+              "both single headers: " + ", ".join(unreachable) +
+              f'\n  include each from include/{CORE_UMBRELLA} (the core) or include/{SIM_UMBRELLA} (the simulator)',
               file=sys.stderr)
+        problems = True
+    if sim_in_core:
+        print(kind + f"include/{CORE_UMBRELLA} reaches the simulator (" + ", ".join(sim_in_core) +
+              f"), so every program compiles it; only include/{SIM_UMBRELLA} and its users may include it",
+              file=sys.stderr)
+        problems = True
+    if args.check and problems:
         return 1
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if not args.output.is_file() or args.output.read_text(encoding="utf-8") != text:
-        args.output.write_text(text, encoding="utf-8")  # untouched when equal: no needless rebuilds
-    print(f"amalgamate.py: wrote {args.output}")
+    if args.check:
+        fresh = [check(args.output_dir / name, text) for name, text in outputs.items()]
+        if all(fresh):
+            return 0
+        print("Regenerate them with `python3 tools/amalgamate.py` and commit single_include/.", file=sys.stderr)
+        return 1
+
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in outputs.items():
+        path = args.output_dir / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")  # untouched when equal: no needless rebuilds
+        print(f"amalgamate.py: wrote {path}")
     return 0
 
 

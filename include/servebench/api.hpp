@@ -4,16 +4,19 @@
 // A dialect is a small struct a user can write themselves (examples/custom_dialect.cpp shows one):
 //
 //   struct my_server {
+//     static constexpr const char* name = "my_server";                     // what artifacts call the dialect
 //     api::HttpCall request(const Prompt&, const GenerationOptions&) const;  // path + JSON body
 //     api::Reply reply(const nlohmann::json& body) const;                   // a whole non-streaming reply
 //     api::Event event(const nlohmann::json& data) const;                   // optional: one stream event's data
+//     std::optional<ServerTiming> server_timing(const nlohmann::json&) const;  // optional: the server's own times
 //   };
 //
 // A dialect without `event` does not stream: the driver then sends a plain request even when streaming was asked
 // for, and the record says `streamed = false`. Dialects read JSON with `.at(...)` and `.get<T>()`; the exceptions
 // those throw become ErrorKind::missing_field, and text that is not JSON at all becomes ErrorKind::invalid_json,
 // in api::read_reply / api::read_event — a dialect never parses or classifies errors itself. Those two functions
-// also handle what every dialect shares: the `[DONE]` stream terminator and the simulated server's `sim_timing`.
+// also handle what every dialect shares: the `[DONE]` stream terminator, and the optional server_timing hook (a
+// dialect for a server that reports when it wrote its tokens, such as servebench::sim's, reads them there).
 #pragma once
 
 #include <cstdint>
@@ -33,11 +36,11 @@ namespace servebench {
 
 // Generation settings shared by every request of a run (the prompt and its max_tokens come from Prompt).
 struct GenerationOptions {
-  std::string model;               // empty: not sent (servers with one model use it)
-  double temperature = 0;          // 0: greedy, so runs are repeatable
-  bool stream = false;             // ask for a stream of events (only dialects with `event` can)
-  bool ignore_eos = false;         // vLLM extension: generate exactly max_tokens
-  std::optional<int> min_tokens;   // vLLM extension
+  std::string model;              // empty: not sent (servers with one model use it)
+  double temperature = 0;         // 0: greedy, so runs are repeatable
+  bool stream = false;            // ask for a stream of events (only dialects with `event` can)
+  bool ignore_eos = false;        // vLLM extension: generate exactly max_tokens
+  std::optional<int> min_tokens;  // vLLM extension
 };
 
 namespace api {
@@ -53,9 +56,7 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  // Filled by read_reply from `sim_timing` (servebench::sim servers only); 0 otherwise.
-  Nanos server_first_token = 0;
-  Nanos server_end = 0;
+  std::optional<ServerTiming> server_timing;  // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
@@ -64,9 +65,8 @@ struct Event {
   std::string text;
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
-  bool terminator = false;    // the stream is complete after this event
-  Nanos server_first_token = 0;
-  Nanos server_end = 0;
+  bool terminator = false;  // the stream is complete after this event
+  std::optional<ServerTiming> server_timing;
 };
 
 // A parse outcome: the value, or why there is none.
@@ -87,17 +87,39 @@ struct streams<Api, std::void_t<decltype(std::declval<const Api&>().event(std::d
 template <class Api>
 inline constexpr bool streams_v = streams<Api>::value;
 
+// The dialect's name as artifacts record it: Api::name, or "custom" for a dialect without one.
+template <class Api, class = void>
+struct has_name : std::false_type {};
+template <class Api>
+struct has_name<Api, std::void_t<decltype(Api::name)>> : std::true_type {};
+template <class Api>
+const char* dialect_name() noexcept {
+  if constexpr (has_name<Api>::value)
+    return Api::name;
+  else
+    return "custom";
+}
+
+// True when the dialect reads the server's own timing (has `std::optional<ServerTiming> server_timing(json) const`).
+template <class Api, class = void>
+struct reports_server_timing : std::false_type {};
+template <class Api>
+struct reports_server_timing<
+    Api, std::void_t<decltype(std::declval<const Api&>().server_timing(std::declval<const nlohmann::json&>()))>>
+    : std::true_type {};
+
 // Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
 // int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
 // a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
-inline std::optional<std::int64_t> optional_int(const nlohmann::json& object, const char* key) {
+template <class Json>
+std::optional<std::int64_t> optional_int(const Json& object, const char* key) {
   if (!object.is_object()) return std::nullopt;
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
   if (!it->is_number_integer() ||
-      (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+      (it->is_number_unsigned() && it->template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
     throw nlohmann::json::type_error::create(302, std::string(key) + " is not an integer count", &*it);
-  return it->get<std::int64_t>();
+  return it->template get<std::int64_t>();
 }
 
 namespace detail {
@@ -111,27 +133,14 @@ void read_usage(const nlohmann::json& body, Out& out) {
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
 }
 
-// servebench::sim adds {"sim_timing": {"first_token_ns", "last_token_ns"}}; any other server does not, and a
-// malformed one is ignored rather than failing a request over a field no real server sends.
-template <class Out>
-void read_sim_timing(const nlohmann::json& body, Out& out) {
-  if (!body.is_object()) return;
-  const auto it = body.find("sim_timing");
-  if (it == body.end() || !it->is_object()) return;
-  const auto first = it->find("first_token_ns");
-  const auto last = it->find("last_token_ns");
-  if (first != it->end() && first->is_number_integer()) out.server_first_token = first->get<Nanos>();
-  if (last != it->end() && last->is_number_integer()) out.server_end = last->get<Nanos>();
-}
-
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
   std::string out(text.substr(0, limit));
   if (text.size() > limit) out += "...";
   return out;
 }
 
-template <class T, class Read>
-Parsed<T> parse_with(std::string_view text, const char* what, Read&& read) {
+template <class T, class Api, class Read>
+Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Read&& read) {
   Parsed<T> out;
   // Parsing without exceptions keeps the common failure (a truncated or HTML body) cheap and exact.
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
@@ -153,32 +162,42 @@ Parsed<T> parse_with(std::string_view text, const char* what, Read&& read) {
     out.message = std::string(what) + ": " + e.what();
     return out;
   }
-  read_sim_timing(j, out.value);
+  if constexpr (reports_server_timing<Api>::value) {
+    try {
+      out.value.server_timing = api.server_timing(j);
+    } catch (const std::exception&) {
+      // A malformed report of the server's own timing never fails a request the server did serve.
+    }
+  }
   return out;
 }
 
 // The first element of `choices`, or nullptr when the list is empty (a usage-only chunk).
-inline const nlohmann::json* first_choice(const nlohmann::json& body) {
+template <class Json>
+const Json* first_choice(const Json& body) {
   const auto& choices = body.at("choices");
   if (!choices.is_array()) throw nlohmann::json::type_error::create(302, "choices is not an array", &choices);
   return choices.empty() ? nullptr : &choices.front();
 }
 
 // The first element of `choices` in a whole reply, where an empty list means the field the dialect needs is missing.
-inline const nlohmann::json& required_first_choice(const nlohmann::json& body) {
+template <class Json>
+const Json& required_first_choice(const Json& body) {
   const auto* choice = first_choice(body);
   if (!choice) throw nlohmann::json::out_of_range::create(401, "choices is empty", &body);
   return *choice;
 }
 
 // A text field that may be absent or null in a delta (role-only chunk, tool call): empty then.
-inline std::string optional_text(const nlohmann::json& object, const char* key) {
+template <class Json>
+std::string optional_text(const Json& object, const char* key) {
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return {};
-  return it->get<std::string>();
+  return it->template get<std::string>();
 }
 
-inline void put_openai_options(nlohmann::json& body, const Prompt& prompt, const GenerationOptions& g) {
+template <class Json>
+void put_openai_options(Json& body, const Prompt& prompt, const GenerationOptions& g) {
   if (!g.model.empty()) body["model"] = g.model;
   body["max_tokens"] = prompt.max_tokens;
   body["temperature"] = g.temperature;
@@ -196,7 +215,7 @@ inline void put_openai_options(nlohmann::json& body, const Prompt& prompt, const
 // Reads a whole non-streaming reply body with `api`.
 template <class Api>
 Parsed<Reply> read_reply(const Api& api, std::string_view body) {
-  return detail::parse_with<Reply>(body, "reply", [&](const nlohmann::json& j) { return api.reply(j); });
+  return detail::parse_with<Reply>(api, body, "reply", [&](const nlohmann::json& j) { return api.reply(j); });
 }
 
 // Reads one stream event's data with `api`. `[DONE]` ends every dialect's stream and is never passed to it.
@@ -207,18 +226,21 @@ Parsed<Event> read_event(const Api& api, std::string_view data) {
     out.value.terminator = true;
     return out;
   }
-  return detail::parse_with<Event>(data, "stream event", [&](const nlohmann::json& j) { return api.event(j); });
+  return detail::parse_with<Event>(api, data, "stream event", [&](const nlohmann::json& j) { return api.event(j); });
 }
 
 // The lab's Flask server around transformers' model.generate: POST /v1/completions {"prompt", "max_tokens"} ->
 // {"text", "usage": {"completion_tokens"}, "elapsed_sec"}. It does not stream, and reads nothing else.
 struct hf_simple {
+  static constexpr const char* name = "hf_simple";
+  template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions&) const {
     return {"/v1/completions", {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}}};
   }
-  Reply reply(const nlohmann::json& body) const {
+  template <class Json>
+  Reply reply(const Json& body) const {
     Reply r;
-    r.text = body.at("text").get<std::string>();
+    r.text = body.at("text").template get<std::string>();
     detail::read_usage(body, r);
     return r;
   }
@@ -226,21 +248,25 @@ struct hf_simple {
 
 // OpenAI /v1/completions as vLLM serves it.
 struct openai_completions {
+  static constexpr const char* name = "openai_completions";
+  template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     HttpCall call{"/v1/completions", {{"prompt", prompt.text}}};
     detail::put_openai_options(call.body, prompt, g);
     return call;
   }
-  Reply reply(const nlohmann::json& body) const {
+  template <class Json>
+  Reply reply(const Json& body) const {
     Reply r;
-    r.text = detail::required_first_choice(body).at("text").get<std::string>();
+    r.text = detail::required_first_choice(body).at("text").template get<std::string>();
     detail::read_usage(body, r);
     return r;
   }
-  Event event(const nlohmann::json& data) const {
+  template <class Json>
+  Event event(const Json& data) const {
     Event e;
     if (const auto* choice = detail::first_choice(data)) {
-      e.text = choice->at("text").get<std::string>();
+      e.text = choice->at("text").template get<std::string>();
       e.carries_text = !e.text.empty();
     }
     detail::read_usage(data, e);
@@ -250,19 +276,23 @@ struct openai_completions {
 
 // OpenAI /v1/chat/completions: one user message; streamed text arrives in choices[0].delta.content.
 struct openai_chat {
+  static constexpr const char* name = "openai_chat";
+  template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     HttpCall call{"/v1/chat/completions",
                   {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt.text}}})}}};
     detail::put_openai_options(call.body, prompt, g);
     return call;
   }
-  Reply reply(const nlohmann::json& body) const {
+  template <class Json>
+  Reply reply(const Json& body) const {
     Reply r;
     r.text = detail::optional_text(detail::required_first_choice(body).at("message"), "content");
     detail::read_usage(body, r);
     return r;
   }
-  Event event(const nlohmann::json& data) const {
+  template <class Json>
+  Event event(const Json& data) const {
     Event e;
     if (const auto* choice = detail::first_choice(data)) {
       e.text = detail::optional_text(choice->at("delta"), "content");  // the first delta often has only a role
@@ -276,6 +306,8 @@ struct openai_chat {
 // Hugging Face text-generation-inference: POST /generate and /generate_stream. Its stream has no [DONE]: the
 // event whose `generated_text` is set is the last one, and with `details` it carries the token count.
 struct tgi {
+  static constexpr const char* name = "tgi";
+  template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     nlohmann::json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};
     // TGI rejects temperature 0; greedy decoding is do_sample = false.
@@ -287,19 +319,21 @@ struct tgi {
     }
     return {g.stream ? "/generate_stream" : "/generate", {{"inputs", prompt.text}, {"parameters", parameters}}};
   }
-  Reply reply(const nlohmann::json& body) const {
+  template <class Json>
+  Reply reply(const Json& body) const {
     // Older TGI releases answer with a one-element list.
-    const nlohmann::json& result = body.is_array() ? body.at(0) : body;
+    const Json& result = body.is_array() ? body.at(0) : body;
     Reply r;
-    r.text = result.at("generated_text").get<std::string>();
+    r.text = result.at("generated_text").template get<std::string>();
     read_details(result, r);
     return r;
   }
-  Event event(const nlohmann::json& data) const {
+  template <class Json>
+  Event event(const Json& data) const {
     Event e;
     const auto& token = data.at("token");
     const bool special = token.value("special", false);
-    e.text = token.at("text").get<std::string>();
+    e.text = token.at("text").template get<std::string>();
     if (special) e.text.clear();  // an end-of-sequence token is a token but not text
     e.carries_text = !e.text.empty();
     const auto generated = data.find("generated_text");
@@ -309,8 +343,8 @@ struct tgi {
   }
 
  private:
-  template <class Out>
-  static void read_details(const nlohmann::json& body, Out& out) {
+  template <class Json, class Out>
+  static void read_details(const Json& body, Out& out) {
     const auto it = body.find("details");
     if (it == body.end() || it->is_null()) return;
     out.completion_tokens = optional_int(*it, "generated_tokens");

@@ -9,23 +9,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <iostream>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
-
-#ifdef _WIN32
-#include <ws2tcpip.h>
-#else
-#include <netdb.h>
-#include <sys/socket.h>
-#endif
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -33,6 +24,7 @@
 #include "api.hpp"
 #include "record.hpp"
 #include "sse.hpp"
+#include "url.hpp"
 #include "workload.hpp"
 
 namespace servebench {
@@ -43,37 +35,78 @@ class DriverOptions {
   using Duration = std::chrono::milliseconds;
 
   // "http://host:port/prefix"; the dialect's path is appended to the prefix.
-  DriverOptions& base_url(std::string url) { base_url_ = std::move(url); return *this; }
+  // clang-format off: one line per fluent setter, as everywhere in the library
+  DriverOptions& base_url(std::string url) {
+    base_url_ = std::move(url);
+    return *this;
+  }
   const std::string& base_url() const noexcept { return base_url_; }
   // Sent as "Authorization: Bearer <key>" when not empty.
-  DriverOptions& api_key(std::string key) { api_key_ = std::move(key); return *this; }
+  DriverOptions& api_key(std::string key) {
+    api_key_ = std::move(key);
+    return *this;
+  }
   const std::string& api_key() const noexcept { return api_key_; }
-  DriverOptions& model(std::string name) { generation_.model = std::move(name); return *this; }
+  DriverOptions& model(std::string name) {
+    generation_.model = std::move(name);
+    return *this;
+  }
   const std::string& model() const noexcept { return generation_.model; }
-  // The label records carry ("hf", "vllm", ...).
-  DriverOptions& target(std::string label) { target_ = std::move(label); return *this; }
-  const std::string& target() const noexcept { return target_; }
-  DriverOptions& stream(bool on) { generation_.stream = on; return *this; }
+  // What records, results, tables and charts call this server. Empty: the host and port of base_url.
+  DriverOptions& label(std::string name) {
+    label_ = std::move(name);
+    return *this;
+  }
+  const std::string& label() const noexcept { return label_; }
+  DriverOptions& stream(bool on) {
+    generation_.stream = on;
+    return *this;
+  }
   bool stream() const noexcept { return generation_.stream; }
-  DriverOptions& temperature(double t) { generation_.temperature = t; return *this; }
+  DriverOptions& temperature(double t) {
+    generation_.temperature = t;
+    return *this;
+  }
   double temperature() const noexcept { return generation_.temperature; }
-  DriverOptions& ignore_eos(bool on) { generation_.ignore_eos = on; return *this; }
+  DriverOptions& ignore_eos(bool on) {
+    generation_.ignore_eos = on;
+    return *this;
+  }
   bool ignore_eos() const noexcept { return generation_.ignore_eos; }
-  DriverOptions& min_tokens(std::optional<int> n) { generation_.min_tokens = n; return *this; }
+  DriverOptions& min_tokens(std::optional<int> n) {
+    generation_.min_tokens = n;
+    return *this;
+  }
   std::optional<int> min_tokens() const noexcept { return generation_.min_tokens; }
-  DriverOptions& connect_timeout(Duration d) { connect_timeout_ = d; return *this; }
+  DriverOptions& connect_timeout(Duration d) {
+    connect_timeout_ = d;
+    return *this;
+  }
   Duration connect_timeout() const noexcept { return connect_timeout_; }
   // The longest the server may stay silent (between two reads), not the length of a whole reply.
-  DriverOptions& read_timeout(Duration d) { read_timeout_ = d; return *this; }
+  DriverOptions& read_timeout(Duration d) {
+    read_timeout_ = d;
+    return *this;
+  }
   Duration read_timeout() const noexcept { return read_timeout_; }
-  DriverOptions& write_timeout(Duration d) { write_timeout_ = d; return *this; }
+  DriverOptions& write_timeout(Duration d) {
+    write_timeout_ = d;
+    return *this;
+  }
   Duration write_timeout() const noexcept { return write_timeout_; }
   // The longest one whole request may take, from t_send; zero means none. A connect in progress is not
   // interrupted (cpp-httplib holds its socket lock while connecting): connect_timeout bounds that part.
-  DriverOptions& deadline(Duration d) { deadline_ = d; return *this; }
+  DriverOptions& deadline(Duration d) {
+    deadline_ = d;
+    return *this;
+  }
   Duration deadline() const noexcept { return deadline_; }
   // Keep the generated text in each record; off saves memory in long runs.
-  DriverOptions& keep_text(bool on) { keep_text_ = on; return *this; }
+  DriverOptions& keep_text(bool on) {
+    keep_text_ = on;
+    return *this;
+  }
+  // clang-format on
   bool keep_text() const noexcept { return keep_text_; }
 
   // The generation settings as dialects take them.
@@ -82,7 +115,7 @@ class DriverOptions {
  private:
   std::string base_url_ = "http://127.0.0.1:8000";
   std::string api_key_;
-  std::string target_;
+  std::string label_;
   GenerationOptions generation_;
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
@@ -91,84 +124,15 @@ class DriverOptions {
   bool keep_text_ = true;
 };
 
+// What records call the server of `options`: its label, or host:port of its base URL when the label is empty.
+// Throws std::invalid_argument when the base URL cannot be parsed.
+inline std::string target_label(const DriverOptions& options) {
+  if (!options.label().empty()) return options.label();
+  const auto url = detail::parse_base_url(options.base_url());
+  return url.host + ":" + std::to_string(url.port);
+}
+
 namespace detail {
-
-struct BaseUrl {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // without IPv6 brackets
-  int port = 0;
-  std::string prefix;  // "" or "/something", no trailing slash
-};
-
-// Parses "http://host[:port][/prefix]"; throws std::invalid_argument with what is wrong.
-inline BaseUrl parse_base_url(const std::string& url) {
-  BaseUrl out;
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos)
-    throw std::invalid_argument("base URL '" + url + "' has no scheme (expected http://host:port/prefix)");
-  out.scheme = url.substr(0, scheme_end);
-  if (out.scheme != "http" && out.scheme != "https")
-    throw std::invalid_argument("base URL '" + url + "': scheme must be http or https");
-  std::string rest = url.substr(scheme_end + 3);
-  const auto slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) out.prefix = rest.substr(slash);
-  while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
-  std::string port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-    const auto close = authority.find(']');
-    if (close == std::string::npos) throw std::invalid_argument("base URL '" + url + "': unclosed '['");
-    out.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') throw std::invalid_argument("base URL '" + url + "': junk after ']'");
-      has_port = true;
-      port_text = authority.substr(close + 2);
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-  }
-  if (out.host.empty()) throw std::invalid_argument("base URL '" + url + "' has no host");
-  if (!has_port) {
-    out.port = out.scheme == "https" ? 443 : 80;
-  } else {
-    std::size_t used = 0;
-    int port = -1;
-    try {
-      port = std::stoi(port_text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != port_text.size() || port <= 0 || port > 65535)
-      throw std::invalid_argument("base URL '" + url + "': bad port '" + port_text + "'");
-    out.port = port;
-  }
-  return out;
-}
-
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url) {
-  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
-  const bool v6 = url.host.find(':') != std::string::npos;
-  return std::make_unique<httplib::Client>(url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
-                                           std::to_string(url.port));
-}
-
-// cpp-httplib reports a failed name lookup and a refused connection alike (Error::Connection); asking the resolver
-// again tells them apart. Only called after a failure, so it never costs a measured request anything.
-inline bool host_resolves(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* result = nullptr;
-  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
-  if (result) freeaddrinfo(result);
-  return rc == 0;
-}
 
 inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
   return std::string(text.substr(0, limit));
@@ -181,7 +145,7 @@ struct DriverState {
   std::condition_variable wake;
   bool in_flight = false;
   bool stopping = false;
-  Nanos deadline_at = 0;                  // 0: none
+  Nanos deadline_at = 0;  // 0: none
   std::atomic<bool> deadline_hit{false};
   std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
   std::thread watchdog;
@@ -250,8 +214,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
     r.token_source = TokenSource::usage;
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
-  if (c.server_first_token) r.server_first_token = c.server_first_token;
-  if (c.server_end) r.server_end = c.server_end;
+  if (c.server_timing) r.server_timing = c.server_timing;
 }
 
 inline void fail(RequestRecord& r, ErrorKind kind, std::string message) {
@@ -268,7 +231,7 @@ class Driver {
   // Throws std::invalid_argument when the base URL cannot be parsed; nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
-        state_(std::make_unique<detail::DriverState>()) {
+        label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
     auto& client = *(state_->client = detail::make_client(url_));
     client.set_tcp_nodelay(true);  // without it every POST waits ~40 ms on Nagle + delayed ACK
     client.set_keep_alive(true);
@@ -289,6 +252,7 @@ class Driver {
       options_ = std::move(other.options_);
       api_ = std::move(other.api_);
       url_ = std::move(other.url_);
+      label_ = std::move(other.label_);
       state_ = std::move(other.state_);
     }
     return *this;
@@ -301,7 +265,7 @@ class Driver {
   RequestRecord send(const Prompt& prompt, std::uint64_t index = 0, Nanos t_sched = 0) noexcept {
     RequestRecord record;
     try {
-      record.target = options_.target();
+      record.target = label_;
       record.index = index;
       record.t_sched = t_sched != 0 ? t_sched : now_ns();
       send_into(prompt, record);
@@ -325,6 +289,8 @@ class Driver {
 
   const DriverOptions& options() const noexcept { return options_; }
   const Api& api() const noexcept { return api_; }
+  // The label records carry: options().label(), or host:port when that is empty.
+  const std::string& label() const noexcept { return label_; }
 
  private:
   static constexpr bool can_stream = api::streams_v<Api>;
@@ -337,10 +303,10 @@ class Driver {
     detail::DriverState* state = nullptr;
     bool streaming = false;
     bool keep_text = true;
-    int status = -1;           // -1: no status line yet
-    Nanos last_activity = 0;   // last byte (or header) arrival
+    int status = -1;          // -1: no status line yet
+    Nanos last_activity = 0;  // last byte (or header) arrival
     std::size_t bytes = 0;
-    std::string body;          // non-streaming body, or the start of any failed one
+    std::string body;  // non-streaming body, or the start of any failed one
     SseParser parser;
     bool terminated = false;
     std::int64_t text_events = 0;
@@ -439,8 +405,7 @@ class Driver {
 
     httplib::Response response;
     httplib::Error error = httplib::Error::Success;
-    const Nanos deadline_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(options_.deadline()).count();
+    const Nanos deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.deadline()).count();
     record.t_send = now_ns();  // just before the first byte: connect time counts, as a user waits for it too
     x.last_activity = record.t_send;
     state.begin(deadline_ns > 0 ? record.t_send + deadline_ns : 0);
@@ -550,118 +515,8 @@ class Driver {
   DriverOptions options_;
   Api api_;
   detail::BaseUrl url_;
+  std::string label_;
   std::unique_ptr<detail::DriverState> state_;
 };
-
-// One line for a person: why a request failed and what to try. For programs that send a request and stop.
-inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
-  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
-  switch (r.error_kind) {
-    case ErrorKind::connect_refused:
-    case ErrorKind::connect_timeout:
-      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
-    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
-    case ErrorKind::http_status: {
-      std::string body = r.body_start.substr(0, 200);
-      for (char& c : body)
-        if (c == '\n' || c == '\r') c = ' ';
-      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
-    }
-    default: return line;
-  }
-}
-
-// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
-struct ReadyResult {
-  bool ready = false;
-  std::string probe;   // "/health", "/v1/models" or "/v1/completions" when ready
-  std::string reason;  // the last reason it was not ready
-  double waited_s = 0;
-  explicit operator bool() const noexcept { return ready; }
-};
-
-namespace detail {
-inline std::string describe(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection: return "connection refused or host unknown";
-    case httplib::Error::ConnectionTimeout: return "connect timed out";
-    case httplib::Error::Read: return "connection closed or read timed out";
-    case httplib::Error::Write: return "write failed";
-    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
-  }
-}
-}  // namespace detail
-
-// Polls the server at base_url until it answers, or until `deadline` has passed: GET /health (vLLM, TGI), then
-// GET /v1/models (OpenAI-compatible servers), then a 1-token POST /v1/completions (the lab's Flask server has only
-// that). A 5xx from /health means "starting" and is waited on. Backs off from 100 ms to 2 s between rounds and
-// says what it is waiting for on `log` (nullptr: silent) when the first round fails and every 10 s after.
-inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::milliseconds deadline,
-                                    std::ostream* log = &std::cerr) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  ReadyResult result;
-  detail::BaseUrl url;
-  try {
-    url = detail::parse_base_url(base_url);
-  } catch (const std::exception& e) {
-    result.reason = e.what();
-    return result;
-  }
-  auto client = detail::make_client(url);
-  client->set_tcp_nodelay(true);
-  client->set_connection_timeout(std::chrono::seconds(2));
-  auto backoff = std::chrono::milliseconds(100);
-  auto next_log = start;
-  bool logged = false;
-  for (;;) {
-    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
-    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
-    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
-    std::string why;
-    if (auto health = client->Get(url.prefix + "/health")) {
-      if (health->status == 200) {
-        result.probe = "/health";
-      } else if (health->status >= 500) {
-        why = "/health answered " + std::to_string(health->status) + " (starting)";
-      } else if (auto models = client->Get(url.prefix + "/v1/models"); models && models->status == 200) {
-        result.probe = "/v1/models";
-      } else {
-        const std::string body = R"({"prompt":"Hello","max_tokens":1})";
-        auto one = client->Post(url.prefix + "/v1/completions", body, "application/json");
-        if (one && one->status == 200)
-          result.probe = "/v1/completions";
-        else
-          why = one ? "a 1-token request answered " + std::to_string(one->status) : detail::describe(one.error());
-      }
-    } else {
-      why = detail::describe(health.error());
-    }
-    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-    if (!result.probe.empty()) {
-      result.ready = true;
-      if (log && logged)
-        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe
-             << ")\n";
-      return result;
-    }
-    result.reason = why;
-    const auto now = clock::now();
-    if (now - start >= deadline) {
-      if (log)
-        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why
-             << "\n";
-      return result;
-    }
-    if (log && now >= next_log) {
-      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
-           << " s of " << deadline.count() / 1000 << " s\n";
-      logged = true;
-      next_log = now + std::chrono::seconds(10);
-    }
-    std::this_thread::sleep_for(std::min<clock::duration>(backoff, deadline - (now - start)));
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
-}
 
 }  // namespace servebench

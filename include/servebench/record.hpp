@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "serialize.hpp"
 #include "stats.hpp"
 
 namespace servebench {
@@ -29,48 +30,44 @@ inline double ns_to_s(Nanos ns) noexcept { return static_cast<double>(ns) * 1e-9
 // How a request ended. `none` is success; `interrupted` is neither success nor failure (the run was stopped).
 enum class ErrorKind {
   none,
-  connect_refused,      // nothing listens at the address
-  name_resolution,      // the host name does not resolve
-  connect_timeout,      // no TCP connection within the connect timeout
-  read_timeout,         // the server went silent longer than the read timeout
-  write_failed,         // the request could not be written
-  deadline_exceeded,    // the whole-request deadline (or the level timeout) passed
-  http_status,          // HTTP status >= 400; status and start of body kept
-  invalid_json,         // a reply body or stream event was not valid JSON
-  missing_field,        // valid JSON without the field the dialect needs
-  incomplete_stream,    // the stream ended cleanly but without its terminator ([DONE] or final event)
-  closed_mid_stream,    // the connection dropped after some of the reply arrived
-  empty_reply,          // the server closed the connection without a reply
-  interrupted,          // the run was stopped (Ctrl-C, SIGTERM) while this request was in flight
+  connect_refused,    // nothing listens at the address
+  name_resolution,    // the host name does not resolve
+  connect_timeout,    // no TCP connection within the connect timeout
+  read_timeout,       // the server went silent longer than the read timeout
+  write_failed,       // the request could not be written
+  deadline_exceeded,  // the whole-request deadline (or the level timeout) passed
+  http_status,        // HTTP status >= 400; status and start of body kept
+  invalid_json,       // a reply body or stream event was not valid JSON
+  missing_field,      // valid JSON without the field the dialect needs
+  incomplete_stream,  // the stream ended cleanly but without its terminator ([DONE] or final event)
+  closed_mid_stream,  // the connection dropped after some of the reply arrived
+  empty_reply,        // the server closed the connection without a reply
+  interrupted,        // the run was stopped (Ctrl-C, SIGTERM) while this request was in flight
   other,
 };
 
-inline const char* to_string(ErrorKind kind) noexcept {
-  switch (kind) {
-    case ErrorKind::none: return "none";
-    case ErrorKind::connect_refused: return "connect_refused";
-    case ErrorKind::name_resolution: return "name_resolution";
-    case ErrorKind::connect_timeout: return "connect_timeout";
-    case ErrorKind::read_timeout: return "read_timeout";
-    case ErrorKind::write_failed: return "write_failed";
-    case ErrorKind::deadline_exceeded: return "deadline_exceeded";
-    case ErrorKind::http_status: return "http_status";
-    case ErrorKind::invalid_json: return "invalid_json";
-    case ErrorKind::missing_field: return "missing_field";
-    case ErrorKind::incomplete_stream: return "incomplete_stream";
-    case ErrorKind::closed_mid_stream: return "closed_mid_stream";
-    case ErrorKind::empty_reply: return "empty_reply";
-    case ErrorKind::interrupted: return "interrupted";
-    case ErrorKind::other: return "other";
-  }
-  return "other";
-}
-
-inline ErrorKind error_kind_from_string(const std::string& name) {
-  for (int k = static_cast<int>(ErrorKind::none); k <= static_cast<int>(ErrorKind::other); ++k)
-    if (name == to_string(static_cast<ErrorKind>(k))) return static_cast<ErrorKind>(k);
-  throw std::invalid_argument("unknown error kind '" + name + "'");
-}
+template <>
+struct EnumNames<ErrorKind> {
+  static constexpr const char* what = "error kind";
+  static constexpr std::pair<ErrorKind, const char*> entries[] = {
+      {ErrorKind::none, "none"},
+      {ErrorKind::connect_refused, "connect_refused"},
+      {ErrorKind::name_resolution, "name_resolution"},
+      {ErrorKind::connect_timeout, "connect_timeout"},
+      {ErrorKind::read_timeout, "read_timeout"},
+      {ErrorKind::write_failed, "write_failed"},
+      {ErrorKind::deadline_exceeded, "deadline_exceeded"},
+      {ErrorKind::http_status, "http_status"},
+      {ErrorKind::invalid_json, "invalid_json"},
+      {ErrorKind::missing_field, "missing_field"},
+      {ErrorKind::incomplete_stream, "incomplete_stream"},
+      {ErrorKind::closed_mid_stream, "closed_mid_stream"},
+      {ErrorKind::empty_reply, "empty_reply"},
+      {ErrorKind::interrupted, "interrupted"},
+      {ErrorKind::other, "other"},
+  };
+};
+SERVEBENCH_ENUM_JSON(ErrorKind)
 
 // Where n_out came from. Never a silent guess from words.
 enum class TokenSource {
@@ -79,42 +76,40 @@ enum class TokenSource {
   events,  // the number of text-carrying stream events (the server sent no usage)
 };
 
-inline const char* to_string(TokenSource source) noexcept {
-  switch (source) {
-    case TokenSource::none: return "none";
-    case TokenSource::usage: return "usage";
-    case TokenSource::events: return "events";
-  }
-  return "none";
-}
+template <>
+struct EnumNames<TokenSource> {
+  static constexpr const char* what = "token source";
+  static constexpr std::pair<TokenSource, const char*> entries[] = {
+      {TokenSource::none, "none"}, {TokenSource::usage, "usage"}, {TokenSource::events, "events"}};
+};
+SERVEBENCH_ENUM_JSON(TokenSource)
 
-inline TokenSource token_source_from_string(const std::string& name) {
-  if (name == "none") return TokenSource::none;
-  if (name == "usage") return TokenSource::usage;
-  if (name == "events") return TokenSource::events;
-  throw std::invalid_argument("unknown token source '" + name + "'");
-}
+// When the server says it wrote the first and the last token, on the client's steady clock (so only meaningful when
+// both share a clock: a simulated server in the same process). Filled by a dialect's server_timing() hook.
+struct ServerTiming {
+  Nanos first_token = 0;
+  Nanos last_token = 0;
+};
 
-inline void to_json(nlohmann::json& j, ErrorKind kind) { j = to_string(kind); }
-inline void from_json(const nlohmann::json& j, ErrorKind& kind) { kind = error_kind_from_string(j.get<std::string>()); }
-inline void to_json(nlohmann::json& j, TokenSource source) { j = to_string(source); }
-inline void from_json(const nlohmann::json& j, TokenSource& source) {
-  source = token_source_from_string(j.get<std::string>());
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const ServerTiming*) {
+  return std::make_tuple(required("first_token", &ServerTiming::first_token),
+                         required("last_token", &ServerTiming::last_token));
 }
 
 struct RequestRecord {
-  std::string target;         // label of the server it went to ("hf", "vllm", ...)
-  std::uint64_t index = 0;    // position in the workload
-  bool warmup = false;        // sent to warm the server; never enters statistics
-  bool streamed = false;      // the reply was a stream of events (TTFT, TPOT and ITL are defined only then)
+  std::string target;       // label of the server it went to ("hf", "vllm", ...)
+  std::uint64_t index = 0;  // position in the workload
+  bool warmup = false;      // sent to warm the server; never enters statistics
+  bool streamed = false;    // the reply was a stream of events (TTFT, TPOT and ITL are defined only then)
 
-  Nanos t_sched = 0;          // when it was meant to go
-  Nanos t_send = 0;           // just before the first request byte was written (0: never sent)
-  Nanos t_first_token = 0;    // first text-carrying event (streaming) or t_end (not streaming)
-  Nanos t_end = 0;            // last text-carrying event, or the last byte of a non-streaming reply
+  Nanos t_sched = 0;               // when it was meant to go
+  Nanos t_send = 0;                // just before the first request byte was written (0: never sent)
+  Nanos t_first_token = 0;         // first text-carrying event (streaming) or t_end (not streaming)
+  Nanos t_end = 0;                 // last text-carrying event, or the last byte of a non-streaming reply
   std::vector<Nanos> event_times;  // arrival of every text-carrying event (streaming only)
 
-  std::int64_t n_in = -1;     // prompt tokens when the server reported them, else -1
+  std::int64_t n_in = -1;  // prompt tokens when the server reported them, else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -123,12 +118,10 @@ struct RequestRecord {
   std::string error_message;  // what went wrong, for a person
   std::string body_start;     // first 512 bytes of the reply body when it failed
 
-  std::string text;           // the generated text (may be left empty to save memory)
+  std::string text;  // the generated text (may be left empty to save memory)
 
-  // Ground truth from a servebench::sim server, on the same steady clock when client and server share a process:
-  // when it wrote its first and last token. 0 when the server does not report them.
-  Nanos server_first_token = 0;
-  Nanos server_end = 0;
+  // The server's own account of when it wrote the first and last token, when its dialect reads one.
+  std::optional<ServerTiming> server_timing;
 
   bool ok() const noexcept { return error_kind == ErrorKind::none; }
   bool interrupted() const noexcept { return error_kind == ErrorKind::interrupted; }
@@ -144,48 +137,17 @@ struct RequestRecord {
   }
 };
 
-inline void to_json(nlohmann::json& j, const RequestRecord& r) {
-  j = nlohmann::json{{"target", r.target},
-                     {"index", r.index},
-                     {"warmup", r.warmup},
-                     {"streamed", r.streamed},
-                     {"t_sched", r.t_sched},
-                     {"t_send", r.t_send},
-                     {"t_first_token", r.t_first_token},
-                     {"t_end", r.t_end},
-                     {"event_times", r.event_times},
-                     {"n_in", r.n_in},
-                     {"n_out", r.n_out},
-                     {"token_source", r.token_source},
-                     {"http_status", r.http_status},
-                     {"error_kind", r.error_kind},
-                     {"error_message", r.error_message},
-                     {"body_start", r.body_start},
-                     {"text", r.text},
-                     {"server_first_token", r.server_first_token},
-                     {"server_end", r.server_end}};
-}
-
-inline void from_json(const nlohmann::json& j, RequestRecord& r) {
-  j.at("target").get_to(r.target);
-  j.at("index").get_to(r.index);
-  r.warmup = j.value("warmup", false);
-  r.streamed = j.value("streamed", false);
-  j.at("t_sched").get_to(r.t_sched);
-  j.at("t_send").get_to(r.t_send);
-  j.at("t_first_token").get_to(r.t_first_token);
-  j.at("t_end").get_to(r.t_end);
-  r.event_times = j.value("event_times", std::vector<Nanos>{});
-  r.n_in = j.value("n_in", std::int64_t{-1});
-  j.at("n_out").get_to(r.n_out);
-  r.token_source = j.value("token_source", TokenSource::none);
-  r.http_status = j.value("http_status", 0);
-  j.at("error_kind").get_to(r.error_kind);
-  r.error_message = j.value("error_message", std::string{});
-  r.body_start = j.value("body_start", std::string{});
-  r.text = j.value("text", std::string{});
-  r.server_first_token = j.value("server_first_token", Nanos{0});
-  r.server_end = j.value("server_end", Nanos{0});
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const RequestRecord*) {
+  using R = RequestRecord;
+  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
+                         required("t_send", &R::t_send), required("t_first_token", &R::t_first_token),
+                         required("t_end", &R::t_end), field("event_times", &R::event_times), field("n_in", &R::n_in),
+                         required("n_out", &R::n_out), field("token_source", &R::token_source),
+                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
+                         field("error_message", &R::error_message), field("body_start", &R::body_start),
+                         field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -207,6 +169,12 @@ struct Slo {
   }
 };
 
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const Slo*) {
+  return std::make_tuple(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s),
+                         field("latency_s", &Slo::latency_s));
+}
+
 struct SummarizeOptions {
   PercentileMethod method = PercentileMethod::linear;
   Slo slo;
@@ -216,13 +184,13 @@ struct SummarizeOptions {
 // no samples: for example TTFT when nothing was streamed, or latency when every request failed.
 struct LevelSummary {
   std::string target;
-  double level = 0;           // concurrency, or the request rate for open loop; set by whoever ran the level
-  std::size_t sent = 0;       // successful + failed + interrupted
+  double level = 0;      // concurrency, or the request rate for open loop; set by whoever ran the level
+  std::size_t sent = 0;  // successful + failed + interrupted
   std::size_t successful = 0;
   std::size_t failed = 0;
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
-  double wall_s = 0;          // first t_send to last t_end
+  double wall_s = 0;  // first t_send to last t_end
   double throughput_req_per_sec = 0;
   double output_tokens_per_sec = 0;
   std::int64_t total_output_tokens = 0;
@@ -288,78 +256,18 @@ inline LevelSummary summarize(const std::vector<RequestRecord>& records, const S
   return s;
 }
 
-// One level's outcome: its summary and (optionally) every record. What schedulers return and artifacts hold.
-struct LevelResult {
-  LevelSummary summary;
-  std::vector<RequestRecord> records;
-};
-
-namespace detail {
-template <class T>
-void put_optional(nlohmann::json& j, const char* key, const std::optional<T>& value) {
-  if (value)
-    j[key] = *value;
-  else
-    j[key] = nullptr;
-}
-template <class T>
-void get_optional(const nlohmann::json& j, const char* key, std::optional<T>& value) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null())
-    value.reset();
-  else
-    value = it->template get<T>();
-}
-}  // namespace detail
-
-inline void to_json(nlohmann::json& j, const LevelSummary& s) {
-  j = nlohmann::json{{"target", s.target},
-                     {"level", s.level},
-                     {"sent", s.sent},
-                     {"successful", s.successful},
-                     {"failed", s.failed},
-                     {"interrupted", s.interrupted},
-                     {"failed_by_kind", s.failed_by_kind},
-                     {"wall_s", s.wall_s},
-                     {"throughput_req_per_sec", s.throughput_req_per_sec},
-                     {"output_tokens_per_sec", s.output_tokens_per_sec},
-                     {"total_output_tokens", s.total_output_tokens}};
-  detail::put_optional(j, "goodput_req_per_sec", s.goodput_req_per_sec);
-  detail::put_optional(j, "latency", s.latency);
-  detail::put_optional(j, "latency_from_sched", s.latency_from_sched);
-  detail::put_optional(j, "client_queue", s.client_queue);
-  detail::put_optional(j, "ttft", s.ttft);
-  detail::put_optional(j, "tpot", s.tpot);
-  detail::put_optional(j, "itl", s.itl);
-}
-
-inline void from_json(const nlohmann::json& j, LevelSummary& s) {
-  j.at("target").get_to(s.target);
-  j.at("level").get_to(s.level);
-  j.at("sent").get_to(s.sent);
-  j.at("successful").get_to(s.successful);
-  j.at("failed").get_to(s.failed);
-  s.interrupted = j.value("interrupted", std::size_t{0});
-  s.failed_by_kind = j.value("failed_by_kind", std::map<std::string, std::size_t>{});
-  j.at("wall_s").get_to(s.wall_s);
-  j.at("throughput_req_per_sec").get_to(s.throughput_req_per_sec);
-  j.at("output_tokens_per_sec").get_to(s.output_tokens_per_sec);
-  s.total_output_tokens = j.value("total_output_tokens", std::int64_t{0});
-  detail::get_optional(j, "goodput_req_per_sec", s.goodput_req_per_sec);
-  detail::get_optional(j, "latency", s.latency);
-  detail::get_optional(j, "latency_from_sched", s.latency_from_sched);
-  detail::get_optional(j, "client_queue", s.client_queue);
-  detail::get_optional(j, "ttft", s.ttft);
-  detail::get_optional(j, "tpot", s.tpot);
-  detail::get_optional(j, "itl", s.itl);
-}
-
-inline void to_json(nlohmann::json& j, const LevelResult& r) {
-  j = nlohmann::json{{"summary", r.summary}, {"records", r.records}};
-}
-inline void from_json(const nlohmann::json& j, LevelResult& r) {
-  j.at("summary").get_to(r.summary);
-  r.records = j.value("records", std::vector<RequestRecord>{});
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const LevelSummary*) {
+  using L = LevelSummary;
+  return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
+                         required("successful", &L::successful), required("failed", &L::failed),
+                         field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
+                         required("wall_s", &L::wall_s), required("throughput_req_per_sec", &L::throughput_req_per_sec),
+                         required("output_tokens_per_sec", &L::output_tokens_per_sec),
+                         field("total_output_tokens", &L::total_output_tokens),
+                         field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
+                         field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
+                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl));
 }
 
 }  // namespace servebench

@@ -15,35 +15,28 @@
 
 #include <nlohmann/json.hpp>
 
+#include "serialize.hpp"
+
 namespace servebench {
 
 // How a percentile is read off a sorted sample.
 //  linear       : interpolate between the closest ranks (numpy's default; what vLLM's benchmark reports).
 //  nearest_rank : the smallest sample with at least p% of the samples at or below it.
-//  lab          : sorted[floor(n * p / 100)], clamped to the last sample — what the lab's Python scripts compute,
-//                 so their numbers can be reproduced. (The lab prints 0 for a single sample; we report the sample.)
-enum class PercentileMethod { linear, nearest_rank, lab };
+//  floor_rank   : sorted[floor(n * p / 100)], clamped to the last sample: what a script computing
+//                 `sorted(x)[int(len(x) * 0.95)]` reports, so such numbers can be reproduced exactly.
+enum class PercentileMethod { linear, nearest_rank, floor_rank };
 
-inline const char* to_string(PercentileMethod method) noexcept {
-  switch (method) {
-    case PercentileMethod::linear: return "linear";
-    case PercentileMethod::nearest_rank: return "nearest_rank";
-    case PercentileMethod::lab: return "lab";
-  }
-  return "linear";
-}
-
-inline PercentileMethod percentile_method_from_string(const std::string& name) {
-  if (name == "linear") return PercentileMethod::linear;
-  if (name == "nearest_rank") return PercentileMethod::nearest_rank;
-  if (name == "lab") return PercentileMethod::lab;
-  throw std::invalid_argument("unknown percentile method '" + name + "' (use linear, nearest_rank or lab)");
-}
-
-inline void to_json(nlohmann::json& j, PercentileMethod method) { j = to_string(method); }
-inline void from_json(const nlohmann::json& j, PercentileMethod& method) {
-  method = percentile_method_from_string(j.get<std::string>());
-}
+template <>
+struct EnumNames<PercentileMethod> {
+  static constexpr const char* what = "percentile method";
+  static constexpr std::pair<PercentileMethod, const char*> entries[] = {
+      {PercentileMethod::linear, "linear"},
+      {PercentileMethod::nearest_rank, "nearest_rank"},
+      {PercentileMethod::floor_rank, "floor_rank"},
+      {PercentileMethod::floor_rank, "lab"},  // the name artifacts of schema 1 used
+  };
+};
+SERVEBENCH_ENUM_JSON(PercentileMethod)
 
 namespace detail {
 inline void check_percentile_rank(double p) {
@@ -75,8 +68,8 @@ inline double percentile_of_sorted(const std::vector<double>& sorted, double p,
       rank = std::max<std::size_t>(rank, 1);
       return sorted[std::min(rank, n) - 1];
     }
-    case PercentileMethod::lab: {
-      // The lab computes int(len * 0.95): multiply by the fraction (not by p then divide) so the rounding is the
+    case PercentileMethod::floor_rank: {
+      // int(len * 0.95): multiply by the fraction (not by p then divide) so the rounding is the
       // same as Python's for every n; int() truncates, which for non-negative values is floor.
       auto index = static_cast<std::size_t>(std::floor(static_cast<double>(n) * (p / 100.0)));
       return sorted[std::min(index, n - 1)];
@@ -92,7 +85,7 @@ inline double percentile(std::vector<double> values, double p, PercentileMethod 
 }
 
 struct Quantile {
-  double p = 0;      // in [0, 100]
+  double p = 0;  // in [0, 100]
   double value = 0;
 };
 
@@ -134,29 +127,17 @@ inline Summary summarize_samples(std::vector<double> values, PercentileMethod me
   return s;
 }
 
-inline void to_json(nlohmann::json& j, const Quantile& q) { j = nlohmann::json{{"p", q.p}, {"value", q.value}}; }
-inline void from_json(const nlohmann::json& j, Quantile& q) {
-  j.at("p").get_to(q.p);
-  j.at("value").get_to(q.value);
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const Quantile*) {
+  return std::make_tuple(required("p", &Quantile::p), required("value", &Quantile::value));
 }
-
-inline void to_json(nlohmann::json& j, const Summary& s) {
-  j = nlohmann::json{{"count", s.count}, {"mean", s.mean}, {"stddev", s.stddev}, {"min", s.min},
-                     {"max", s.max},     {"p50", s.p50},   {"p90", s.p90},       {"p95", s.p95},
-                     {"p99", s.p99},     {"extra", s.extra}, {"method", s.method}};
-}
-inline void from_json(const nlohmann::json& j, Summary& s) {
-  j.at("count").get_to(s.count);
-  j.at("mean").get_to(s.mean);
-  j.at("stddev").get_to(s.stddev);
-  j.at("min").get_to(s.min);
-  j.at("max").get_to(s.max);
-  j.at("p50").get_to(s.p50);
-  j.at("p90").get_to(s.p90);
-  j.at("p95").get_to(s.p95);
-  j.at("p99").get_to(s.p99);
-  s.extra = j.value("extra", std::vector<Quantile>{});
-  s.method = j.value("method", PercentileMethod::linear);
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const Summary*) {
+  return std::make_tuple(required("count", &Summary::count), required("mean", &Summary::mean),
+                         required("stddev", &Summary::stddev), required("min", &Summary::min),
+                         required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
+                         required("p95", &Summary::p95), required("p99", &Summary::p99),
+                         field("extra", &Summary::extra), field("method", &Summary::method));
 }
 
 // A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in
@@ -208,7 +189,8 @@ class LogHistogram {
     for (std::size_t i = 0; i < counts_.size(); ++i) {
       seen += counts_[i];
       if (rank < seen) {
-        const double estimate = 2 * std::pow(gamma_, static_cast<double>(static_cast<long>(i) + offset_)) / (gamma_ + 1);
+        const double estimate = 2 * std::pow(gamma_, static_cast<double>(static_cast<long>(i) + offset_)) /
+                                (gamma_ + 1);
         return std::min(std::max(estimate, min_), max_);
       }
     }
@@ -245,30 +227,33 @@ class LogHistogram {
   friend bool operator==(const LogHistogram& a, const LogHistogram& b) {
     return a.relative_accuracy_ == b.relative_accuracy_ && a.min_value_ == b.min_value_ &&
            a.max_value_ == b.max_value_ && a.count_ == b.count_ && a.zero_count_ == b.zero_count_ &&
-           a.overflow_count_ == b.overflow_count_ && a.counts_ == b.counts_ && a.min_ == b.min_ &&
-           a.max_ == b.max_ && std::abs(a.sum_ - b.sum_) <= 1e-9 * std::max(1.0, std::abs(a.sum_));
+           a.overflow_count_ == b.overflow_count_ && a.counts_ == b.counts_ && a.min_ == b.min_ && a.max_ == b.max_ &&
+           std::abs(a.sum_ - b.sum_) <= 1e-9 * std::max(1.0, std::abs(a.sum_));
   }
   friend bool operator!=(const LogHistogram& a, const LogHistogram& b) { return !(a == b); }
 
-  friend void to_json(nlohmann::json& j, const LogHistogram& h) {
+  // Templates on the JSON type: see "deferred" in serialize.hpp.
+  template <class Json>
+  friend void to_json(Json& j, const LogHistogram& h) {
     // Sparse: only non-empty buckets, as [index, count] pairs.
-    nlohmann::json buckets = nlohmann::json::array();
+    Json buckets = Json::array();
     for (std::size_t i = 0; i < h.counts_.size(); ++i)
       if (h.counts_[i]) buckets.push_back({i, h.counts_[i]});
-    j = nlohmann::json{{"relative_accuracy", h.relative_accuracy_},
-                       {"min_value", h.min_value_},
-                       {"max_value", h.max_value_},
-                       {"count", h.count_},
-                       {"sum", h.sum_},
-                       {"min", h.min_},
-                       {"max", h.max_},
-                       {"zero_count", h.zero_count_},
-                       {"overflow_count", h.overflow_count_},
-                       {"buckets", buckets}};
+    j = Json{{"relative_accuracy", h.relative_accuracy_},
+             {"min_value", h.min_value_},
+             {"max_value", h.max_value_},
+             {"count", h.count_},
+             {"sum", h.sum_},
+             {"min", h.min_},
+             {"max", h.max_},
+             {"zero_count", h.zero_count_},
+             {"overflow_count", h.overflow_count_},
+             {"buckets", buckets}};
   }
-  friend void from_json(const nlohmann::json& j, LogHistogram& h) {
-    h = LogHistogram(j.at("relative_accuracy").get<double>(), j.at("min_value").get<double>(),
-                     j.at("max_value").get<double>());
+  template <class Json>
+  friend void from_json(const Json& j, LogHistogram& h) {
+    h = LogHistogram(j.at("relative_accuracy").template get<double>(), j.at("min_value").template get<double>(),
+                     j.at("max_value").template get<double>());
     j.at("count").get_to(h.count_);
     j.at("sum").get_to(h.sum_);
     j.at("min").get_to(h.min_);
@@ -277,9 +262,9 @@ class LogHistogram {
     j.at("overflow_count").get_to(h.overflow_count_);
     std::uint64_t total = h.zero_count_ + h.overflow_count_;
     for (const auto& pair : j.at("buckets")) {
-      const auto index = pair.at(0).get<std::size_t>();
+      const auto index = pair.at(0).template get<std::size_t>();
       if (index >= h.counts_.size()) throw std::invalid_argument("LogHistogram: bucket index out of range in JSON");
-      h.counts_[index] = pair.at(1).get<std::uint64_t>();
+      h.counts_[index] = pair.at(1).template get<std::uint64_t>();
       total += h.counts_[index];
     }
     if (total != h.count_) throw std::invalid_argument("LogHistogram: bucket counts do not add up to count in JSON");

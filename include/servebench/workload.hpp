@@ -6,7 +6,7 @@
 // requests) or infinite (`size()` is empty: templates and synthetic prompts). Everything is deterministic: the same
 // workload (and seed) gives the same prompt at the same index on every run and every platform.
 //
-//   auto lab    = servebench::lab_single_request_workload();            // the lab's three prompts, 100 tokens
+//   auto list   = servebench::fixed_prompts({"Explain attention.", "What is a KV cache?"}, 100);
 //   auto conc   = servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 50);
 //   auto file   = servebench::jsonl_prompts("prompts.jsonl");           // {"prompt": "...", "max_tokens": 64}
 //   auto synth  = servebench::synthetic_prompts(200, 128, /*seed=*/1);  // 200-word prompts
@@ -34,18 +34,6 @@ struct Prompt {
   std::string text;
   int max_tokens = 100;
 };
-
-// The lab's prompts, so a program can reproduce its numbers without retyping them.
-// Part 2.2 (single-request comparison): three prompts, 100 tokens each.
-inline constexpr std::array<const char*, 3> lab_prompts{
-    "Write a detailed explanation of how transformers work:",
-    "Explain the concept of attention mechanism in neural networks:",
-    "What are the key differences between GPT and BERT architectures?",
-};
-inline constexpr int lab_prompt_max_tokens = 100;
-// Part 2.3 (concurrency experiment): f"Question {i}: Explain concept {i} briefly." for i in range(n), 50 tokens.
-inline constexpr const char* lab_question_template = "Question {i}: Explain concept {i} briefly.";
-inline constexpr int lab_question_max_tokens = 50;
 
 // Thrown when a workload cannot be built: a file that cannot be read, a bad JSONL line (the message names the file
 // and the 1-based line number), an empty list.
@@ -108,14 +96,13 @@ inline void check_max_tokens(int max_tokens, const char* who) {
 // Ordinary English words, so synthetic prompts tokenize roughly like prose (about 1.3 tokens per word on
 // Llama-family tokenizers) rather than like random characters, which would inflate the token count.
 inline constexpr std::array<const char*, 64> synthetic_vocabulary{
-    "the",      "model",   "server",  "request", "answer",   "question", "data",     "system",
-    "time",     "network", "memory",  "layer",   "attention", "token",   "batch",    "engine",
-    "explain",  "simple",  "large",   "small",   "quickly",  "slowly",   "because",  "which",
-    "between",  "about",   "through", "under",   "after",    "before",   "while",    "where",
-    "people",   "learn",   "build",   "measure", "compare",  "result",   "number",   "value",
-    "history",  "science", "river",   "mountain", "city",    "language", "music",    "garden",
-    "write",    "read",    "think",   "describe", "example", "detail",   "reason",   "method",
-    "every",    "other",   "first",   "second",  "several",  "many",     "often",    "always",
+    "the",     "model",    "server",    "request",  "answer",  "question", "data",    "system", "time",   "network",
+    "memory",  "layer",    "attention", "token",    "batch",   "engine",   "explain", "simple", "large",  "small",
+    "quickly", "slowly",   "because",   "which",    "between", "about",    "through", "under",  "after",  "before",
+    "while",   "where",    "people",    "learn",    "build",   "measure",  "compare", "result", "number", "value",
+    "history", "science",  "river",     "mountain", "city",    "language", "music",   "garden", "write",  "read",
+    "think",   "describe", "example",   "detail",   "reason",  "method",   "every",   "other",  "first",  "second",
+    "several", "many",     "often",     "always",
 };
 
 }  // namespace detail
@@ -126,8 +113,7 @@ inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "f
   for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
   auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
   const auto size = static_cast<std::uint64_t>(shared->size());
-  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size,
-                  std::move(name));
+  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name));
 }
 
 inline Workload fixed_prompts(const std::vector<std::string>& texts, int max_tokens, std::string name = "fixed") {
@@ -151,21 +137,11 @@ inline Workload template_prompts(std::string pattern, int max_tokens, std::optio
       count, std::move(name));
 }
 
-// The lab's part 2.2 prompts (three, 100 tokens each).
-inline Workload lab_single_request_workload() {
-  return fixed_prompts(std::vector<std::string>(lab_prompts.begin(), lab_prompts.end()), lab_prompt_max_tokens,
-                       "lab-single-request");
-}
-
-// The lab's part 2.3 prompts: "Question {i}: Explain concept {i} briefly.", 50 tokens.
-inline Workload lab_concurrent_workload() {
-  return template_prompts(lab_question_template, lab_question_max_tokens, std::nullopt, "lab-concurrent");
-}
-
 // Parses JSON Lines: one object per line, {"prompt": string, "max_tokens": positive integer (optional, else
 // `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in error messages.
-inline std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
-                                               int default_max_tokens = 100) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
+                                        int default_max_tokens = 100) {
   detail::check_max_tokens(default_max_tokens, "parse_jsonl_prompts");
   std::vector<Prompt> prompts;
   std::string line;
@@ -204,7 +180,8 @@ inline std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::stri
 }
 
 // A JSONL file of {"prompt", "max_tokens"} records, read once up front (a bad line fails here, not mid-run).
-inline Workload jsonl_prompts(const std::string& path, int default_max_tokens = 100) {
+template <class = void>  // deferred: see serialize.hpp
+Workload jsonl_prompts(const std::string& path, int default_max_tokens = 100) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw WorkloadError(path + ": cannot open");
   return fixed_prompts(parse_jsonl_prompts(in, path, default_max_tokens), path);

@@ -21,3 +21,13 @@ add_test(NAME examples_quickstart_runs_as_the_readme_shows COMMAND quickstart)
 set_tests_properties(examples_quickstart_runs_as_the_readme_shows PROPERTIES
   WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}" TIMEOUT 120 LABELS no_sanitizer
   PASS_REGULAR_EXPRESSION "50 ok, 0 failed, .*artifact: artifacts/quickstart.json")
+
+# The README's first example, run as printed there (the listing is checked against the file): both embedded servers
+# answer every request, the relative column is there, and the artifact and chart are written.
+add_test(NAME examples_compare_runs_as_the_readme_shows COMMAND compare)
+set_tests_properties(examples_compare_runs_as_the_readme_shows PROPERTIES
+  WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}" TIMEOUT 180 LABELS no_sanitizer
+  PASS_REGULAR_EXPRESSION "vs plain.*\n *20 +batching +20 +0 .*artifact: artifacts/compare.json\nchart: +artifacts/compare_throughput.svg"
+  FAIL_REGULAR_EXPRESSION "failed,|warning:")
+add_test(NAME readme_listings_are_the_example_files COMMAND "${_servebench_examples_python}"
+         "${CMAKE_CURRENT_LIST_DIR}/../readme_check.py")

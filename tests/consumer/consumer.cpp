@@ -1,14 +1,14 @@
 // The program every consumer project builds: it uses servebench through the umbrella header the way a user's
 // program would, and exits non-zero when anything is off. Expected values are worked out by hand in the comments.
-#include <servebench.hpp>
-
-#include <httplib.h>  // servebench's link interface must carry cpp-httplib (a compiled library on Debian 12)
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <httplib.h>  // servebench's link interface must carry cpp-httplib (a compiled library on Debian 12)
+
+#include <servebench.hpp>
 
 namespace {
 int failures = 0;

@@ -2,7 +2,9 @@
 //   FakeBackend — what a server would see: requests in flight now, the most ever in flight, the time-weighted mean
 //                 concurrency, how many senders (connections) were made. Shared by all senders of a test.
 //   FakeSender  — satisfies the scheduler's sender contract: send() "serves" for the backend's service time (or
-//                 until cancelled), cancel() is thread-safe and sticky, like servebench::Driver.
+//                 until cancelled), cancel() is thread-safe and sticky, like servebench::Driver. Its label goes on
+//                 every record, so a level run from a factory of FakeSenders is called by it; with a Target, give
+//                 it the target's label (the scheduler does not rewrite records).
 #pragma once
 
 #include <algorithm>
@@ -42,9 +44,18 @@ class FakeBackend {
     --in_flight_;
     last_end_ = now_ns();
   }
-  int in_flight() const { std::lock_guard<std::mutex> l(mutex_); return in_flight_; }
-  int max_in_flight() const { std::lock_guard<std::mutex> l(mutex_); return max_in_flight_; }
-  std::uint64_t started() const { std::lock_guard<std::mutex> l(mutex_); return started_; }
+  int in_flight() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return in_flight_;
+  }
+  int max_in_flight() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return max_in_flight_;
+  }
+  std::uint64_t started() const {
+    std::lock_guard<std::mutex> l(mutex_);
+    return started_;
+  }
   // Mean number in flight between the first request's start and the last one's end.
   double mean_in_flight() const {
     std::lock_guard<std::mutex> l(mutex_);
@@ -97,8 +108,8 @@ class FakeSender {
     }
     r.t_send = now_ns();
     const auto arrival = backend_->begin();
-    const auto service =
-        backend_->service_time_for ? backend_->service_time_for(index, arrival) : backend_->service_time;
+    const auto service = backend_->service_time_for ? backend_->service_time_for(index, arrival)
+                                                    : backend_->service_time;
     std::optional<ErrorKind> reason;
     {
       std::unique_lock<std::mutex> lock(cancel_->mutex);

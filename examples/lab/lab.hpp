@@ -1,9 +1,12 @@
-// servebench — the lab's programs' shared parts: the two servers under test (real ones by URL, or the embedded
-// simulated HF-like and vLLM-like pair), the flags every lab program takes, the lab's exact file formats
-// (single_request_comparison.json, concurrent_benchmark.json) and the tables printed in the terminal.
-// examples/lab2_*.cpp put these together; they are the toolkit's documentation for the lab.
+// The lab's programs' shared parts: the lab's constants (prompts, levels, model, colours, its percentile rule), the
+// two servers under test (real ones by URL, or the embedded simulated HF-like and vLLM-like pair), the flags every
+// lab program takes, the lab's exact file formats (single_request_comparison.json, concurrent_benchmark.json) and
+// the tables printed in the terminal. Course material, so it lives beside the lab's programs, not in the library;
+// examples/lab2_*.cpp put these together.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -16,15 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api.hpp"
-#include "artifact.hpp"
-#include "chart.hpp"
-#include "cli.hpp"
-#include "driver.hpp"
-#include "record.hpp"
-#include "scheduler.hpp"
-#include "sim.hpp"
-#include "workload.hpp"
+#include <servebench.hpp>
+#include <servebench/sim.hpp>
+
+#include "../common/cli.hpp"
 
 namespace servebench {
 namespace lab {
@@ -35,6 +33,26 @@ inline constexpr double default_time_scale = 20;
 inline constexpr const char* hf_preset = "hf-transformers-h200";
 inline constexpr const char* vllm_preset = "vllm-h100";
 
+// The lab's target labels and chart colours.
+inline constexpr const char* hf_label = "hf";
+inline constexpr const char* vllm_label = "vllm";
+inline constexpr const char* hf_color = "#ff6b6b";
+inline constexpr const char* vllm_color = "#4ecdc4";
+
+// Part 2.2 (single-request comparison): three prompts, 100 tokens each.
+inline constexpr std::array<const char*, 3> prompts{
+    "Write a detailed explanation of how transformers work:",
+    "Explain the concept of attention mechanism in neural networks:",
+    "What are the key differences between GPT and BERT architectures?",
+};
+inline constexpr int prompt_max_tokens = 100;
+// Part 2.3 (concurrency experiment): f"Question {i}: Explain concept {i} briefly." for i in range(n), 50 tokens.
+inline constexpr const char* question_template = "Question {i}: Explain concept {i} briefly.";
+inline constexpr int question_max_tokens = 50;
+inline const std::vector<std::size_t> default_levels{1, 5, 10, 20};
+// The lab's scripts report p95 as sorted(latencies)[int(len * 0.95)].
+inline constexpr PercentileMethod lab_percentile = PercentileMethod::floor_rank;
+
 // Something outside the command line stops the program before or after the run: a server that does not answer, an
 // output directory that cannot be written. Programs exit with 2 and print the one-line message.
 struct SetupError : std::runtime_error {
@@ -43,66 +61,62 @@ struct SetupError : std::runtime_error {
 
 // What every lab program may be asked. Defaults are the lab's.
 struct Options {
-  std::string hf_url, vllm_url;          // both empty: start the embedded simulated servers
+  std::string hf_url, vllm_url;  // both empty: start the embedded simulated servers
   std::string model = lab_model;
-  std::string api = "openai";            // the vLLM side's dialect: hf | openai | chat (the HF side is the lab's)
-  bool stream = false;                   // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
+  std::string api = "openai";  // the vLLM side's dialect: hf | openai | chat (the HF side is the lab's)
+  bool stream = false;         // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
   double time_scale = default_time_scale;
-  double wait_s = 10;                    // how long to wait for real servers to answer
+  double wait_s = 10;  // how long to wait for real servers to answer
   std::string out_dir = "artifacts";
-  std::vector<std::size_t> concurrency = lab_concurrency_levels;
-  int max_tokens = 0;                    // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  std::vector<std::size_t> concurrency = default_levels;
+  int max_tokens = 0;  // 0: the lab's (100 for single requests, 50 for the concurrent runs)
   bool quiet = false;
 
   bool simulated() const noexcept { return hf_url.empty() && vllm_url.empty(); }
   std::string path(const std::string& file) const { return out_dir + (out_dir.back() == '/' ? "" : "/") + file; }
 };
 
-// The dialect names --api takes, and what the artifact calls them.
-inline std::string dialect_name(const std::string& api) {
-  if (api == "hf") return "hf_simple";
-  if (api == "chat") return "openai_chat";
-  return "openai_completions";
-}
-
 // --hf, --vllm, --model, --api, --stream, --time-scale, --wait.
-inline void add_server_flags(cli::ArgParser& args, Options& o) {
-  args.option("--hf", "URL", "the HF baseline server (lab API); default: an embedded simulated one", o.hf_url)
-      .option("--vllm", "URL", "the vLLM server; default: an embedded simulated one", o.vllm_url)
-      .option("--model", "NAME", "model name sent to the vLLM server (default " + std::string(lab_model) + ")",
-              o.model)
-      .option("--api", "hf|openai|chat", "the vLLM side's API: lab-style, /v1/completions, /v1/chat/completions",
-              [&o](const std::string& v) { o.api = cli::parse_choice("--api", v, {"hf", "openai", "chat"}); })
-      .flag("--stream", "stream the vLLM side's replies (records TTFT and TPOT)", o.stream)
-      .option("--time-scale", "X", "embedded servers run X times faster than real time (default 20)", o.time_scale,
-              0.01, 10000)
-      .option("--wait", "SECONDS", "how long to wait for --hf/--vllm servers to answer (default 10)", o.wait_s, 0,
-              86400);
+inline void add_server_flags(CLI::App& app, Options& o) {
+  app.add_option("--hf", o.hf_url, "the HF baseline server (lab API); default: an embedded simulated one")
+      ->type_name("URL");
+  app.add_option("--vllm", o.vllm_url, "the vLLM server; default: an embedded simulated one")->type_name("URL");
+  app.add_option("--model", o.model, "model name sent to the vLLM server")->capture_default_str();
+  app.add_option("--api", o.api, "the vLLM side's API: hf (lab-style), openai (/v1/completions), chat")
+      ->check(CLI::IsMember({"hf", "openai", "chat"}))
+      ->capture_default_str();
+  app.add_flag("--stream", o.stream, "stream the vLLM side's replies (records TTFT and TPOT)");
+  app.add_option("--time-scale", o.time_scale, "embedded servers run X times faster than real time")
+      ->check(CLI::Range(0.01, 10000.0))
+      ->capture_default_str();
+  app.add_option("--wait", o.wait_s, "seconds to wait for --hf/--vllm servers to answer")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
 }
 
 // --out, --quiet.
-inline void add_output_flags(cli::ArgParser& args, Options& o) {
-  args.option("--out", "DIR", "where the JSON files go (default artifacts/)",
-              [&o](const std::string& v) {
-                if (v.empty()) throw cli::UsageError("--out needs a directory name");
-                o.out_dir = v;
-              })
-      .flag("--quiet", "print only the table and the file paths", o.quiet);
+inline void add_output_flags(CLI::App& app, Options& o) {
+  app.add_option("--out", o.out_dir, "where the JSON files go")
+      ->check([](const std::string& v) { return v.empty() ? std::string("needs a directory name") : std::string(); })
+      ->capture_default_str();
+  app.add_flag("--quiet", o.quiet, "print only the table and the file paths");
 }
 
 // --max-tokens, and --concurrency when the program runs concurrency levels.
-inline void add_workload_flags(cli::ArgParser& args, Options& o, bool concurrency_levels) {
-  args.option("--max-tokens", "N", "tokens per reply (default: the lab's)", o.max_tokens, 1, 100000);
-  if (concurrency_levels)
-    args.option("--concurrency", "LIST", "concurrency levels, e.g. 1,5,10,20 (the lab's, the default)",
-                [&o](const std::string& v) { o.concurrency = cli::parse_size_list("--concurrency", v, 1, 10000); });
+inline void add_workload_flags(CLI::App& app, Options& o, bool with_concurrency_levels) {
+  app.add_option("--max-tokens", o.max_tokens, "tokens per reply (default: the lab's)")->check(CLI::Range(1, 100000));
+  if (with_concurrency_levels)
+    app.add_option_function<std::string>(
+           "--concurrency", [&o](const std::string& v) { o.concurrency = examples::split_sizes(v); },
+           "concurrency levels, e.g. 1,5,10,20 (the lab's, the default)")
+        ->check(examples::distinct_list(1, 10000));
 }
 
-// The flags that only make sense together. Throws cli::UsageError.
+// The flags that only make sense together. Throws examples::UsageError.
 inline void check(const Options& o) {
   if (o.hf_url.empty() != o.vllm_url.empty())
-    throw cli::UsageError("give both --hf URL and --vllm URL, or neither to use the embedded simulated servers");
-  if (o.out_dir.empty()) throw cli::UsageError("--out needs a directory name");
+    throw examples::UsageError("give both --hf URL and --vllm URL, or neither to use the embedded simulated servers");
+  if (o.out_dir.empty()) throw examples::UsageError("--out needs a directory name");
 }
 
 // Makes sure `dir` exists and a file can be created in it, before a run that would otherwise end with nowhere to
@@ -117,23 +131,17 @@ inline void check_output_dir(const std::string& dir) {
   std::remove(probe.c_str());
 }
 
-// Writes JSON atomically (never half a file); SetupError naming the path when it cannot.
-template <class Json>
-void write_json(const std::string& path, const Json& value) {
+// Writes text atomically (never half a file); SetupError naming the path when it cannot.
+inline void write_text(const std::string& path, const std::string& text) {
   try {
-    write_file_atomic(path, value.dump(2) + "\n");
+    write_file_atomic(path, text);
   } catch (const std::exception& e) {
     throw SetupError(e.what());
   }
 }
-
-// Writes an SVG chart atomically; SetupError naming the path when it cannot.
-inline void write_svg(const std::string& path, const std::string& svg) {
-  try {
-    chart::write_svg(path, svg);
-  } catch (const std::exception& e) {
-    throw SetupError(e.what());
-  }
+template <class Json>
+void write_json(const std::string& path, const Json& value) {
+  write_text(path, value.dump(2) + "\n");
 }
 
 // The two servers under test. Real ones are waited for (wait_until_ready); otherwise the embedded simulated pair
@@ -144,12 +152,12 @@ class Servers {
   // Throws SetupError when a real server does not answer within options.wait_s.
   explicit Servers(Options options, std::ostream* log = nullptr) : options_(std::move(options)) {
     if (options_.simulated()) {
-      hf_ = std::make_unique<sim::Server>(
-          sim::preset(hf_preset).time_scale(options_.time_scale).model(options_.model));
-      vllm_ = std::make_unique<sim::Server>(sim::preset(vllm_preset)
-                                                .time_scale(options_.time_scale)
-                                                .model(options_.model)
-                                                .api(options_.api == "hf" ? sim::ApiFlavour::hf : sim::ApiFlavour::openai));
+      hf_ = std::make_unique<sim::Server>(sim::preset(hf_preset).time_scale(options_.time_scale).model(options_.model));
+      vllm_ = std::make_unique<sim::Server>(
+          sim::preset(vllm_preset)
+              .time_scale(options_.time_scale)
+              .model(options_.model)
+              .api(options_.api == "hf" ? sim::ApiFlavour::hf : sim::ApiFlavour::openai));
       hf_->start();
       vllm_->start();
       hf_url_ = hf_->url();
@@ -159,8 +167,8 @@ class Servers {
         std::snprintf(factor, sizeof factor, "%g", options_.time_scale);
         *log << "Embedded simulated servers (no GPU needed): HF-like " << hf_preset << " at " << hf_url_
              << ", vLLM-like " << vllm_preset << " at " << vllm_url_ << "\n"
-             << "simulated servers running " << factor
-             << "x faster than real time (times below are real; multiply by " << factor << " for the modelled GPU)\n";
+             << "simulated servers running " << factor << "x faster than real time (times below are real; multiply by "
+             << factor << " for the modelled GPU)\n";
       }
       return;
     }
@@ -170,9 +178,12 @@ class Servers {
     for (const auto& [name, url] : {std::pair<std::string, std::string>{"HF", hf_url_}, {"vLLM", vllm_url_}}) {
       if (log) *log << "Waiting for the " << name << " server at " << url << " ...\n";
       const auto ready = wait_until_ready(url, wait, nullptr);
-      if (!ready)
-        throw SetupError("the " + name + " server at " + url + " did not answer within " +
-                         cli_seconds(options_.wait_s) + " (" + ready.reason + "); start it, check the URL, or raise --wait");
+      if (!ready) {
+        char waited[32];
+        std::snprintf(waited, sizeof waited, "%g s", options_.wait_s);
+        throw SetupError("the " + name + " server at " + url + " did not answer within " + waited + " (" +
+                         ready.reason + "); start it, check the URL, or raise --wait");
+      }
     }
   }
 
@@ -183,32 +194,26 @@ class Servers {
     return simulated() ? std::optional<double>(options_.time_scale) : std::nullopt;
   }
 
-  // One Driver per worker: "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream.
+  // "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream. Every worker gets its own Driver.
   std::vector<Target> targets() const {
-    const auto base = [this](const std::string& label, const std::string& url, bool stream) {
-      return DriverOptions().base_url(url).target(label).model(options_.model).stream(stream);
+    const auto options = [this](const char* label, const std::string& url, bool stream) {
+      return DriverOptions().label(label).base_url(url).model(options_.model).stream(stream);
     };
-    Target hf{"hf", [o = base("hf", hf_url_, false)] { return AnySender(Driver<api::hf_simple>(o)); }, hf_url_,
-              "hf_simple", options_.model};
-    const auto v = base("vllm", vllm_url_, options_.stream);
-    std::function<AnySender()> make;
-    if (options_.api == "hf")
-      make = [v] { return AnySender(Driver<api::hf_simple>(v)); };
-    else if (options_.api == "chat")
-      make = [v] { return AnySender(Driver<api::openai_chat>(v)); };
-    else
-      make = [v] { return AnySender(Driver<api::openai_completions>(v)); };
-    return {hf, Target{"vllm", make, vllm_url_, dialect_name(options_.api), options_.model}};
+    Target hf = make_target<api::hf_simple>(options(hf_label, hf_url_, false));
+    const auto v = options(vllm_label, vllm_url_, options_.stream);
+    if (options_.api == "hf") return {hf, make_target<api::hf_simple>(v)};
+    if (options_.api == "chat") return {hf, make_target<api::openai_chat>(v)};
+    return {hf, make_target<api::openai_completions>(v)};
   }
 
-  // The artifact's metadata: command line, targets, model, and the time scale when simulated.
-  RunMetadata metadata(int argc, const char* const* argv, nlohmann::json configuration = nlohmann::json::object()) const {
+  // The artifact's metadata: command line, model, and the time scale and presets when simulated.
+  RunMetadata metadata(int argc, const char* const* argv,
+                       nlohmann::json configuration = nlohmann::json::object()) const {
     RunMetadata m;
     m.command_line.assign(argv, argv + argc);
     configuration["stream"] = options_.stream;
     configuration["api"] = options_.api;
     m.configuration = std::move(configuration);
-    for (const auto& t : targets()) m.targets.push_back({t.label, t.url, t.api, t.model});
     m.model = options_.model;
     if (simulated()) {
       m.time_scale = options_.time_scale;
@@ -218,16 +223,19 @@ class Servers {
   }
 
  private:
-  static std::string cli_seconds(double s) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g s", s);
-    return text;
-  }
-
   Options options_;
   std::unique_ptr<sim::Server> hf_, vllm_;
   std::string hf_url_, vllm_url_;
 };
+
+// The report options of every lab table and chart: baseline "hf", the lab's colours.
+inline ReportOptions report_options(std::string subtitle = {}) {
+  ReportOptions o;
+  o.baseline = hf_label;
+  o.colors = {{hf_label, hf_color}, {vllm_label, vllm_color}};
+  o.subtitle = std::move(subtitle);
+  return o;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Task 2.2: single requests, HF then vLLM, per prompt.
@@ -243,7 +251,7 @@ struct SingleRequest {
 };
 
 // Pairs the two runs' records by workload index (the measured ones; warm-ups skipped).
-inline std::vector<SingleRequest> pair_single_requests(const RunResult& hf, const RunResult& vllm,
+inline std::vector<SingleRequest> pair_single_requests(const LevelResult& hf, const LevelResult& vllm,
                                                        const Workload& workload) {
   std::vector<SingleRequest> out;
   for (const auto& h : hf.records) {
@@ -274,11 +282,7 @@ inline nlohmann::ordered_json lab_engine(const char* engine, const RequestRecord
           {"tok_per_sec", elapsed > 0 ? static_cast<double>(tokens) / elapsed : 0.0}};
 }
 
-inline std::string fixed(double v, int decimals) {
-  char text[48];
-  std::snprintf(text, sizeof text, "%.*f", decimals, v);
-  return text;
-}
+using servebench::detail::fixed;
 }  // namespace detail
 
 // single_request_comparison.json exactly as the lab writes it: a list of
@@ -299,16 +303,15 @@ inline std::string outcome(const RequestRecord& r, int decimals = 2) {
 }
 
 inline void print_single_requests(std::ostream& out, const std::vector<SingleRequest>& rows) {
-  cli::Table table({"prompt", "HF s", "HF tok/s", "vLLM s", "vLLM tok/s", "speedup"});
+  Table table({"prompt", "HF s", "HF tok/s", "vLLM s", "vLLM tok/s", "speedup"});
   double sum = 0;
   std::size_t n = 0;
   for (const auto& r : rows) {
     auto rate = [](const RequestRecord& x) {
       return x.ok() && x.latency_s() > 0 ? detail::fixed(static_cast<double>(x.n_out) / x.latency_s(), 1) : "-";
     };
-    table.row({detail::first_code_points(r.prompt, 40) + (r.prompt.size() > 40 ? "..." : ""), outcome(r.hf),
-               rate(r.hf), outcome(r.vllm), rate(r.vllm),
-               r.speedup() > 0 ? detail::fixed(r.speedup(), 1) + "x" : "-"});
+    table.row({detail::first_code_points(r.prompt, 40) + (r.prompt.size() > 40 ? "..." : ""), outcome(r.hf), rate(r.hf),
+               outcome(r.vllm), rate(r.vllm), r.speedup() > 0 ? detail::fixed(r.speedup(), 1) + "x" : "-"});
     if (r.speedup() > 0) sum += r.speedup(), ++n;
   }
   if (n) table.separator().row({"average", "", "", "", "", detail::fixed(sum / static_cast<double>(n), 1) + "x"});
@@ -338,7 +341,7 @@ struct ConcurrencyLevel {
 
 // The lab's numbers for one run: latencies of the successful requests; failed counts interrupted ones too, so
 // successful + failed is every request the level sent.
-inline EngineLevel lab_engine_level(const RunResult& run) {
+inline EngineLevel lab_engine_level(const LevelResult& run) {
   EngineLevel e;
   std::vector<double> latency;
   for (const auto& r : run.records)
@@ -352,17 +355,17 @@ inline EngineLevel lab_engine_level(const RunResult& run) {
     for (double v : latency) sum += v;
     e.mean_latency = sum / static_cast<double>(latency.size());
   }
-  if (latency.size() > 1) e.p95_latency = percentile(latency, 95, PercentileMethod::lab);
+  if (latency.size() > 1) e.p95_latency = percentile(latency, 95, lab_percentile);
   return e;
 }
 
 // The levels where both "hf" and "vllm" ran, in the order of `levels`.
-inline std::vector<ConcurrencyLevel> concurrency_levels(const std::vector<RunResult>& runs) {
+inline std::vector<ConcurrencyLevel> concurrency_levels(const std::vector<LevelResult>& runs) {
   std::vector<ConcurrencyLevel> out;
   for (const auto& h : runs) {
-    if (h.summary.target != "hf") continue;
+    if (h.target.label != hf_label) continue;
     for (const auto& v : runs)
-      if (v.summary.target == "vllm" && v.summary.level == h.summary.level)
+      if (v.target.label == vllm_label && v.summary.level == h.summary.level)
         out.push_back({static_cast<std::size_t>(h.summary.level), lab_engine_level(h), lab_engine_level(v)});
   }
   return out;
@@ -396,11 +399,16 @@ inline std::vector<ConcurrencyLevel> parse_concurrent_benchmark(const std::strin
   std::vector<ConcurrencyLevel> out;
   for (const auto& [key, level] : j.items()) {
     ConcurrencyLevel l;
+    std::size_t used = 0;
+    long long number = 0;
     try {
-      l.concurrency = static_cast<std::size_t>(cli::parse_integer("level", key, 1, 1000000));
-    } catch (const cli::UsageError&) {
-      throw std::runtime_error("'" + origin + "': key \"" + key + "\" is not a concurrency level" + expected);
+      number = std::stoll(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
     }
+    if (key.empty() || used != key.size() || number < 1 || number > 1000000)
+      throw std::runtime_error("'" + origin + "': key \"" + key + "\" is not a concurrency level" + expected);
+    l.concurrency = static_cast<std::size_t>(number);
     for (const char* engine : {"hf", "vllm"}) {
       const auto it = level.is_object() ? level.find(engine) : level.end();
       if (it == level.end() || !it->is_object())
@@ -419,7 +427,8 @@ inline std::vector<ConcurrencyLevel> parse_concurrent_benchmark(const std::strin
       }
       for (double v : {e.throughput_req_per_sec, e.total_time, e.mean_latency, e.p95_latency})
         if (!std::isfinite(v) || v < 0)
-          throw std::runtime_error("'" + origin + "': level " + key + " " + engine + " has a negative or infinite value");
+          throw std::runtime_error("'" + origin + "': level " + key + " " + engine +
+                                   " has a negative or infinite value");
     }
     out.push_back(l);
   }
@@ -431,49 +440,12 @@ inline std::vector<ConcurrencyLevel> read_concurrent_benchmark(const std::string
   return parse_concurrent_benchmark(read_file(path), path);
 }
 
-// The terminal table of a concurrency run: per level and engine the lab's columns (p95 here by linear
-// interpolation, as in the full artifact) and the throughput ratio; then every failure, counted by kind.
-inline void print_concurrency_runs(std::ostream& out, const std::vector<RunResult>& runs) {
-  cli::Table table({"concurrency", "engine", "total s", "ok", "failed", "req/s", "mean s", "p95 s", "vLLM/HF"});
-  const auto levels = concurrency_levels(runs);
-  bool first = true;
-  for (const auto& run : runs) {
-    const auto& s = run.summary;
-    if (s.target == "hf" && !first) table.separator();
-    first = false;
-    std::string ratio;
-    if (s.target == "vllm")
-      for (const auto& l : levels)
-        if (static_cast<double>(l.concurrency) == s.level && l.throughput_ratio() > 0)
-          ratio = detail::fixed(l.throughput_ratio(), 1) + "x";
-    table.row({std::to_string(static_cast<long long>(s.level)), s.target == "hf" ? "HF" : "vLLM",
-               detail::fixed(s.wall_s, 2), std::to_string(s.successful),
-               std::to_string(s.failed + s.interrupted), detail::fixed(s.throughput_req_per_sec, 2),
-               s.latency ? detail::fixed(s.latency->mean, 2) : "-", s.latency ? detail::fixed(s.latency->p95, 2) : "-",
-               ratio});
-  }
-  table.print(out);
-  for (const auto& run : runs) {
-    const auto& s = run.summary;
-    if (s.failed == 0 && s.interrupted == 0) continue;
-    out << "  " << s.target << " at " << s.level << " concurrent:";
-    if (s.failed) out << " " << s.failed << " failed";
-    for (const auto& [kind, count] : s.failed_by_kind) out << ", " << count << " " << kind;
-    if (s.interrupted) out << (s.failed ? ";" : "") << " " << s.interrupted << " interrupted (Ctrl-C)";
-    for (const auto& r : run.records)
-      if (!r.ok() && !r.interrupted()) {
-        out << " (first: " << r.error_message << ")";
-        break;
-      }
-    out << "\n";
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Task 2.4: charts.
 
-// A chart subtitle from a full artifact's metadata: model, GPU (or the simulated presets) and the time scale.
-inline std::string chart_subtitle(const RunMetadata& m) {
+// A chart subtitle from a full artifact: model, GPU (or the simulated presets) and the time scale.
+inline std::string chart_subtitle(const Artifact& full) {
+  const RunMetadata& m = full.metadata;
   // The model's name without its organisation keeps the subtitle on one line at 800 px.
   std::string s = m.model.substr(m.model.rfind('/') == std::string::npos ? 0 : m.model.rfind('/') + 1);
   if (!m.gpu.empty()) s += (s.empty() ? "" : " · ") + m.gpu;
@@ -482,13 +454,14 @@ inline std::string chart_subtitle(const RunMetadata& m) {
     std::snprintf(factor, sizeof factor, "%gx speed", *m.time_scale);
     s += (s.empty() ? "" : " · ") + std::string(factor);
   }
-  if (m.interrupted) s += (s.empty() ? "" : " · ") + std::string("interrupted run");
+  if (full.interrupted()) s += (s.empty() ? "" : " · ") + std::string("interrupted run");
   return s;
 }
 
-inline chart::Series named_series(std::string name, bool dashed = false) {
+inline chart::Series named_series(std::string name, const char* color, bool dashed = false) {
   chart::Series s;
   s.name = std::move(name);
+  s.color = color;
   s.dashed = dashed;
   return s;
 }
@@ -507,7 +480,7 @@ inline chart::BarChart throughput_chart(const std::vector<ConcurrencyLevel>& lev
   c.x_label = "concurrent requests";
   c.y_label = "throughput (requests/s)";
   c.categories = level_names(levels);
-  c.series = {named_series("HuggingFace"), named_series("vLLM")};
+  c.series = {named_series("HuggingFace", hf_color), named_series("vLLM", vllm_color)};
   for (const auto& l : levels) {
     c.series[0].values.push_back(l.hf.throughput_req_per_sec);
     c.series[1].values.push_back(l.vllm.throughput_req_per_sec);
@@ -527,8 +500,8 @@ inline chart::LineChart latency_chart(const std::vector<ConcurrencyLevel>& level
   const auto p95 = [](const EngineLevel& e) {
     return e.successful == 1 && e.p95_latency == 0 ? e.mean_latency : e.p95_latency;
   };
-  c.series = {named_series("HF mean"), named_series("HF p95", true), named_series("vLLM mean"),
-              named_series("vLLM p95", true)};
+  c.series = {named_series("HF mean", hf_color), named_series("HF p95", hf_color, true),
+              named_series("vLLM mean", vllm_color), named_series("vLLM p95", vllm_color, true)};
   for (const auto& l : levels) {
     c.series[0].values.push_back(l.hf.mean_latency);
     c.series[1].values.push_back(p95(l.hf));
@@ -538,42 +511,13 @@ inline chart::LineChart latency_chart(const std::vector<ConcurrencyLevel>& level
   return c;
 }
 
-// Mean TTFT and TPOT (ms) per level for every engine whose replies were streamed; empty when none was.
-inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const Artifact& full) {
-  std::vector<double> levels;
-  for (const auto& l : full.levels)
-    if (l.summary.ttft && std::find(levels.begin(), levels.end(), l.summary.level) == levels.end())
-      levels.push_back(l.summary.level);
-  if (levels.empty()) return std::nullopt;
-  std::sort(levels.begin(), levels.end());
-  chart::TtftTpotChart c;
-  c.title = "Streaming: time to first token and time per output token";
-  c.subtitle = chart_subtitle(full.metadata);
-  for (double level : levels) c.categories.push_back(std::to_string(static_cast<long long>(level)));
-  for (const std::string target : {"hf", "vllm"}) {
-    chart::Series ttft = named_series(target == "hf" ? "HF" : "vLLM"), tpot = ttft;
-    bool any = false;
-    for (double level : levels) {
-      double t = 0, p = 0;
-      for (const auto& l : full.levels)
-        if (l.summary.target == target && l.summary.level == level) {
-          if (l.summary.ttft) t = l.summary.ttft->mean * 1e3, any = true;
-          if (l.summary.tpot) p = l.summary.tpot->mean * 1e3;
-        }
-      ttft.values.push_back(t);
-      tpot.values.push_back(p);
-    }
-    if (any) c.ttft.push_back(ttft), c.tpot.push_back(tpot);
-  }
-  return c;
-}
-
 // Prints "Wrote:" and the paths, one per line.
 inline void print_paths(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& files) {
   out << "\nWrote:\n";
   std::size_t width = 0;
   for (const auto& f : files) width = std::max(width, f.first.size());
-  for (const auto& [path, what] : files) out << "  " << path << std::string(width - path.size() + 2, ' ') << what << "\n";
+  for (const auto& [path, what] : files)
+    out << "  " << path << std::string(width - path.size() + 2, ' ') << what << "\n";
 }
 
 }  // namespace lab

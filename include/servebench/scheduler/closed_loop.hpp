@@ -1,0 +1,115 @@
+// servebench — the closed loop: exactly N requests in flight until a request count or a duration is reached (the
+// lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "../record.hpp"
+#include "../result.hpp"
+#include "../target.hpp"
+#include "../workload.hpp"
+#include "interrupt.hpp"
+#include "level.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+
+namespace servebench {
+
+namespace detail {
+
+template <class MakeSender>
+LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload, MakeSender& make_sender,
+                            std::optional<TargetInfo> target) {
+  if (options.concurrency() == 0) throw std::invalid_argument("servebench::run_closed_loop: concurrency must be > 0");
+  const std::uint64_t request_limit = detail::planned_requests(options, workload, "run_closed_loop");
+  const Nanos duration = options.duration().count();
+  const std::size_t workers = options.concurrency();
+
+  detail::InterruptScope interrupt_scope(options.handle_signals());
+  detail::Level<ClosedLoop> level(options, workload);
+  detail::PhaseBarrier after_warmup(workers);
+  std::atomic<std::uint64_t> next_warmup{0}, next_request{0};
+  std::atomic<std::size_t> running{workers};
+  const Nanos level_start = now_ns();
+
+  {
+    std::vector<std::thread> threads;
+    threads.reserve(workers);
+    for (std::size_t w = 0; w < workers; ++w) {
+      threads.emplace_back([&] {
+        // The sender lives on this worker's stack for the whole level: one connection, kept alive.
+        auto run_worker = [&] {
+          auto sender = level.make_sender(make_sender);
+          detail::CancelRegistration registration(level, sender);
+          for (;;) {
+            if (level.stopping()) break;
+            const std::uint64_t i = next_warmup.fetch_add(1);
+            if (i >= options.warmup()) break;
+            level.send_one(sender, i, 0, true);
+          }
+          after_warmup.arrive_and_wait();
+          const Nanos end = duration > 0 ? after_warmup.measured_start() + duration : 0;
+          for (;;) {
+            if (level.stopping()) break;
+            if (end > 0 && now_ns() >= end) break;
+            const std::uint64_t i = next_request.fetch_add(1);
+            if (request_limit > 0 && i >= request_limit) break;
+            level.send_one(sender, i, 0, false);
+          }
+        };
+        bool arrived = false;
+        try {
+          run_worker();
+          arrived = true;
+        } catch (...) {
+          level.fail(std::current_exception());
+        }
+        // A worker whose factory threw must still arrive, or the others would wait for it forever.
+        if (!arrived && !after_warmup.opened()) after_warmup.arrive_and_wait();
+        running.fetch_sub(1);
+        level.notify();
+      });
+    }
+
+    detail::ProgressLine progress(detail::progress_enabled(options.quiet()),
+                                  detail::level_label(target ? target->label : "", detail::level_config(options)));
+    while (running.load() > 0) {
+      level.supervise(level_start);
+      const Nanos measured_start = after_warmup.opened() ? after_warmup.measured_start() : 0;
+      if (measured_start)
+        progress.update(level.done(), request_limit, level.failed(), measured_start,
+                        duration > 0 ? measured_start + duration : 0);
+      level.wait_for_change(level.next_look(level_start, now_ns() + 200'000'000));
+    }
+    if (after_warmup.opened())
+      progress.update(level.done(), request_limit, level.failed(), after_warmup.measured_start(), 0, true);
+    for (auto& t : threads) t.join();
+  }
+  return level.finish(std::move(target), 0);
+}
+
+}  // namespace detail
+
+// Runs `options.concurrency()` workers against `target` until requests() measured requests have been made or
+// duration() has passed. Every worker gets its own sender from target.make_sender (one connection, kept alive).
+// `target` may also be a sender factory of your own (make_sender() returns a sender, see target.hpp); the level's
+// label is then the one its senders write on their records. Returns every record, the summary (level =
+// concurrency), the settings, and whether the run was interrupted or hit its timeout.
+template <class TargetOrFactory>
+LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload, TargetOrFactory&& target) {
+  if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
+    if (!target.make_sender) throw std::invalid_argument("servebench::run_closed_loop: the target has no make_sender");
+    return detail::run_closed_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
+  } else {
+    return detail::run_closed_loop(options, workload, target, std::nullopt);
+  }
+}
+
+}  // namespace servebench

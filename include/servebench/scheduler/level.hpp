@@ -1,0 +1,310 @@
+// servebench — what both loops share while a level runs: the registry of senders to cancel, the counters, the
+// supervisor's stop decisions (Ctrl-C, grace period, level timeout), the warm-up barrier, and the LevelResult a
+// level ends with.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../record.hpp"
+#include "../result.hpp"
+#include "../workload.hpp"
+#include "interrupt.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+
+namespace servebench {
+
+namespace detail {
+
+template <class Options>
+class Level {
+ public:
+  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {}
+
+  const Options& options() const noexcept { return options_; }
+
+  // A sender registers so the supervisor can cancel it; one registered after a cancel-all is cancelled at once.
+  std::size_t register_canceller(std::function<void(ErrorKind)> cancel) {
+    std::lock_guard<std::mutex> lock(registry_mutex_);
+    if (cancelled_with_) cancel(*cancelled_with_);
+    cancellers_.push_back(std::move(cancel));
+    return cancellers_.size() - 1;
+  }
+  void unregister_canceller(std::size_t slot) {
+    std::lock_guard<std::mutex> lock(registry_mutex_);
+    cancellers_[slot] = nullptr;
+  }
+  void cancel_all(ErrorKind reason) {
+    std::lock_guard<std::mutex> lock(registry_mutex_);
+    if (!cancelled_with_) cancelled_with_ = reason;
+    for (auto& c : cancellers_)
+      if (c) c(reason);
+  }
+
+  // Sends one request and stamps what the scheduler knows. A sender that throws yields a failed record, not a
+  // crashed run.
+  template <class Sender>
+  void send_one(Sender& sender, std::uint64_t index, Nanos t_sched, bool warmup) {
+    RequestRecord record;
+    in_flight_.fetch_add(1);
+    try {
+      const Prompt prompt = workload_.at(index);
+      if (t_sched == 0) t_sched = now_ns();
+      record = sender.send(prompt, index, t_sched);
+    } catch (const std::exception& e) {
+      record = RequestRecord{};
+      record.error_kind = ErrorKind::other;
+      record.error_message = std::string("sender threw: ") + e.what();
+    } catch (...) {
+      record = RequestRecord{};
+      record.error_kind = ErrorKind::other;
+      record.error_message = "sender threw a non-standard exception";
+    }
+    in_flight_.fetch_sub(1);
+    record.index = index;
+    record.warmup = warmup;
+    if (record.t_sched == 0) record.t_sched = t_sched;
+    if (warmup) {
+      warmup_done_.fetch_add(1);
+    } else {
+      done_.fetch_add(1);
+      if (!record.ok() && !record.interrupted()) failed_.fetch_add(1);
+    }
+    {
+      std::lock_guard<std::mutex> lock(records_mutex_);
+      if (!warmup || options_.keep_warmup_records()) records_.push_back(std::move(record));
+    }
+    // Only the end of a warm-up request is waited on (the open loop starts its clock after the last); waking the
+    // supervisor for every measured request cost a context switch each (bench/bench_client_overhead), and it looks
+    // every 20 ms anyway.
+    if (warmup) notify();
+  }
+
+  // Builds a worker's sender; factories are never called from two threads at once.
+  template <class MakeSender>
+  auto make_sender(MakeSender& factory) {
+    std::lock_guard<std::mutex> lock(factory_mutex_);
+    return factory();
+  }
+
+  void fail(std::exception_ptr error) {
+    {
+      std::lock_guard<std::mutex> lock(records_mutex_);
+      if (!error_) error_ = error;
+    }
+    stop_sending_.store(true);
+    notify();
+  }
+
+  // Sleeps until something happened or `until` (steady nanoseconds), whichever is first.
+  void wait_for_change(Nanos until) {
+    std::unique_lock<std::mutex> lock(wake_mutex_);
+    const auto seen = changes_;
+    wake_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)),
+                     [&] { return changes_ != seen; });
+  }
+  // Something happened (a request ended, a worker left): wakes the supervising thread.
+  void notify() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      ++changes_;
+    }
+    wake_.notify_all();
+  }
+
+  // One look at the world by the supervising thread: interrupt, grace period, timeout. Returns false once nothing
+  // more may be sent.
+  bool supervise(Nanos level_start) {
+    const Nanos now = now_ns();
+    if (!interrupted_ && interrupt_requested()) {
+      interrupted_ = true;
+      stop_sending_.store(true);
+      grace_end_ = now + options_.grace_period().count();
+    }
+    if (interrupted_ && !cancelled_for_interrupt_ && now >= grace_end_) {
+      cancelled_for_interrupt_ = true;
+      cancel_all(ErrorKind::interrupted);
+    }
+    if (!deadline_exceeded_ && options_.timeout().count() > 0 && now >= level_start + options_.timeout().count()) {
+      deadline_exceeded_ = true;
+      stop_sending_.store(true);
+      cancel_all(ErrorKind::deadline_exceeded);
+    }
+    return !stop_sending_.load();
+  }
+
+  // When the supervisor should look again: soon, and exactly at the timeout or the end of the grace period.
+  Nanos next_look(Nanos level_start, Nanos wanted) const {
+    Nanos at = std::min(wanted, now_ns() + 20'000'000);
+    if (options_.timeout().count() > 0 && !deadline_exceeded_)
+      at = std::min(at, level_start + options_.timeout().count());
+    if (interrupted_ && !cancelled_for_interrupt_) at = std::min(at, grace_end_);
+    return at;
+  }
+
+  bool stopping() const noexcept { return stop_sending_.load(); }
+  void stop_sending() noexcept { stop_sending_.store(true); }
+  std::uint64_t done() const noexcept { return done_.load(); }
+  std::uint64_t failed() const noexcept { return failed_.load(); }
+  std::uint64_t warmup_done() const noexcept { return warmup_done_.load(); }
+  std::size_t in_flight() const noexcept { return in_flight_.load(); }
+
+  // Sorted records and the run's verdicts; rethrows a factory's exception.
+  // `target` empty: the label the sender wrote on the records.
+  LevelResult finish(std::optional<TargetInfo> target, std::size_t not_sent) {
+    if (error_) std::rethrow_exception(error_);
+    LevelResult result;
+    result.config = level_config(options_);
+    result.interrupted = interrupted_;
+    result.deadline_exceeded = deadline_exceeded_;
+    result.warmup_sent = static_cast<std::size_t>(warmup_done_.load());
+    result.not_sent = not_sent;
+    result.records = std::move(records_);
+    std::stable_sort(result.records.begin(), result.records.end(), [](const RequestRecord& a, const RequestRecord& b) {
+      if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
+      return a.t_sched < b.t_sched || (a.t_sched == b.t_sched && a.index < b.index);
+    });
+    result.summary = summarize(result.records, options_.summarize_options());
+    result.summary.level = result.config.level();
+    if (target) {
+      result.target = std::move(*target);
+    } else {
+      for (const auto& r : result.records)
+        if (!r.target.empty()) {
+          result.target.label = r.target;
+          break;
+        }
+    }
+    result.summary.target = result.target.label;
+
+    std::size_t measured_sent = 0;
+    for (const auto& r : result.records) {
+      if (r.warmup || r.t_send == 0) continue;
+      ++measured_sent;
+      if (r.t_send - r.t_sched > late_send_threshold_ns) ++result.late_sends;
+    }
+    result.late_send_share = measured_sent ? static_cast<double>(result.late_sends) / measured_sent : 0.0;
+    const bool open_loop = result.config.mode == LoopMode::open_loop;
+    const std::string label = level_label(result.target.label, result.config);
+    // Only an open loop has a schedule to fall behind; a closed loop's share is kept as a figure, not a warning.
+    if (open_loop && result.late_send_share > 0.01) {
+      char buffer[320];
+      std::snprintf(buffer, sizeof buffer,
+                    "%s: %.1f%% of requests were sent more than 1 ms after their scheduled time; the client, not the "
+                    "server, limited this run (see client_queue and latency_from_sched)",
+                    label.c_str(), 100.0 * result.late_send_share);
+      result.warnings.push_back(buffer);
+    }
+    if (interrupted_) {
+      const int signal_number = interrupt_signal_number.load();
+      result.warnings.push_back(label + ": interrupted" +
+                                (signal_number == SIGTERM  ? std::string(" by SIGTERM")
+                                 : signal_number == SIGINT ? std::string(" by SIGINT")
+                                                           : std::string{}) +
+                                "; " + std::to_string(result.records.size()) + " records gathered before stopping");
+    }
+    if (deadline_exceeded_)
+      result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
+    if (!options_.quiet())
+      for (const auto& w : result.warnings) std::fprintf(stderr, "servebench: warning: %s\n", w.c_str());
+    return result;
+  }
+
+ private:
+  const Options& options_;
+  const Workload& workload_;
+
+  std::mutex registry_mutex_;
+  std::vector<std::function<void(ErrorKind)>> cancellers_;
+  std::optional<ErrorKind> cancelled_with_;
+
+  std::mutex factory_mutex_;
+
+  std::mutex records_mutex_;
+  std::vector<RequestRecord> records_;
+  std::exception_ptr error_;
+
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::uint64_t changes_ = 0;
+
+  std::atomic<bool> stop_sending_{false};
+  std::atomic<std::size_t> in_flight_{0};
+  std::atomic<std::uint64_t> done_{0}, failed_{0}, warmup_done_{0};
+
+  // Touched only by the supervising thread.
+  bool interrupted_ = false;
+  bool cancelled_for_interrupt_ = false;
+  bool deadline_exceeded_ = false;
+  Nanos grace_end_ = 0;
+};
+
+// Keeps a sender registered for cancellation exactly as long as it is alive.
+class CancelRegistration {
+ public:
+  template <class Options, class Sender>
+  CancelRegistration(Level<Options>& level, Sender& sender)
+      : unregister_([&level, slot = level.register_canceller([&sender](ErrorKind reason) { sender.cancel(reason); })] {
+          level.unregister_canceller(slot);
+        }) {}
+  CancelRegistration(const CancelRegistration&) = delete;
+  CancelRegistration& operator=(const CancelRegistration&) = delete;
+  ~CancelRegistration() { unregister_(); }
+
+ private:
+  std::function<void()> unregister_;
+};
+
+// All workers meet here after warm-up; the last to arrive starts the measured phase's clock.
+class PhaseBarrier {
+ public:
+  explicit PhaseBarrier(std::size_t parties) : waiting_for_(parties) {}
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (--waiting_for_ == 0) {
+      measured_start_ = now_ns();
+      open_.notify_all();
+      return;
+    }
+    open_.wait(lock, [this] { return waiting_for_ == 0; });
+  }
+  Nanos measured_start() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return measured_start_;
+  }
+  bool opened() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return waiting_for_ == 0;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable open_;
+  std::size_t waiting_for_;
+  Nanos measured_start_ = 0;
+};
+
+template <class Options>
+std::uint64_t planned_requests(const Options& options, const Workload& workload, const char* who) {
+  if (options.requests() > 0 || options.duration().count() > 0) return options.requests();
+  if (workload.infinite())
+    throw std::invalid_argument(std::string("servebench::") + who +
+                                ": an infinite workload needs requests() or duration()");
+  return *workload.size();
+}
+
+}  // namespace detail
+}  // namespace servebench

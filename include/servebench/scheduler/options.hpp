@@ -1,0 +1,213 @@
+// servebench — scheduler options: what closed and open loops share (counts, duration, warm-up, timeouts, signals,
+// summaries), ClosedLoop and OpenLoop, and the LevelConfig each records into its result.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "../record.hpp"
+#include "../result.hpp"
+
+namespace servebench {
+
+// A request sent more than this long after its t_sched counts as late (open loop: the client fell behind).
+inline constexpr Nanos late_send_threshold_ns = 1'000'000;
+
+namespace detail {
+
+// What closed and open loops share. Setters return the derived object so chains keep their type.
+template <class Derived>
+class RunOptions {
+ public:
+  // Stop after this many measured requests (0: no count limit). With neither a count nor a duration, a finite
+  // workload runs once through; an infinite one is an error.
+  // clang-format off: one line per fluent setter, as everywhere in the library
+  Derived& requests(std::uint64_t count) {
+    requests_ = count;
+    return self();
+  }
+  // clang-format on
+  std::uint64_t requests() const noexcept { return requests_; }
+
+  // Stop starting requests once this long has passed since the measured phase began (0: no limit). Requests in
+  // flight then finish (bounded by timeout()). Whichever of requests() and duration() comes first ends the run.
+  template <class Rep, class Period>
+  Derived& duration(std::chrono::duration<Rep, Period> d) {
+    duration_ = std::chrono::duration_cast<std::chrono::nanoseconds>(d);
+    return self();
+  }
+  std::chrono::nanoseconds duration() const noexcept { return duration_; }
+
+  // Requests sent before the measured ones to warm the server and the connections; they reuse the workload's first
+  // prompts and are marked RequestRecord::warmup, so summarize() skips them. The measured phase starts once every
+  // warm-up request has finished.
+  // clang-format off: one line per fluent setter, as everywhere in the library
+  Derived& warmup(std::uint64_t count) {
+    warmup_ = count;
+    return self();
+  }
+  std::uint64_t warmup() const noexcept { return warmup_; }
+
+  // Keep warm-up records in the result (marked warmup) or drop them. Default: keep.
+  Derived& keep_warmup_records(bool keep) {
+    keep_warmup_records_ = keep;
+    return self();
+  }
+  // clang-format on
+  bool keep_warmup_records() const noexcept { return keep_warmup_records_; }
+
+  // The whole level (warm-up included) may take this long; then requests still in flight are cancelled and
+  // recorded as ErrorKind::deadline_exceeded. 0: no timeout.
+  template <class Rep, class Period>
+  Derived& timeout(std::chrono::duration<Rep, Period> d) {
+    timeout_ = std::chrono::duration_cast<std::chrono::nanoseconds>(d);
+    return self();
+  }
+  std::chrono::nanoseconds timeout() const noexcept { return timeout_; }
+
+  // After Ctrl-C / SIGTERM, how long requests in flight may still finish before they are cancelled as
+  // ErrorKind::interrupted. Short by default: a person pressing Ctrl-C wants the prompt back.
+  template <class Rep, class Period>
+  Derived& grace_period(std::chrono::duration<Rep, Period> d) {
+    grace_period_ = std::chrono::duration_cast<std::chrono::nanoseconds>(d);
+    return self();
+  }
+  std::chrono::nanoseconds grace_period() const noexcept { return grace_period_; }
+
+  // No progress line and no warnings on stderr (warnings still go into the result).
+  // clang-format off: one line per fluent setter, as everywhere in the library
+  Derived& quiet(bool q) {
+    quiet_ = q;
+    return self();
+  }
+  bool quiet() const noexcept { return quiet_; }
+
+  // Install SIGINT/SIGTERM handlers while the run is active (the previous ones are restored after). Turn off when
+  // the program handles signals itself; request_interrupt() still stops a run.
+  Derived& handle_signals(bool handle) {
+    handle_signals_ = handle;
+    return self();
+  }
+  bool handle_signals() const noexcept { return handle_signals_; }
+
+  // Percentile method and SLOs for the summary in the result.
+  Derived& summarize_options(SummarizeOptions options) {
+    summarize_options_ = std::move(options);
+    return self();
+  }
+  // clang-format on
+  const SummarizeOptions& summarize_options() const noexcept { return summarize_options_; }
+
+ private:
+  Derived& self() noexcept { return static_cast<Derived&>(*this); }
+
+  std::uint64_t requests_ = 0;
+  std::chrono::nanoseconds duration_{0};
+  std::uint64_t warmup_ = 0;
+  bool keep_warmup_records_ = true;
+  std::chrono::nanoseconds timeout_{0};
+  std::chrono::nanoseconds grace_period_ = std::chrono::seconds(2);
+  bool quiet_ = false;
+  bool handle_signals_ = true;
+  SummarizeOptions summarize_options_;
+};
+
+}  // namespace detail
+
+// Closed loop: `concurrency` workers, each sending its next request as soon as its last one ends.
+class ClosedLoop : public detail::RunOptions<ClosedLoop> {
+ public:
+  // clang-format off: one line per fluent setter, as everywhere in the library
+  ClosedLoop& concurrency(std::size_t workers) {
+    concurrency_ = workers;
+    return *this;
+  }
+  // clang-format on
+  std::size_t concurrency() const noexcept { return concurrency_; }
+
+ private:
+  std::size_t concurrency_ = 1;
+};
+
+// Open loop: requests arrive at `rate` per second whatever the server does; an arrival that finds no free worker
+// waits (and its lateness is recorded). max_in_flight caps concurrent requests (0: no cap, workers are added as
+// needed).
+class OpenLoop : public detail::RunOptions<OpenLoop> {
+ public:
+  // clang-format off: one line per fluent setter, as everywhere in the library
+  OpenLoop& rate(double requests_per_second) {
+    rate_ = requests_per_second;
+    return *this;
+  }
+  double rate() const noexcept { return rate_; }
+
+  OpenLoop& distribution(Arrival arrival) {
+    distribution_ = arrival;
+    return *this;
+  }
+  Arrival distribution() const noexcept { return distribution_; }
+
+  // Gamma shape: below 1 burstier than Poisson, above 1 more regular. Used only by Arrival::gamma.
+  OpenLoop& burstiness(double shape) {
+    burstiness_ = shape;
+    return *this;
+  }
+  double burstiness() const noexcept { return burstiness_; }
+
+  OpenLoop& seed(std::uint64_t value) {
+    seed_ = value;
+    return *this;
+  }
+  std::uint64_t seed() const noexcept { return seed_; }
+
+  OpenLoop& max_in_flight(std::size_t cap) {
+    max_in_flight_ = cap;
+    return *this;
+  }
+  // clang-format on
+  std::size_t max_in_flight() const noexcept { return max_in_flight_; }
+
+ private:
+  double rate_ = 1.0;
+  Arrival distribution_ = Arrival::poisson;
+  double burstiness_ = 1.0;
+  std::uint64_t seed_ = 0;
+  std::size_t max_in_flight_ = 0;
+};
+
+namespace detail {
+
+// What a level records of the options it ran with (LevelResult::config).
+template <class Options>
+LevelConfig base_config(const Options& o) {
+  LevelConfig c;
+  c.requests = o.requests();
+  c.duration_s = std::chrono::duration<double>(o.duration()).count();
+  c.warmup = o.warmup();
+  c.timeout_s = std::chrono::duration<double>(o.timeout()).count();
+  c.percentile_method = o.summarize_options().method;
+  c.slo = o.summarize_options().slo;
+  return c;
+}
+inline LevelConfig level_config(const ClosedLoop& o) {
+  LevelConfig c = base_config(o);
+  c.mode = LoopMode::closed_loop;
+  c.concurrency = o.concurrency();
+  return c;
+}
+inline LevelConfig level_config(const OpenLoop& o) {
+  LevelConfig c = base_config(o);
+  c.mode = LoopMode::open_loop;
+  c.rate = o.rate();
+  c.arrival = o.distribution();
+  c.burstiness = o.burstiness();
+  c.seed = o.seed();
+  c.max_in_flight = o.max_in_flight();
+  return c;
+}
+
+}  // namespace detail
+
+}  // namespace servebench

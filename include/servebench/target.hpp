@@ -1,0 +1,120 @@
+// servebench — a server under test, built once: make_target<Api>(DriverOptions) gives the sender factory the
+// schedulers call once per worker and the TargetInfo that results and artifacts record. Label, URL, model and the
+// dialect's name come from the same DriverOptions, so they cannot disagree.
+//
+// A *sender* is anything with
+//     RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched);
+//     void cancel(ErrorKind reason);   // thread-safe; aborts the request in flight and every later one (sticky)
+// servebench::Driver<Api> is one; tests use in-process fakes. AnySender holds any sender, so one sweep can compare
+// targets that speak different dialects.
+//
+//   auto hf   = servebench::make_target<servebench::api::hf_simple>(DriverOptions().label("hf").base_url(url));
+//   auto vllm = servebench::make_target<servebench::api::openai_completions>(DriverOptions().label("vllm")...);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "api.hpp"
+#include "driver.hpp"
+#include "record.hpp"
+#include "result.hpp"
+#include "workload.hpp"
+
+namespace servebench {
+
+// Holds any sender (see the top of this file) behind one type. Move-only; an empty AnySender throws on send.
+class AnySender {
+ public:
+  AnySender() = default;
+
+  template <class Sender, class = std::enable_if_t<!std::is_same<std::decay_t<Sender>, AnySender>::value>>
+  AnySender(Sender&& sender)  // NOLINT(google-explicit-constructor): wrapping is the whole point
+      : self_(std::make_unique<Model<std::decay_t<Sender>>>(std::forward<Sender>(sender))) {}
+
+  // Builds the sender in place, for senders that cannot be moved.
+  template <class Sender, class... Args>
+  static AnySender make(Args&&... args) {
+    AnySender any;
+    any.self_ = std::make_unique<Model<Sender>>(std::forward<Args>(args)...);
+    return any;
+  }
+
+  RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched) {
+    if (!self_) throw std::logic_error("servebench::AnySender: empty");
+    return self_->send(prompt, index, t_sched);
+  }
+  void cancel(ErrorKind reason = ErrorKind::interrupted) {
+    if (self_) self_->cancel(reason);
+  }
+  explicit operator bool() const noexcept { return static_cast<bool>(self_); }
+
+ private:
+  struct Interface {
+    virtual ~Interface() = default;
+    virtual RequestRecord send(const Prompt&, std::uint64_t, Nanos) = 0;
+    virtual void cancel(ErrorKind) = 0;
+  };
+  template <class Sender>
+  struct Model final : Interface {
+    template <class... Args>
+    explicit Model(Args&&... args) : sender(std::forward<Args>(args)...) {}
+    RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched) override {
+      return sender.send(prompt, index, t_sched);
+    }
+    void cancel(ErrorKind reason) override { sender.cancel(reason); }
+    Sender sender;
+  };
+  std::unique_ptr<Interface> self_;
+};
+
+// One server under test: what results call it, and how to make a sender for it (called once per worker per level,
+// never from two threads at once).
+struct Target {
+  TargetInfo info;
+  std::function<AnySender()> make_sender;
+
+  const std::string& label() const noexcept { return info.label; }
+};
+
+// A target speaking dialect `Api`, every worker with its own Driver (one connection, kept alive).
+template <class Api>
+Target make_target(DriverOptions options, Api api = {}) {
+  TargetInfo info{target_label(options), options.base_url(), api::dialect_name<Api>(), options.model()};
+  options.label(info.label);
+  return Target{std::move(info),
+                [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); }};
+}
+
+namespace detail {
+// A sender whose records carry its target's label, whatever the wrapped sender writes.
+template <class Sender>
+struct LabelledSender {
+  Sender sender;
+  std::string label;
+  RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched) {
+    RequestRecord r = sender.send(prompt, index, t_sched);
+    r.target = label;
+    return r;
+  }
+  void cancel(ErrorKind reason) { sender.cancel(reason); }
+};
+}  // namespace detail
+
+// A target of your own sender type: `make_sender` returns one (a Driver of a custom transport, a fake in a test).
+// The records carry info.label: the target is the one place a label is given.
+template <class MakeSender>
+Target make_target(TargetInfo info, MakeSender make_sender) {
+  std::string label = info.label;
+  return Target{std::move(info), [make = std::move(make_sender), label = std::move(label)]() mutable {
+                  using Sender = std::decay_t<decltype(make())>;
+                  return AnySender(detail::LabelledSender<Sender>{make(), label});
+                }};
+}
+
+}  // namespace servebench

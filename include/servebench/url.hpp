@@ -1,0 +1,99 @@
+// servebench — base URLs: "http://host[:port][/prefix]" parsed once, the cpp-httplib client made for it, and the
+// resolver asked again after a failed connect (cpp-httplib reports an unknown host and a refused port alike).
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
+#include <netdb.h>
+#include <sys/socket.h>
+#endif
+
+#include <httplib.h>
+
+namespace servebench {
+namespace detail {
+
+struct BaseUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without IPv6 brackets
+  int port = 0;
+  std::string prefix;  // "" or "/something", no trailing slash
+};
+
+// Parses "http://host[:port][/prefix]"; throws std::invalid_argument with what is wrong.
+inline BaseUrl parse_base_url(const std::string& url) {
+  BaseUrl out;
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos)
+    throw std::invalid_argument("base URL '" + url + "' has no scheme (expected http://host:port/prefix)");
+  out.scheme = url.substr(0, scheme_end);
+  if (out.scheme != "http" && out.scheme != "https")
+    throw std::invalid_argument("base URL '" + url + "': scheme must be http or https");
+  std::string rest = url.substr(scheme_end + 3);
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) out.prefix = rest.substr(slash);
+  while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
+  std::string port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
+    const auto close = authority.find(']');
+    if (close == std::string::npos) throw std::invalid_argument("base URL '" + url + "': unclosed '['");
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') throw std::invalid_argument("base URL '" + url + "': junk after ']'");
+      has_port = true;
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+  }
+  if (out.host.empty()) throw std::invalid_argument("base URL '" + url + "' has no host");
+  if (!has_port) {
+    out.port = out.scheme == "https" ? 443 : 80;
+  } else {
+    std::size_t used = 0;
+    int port = -1;
+    try {
+      port = std::stoi(port_text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != port_text.size() || port <= 0 || port > 65535)
+      throw std::invalid_argument("base URL '" + url + "': bad port '" + port_text + "'");
+    out.port = port;
+  }
+  return out;
+}
+
+inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url) {
+  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+  const bool v6 = url.host.find(':') != std::string::npos;
+  return std::make_unique<httplib::Client>(url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
+                                           std::to_string(url.port));
+}
+
+// cpp-httplib reports a failed name lookup and a refused connection alike (Error::Connection); asking the resolver
+// again tells them apart. Only called after a failure, so it never costs a measured request anything.
+inline bool host_resolves(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+  if (result) freeaddrinfo(result);
+  return rc == 0;
+}
+
+}  // namespace detail
+}  // namespace servebench
