@@ -2,7 +2,9 @@
 // what came back, how long it took and how many tokens it had.
 //
 //   lab2_1_check_server                                  # embedded simulated servers, no GPU needed
+//   lab2_1_check_server --hf http://127.0.0.1:8001      # the HF server alone, as the lab's task 2.1 does
 //   lab2_1_check_server --hf http://127.0.0.1:8001 --vllm http://127.0.0.1:8000 --model NAME
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
   lab::add_workload_flags(args, options, /*concurrency_levels=*/false);
   args.add_flag("--quiet", options.quiet, "print only the result lines");
   if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
+  options.skip_missing_side = true;  // one real server given (the lab starts only the HF one): check it alone
   try {
     lab::check(options);
     lab::Servers servers(options, options.quiet ? nullptr : &std::cerr);
@@ -39,6 +42,11 @@ int main(int argc, char** argv) {
       std::cout << "\n";
       if (!options.quiet)
         std::cout << "  reply: " << r.text.substr(0, 120) << (r.text.size() > 120 ? "..." : "") << "\n";
+    }
+    for (const char* side : {lab::hf_label, lab::vllm_label}) {
+      const auto targets = servers.targets();
+      if (std::none_of(targets.begin(), targets.end(), [&](const Target& t) { return t.label() == side; }))
+        std::cout << side << ": skipped (no --" << side << " URL; checking the server given)\n";
     }
     if (servers.time_scale())
       std::cout << "(simulated servers run " << *servers.time_scale() << "x faster than real time)\n";

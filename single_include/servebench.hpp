@@ -666,6 +666,8 @@ enum class ErrorKind {
   incomplete_stream,  // the stream ended cleanly but without its terminator ([DONE] or final event)
   closed_mid_stream,  // the connection dropped after some of the reply arrived
   empty_reply,        // the server closed the connection without a reply
+  tls,                // the TLS handshake failed: an untrusted certificate, unreadable certificate files
+  reply_too_large,    // the reply grew past the size limit (a server that sends without end)
   interrupted,        // the run was stopped (Ctrl-C, SIGTERM) while this request was in flight
   other,
 };
@@ -687,6 +689,8 @@ struct EnumNames<ErrorKind> {
       {ErrorKind::incomplete_stream, "incomplete_stream"},
       {ErrorKind::closed_mid_stream, "closed_mid_stream"},
       {ErrorKind::empty_reply, "empty_reply"},
+      {ErrorKind::tls, "tls"},
+      {ErrorKind::reply_too_large, "reply_too_large"},
       {ErrorKind::interrupted, "interrupted"},
       {ErrorKind::other, "other"},
   };
@@ -713,12 +717,14 @@ SERVEBENCH_ENUM_JSON(TokenSource)
 struct ServerTiming {
   Nanos first_token = 0;
   Nanos last_token = 0;
+  std::optional<Nanos> first_answer_token;  // when reasoning came first: the first answer token
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerTiming*) {
   return std::make_tuple(required("first_token", &ServerTiming::first_token),
-                         required("last_token", &ServerTiming::last_token));
+                         required("last_token", &ServerTiming::last_token),
+                         field("first_answer_token", &ServerTiming::first_answer_token));
 }
 
 struct RequestRecord {
@@ -727,13 +733,15 @@ struct RequestRecord {
   bool warmup = false;      // sent to warm the server; never enters statistics
   bool streamed = false;    // the reply was a stream of events (TTFT, TPOT and ITL are defined only then)
 
-  Nanos t_sched = 0;               // when it was meant to go
-  Nanos t_send = 0;                // just before the first request byte was written (0: never sent)
-  Nanos t_first_token = 0;         // first text-carrying event (streaming) or t_end (not streaming)
-  Nanos t_end = 0;                 // last text-carrying event, or the last byte of a non-streaming reply
-  std::vector<Nanos> event_times;  // arrival of every text-carrying event (streaming only)
+  Nanos t_sched = 0;                          // when it was meant to go
+  Nanos t_send = 0;                           // just before the first request byte was written (0: never sent)
+  Nanos t_first_token = 0;                    // first event with a generated token of any kind (streaming), or t_end
+  std::optional<Nanos> t_first_answer_token;  // first event with answer text (not reasoning); absent when none
+  Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
+  std::vector<Nanos> event_times;             // arrival of every text-carrying event (streaming only)
 
-  std::int64_t n_in = -1;  // prompt tokens when the server reported them, else -1
+  std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
+  std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -754,6 +762,11 @@ struct RequestRecord {
   double latency_from_sched_s() const noexcept { return ns_to_s(t_end - t_sched); }
   double client_queue_s() const noexcept { return ns_to_s(t_send - t_sched); }
   double ttft_s() const noexcept { return ns_to_s(t_first_token - t_send); }
+  // Time to first answer token: after a reasoning model's reasoning; empty when no answer text came.
+  std::optional<double> ttfa_s() const noexcept {
+    if (!t_first_answer_token) return std::nullopt;
+    return ns_to_s(*t_first_answer_token - t_send);
+  }
   // (latency - ttft) / (n_out - 1); only meaningful when n_out > 1.
   std::optional<double> tpot_s() const noexcept {
     if (n_out <= 1) return std::nullopt;
@@ -767,11 +780,13 @@ auto json_fields(const RequestRecord*) {
   return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
                          field("streamed", &R::streamed), required("t_sched", &R::t_sched),
                          required("t_send", &R::t_send), required("t_first_token", &R::t_first_token),
-                         required("t_end", &R::t_end), field("event_times", &R::event_times), field("n_in", &R::n_in),
-                         required("n_out", &R::n_out), field("token_source", &R::token_source),
-                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
-                         field("error_message", &R::error_message), field("body_start", &R::body_start),
-                         field("text", &R::text), field("server_timing", &R::server_timing));
+                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+                         field("event_times", &R::event_times), field("n_in", &R::n_in),
+                         field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+                         field("token_source", &R::token_source), field("http_status", &R::http_status),
+                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+                         field("body_start", &R::body_start), field("text", &R::text),
+                         field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -820,11 +835,12 @@ struct LevelSummary {
   std::int64_t total_output_tokens = 0;
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
+  std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
 };
 
 inline LevelSummary summarize(const std::vector<RequestRecord>& records, const SummarizeOptions& options = {}) {
   LevelSummary s;
-  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl;
+  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa;
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
@@ -853,6 +869,7 @@ inline LevelSummary summarize(const std::vector<RequestRecord>& records, const S
     client_queue.push_back(r.client_queue_s());
     if (r.streamed) {
       ttft.push_back(r.ttft_s());
+      if (auto t = r.ttfa_s()) ttfa.push_back(*t);
       if (auto t = r.tpot_s()) tpot.push_back(*t);
       for (std::size_t i = 1; i < r.event_times.size(); ++i)
         itl.push_back(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
@@ -875,6 +892,7 @@ inline LevelSummary summarize(const std::vector<RequestRecord>& records, const S
   s.latency_from_sched = maybe(latency_from_sched);
   s.client_queue = maybe(client_queue);
   s.ttft = maybe(ttft);
+  s.ttfa = maybe(ttfa);
   s.tpot = maybe(tpot);
   s.itl = maybe(itl);
   return s;
@@ -891,7 +909,8 @@ auto json_fields(const LevelSummary*) {
                          field("total_output_tokens", &L::total_output_tokens),
                          field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
                          field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl));
+                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
+                         field("ttfa", &L::ttfa));
 }
 
 }  // namespace servebench
@@ -1134,15 +1153,20 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  std::optional<ServerTiming> server_timing;  // from the dialect's server_timing hook, when it has one
+  std::optional<std::int64_t> reasoning_tokens;  // of completion_tokens, reasoning (when the server says)
+  std::optional<ServerTiming> server_timing;     // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
 struct Event {
-  bool carries_text = false;  // it delivered generated text (role-only deltas, usage chunks, [DONE] do not)
+  bool carries_text = false;  // it delivered answer text (role-only deltas, usage chunks, [DONE] do not)
+  // It delivered generated tokens that are not answer text: reasoning (`reasoning_content` / `reasoning`) or a tool
+  // call. TTFT counts from the first event with either; TTFA from the first with answer text.
+  bool carries_other_tokens = false;
   std::string text;
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
+  std::optional<std::int64_t> reasoning_tokens;
   bool terminator = false;  // the stream is complete after this event
   std::optional<ServerTiming> server_timing;
 };
@@ -1209,6 +1233,8 @@ void read_usage(const nlohmann::json& body, Out& out) {
   if (it == body.end() || it->is_null()) return;
   out.completion_tokens = optional_int(*it, "completion_tokens");
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
+  if (const auto details = it->find("completion_tokens_details"); details != it->end() && details->is_object())
+    out.reasoning_tokens = optional_int(*details, "reasoning_tokens");
 }
 
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
@@ -1373,8 +1399,15 @@ struct openai_chat {
   Event event(const Json& data) const {
     Event e;
     if (const auto* choice = detail::first_choice(data)) {
-      e.text = detail::optional_text(choice->at("delta"), "content");  // the first delta often has only a role
+      const auto& delta = choice->at("delta");
+      e.text = detail::optional_text(delta, "content");  // the first delta often has only a role
       e.carries_text = !e.text.empty();
+      // Reasoning models stream their reasoning first: vLLM and SGLang as `reasoning_content`, others (and newer
+      // vLLM) as `reasoning`; a tool call's arguments arrive in `tool_calls`. All are generated tokens.
+      const auto tools = delta.find("tool_calls");
+      e.carries_other_tokens = !detail::optional_text(delta, "reasoning_content").empty() ||
+                               !detail::optional_text(delta, "reasoning").empty() ||
+                               (tools != delta.end() && tools->is_array() && !tools->empty());
     }
     detail::read_usage(data, e);
     return e;
@@ -1605,12 +1638,14 @@ struct TargetInfo {
   std::string url;
   std::string dialect;  // the dialect's name ("openai_completions", ...)
   std::string model;
+  bool insecure = false;  // https without verifying the server's certificate
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const TargetInfo*) {
   return std::make_tuple(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
-                         field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model));
+                         field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
+                         field("insecure", &TargetInfo::insecure));
 }
 
 enum class LoopMode {
@@ -2661,6 +2696,7 @@ inline std::string render_cdf(const CdfChart& chart) {
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -2811,6 +2847,25 @@ class SseParser {
 #include <httplib.h>
 
 namespace servebench {
+
+// How to trust an https server and prove who we are to it. Empty fields: the system's CA store, no client
+// certificate. `insecure` skips verifying the server's certificate (results say so).
+struct TlsOptions {
+  std::string ca_cert_file;      // PEM file of the CA (or the self-signed certificate) that signed the server's
+  std::string client_cert_file;  // PEM client certificate, for servers that ask for one (mutual TLS)
+  std::string client_key_file;   // its private key
+  bool insecure = false;
+};
+
+// True when this build of cpp-httplib speaks TLS (it was compiled with OpenSSL).
+inline constexpr bool tls_available() noexcept {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  return true;
+#else
+  return false;
+#endif
+}
+
 namespace detail {
 
 struct BaseUrl {
@@ -2871,11 +2926,46 @@ inline BaseUrl parse_base_url(const std::string& url) {
   return out;
 }
 
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url) {
+// Throws std::invalid_argument for https with a cpp-httplib built without TLS, or a client certificate without its
+// key, naming the fix.
+inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
   if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+  if (!tls_available())
+    throw std::invalid_argument(
+        "https://" + url.host +
+        " needs cpp-httplib built with OpenSSL "
+        "(define CPPHTTPLIB_OPENSSL_SUPPORT and link OpenSSL, as Debian's libcpp-httplib does)");
+  if (tls.client_cert_file.empty() != tls.client_key_file.empty())
+    throw std::invalid_argument("a client certificate needs both its certificate file and its key file");
   const bool v6 = url.host.find(':') != std::string::npos;
-  return std::make_unique<httplib::Client>(url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
-                                           std::to_string(url.port));
+  const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
+                            std::to_string(url.port);
+  auto client = tls.client_cert_file.empty()
+                    ? std::make_unique<httplib::Client>(where)
+                    : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (!tls.ca_cert_file.empty()) client->set_ca_cert_path(tls.ca_cert_file);
+  client->enable_server_certificate_verification(!tls.insecure);
+#endif
+  return client;
+}
+
+// The one line for a failed TLS handshake: what went wrong and the fix.
+inline std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
+  const std::string where = url.host + ":" + std::to_string(url.port);
+  switch (error) {
+    case httplib::Error::SSLServerVerification:
+      return "the certificate of " + where + " is not trusted" +
+             (tls.ca_cert_file.empty() ? std::string(" (give the CA that signed it with --ca-cert FILE, or --insecure "
+                                                     "to skip verification)")
+                                       : " by " + tls.ca_cert_file + " (is it the CA that signed the server's?)");
+    case httplib::Error::SSLLoadingCerts:
+      return "cannot load the TLS certificates (" +
+             (tls.ca_cert_file.empty() ? std::string("the system CA store") : tls.ca_cert_file) +
+             "): check the files exist and are PEM";
+    default:
+      return "the TLS handshake with " + where + " failed (is it an https server? is the client certificate right?)";
+  }
 }
 
 // cpp-httplib reports a failed name lookup and a refused connection alike (Error::Connection); asking the resolver
@@ -2919,6 +3009,24 @@ class DriverOptions {
     return *this;
   }
   const std::string& model() const noexcept { return generation_.model; }
+  // Another header sent with every request ("X-Api-Version", "2"); repeatable.
+  DriverOptions& header(std::string name, std::string value) {
+    headers_.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
+  // JSON fields merged into every request body, over the dialect's own ({"top_p": 0.9, "seed": 1}, vendor fields).
+  DriverOptions& extra_body(nlohmann::json fields) {
+    extra_body_ = std::move(fields);
+    return *this;
+  }
+  const nlohmann::json& extra_body() const noexcept { return extra_body_; }
+  // https: the CA to trust, a client certificate, or no verification at all (insecure).
+  DriverOptions& tls(TlsOptions options) {
+    tls_ = std::move(options);
+    return *this;
+  }
+  const TlsOptions& tls() const noexcept { return tls_; }
   // What records, results, tables and charts call this server. Empty: the host and port of base_url.
   DriverOptions& label(std::string name) {
     label_ = std::move(name);
@@ -2968,6 +3076,13 @@ class DriverOptions {
     return *this;
   }
   Duration deadline() const noexcept { return deadline_; }
+  // The most bytes one reply may bring; past it the request ends as reply_too_large, so a server that sends without
+  // end cannot take the client's memory. 64 MiB by default: thousands of times a long LLM reply.
+  DriverOptions& max_reply_bytes(std::size_t n) {
+    max_reply_bytes_ = n;
+    return *this;
+  }
+  std::size_t max_reply_bytes() const noexcept { return max_reply_bytes_; }
   // Keep the generated text in each record; off saves memory in long runs.
   DriverOptions& keep_text(bool on) {
     keep_text_ = on;
@@ -2983,12 +3098,16 @@ class DriverOptions {
   std::string base_url_ = "http://127.0.0.1:8000";
   std::string api_key_;
   std::string label_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  nlohmann::json extra_body_ = nlohmann::json::object();
+  TlsOptions tls_;
   GenerationOptions generation_;
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
   Duration write_timeout_ = std::chrono::seconds(30);
   Duration deadline_ = Duration::zero();
   bool keep_text_ = true;
+  std::size_t max_reply_bytes_ = std::size_t{64} << 20;
 };
 
 // What records call the server of `options`: its label, or host:port of its base URL when the label is empty.
@@ -3081,6 +3200,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
     r.token_source = TokenSource::usage;
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
+  if (c.reasoning_tokens) r.n_reasoning = *c.reasoning_tokens;
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 
@@ -3095,11 +3215,12 @@ inline void fail(RequestRecord& r, ErrorKind kind, std::string message) {
 template <class Api>
 class Driver {
  public:
-  // Throws std::invalid_argument when the base URL cannot be parsed; nothing else throws.
+  // Throws std::invalid_argument when the base URL cannot be parsed or https cannot be used (a cpp-httplib without
+  // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
         label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
-    auto& client = *(state_->client = detail::make_client(url_));
+    auto& client = *(state_->client = detail::make_client(url_, options_.tls()));
     client.set_tcp_nodelay(true);  // without it every POST waits ~40 ms on Nagle + delayed ACK
     client.set_keep_alive(true);
     client.set_follow_location(false);
@@ -3170,13 +3291,14 @@ class Driver {
     detail::DriverState* state = nullptr;
     bool streaming = false;
     bool keep_text = true;
+    std::size_t max_bytes = 0;
     int status = -1;          // -1: no status line yet
     Nanos last_activity = 0;  // last byte (or header) arrival
     std::size_t bytes = 0;
     std::string body;  // non-streaming body, or the start of any failed one
     SseParser parser;
     bool terminated = false;
-    std::int64_t text_events = 0;
+    std::int64_t text_events = 0;  // events that carried a generated token of any kind
     bool failed = false;
 
     bool on_bytes(Nanos arrived, const char* data, std::size_t n) noexcept {
@@ -3184,6 +3306,12 @@ class Driver {
         last_activity = arrived;
         bytes += n;
         if (state->cancelled() != ErrorKind::none || state->deadline_hit) return false;
+        if (bytes > max_bytes) {
+          detail::fail(*record, ErrorKind::reply_too_large,
+                       "the reply passed " + std::to_string(max_bytes) + " bytes (DriverOptions::max_reply_bytes)");
+          failed = true;
+          return false;
+        }
         if (status >= 400) {  // an error page: only its start is kept
           if (body.size() < 512) body.append(data, std::min<std::size_t>(n, 512 - body.size()));
           return true;
@@ -3213,12 +3341,13 @@ class Driver {
           return;
         }
         auto& e = parsed.value;
-        if (e.carries_text) {
+        if (e.carries_text && !record->t_first_answer_token) record->t_first_answer_token = arrived;
+        if (e.carries_text || e.carries_other_tokens) {
           if (text_events == 0) record->t_first_token = arrived;
           record->t_end = arrived;
           record->event_times.push_back(arrived);
           ++text_events;
-          if (keep_text) record->text += e.text;
+          if (keep_text && e.carries_text) record->text += e.text;
         }
         detail::take_counts(e, *record);
         terminated = e.terminator;
@@ -3239,12 +3368,14 @@ class Driver {
     generation.stream = generation.stream && can_stream;
     record.streamed = generation.stream;
 
-    const api::HttpCall call = api_.request(prompt, generation);
+    api::HttpCall call = api_.request(prompt, generation);
+    if (call.body.is_object() && options_.extra_body().is_object()) call.body.update(options_.extra_body());
     httplib::Request request;
     request.method = "POST";
     request.path = url_.prefix + call.path;
     request.headers = {{"Content-Type", "application/json"},
                        {"Accept", generation.stream ? "text/event-stream" : "application/json"}};
+    for (const auto& [name, value] : options_.headers()) request.headers.emplace(name, value);
     // A prompt that is not valid UTF-8 is sent with replacement characters rather than failing the request.
     request.body = call.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
@@ -3254,6 +3385,7 @@ class Driver {
     x.state = &state;
     x.streaming = generation.stream;
     x.keep_text = options_.keep_text();
+    x.max_bytes = options_.max_reply_bytes();
     if (x.streaming) {
       record.event_times.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens + 2 : 16));
       if (x.keep_text) record.text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
@@ -3334,6 +3466,7 @@ class Driver {
       return;
     }
     record.t_first_token = record.t_end;
+    if (!parsed.value.text.empty()) record.t_first_answer_token = record.t_end;
     detail::take_counts(parsed.value, record);
     if (options_.keep_text()) record.text = std::move(parsed.value.text);
   }
@@ -3353,6 +3486,11 @@ class Driver {
         detail::fail(record, ErrorKind::connect_timeout,
                      "no connection to " + where + " within " + std::to_string(options_.connect_timeout().count()) +
                          " ms");
+        return;
+      case httplib::Error::SSLConnection:
+      case httplib::Error::SSLLoadingCerts:
+      case httplib::Error::SSLServerVerification:
+        detail::fail(record, ErrorKind::tls, detail::tls_failure(url_, error, options_.tls()));
         return;
       case httplib::Error::Write:
         detail::fail(record, ErrorKind::write_failed, "could not write the request to " + where);
@@ -3412,6 +3550,7 @@ inline std::string describe_failure(const RequestRecord& r, const std::string& b
     case ErrorKind::connect_timeout:
       return line + " (is the server running at " + base_url + "? start it, or check the URL)";
     case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
+    case ErrorKind::tls: return line;  // tls_failure already names the fix
     case ErrorKind::http_status: {
       std::string body = r.body_start.substr(0, 200);
       for (char& c : body)
@@ -3425,8 +3564,9 @@ inline std::string describe_failure(const RequestRecord& r, const std::string& b
 // The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
 struct ReadyResult {
   bool ready = false;
-  std::string probe;   // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
-  std::string reason;  // the last reason it was not ready
+  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
+  std::string reason;       // the last reason it was not ready
+  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
   double waited_s = 0;
   explicit operator bool() const noexcept { return ready; }
 };
@@ -3462,9 +3602,10 @@ inline ProbeAnswer classify_probe(int status) noexcept {
 // 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
 // does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
 // off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. Never throws: an unusable URL is a reason, returned.
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
+// throws: an unusable URL is a reason, returned.
 inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::milliseconds deadline,
-                                    std::ostream* log = &std::cerr) {
+                                    std::ostream* log = &std::cerr, const TlsOptions& tls = {}) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   ReadyResult result;
@@ -3472,7 +3613,7 @@ inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::mi
   std::unique_ptr<httplib::Client> client;
   try {
     url = detail::parse_base_url(base_url);
-    client = detail::make_client(url);
+    client = detail::make_client(url, tls);
   } catch (const std::exception& e) {
     result.reason = e.what();
     return result;
@@ -3495,7 +3636,17 @@ inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::mi
       auto answer = post ? client->Post(url.prefix + probe, one_token, "application/json")
                          : client->Get(url.prefix + probe);
       if (!answer) {
-        why = detail::describe(answer.error());
+        const auto e = answer.error();
+        if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLLoadingCerts ||
+            e == httplib::Error::SSLServerVerification) {
+          // Waiting will not make a certificate trusted: say so now.
+          result.reason = detail::tls_failure(url, e, tls);
+          result.tls_failed = true;
+          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
+          return result;
+        }
+        why = detail::describe(e);
         break;
       }
       const auto kind = detail::classify_probe(answer->status);
@@ -4346,7 +4497,8 @@ struct Target {
 // A target speaking dialect `Api`, every worker with its own Driver (one connection, kept alive).
 template <class Api>
 Target make_target(DriverOptions options, Api api = {}) {
-  TargetInfo info{target_label(options), options.base_url(), api::dialect_name<Api>(), options.model()};
+  TargetInfo info{target_label(options), options.base_url(), api::dialect_name<Api>(), options.model(),
+                  options.tls().insecure};
   options.label(info.label);
   return Target{std::move(info),
                 [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); }};

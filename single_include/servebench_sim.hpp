@@ -304,6 +304,15 @@ class ServerOptions {
 
   // Early end of sequence: per-token probability that a request without ignore_eos stops before max_tokens
   // (finish_reason "stop"). 0 (the default) always generates exactly max_tokens.
+  // A reasoning model: the first N tokens of every chat reply are reasoning, streamed as delta.reasoning_content
+  // (whole replies: message.reasoning_content) and counted in usage.completion_tokens_details.reasoning_tokens, the
+  // answer follows. 0 (the default): no reasoning. Completions replies are unaffected (that API has no field).
+  ServerOptions& reasoning_tokens(int n) {
+    reasoning_tokens_ = n;
+    return *this;
+  }
+  int reasoning_tokens() const { return reasoning_tokens_; }
+
   ServerOptions& early_eos_rate(double v) {
     early_eos_rate_ = v;
     return *this;
@@ -435,6 +444,7 @@ class ServerOptions {
     };
     need(time_scale_ > 0 && std::isfinite(time_scale_), "time_scale must be > 0");
     need(early_eos_rate_ >= 0 && early_eos_rate_ < 1, "early_eos_rate must be in [0, 1)");
+    need(reasoning_tokens_ >= 0, "reasoning_tokens must be >= 0");
     need(port_ >= 0 && port_ <= 65535, "port must be in [0, 65535]");
     need(threads_ >= 1, "threads must be >= 1");
     need(listen_backlog_ >= 1, "listen_backlog must be >= 1");
@@ -447,6 +457,7 @@ class ServerOptions {
   EngineConfig engine_;
   FaultConfig faults_;
   double early_eos_rate_ = 0;
+  int reasoning_tokens_ = 0;
   ApiFlavour api_ = ApiFlavour::hf;
   std::string model_ = "meta-llama/Meta-Llama-3-8B-Instruct";
   double time_scale_ = 1.0;
@@ -500,7 +511,9 @@ inline std::optional<ServerTiming> read_sim_timing(const nlohmann::json& body) {
   };
   const auto first = time("first_token_ns"), last = time("last_token_ns");
   if (!first || !last) return std::nullopt;
-  return ServerTiming{*first, *last};
+  ServerTiming timing{*first, *last, std::nullopt};
+  if (it->contains("first_answer_token_ns")) timing.first_answer_token = time("first_answer_token_ns");
+  return timing;
 }
 
 // A dialect that also reads the simulated server's timing. Its name (Api::name) is the dialect's own: the wire
@@ -1332,10 +1345,12 @@ struct ReplyContext {
   std::uint64_t number;  // the request's arrival number
   std::int64_t created;  // when the server started, Unix seconds
   const std::string& model;
+  std::int64_t reasoning_tokens = 0;  // the reply's first tokens that are reasoning (chat only; 0: none)
 };
 
 // The content of a whole (non-streaming) reply.
 struct WholeReply {
+  std::string reasoning;  // the reasoning tokens' text (chat only)
   std::string text;
   std::int64_t completion_tokens = 0;
   const char* finish_reason = "length";  // "stop" after an early end of sequence
@@ -1369,6 +1384,8 @@ class WireFormat {
   virtual GenRequest read_request(const nlohmann::json& body, const std::string& served_model) const = 0;
   // Whether token `i` of a reply starts with a space.
   virtual bool space_before_token(std::int64_t) const { return true; }
+  // Whether replies in this format can carry reasoning apart from the answer (ServerOptions::reasoning_tokens).
+  virtual bool has_reasoning() const { return false; }
   virtual nlohmann::json whole_reply(const ReplyContext& context, const WholeReply& reply) const = 0;
   virtual void error(httplib::Response& res, int status, const std::string& message) const = 0;
   // An error status injected at the before_generation fault point (500 or 503).
@@ -1385,9 +1402,9 @@ class StreamingWireFormat : public WireFormat {
  public:
   // The event before the first token's (chat: the assistant's role), or null when there is none.
   virtual nlohmann::json opening_chunk(const ReplyContext& context) const = 0;
-  // The event of one token; `finish_reason` is set on the last one only.
-  virtual nlohmann::json token_chunk(const ReplyContext& context, const std::string& token,
-                                     const char* finish_reason) const = 0;
+  // The event of one token; `finish_reason` is set on the last one only; `reasoning` for a reasoning token.
+  virtual nlohmann::json token_chunk(const ReplyContext& context, const std::string& token, const char* finish_reason,
+                                     bool reasoning) const = 0;
   // The event that carries the usage alone, before [DONE] (only when the request asked for it).
   virtual nlohmann::json usage_chunk(const ReplyContext& context, std::int64_t completion_tokens) const = 0;
   const StreamingWireFormat* streaming() const final { return this; }
@@ -1471,7 +1488,7 @@ class OpenAiWire : public StreamingWireFormat {
   }
 
   nlohmann::json whole_reply(const ReplyContext& c, const WholeReply& r) const final {
-    nlohmann::json choice = whole_choice(r.text);
+    nlohmann::json choice = whole_choice(r.reasoning, r.text);
     choice["index"] = 0;
     choice["logprobs"] = nullptr;
     choice["finish_reason"] = r.finish_reason;
@@ -1480,11 +1497,12 @@ class OpenAiWire : public StreamingWireFormat {
             {"created", c.created},
             {"model", c.model},
             {"choices", nlohmann::json::array({choice})},
-            {"usage", usage(c.request, r.completion_tokens)}};
+            {"usage", usage(c, r.completion_tokens)}};
   }
 
-  nlohmann::json token_chunk(const ReplyContext& c, const std::string& token, const char* finish_reason) const final {
-    nlohmann::json choice = token_choice(token);
+  nlohmann::json token_chunk(const ReplyContext& c, const std::string& token, const char* finish_reason,
+                             bool reasoning) const final {
+    nlohmann::json choice = token_choice(token, reasoning);
     choice["index"] = 0;
     choice["logprobs"] = nullptr;
     choice["finish_reason"] = finish_reason ? nlohmann::json(finish_reason) : nlohmann::json(nullptr);
@@ -1493,7 +1511,7 @@ class OpenAiWire : public StreamingWireFormat {
 
   nlohmann::json usage_chunk(const ReplyContext& c, std::int64_t completion_tokens) const final {
     nlohmann::json u = chunk(c, nlohmann::json::array());
-    u["usage"] = usage(c.request, completion_tokens);
+    u["usage"] = usage(c, completion_tokens);
     return u;
   }
 
@@ -1515,8 +1533,8 @@ class OpenAiWire : public StreamingWireFormat {
   virtual const char* whole_object() const = 0;
   virtual const char* chunk_object() const = 0;
   // The generated text's part of a whole reply's choice, and of a stream event's.
-  virtual nlohmann::json whole_choice(const std::string& text) const = 0;
-  virtual nlohmann::json token_choice(const std::string& token) const = 0;
+  virtual nlohmann::json whole_choice(const std::string& reasoning, const std::string& text) const = 0;
+  virtual nlohmann::json token_choice(const std::string& token, bool reasoning) const = 0;
 
   // A stream event's envelope; `usage` is null in every event but the usage chunk when the request asked for it.
   nlohmann::json chunk(const ReplyContext& c, nlohmann::json choices) const {
@@ -1531,8 +1549,14 @@ class OpenAiWire : public StreamingWireFormat {
 
  private:
   std::string id(const ReplyContext& c) const { return id_prefix() + std::to_string(c.number); }
-  static nlohmann::json usage(const GenRequest& g, std::int64_t n) {
-    return {{"prompt_tokens", g.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", g.prompt_tokens + n}};
+  // OpenAI's usage; reasoning tokens are counted in completion_tokens and named in completion_tokens_details.
+  static nlohmann::json usage(const ReplyContext& c, std::int64_t n) {
+    const auto& g = c.request;
+    nlohmann::json u{
+        {"prompt_tokens", g.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", g.prompt_tokens + n}};
+    if (c.reasoning_tokens > 0)
+      u["completion_tokens_details"] = {{"reasoning_tokens", std::min(n, c.reasoning_tokens)}};
+    return u;
   }
 };
 
@@ -1562,13 +1586,17 @@ class CompletionsWire final : public OpenAiWire {
   const char* id_prefix() const override { return "cmpl-sim-"; }
   const char* whole_object() const override { return "text_completion"; }
   const char* chunk_object() const override { return "text_completion"; }
-  nlohmann::json whole_choice(const std::string& text) const override { return {{"text", text}}; }
-  nlohmann::json token_choice(const std::string& token) const override { return {{"text", token}}; }
+  // The completions API has no reasoning field: a completions reply is all text.
+  nlohmann::json whole_choice(const std::string& reasoning, const std::string& text) const override {
+    return {{"text", reasoning + text}};
+  }
+  nlohmann::json token_choice(const std::string& token, bool) const override { return {{"text", token}}; }
 };
 
 class ChatWire final : public OpenAiWire {
  public:
   bool space_before_token(std::int64_t i) const override { return i > 0; }
+  bool has_reasoning() const override { return true; }
 
   nlohmann::json opening_chunk(const ReplyContext& c) const override {
     const nlohmann::json role{{"index", 0},
@@ -1601,10 +1629,15 @@ class ChatWire final : public OpenAiWire {
   const char* id_prefix() const override { return "chatcmpl-sim-"; }
   const char* whole_object() const override { return "chat.completion"; }
   const char* chunk_object() const override { return "chat.completion.chunk"; }
-  nlohmann::json whole_choice(const std::string& text) const override {
-    return {{"message", {{"role", "assistant"}, {"content", text}}}};
+  // Reasoning as vLLM's reasoning parsers return it: `reasoning_content` beside `content`.
+  nlohmann::json whole_choice(const std::string& reasoning, const std::string& text) const override {
+    nlohmann::json message{{"role", "assistant"}, {"content", text}};
+    if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+    return {{"message", message}};
   }
-  nlohmann::json token_choice(const std::string& token) const override { return {{"delta", {{"content", token}}}}; }
+  nlohmann::json token_choice(const std::string& token, bool reasoning) const override {
+    return {{"delta", {{reasoning ? "reasoning_content" : "content", token}}}};
+  }
 };
 
 }  // namespace detail
@@ -1740,10 +1773,17 @@ struct Reply {
   std::uint64_t number;      // arrival number: the reply id ends in it, and the faults were drawn with it
   std::int64_t written = 0;  // tokens written (streaming)
   Nanos first_written = 0;
+  Nanos first_answer_written = 0;  // with reasoning first: when the first answer token was written
   bool dropped = false;
   bool released = false;
 
-  ReplyContext context() const { return {gen, number, server->created_, server->options_.model()}; }
+  ReplyContext context() const {
+    // Only chat replies carry reasoning (the completions API has no field for it).
+    const std::int64_t reasoning = wire.has_reasoning()
+                                       ? std::min<std::int64_t>(server->options_.reasoning_tokens(), job->target_tokens)
+                                       : 0;
+    return {gen, number, server->created_, server->options_.model(), reasoning};
+  }
 
   std::string token(std::int64_t i) const {
     return token_text(server->options_.seed(), prompt_hash, i, wire.space_before_token(i));
@@ -1751,8 +1791,11 @@ struct Reply {
 
   const char* finish_reason() const { return job->target_tokens < gen.max_tokens ? "stop" : "length"; }
 
-  static nlohmann::json sim_timing(Nanos first, Nanos last) {
-    return {{"first_token_ns", first}, {"last_token_ns", last}};
+  // When the first and last token were written; with reasoning first, also the first answer token.
+  static nlohmann::json sim_timing(Nanos first, Nanos last, Nanos first_answer = 0) {
+    nlohmann::json t{{"first_token_ns", first}, {"last_token_ns", last}};
+    if (first_answer) t["first_answer_token_ns"] = first_answer;
+    return t;
   }
 
   // Waits for the engine to produce more than `have` tokens (or finish, or abort). Returns (emitted, finished);
@@ -1787,13 +1830,14 @@ struct Reply {
     }
     if (!before_first_token() || !before_last_token()) return false;
     WholeReply reply;
-    for (std::int64_t i = 0; i < have; ++i) reply.text += token(i);
+    const ReplyContext c = context();
+    for (std::int64_t i = 0; i < have; ++i) (i < c.reasoning_tokens ? reply.reasoning : reply.text) += token(i);
     reply.completion_tokens = have;
     reply.finish_reason = finish_reason();
     // No token was written when the engine produced the first one; the last is "written" with the body.
     const Nanos last = now_ns();
     reply.elapsed_s = ns_to_s(last - arrival);
-    nlohmann::json j = wire.whole_reply(context(), reply);
+    nlohmann::json j = wire.whole_reply(c, reply);
     j["sim_timing"] = sim_timing(std::max(engine_first, arrival), last);
     body = j.dump();
     if (plan.mid_reply() == FaultPlan::MidReply::cut) cut_in_half(body);
@@ -1827,10 +1871,11 @@ struct Reply {
       }
       const bool last = i + 1 == target;
       if (last && !before_last_token()) return false;
-      nlohmann::json event = stream.token_chunk(c, token(i), last ? finish_reason() : nullptr);
+      nlohmann::json event = stream.token_chunk(c, token(i), last ? finish_reason() : nullptr, i < c.reasoning_tokens);
       const Nanos now = now_ns();
       if (i == 0) first_written = now;
-      if (last) event["sim_timing"] = sim_timing(first_written, now);
+      if (c.reasoning_tokens > 0 && i == c.reasoning_tokens) first_answer_written = now;
+      if (last) event["sim_timing"] = sim_timing(first_written, now, first_answer_written);
       std::string data = event.dump();
       if (mid == FaultPlan::MidReply::cut) cut_in_half(data);
       if (!write_event(sink, data)) return client_left();

@@ -121,13 +121,17 @@ def one_error_line(r, what, expect_usage=True):
 def case_bad_args(tmp):
     for binary in ("lab2_1_check_server", "lab2_2_single_request", "lab2_3_concurrent"):
         for args in (["--bogus"], ["--max-tokens", "abc"], ["--max-tokens", "-5"], ["--api", "grpc"],
-                     ["--hf", "http://127.0.0.1:1"], ["--time-scale"]):
+                     ["--time-scale"]):
             one_error_line(run(binary, *args), f"{binary} {' '.join(args)}")
         r = run(binary, "--help")
         check(r.returncode == 0 and f"Usage: {binary} [OPTIONS]" in r.stdout and "--help" in r.stdout,
               f"{binary} --help")
         one_error_line(run(binary, "--hf", "http://127.0.0.1:1", "--vllm", "http://127.0.0.1:1", "--wait", "0.3"),
                        f"{binary} unreachable", expect_usage=False)
+        # One real server alone is allowed (the other side is embedded, or skipped by 2.1); unreachable, it is named.
+        r = run(binary, "--hf", "http://127.0.0.1:1", "--wait", "0.3")
+        one_error_line(r, f"{binary} --hf unreachable alone", expect_usage=False)
+        check("the HF server at http://127.0.0.1:1" in r.stderr, f"{binary}: names the HF server")
     for args in (["--concurrency", "1,-5"], ["--concurrency", "x"], ["--concurrency", ""]):
         one_error_line(run("lab2_3_concurrent", *args), f"lab2_3 {' '.join(args)}")
     blocker = os.path.join(tmp, "a_file")

@@ -3,6 +3,7 @@
 // error kind a benchmark would report.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 #include <servebench/api.hpp>
@@ -97,5 +98,53 @@ TEST_CASE("each injected fault reaches the driver as the error kind it stands fo
     const auto r = driver.send(Prompt{"fault", 8});
     CAPTURE(r.error_message);
     CHECK(r.error_kind == c.expected);
+  }
+}
+
+// A reasoning model streams its reasoning first. TTFT is the first generated token of any kind (vLLM's and AIPerf's
+// definition), TTFA the first answer token; both must agree with when the server wrote them (its sim_timing, on
+// the same steady clock) within 2 ms.
+TEST_CASE("on a reasoning stream TTFT counts from the first reasoning token and TTFA from the first answer token") {
+  constexpr int reasoning = 12, tokens = 30;
+  sim::Server server(sim::preset("vllm-h100").time_scale(2).reasoning_tokens(reasoning).threads(16));
+  server.start();
+  servebench::Nanos worst_first = 0, worst_answer = 0;
+  for (int i = 0; i < 8; ++i) {
+    Driver<sim::openai_chat> driver(DriverOptions().base_url(server.url()).stream(true));
+    const auto r = driver.send(Prompt{"Think first: " + std::to_string(i), tokens});
+    CAPTURE(r.error_message);
+    REQUIRE(r.ok());
+    CHECK(r.n_out == tokens);
+    CHECK(r.n_reasoning == reasoning);
+    REQUIRE(r.server_timing.has_value());
+    REQUIRE(r.server_timing->first_answer_token.has_value());
+    REQUIRE(r.t_first_answer_token.has_value());
+    CHECK(r.event_times.size() == static_cast<std::size_t>(tokens));  // reasoning events are token events too
+    CHECK(*r.t_first_answer_token > r.t_first_token);
+    CHECK(r.t_first_token >= r.server_timing->first_token);
+    CHECK(*r.t_first_answer_token >= *r.server_timing->first_answer_token);
+    worst_first = std::max(worst_first, r.t_first_token - r.server_timing->first_token);
+    worst_answer = std::max(worst_answer, *r.t_first_answer_token - *r.server_timing->first_answer_token);
+    // The reply's text is the answer; TPOT spans every generated token.
+    CHECK(std::count(r.text.begin(), r.text.end(), ' ') == tokens - reasoning);  // one word a token
+    REQUIRE(r.tpot_s());
+    CHECK(*r.tpot_s() == doctest::Approx(servebench::ns_to_s(r.t_end - r.t_first_token) / (tokens - 1)));
+  }
+  CHECK(worst_first < 2'000'000);
+  CHECK(worst_answer < 2'000'000);
+
+  SUBCASE("a whole reply counts the reasoning tokens and keeps only the answer as text") {
+    Driver<sim::openai_chat> driver(DriverOptions().base_url(server.url()));
+    const auto r = driver.send(Prompt{"Think first", tokens});
+    REQUIRE(r.ok());
+    CHECK(r.n_reasoning == reasoning);
+    CHECK(r.t_first_answer_token == r.t_end);
+  }
+  SUBCASE("the completions API has no reasoning field: its replies are unaffected") {
+    Driver<sim::openai_completions> driver(DriverOptions().base_url(server.url()).stream(true));
+    const auto r = driver.send(Prompt{"plain", 10});
+    REQUIRE(r.ok());
+    CHECK(r.n_reasoning == -1);
+    CHECK(r.t_first_answer_token == r.t_first_token);
   }
 }

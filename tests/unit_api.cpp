@@ -160,7 +160,7 @@ namespace {
 struct timed_completions : api::openai_completions {
   std::optional<servebench::ServerTiming> server_timing(const nlohmann::json& body) const {
     const auto& t = body.at("timing");  // throws when absent: the read must not fail the request for it
-    return servebench::ServerTiming{t.at(0).get<servebench::Nanos>(), t.at(1).get<servebench::Nanos>()};
+    return servebench::ServerTiming{t.at(0).get<servebench::Nanos>(), t.at(1).get<servebench::Nanos>(), std::nullopt};
   }
 };
 }  // namespace
@@ -212,4 +212,30 @@ TEST_CASE("a token count that is not an integer of int64 range is a missing fiel
     REQUIRE(r.ok());
     CHECK(*r.value.completion_tokens == INT64_MAX);
   }
+}
+
+TEST_CASE("a chat stream's reasoning and tool calls are generated tokens but not answer text, in both spellings") {
+  for (const char* field : {"reasoning_content", "reasoning"}) {
+    CAPTURE(field);
+    const auto e = api::read_event(api::openai_chat{},
+                                   std::string(R"({"choices":[{"delta":{")") + field + R"(":"Let me think"}}]})");
+    REQUIRE(e.ok());
+    CHECK(e.value.carries_other_tokens);
+    CHECK_FALSE(e.value.carries_text);
+  }
+  const auto tool = api::read_event(
+      api::openai_chat{}, R"({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"x\""}}]}}]})");
+  CHECK(tool.value.carries_other_tokens);
+  const auto answer = api::read_event(api::openai_chat{},
+                                      R"({"choices":[{"delta":{"content":"Yes","reasoning":null}}]})");
+  CHECK(answer.value.carries_text);
+  CHECK_FALSE(answer.value.carries_other_tokens);
+  const auto role = api::read_event(api::openai_chat{}, R"({"choices":[{"delta":{"role":"assistant","content":""}}]})");
+  CHECK_FALSE(role.value.carries_text);
+  CHECK_FALSE(role.value.carries_other_tokens);
+  const auto usage = api::read_event(
+      api::openai_chat{},
+      R"({"choices":[],"usage":{"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":12}}})");
+  CHECK(usage.value.completion_tokens == 30);
+  CHECK(usage.value.reasoning_tokens == 12);
 }

@@ -452,3 +452,71 @@ TEST_CASE("describe_failure gives one line naming the cause and what to try") {
   CHECK(status_line.find("Not Found") != std::string::npos);
   CHECK(status_line.find("check the API dialect") != std::string::npos);
 }
+
+TEST_CASE("extra headers and extra body fields reach the server with every request, over the dialect's own") {
+  TestServer server;
+  std::mutex seen_mutex;
+  std::string team, authorization, body;
+  server.server().Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(seen_mutex);
+    team = req.get_header_value("X-Team");
+    authorization = req.get_header_value("Authorization");
+    body = req.body;
+    res.set_content(R"({"choices":[{"text":"ok"}],"usage":{"completion_tokens":1}})", "application/json");
+  });
+  server.start();
+  Driver<api::openai_completions> driver(DriverOptions()
+                                             .base_url(server.url())
+                                             .api_key("sk-1")
+                                             .header("X-Team", "lab")
+                                             .extra_body({{"top_p", 0.9}, {"seed", 7}, {"temperature", 0.5}}));
+  const auto r = driver.send(Prompt{"hi", 3});
+  REQUIRE_MESSAGE(r.ok(), r.error_message);
+  std::lock_guard<std::mutex> lock(seen_mutex);
+  CHECK(team == "lab");
+  CHECK(authorization == "Bearer sk-1");
+  const auto sent = nlohmann::json::parse(body);
+  CHECK(sent["top_p"] == 0.9);
+  CHECK(sent["seed"] == 7);
+  CHECK(sent["temperature"] == 0.5);  // the extra field wins over the dialect's default of 0
+  CHECK(sent["max_tokens"] == 3);
+  CHECK(sent["prompt"] == "hi");
+}
+
+TEST_CASE("https to a plain http server is a tls error naming the handshake, not an opaque library code") {
+  TestServer server;
+  server.start();
+  const auto url = server.url();  // http://127.0.0.1:PORT
+  Driver<api::openai_completions> driver(DriverOptions().base_url("https" + url.substr(4)));
+  const auto r = driver.send(Prompt{"hi", 1});
+  CHECK(r.error_kind == ErrorKind::tls);
+  CHECK(r.error_message.find("TLS handshake") != std::string::npos);
+  CHECK(servebench::to_string(ErrorKind::tls) == std::string("tls"));
+}
+
+// A server that answers 200 and then sends without end (seen growing a client to gigabytes): the reply stops at the
+// size limit as reply_too_large, streaming or not, and the client reads no more than the limit and a chunk.
+TEST_CASE("a reply that never ends stops at the size limit as reply_too_large") {
+  TestServer server;
+  const auto endless = [](const char* type) {
+    return [type](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider(type, [](std::size_t, httplib::DataSink& sink) {
+        static const std::string chunk(16 * 1024, 'x');  // no "\n\n": one SSE event that never ends
+        return sink.write(chunk.data(), chunk.size());
+      });
+    };
+  };
+  server.server().Post("/v1/completions", endless("text/event-stream"));
+  server.server().Post("/generate", endless("application/json"));
+  server.start();
+  for (bool stream : {true, false}) {
+    CAPTURE(stream);
+    Driver<api::openai_completions> streaming(
+        DriverOptions().base_url(server.url()).stream(true).max_reply_bytes(1 << 20));
+    Driver<api::tgi> whole(DriverOptions().base_url(server.url()).max_reply_bytes(1 << 20));
+    const auto r = stream ? streaming.send(Prompt{"x", 4}) : whole.send(Prompt{"x", 4});
+    CHECK(r.error_kind == ErrorKind::reply_too_large);
+    CHECK(r.error_message.find("1048576 bytes") != std::string::npos);
+    CHECK(r.body_start.size() <= 512);
+  }
+}

@@ -164,16 +164,21 @@ TEST_CASE("first_code_points cuts UTF-8 text like Python's s[:n], never inside a
   CHECK(lab::detail::first_code_points("日本語", 2) == "日本");
 }
 
-TEST_CASE("lab::check wants both server URLs or neither") {
+TEST_CASE("lab::Options takes one real server alone, both, or neither") {
   lab::Options o;
   CHECK_NOTHROW(lab::check(o));
+  CHECK(o.simulated());
+  CHECK_FALSE(o.one_real_server());
   o.hf_url = "http://127.0.0.1:8001";
-  CHECK_THROWS_WITH_AS(lab::check(o), doctest::Contains("give both --hf URL and --vllm URL"), examples::UsageError);
-  o.vllm_url = "http://127.0.0.1:8000";
   CHECK_NOTHROW(lab::check(o));
+  CHECK(o.one_real_server());
+  o.vllm_url = "http://127.0.0.1:8000";
+  CHECK_FALSE(o.one_real_server());
   CHECK(o.path("x.json") == "artifacts/x.json");
   o.out_dir = "out/";
   CHECK(o.path("x.json") == "out/x.json");
+  o.out_dir.clear();
+  CHECK_THROWS_AS(lab::check(o), examples::UsageError);
 }
 
 TEST_CASE("check_output_dir creates the directory, and names the path when it cannot") {
@@ -191,6 +196,8 @@ TEST_CASE("Servers start the embedded HF-like and vLLM-like pair, and both answe
   o.time_scale = 200;  // 50 tokens of the HF-like server in ~20 ms
   lab::Servers servers(o);
   CHECK(servers.simulated());
+  CHECK(servers.hf_simulated());
+  CHECK(servers.vllm_simulated());
   REQUIRE(servers.time_scale());
   CHECK(*servers.time_scale() == 200);
   const auto targets = servers.targets();

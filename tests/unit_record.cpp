@@ -137,7 +137,7 @@ TEST_CASE("records and level summaries survive a JSON round trip") {
   r.error_kind = ErrorKind::closed_mid_stream;
   r.error_message = "connection closed after 3 events";
   r.body_start = "{\"partial";
-  r.server_timing = servebench::ServerTiming{3, 8};
+  r.server_timing = servebench::ServerTiming{3, 8, 5};
   const auto back = nlohmann::json(r).get<RequestRecord>();
   CHECK(back.index == 3);
   CHECK(back.event_times == r.event_times);
@@ -147,6 +147,7 @@ TEST_CASE("records and level summaries survive a JSON round trip") {
   REQUIRE(back.server_timing.has_value());
   CHECK(back.server_timing->first_token == 3);
   CHECK(back.server_timing->last_token == 8);
+  CHECK(back.server_timing->first_answer_token == 5);
   CHECK_FALSE(nlohmann::json(RequestRecord{}).get<RequestRecord>().server_timing.has_value());
 
   const auto s = servebench::summarize({streamed(0, 0, 0, {40 * ms, 50 * ms}, 2), r});
@@ -161,4 +162,18 @@ TEST_CASE("records and level summaries survive a JSON round trip") {
     CHECK(servebench::enum_from_string<ErrorKind>(servebench::to_string(kind)) == kind);
     CHECK(nlohmann::json(kind).get<ErrorKind>() == kind);  // JSON spells it the same way
   }
+}
+
+TEST_CASE("TTFA is summarised over the streamed replies that had answer text, beside TTFT") {
+  auto with_answer = streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3);
+  with_answer.t_first_answer_token = with_answer.t_send + 55 * ms;
+  auto reasoning_only = streamed(1, 0, 0, {30 * ms, 70 * ms}, 2);  // no answer text: no TTFA, still a TTFT
+  const auto s = servebench::summarize({with_answer, reasoning_only});
+  REQUIRE(s.ttft.has_value());
+  CHECK(s.ttft->count == 2);
+  REQUIRE(s.ttfa.has_value());
+  CHECK(s.ttfa->count == 1);
+  CHECK(s.ttfa->mean == doctest::Approx(0.055));
+  CHECK_FALSE(reasoning_only.ttfa_s().has_value());
+  CHECK(nlohmann::json(with_answer).get<RequestRecord>().t_first_answer_token == with_answer.t_first_answer_token);
 }

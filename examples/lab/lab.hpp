@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -61,7 +62,7 @@ struct SetupError : std::runtime_error {
 
 // What every lab program may be asked. Defaults are the lab's.
 struct Options {
-  std::string hf_url, vllm_url;  // both empty: start the embedded simulated servers
+  std::string hf_url, vllm_url;  // a side without a URL is an embedded simulated server (or skipped, in task 2.1)
   std::string model = lab_model;
   std::string api = "openai";  // the vLLM side's dialect: hf | openai | chat (the HF side is the lab's)
   bool stream = false;         // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
@@ -71,10 +72,34 @@ struct Options {
   std::vector<std::size_t> concurrency = default_levels;
   int max_tokens = 0;  // 0: the lab's (100 for single requests, 50 for the concurrent runs)
   bool quiet = false;
+  bool skip_missing_side = false;
+  // For real servers: hosted or internal endpoints.
+  std::string api_key_env;           // the API key is read from this environment variable
+  std::vector<std::string> headers;  // "Name: value"
+  TlsOptions
+      tls;  // --ca-cert, --insecure  // with one real server given, leave the other side out (task 2.1 checks one)
 
   bool simulated() const noexcept { return hf_url.empty() && vllm_url.empty(); }
+  // Exactly one real server was given: task 2.1 checks it alone.
+  bool one_real_server() const noexcept { return hf_url.empty() != vllm_url.empty(); }
   std::string path(const std::string& file) const { return out_dir + (out_dir.back() == '/' ? "" : "/") + file; }
 };
+
+// --api-key-env, --header, --ca-cert, --insecure: what a hosted or internal endpoint needs.
+inline void add_endpoint_flags(CLI::App& app, Options& o) {
+  app.add_option("--api-key-env", o.api_key_env, "send the API key in this environment variable (Bearer)")
+      ->type_name("VAR");
+  app.add_option("--header", o.headers, "another header for every request, 'Name: value' (repeatable)")
+      ->type_name("'NAME: VALUE'")
+      ->check([](const std::string& v) {
+        const auto colon = v.find(':');
+        return colon == std::string::npos || colon == 0 ? std::string("needs 'Name: value'") : std::string();
+      });
+  app.add_option("--ca-cert", o.tls.ca_cert_file, "trust the https server's certificate signed by this PEM CA")
+      ->check(CLI::ExistingFile)
+      ->type_name("FILE");
+  app.add_flag("--insecure", o.tls.insecure, "https without verifying the server's certificate (marked as such)");
+}
 
 // --hf, --vllm, --model, --api, --stream, --time-scale, --wait.
 inline void add_server_flags(CLI::App& app, Options& o) {
@@ -92,6 +117,7 @@ inline void add_server_flags(CLI::App& app, Options& o) {
   app.add_option("--wait", o.wait_s, "seconds to wait for --hf/--vllm servers to answer")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  add_endpoint_flags(app, o);
 }
 
 // --out, --quiet.
@@ -114,8 +140,6 @@ inline void add_workload_flags(CLI::App& app, Options& o, bool with_concurrency_
 
 // The flags that only make sense together. Throws examples::UsageError.
 inline void check(const Options& o) {
-  if (o.hf_url.empty() != o.vllm_url.empty())
-    throw examples::UsageError("give both --hf URL and --vllm URL, or neither to use the embedded simulated servers");
   if (o.out_dir.empty()) throw examples::UsageError("--out needs a directory name");
 }
 
@@ -144,66 +168,90 @@ void write_json(const std::string& path, const Json& value) {
   write_text(path, value.dump(2) + "\n");
 }
 
-// The two servers under test. Real ones are waited for (wait_until_ready); otherwise the embedded simulated pair
-// starts on free ports of 127.0.0.1: the HF-like sequential server (the lab's API) and the vLLM-like continuous
-// batching one, both calibrated on GPU measurements and run `time_scale` times faster than real time.
+// The two servers under test. A side given by URL is a real server, waited for (wait_until_ready); a side without
+// one is an embedded simulated server on a free port of 127.0.0.1: the HF-like sequential server (the lab's API) or
+// the vLLM-like continuous-batching one, calibrated on GPU measurements and run `time_scale` times faster than real
+// time. The log says which side is which.
 class Servers {
  public:
   // Throws SetupError when a real server does not answer within options.wait_s.
   explicit Servers(Options options, std::ostream* log = nullptr) : options_(std::move(options)) {
-    if (options_.simulated()) {
+    if (!options_.api_key_env.empty()) {
+      const char* key = std::getenv(options_.api_key_env.c_str());
+      if (!key || !*key)
+        throw SetupError("--api-key-env " + options_.api_key_env + ": the environment variable is not set (export " +
+                         options_.api_key_env + "=... first)");
+      api_key_ = key;
+    }
+    if (options_.tls.insecure && log)
+      *log << "warning: --insecure: https servers' certificates are not verified (recorded in the artifact)\n";
+    char factor[32];
+    std::snprintf(factor, sizeof factor, "%g", options_.time_scale);
+    const bool skip = options_.skip_missing_side && options_.one_real_server();
+    if (options_.hf_url.empty() && skip) {
+      if (log) *log << "HF side: skipped (no --hf URL)\n";
+    } else if (options_.hf_url.empty()) {
       hf_ = std::make_unique<sim::Server>(sim::preset(hf_preset).time_scale(options_.time_scale).model(options_.model));
+      hf_->start();
+      hf_url_ = hf_->url();
+      if (log) *log << "HF side: embedded simulated server " << hf_preset << " at " << hf_url_ << " (no --hf URL)\n";
+    } else {
+      hf_url_ = wait_for("HF", options_.hf_url, log);
+    }
+    if (options_.vllm_url.empty() && skip) {
+      if (log) *log << "vLLM side: skipped (no --vllm URL)\n";
+    } else if (options_.vllm_url.empty()) {
       vllm_ = std::make_unique<sim::Server>(
           sim::preset(vllm_preset)
               .time_scale(options_.time_scale)
               .model(options_.model)
               .api(options_.api == "hf" ? sim::ApiFlavour::hf : sim::ApiFlavour::openai));
-      hf_->start();
       vllm_->start();
-      hf_url_ = hf_->url();
       vllm_url_ = vllm_->url();
-      if (log) {
-        char factor[32];
-        std::snprintf(factor, sizeof factor, "%g", options_.time_scale);
-        *log << "Embedded simulated servers (no GPU needed): HF-like " << hf_preset << " at " << hf_url_
-             << ", vLLM-like " << vllm_preset << " at " << vllm_url_ << "\n"
-             << "simulated servers running " << factor << "x faster than real time (times below are real; multiply by "
-             << factor << " for the modelled GPU)\n";
-      }
-      return;
+      if (log)
+        *log << "vLLM side: embedded simulated server " << vllm_preset << " at " << vllm_url_ << " (no --vllm URL)\n";
+    } else {
+      vllm_url_ = wait_for("vLLM", options_.vllm_url, log);
     }
-    hf_url_ = options_.hf_url;
-    vllm_url_ = options_.vllm_url;
-    const auto wait = std::chrono::milliseconds(static_cast<long long>(options_.wait_s * 1000));
-    for (const auto& [name, url] : {std::pair<std::string, std::string>{"HF", hf_url_}, {"vLLM", vllm_url_}}) {
-      if (log) *log << "Waiting for the " << name << " server at " << url << " ...\n";
-      const auto ready = wait_until_ready(url, wait, nullptr);
-      if (!ready) {
-        char waited[32];
-        std::snprintf(waited, sizeof waited, "%g s", options_.wait_s);
-        throw SetupError("the " + name + " server at " + url + " did not answer within " + waited + " (" +
-                         ready.reason + "); start it, check the URL, or raise --wait");
-      }
-    }
+    if (log && (hf_ || vllm_))
+      *log << "simulated servers running " << factor << "x faster than real time (their times below are real; "
+           << "multiply by " << factor << " for the modelled GPU)\n";
   }
 
-  bool simulated() const noexcept { return static_cast<bool>(hf_); }
+  // True when any side is an embedded simulated server.
+  bool simulated() const noexcept { return hf_ || vllm_; }
+  bool hf_simulated() const noexcept { return static_cast<bool>(hf_); }
+  bool vllm_simulated() const noexcept { return static_cast<bool>(vllm_); }
   const std::string& hf_url() const noexcept { return hf_url_; }
   const std::string& vllm_url() const noexcept { return vllm_url_; }
   std::optional<double> time_scale() const {
     return simulated() ? std::optional<double>(options_.time_scale) : std::nullopt;
   }
 
-  // "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream. Every worker gets its own Driver.
+  // "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream. Every worker gets its own Driver. A
+  // skipped side has no target.
   std::vector<Target> targets() const {
     const auto options = [this](const char* label, const std::string& url, bool stream) {
-      return DriverOptions().label(label).base_url(url).model(options_.model).stream(stream);
+      auto o = DriverOptions().label(label).base_url(url).model(options_.model).stream(stream).tls(options_.tls);
+      if (!api_key_.empty()) o.api_key(api_key_);
+      for (const auto& h : options_.headers) {
+        const auto colon = h.find(':');
+        const auto value = h.find_first_not_of(' ', colon + 1);
+        o.header(h.substr(0, colon), value == std::string::npos ? std::string() : h.substr(value));
+      }
+      return o;
     };
-    Target hf = make_target<api::hf_simple>(options(hf_label, hf_url_, false));
+    std::vector<Target> out;
+    if (!hf_url_.empty()) out.push_back(make_target<api::hf_simple>(options(hf_label, hf_url_, false)));
+    if (vllm_url_.empty()) return out;
     const auto v = options(vllm_label, vllm_url_, options_.stream);
-    if (options_.api == "hf") return {hf, make_target<api::hf_simple>(v)};
-    if (options_.api == "chat") return {hf, make_target<api::openai_chat>(v)};
-    return {hf, make_target<api::openai_completions>(v)};
+    if (options_.api == "hf")
+      out.push_back(make_target<api::hf_simple>(v));
+    else if (options_.api == "chat")
+      out.push_back(make_target<api::openai_chat>(v));
+    else
+      out.push_back(make_target<api::openai_completions>(v));
+    return out;
   }
 
   // The artifact's metadata: command line, model, and the time scale and presets when simulated.
@@ -213,19 +261,41 @@ class Servers {
     m.command_line.assign(argv, argv + argc);
     configuration["stream"] = options_.stream;
     configuration["api"] = options_.api;
+    const auto side = [](const std::unique_ptr<sim::Server>& embedded, const char* preset, const std::string& url) {
+      return embedded ? std::string("embedded ") + preset : url.empty() ? std::string("skipped") : "real " + url;
+    };
+    configuration["hf_side"] = side(hf_, hf_preset, hf_url_);
+    configuration["vllm_side"] = side(vllm_, vllm_preset, vllm_url_);
     m.configuration = std::move(configuration);
     m.model = options_.model;
     if (simulated()) {
       m.time_scale = options_.time_scale;
-      m.gpu = std::string("sim ") + hf_preset + " / " + vllm_preset;
+      m.gpu = std::string("sim ") + (hf_ ? hf_preset : "real") + " / " + (vllm_ ? vllm_preset : "real");
     }
     return m;
   }
 
  private:
+  // Waits for a real server; returns its URL or throws SetupError naming it and the fix.
+  std::string wait_for(const std::string& name, const std::string& url, std::ostream* log) const {
+    if (log) *log << "Waiting for the " << name << " server at " << url << " ...\n";
+    const auto ready = wait_until_ready(url, std::chrono::milliseconds(static_cast<long long>(options_.wait_s * 1000)),
+                                        nullptr, options_.tls);
+    if (!ready && ready.tls_failed) throw SetupError("the " + name + " server at " + url + ": " + ready.reason);
+    if (!ready) {
+      char waited[32];
+      std::snprintf(waited, sizeof waited, "%g s", options_.wait_s);
+      throw SetupError("the " + name + " server at " + url + " did not answer within " + waited + " (" + ready.reason +
+                       "); start it, check the URL, or raise --wait");
+    }
+    if (log) *log << name << " side: " << url << " is up (" << ready.probe << ")\n";
+    return url;
+  }
+
   Options options_;
   std::unique_ptr<sim::Server> hf_, vllm_;
   std::string hf_url_, vllm_url_;
+  std::string api_key_;
 };
 
 // The report options of every lab table and chart: baseline "hf", the lab's colours.

@@ -56,15 +56,20 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  std::optional<ServerTiming> server_timing;  // from the dialect's server_timing hook, when it has one
+  std::optional<std::int64_t> reasoning_tokens;  // of completion_tokens, reasoning (when the server says)
+  std::optional<ServerTiming> server_timing;     // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
 struct Event {
-  bool carries_text = false;  // it delivered generated text (role-only deltas, usage chunks, [DONE] do not)
+  bool carries_text = false;  // it delivered answer text (role-only deltas, usage chunks, [DONE] do not)
+  // It delivered generated tokens that are not answer text: reasoning (`reasoning_content` / `reasoning`) or a tool
+  // call. TTFT counts from the first event with either; TTFA from the first with answer text.
+  bool carries_other_tokens = false;
   std::string text;
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
+  std::optional<std::int64_t> reasoning_tokens;
   bool terminator = false;  // the stream is complete after this event
   std::optional<ServerTiming> server_timing;
 };
@@ -131,6 +136,8 @@ void read_usage(const nlohmann::json& body, Out& out) {
   if (it == body.end() || it->is_null()) return;
   out.completion_tokens = optional_int(*it, "completion_tokens");
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
+  if (const auto details = it->find("completion_tokens_details"); details != it->end() && details->is_object())
+    out.reasoning_tokens = optional_int(*details, "reasoning_tokens");
 }
 
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
@@ -295,8 +302,15 @@ struct openai_chat {
   Event event(const Json& data) const {
     Event e;
     if (const auto* choice = detail::first_choice(data)) {
-      e.text = detail::optional_text(choice->at("delta"), "content");  // the first delta often has only a role
+      const auto& delta = choice->at("delta");
+      e.text = detail::optional_text(delta, "content");  // the first delta often has only a role
       e.carries_text = !e.text.empty();
+      // Reasoning models stream their reasoning first: vLLM and SGLang as `reasoning_content`, others (and newer
+      // vLLM) as `reasoning`; a tool call's arguments arrive in `tool_calls`. All are generated tokens.
+      const auto tools = delta.find("tool_calls");
+      e.carries_other_tokens = !detail::optional_text(delta, "reasoning_content").empty() ||
+                               !detail::optional_text(delta, "reasoning").empty() ||
+                               (tools != delta.end() && tools->is_array() && !tools->empty());
     }
     detail::read_usage(data, e);
     return e;

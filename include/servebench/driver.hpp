@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,24 @@ class DriverOptions {
     return *this;
   }
   const std::string& model() const noexcept { return generation_.model; }
+  // Another header sent with every request ("X-Api-Version", "2"); repeatable.
+  DriverOptions& header(std::string name, std::string value) {
+    headers_.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
+  // JSON fields merged into every request body, over the dialect's own ({"top_p": 0.9, "seed": 1}, vendor fields).
+  DriverOptions& extra_body(nlohmann::json fields) {
+    extra_body_ = std::move(fields);
+    return *this;
+  }
+  const nlohmann::json& extra_body() const noexcept { return extra_body_; }
+  // https: the CA to trust, a client certificate, or no verification at all (insecure).
+  DriverOptions& tls(TlsOptions options) {
+    tls_ = std::move(options);
+    return *this;
+  }
+  const TlsOptions& tls() const noexcept { return tls_; }
   // What records, results, tables and charts call this server. Empty: the host and port of base_url.
   DriverOptions& label(std::string name) {
     label_ = std::move(name);
@@ -101,6 +120,13 @@ class DriverOptions {
     return *this;
   }
   Duration deadline() const noexcept { return deadline_; }
+  // The most bytes one reply may bring; past it the request ends as reply_too_large, so a server that sends without
+  // end cannot take the client's memory. 64 MiB by default: thousands of times a long LLM reply.
+  DriverOptions& max_reply_bytes(std::size_t n) {
+    max_reply_bytes_ = n;
+    return *this;
+  }
+  std::size_t max_reply_bytes() const noexcept { return max_reply_bytes_; }
   // Keep the generated text in each record; off saves memory in long runs.
   DriverOptions& keep_text(bool on) {
     keep_text_ = on;
@@ -116,12 +142,16 @@ class DriverOptions {
   std::string base_url_ = "http://127.0.0.1:8000";
   std::string api_key_;
   std::string label_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  nlohmann::json extra_body_ = nlohmann::json::object();
+  TlsOptions tls_;
   GenerationOptions generation_;
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
   Duration write_timeout_ = std::chrono::seconds(30);
   Duration deadline_ = Duration::zero();
   bool keep_text_ = true;
+  std::size_t max_reply_bytes_ = std::size_t{64} << 20;
 };
 
 // What records call the server of `options`: its label, or host:port of its base URL when the label is empty.
@@ -214,6 +244,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
     r.token_source = TokenSource::usage;
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
+  if (c.reasoning_tokens) r.n_reasoning = *c.reasoning_tokens;
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 
@@ -228,11 +259,12 @@ inline void fail(RequestRecord& r, ErrorKind kind, std::string message) {
 template <class Api>
 class Driver {
  public:
-  // Throws std::invalid_argument when the base URL cannot be parsed; nothing else throws.
+  // Throws std::invalid_argument when the base URL cannot be parsed or https cannot be used (a cpp-httplib without
+  // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
         label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
-    auto& client = *(state_->client = detail::make_client(url_));
+    auto& client = *(state_->client = detail::make_client(url_, options_.tls()));
     client.set_tcp_nodelay(true);  // without it every POST waits ~40 ms on Nagle + delayed ACK
     client.set_keep_alive(true);
     client.set_follow_location(false);
@@ -303,13 +335,14 @@ class Driver {
     detail::DriverState* state = nullptr;
     bool streaming = false;
     bool keep_text = true;
+    std::size_t max_bytes = 0;
     int status = -1;          // -1: no status line yet
     Nanos last_activity = 0;  // last byte (or header) arrival
     std::size_t bytes = 0;
     std::string body;  // non-streaming body, or the start of any failed one
     SseParser parser;
     bool terminated = false;
-    std::int64_t text_events = 0;
+    std::int64_t text_events = 0;  // events that carried a generated token of any kind
     bool failed = false;
 
     bool on_bytes(Nanos arrived, const char* data, std::size_t n) noexcept {
@@ -317,6 +350,12 @@ class Driver {
         last_activity = arrived;
         bytes += n;
         if (state->cancelled() != ErrorKind::none || state->deadline_hit) return false;
+        if (bytes > max_bytes) {
+          detail::fail(*record, ErrorKind::reply_too_large,
+                       "the reply passed " + std::to_string(max_bytes) + " bytes (DriverOptions::max_reply_bytes)");
+          failed = true;
+          return false;
+        }
         if (status >= 400) {  // an error page: only its start is kept
           if (body.size() < 512) body.append(data, std::min<std::size_t>(n, 512 - body.size()));
           return true;
@@ -346,12 +385,13 @@ class Driver {
           return;
         }
         auto& e = parsed.value;
-        if (e.carries_text) {
+        if (e.carries_text && !record->t_first_answer_token) record->t_first_answer_token = arrived;
+        if (e.carries_text || e.carries_other_tokens) {
           if (text_events == 0) record->t_first_token = arrived;
           record->t_end = arrived;
           record->event_times.push_back(arrived);
           ++text_events;
-          if (keep_text) record->text += e.text;
+          if (keep_text && e.carries_text) record->text += e.text;
         }
         detail::take_counts(e, *record);
         terminated = e.terminator;
@@ -372,12 +412,14 @@ class Driver {
     generation.stream = generation.stream && can_stream;
     record.streamed = generation.stream;
 
-    const api::HttpCall call = api_.request(prompt, generation);
+    api::HttpCall call = api_.request(prompt, generation);
+    if (call.body.is_object() && options_.extra_body().is_object()) call.body.update(options_.extra_body());
     httplib::Request request;
     request.method = "POST";
     request.path = url_.prefix + call.path;
     request.headers = {{"Content-Type", "application/json"},
                        {"Accept", generation.stream ? "text/event-stream" : "application/json"}};
+    for (const auto& [name, value] : options_.headers()) request.headers.emplace(name, value);
     // A prompt that is not valid UTF-8 is sent with replacement characters rather than failing the request.
     request.body = call.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
@@ -387,6 +429,7 @@ class Driver {
     x.state = &state;
     x.streaming = generation.stream;
     x.keep_text = options_.keep_text();
+    x.max_bytes = options_.max_reply_bytes();
     if (x.streaming) {
       record.event_times.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens + 2 : 16));
       if (x.keep_text) record.text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
@@ -467,6 +510,7 @@ class Driver {
       return;
     }
     record.t_first_token = record.t_end;
+    if (!parsed.value.text.empty()) record.t_first_answer_token = record.t_end;
     detail::take_counts(parsed.value, record);
     if (options_.keep_text()) record.text = std::move(parsed.value.text);
   }
@@ -486,6 +530,11 @@ class Driver {
         detail::fail(record, ErrorKind::connect_timeout,
                      "no connection to " + where + " within " + std::to_string(options_.connect_timeout().count()) +
                          " ms");
+        return;
+      case httplib::Error::SSLConnection:
+      case httplib::Error::SSLLoadingCerts:
+      case httplib::Error::SSLServerVerification:
+        detail::fail(record, ErrorKind::tls, detail::tls_failure(url_, error, options_.tls()));
         return;
       case httplib::Error::Write:
         detail::fail(record, ErrorKind::write_failed, "could not write the request to " + where);

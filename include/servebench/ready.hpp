@@ -24,6 +24,7 @@ inline std::string describe_failure(const RequestRecord& r, const std::string& b
     case ErrorKind::connect_timeout:
       return line + " (is the server running at " + base_url + "? start it, or check the URL)";
     case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
+    case ErrorKind::tls: return line;  // tls_failure already names the fix
     case ErrorKind::http_status: {
       std::string body = r.body_start.substr(0, 200);
       for (char& c : body)
@@ -37,8 +38,9 @@ inline std::string describe_failure(const RequestRecord& r, const std::string& b
 // The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
 struct ReadyResult {
   bool ready = false;
-  std::string probe;   // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
-  std::string reason;  // the last reason it was not ready
+  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
+  std::string reason;       // the last reason it was not ready
+  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
   double waited_s = 0;
   explicit operator bool() const noexcept { return ready; }
 };
@@ -74,9 +76,10 @@ inline ProbeAnswer classify_probe(int status) noexcept {
 // 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
 // does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
 // off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. Never throws: an unusable URL is a reason, returned.
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
+// throws: an unusable URL is a reason, returned.
 inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::milliseconds deadline,
-                                    std::ostream* log = &std::cerr) {
+                                    std::ostream* log = &std::cerr, const TlsOptions& tls = {}) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   ReadyResult result;
@@ -84,7 +87,7 @@ inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::mi
   std::unique_ptr<httplib::Client> client;
   try {
     url = detail::parse_base_url(base_url);
-    client = detail::make_client(url);
+    client = detail::make_client(url, tls);
   } catch (const std::exception& e) {
     result.reason = e.what();
     return result;
@@ -107,7 +110,17 @@ inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::mi
       auto answer = post ? client->Post(url.prefix + probe, one_token, "application/json")
                          : client->Get(url.prefix + probe);
       if (!answer) {
-        why = detail::describe(answer.error());
+        const auto e = answer.error();
+        if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLLoadingCerts ||
+            e == httplib::Error::SSLServerVerification) {
+          // Waiting will not make a certificate trusted: say so now.
+          result.reason = detail::tls_failure(url, e, tls);
+          result.tls_failed = true;
+          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
+          return result;
+        }
+        why = detail::describe(e);
         break;
       }
       const auto kind = detail::classify_probe(answer->status);

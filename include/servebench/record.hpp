@@ -42,6 +42,8 @@ enum class ErrorKind {
   incomplete_stream,  // the stream ended cleanly but without its terminator ([DONE] or final event)
   closed_mid_stream,  // the connection dropped after some of the reply arrived
   empty_reply,        // the server closed the connection without a reply
+  tls,                // the TLS handshake failed: an untrusted certificate, unreadable certificate files
+  reply_too_large,    // the reply grew past the size limit (a server that sends without end)
   interrupted,        // the run was stopped (Ctrl-C, SIGTERM) while this request was in flight
   other,
 };
@@ -63,6 +65,8 @@ struct EnumNames<ErrorKind> {
       {ErrorKind::incomplete_stream, "incomplete_stream"},
       {ErrorKind::closed_mid_stream, "closed_mid_stream"},
       {ErrorKind::empty_reply, "empty_reply"},
+      {ErrorKind::tls, "tls"},
+      {ErrorKind::reply_too_large, "reply_too_large"},
       {ErrorKind::interrupted, "interrupted"},
       {ErrorKind::other, "other"},
   };
@@ -89,12 +93,14 @@ SERVEBENCH_ENUM_JSON(TokenSource)
 struct ServerTiming {
   Nanos first_token = 0;
   Nanos last_token = 0;
+  std::optional<Nanos> first_answer_token;  // when reasoning came first: the first answer token
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerTiming*) {
   return std::make_tuple(required("first_token", &ServerTiming::first_token),
-                         required("last_token", &ServerTiming::last_token));
+                         required("last_token", &ServerTiming::last_token),
+                         field("first_answer_token", &ServerTiming::first_answer_token));
 }
 
 struct RequestRecord {
@@ -103,13 +109,15 @@ struct RequestRecord {
   bool warmup = false;      // sent to warm the server; never enters statistics
   bool streamed = false;    // the reply was a stream of events (TTFT, TPOT and ITL are defined only then)
 
-  Nanos t_sched = 0;               // when it was meant to go
-  Nanos t_send = 0;                // just before the first request byte was written (0: never sent)
-  Nanos t_first_token = 0;         // first text-carrying event (streaming) or t_end (not streaming)
-  Nanos t_end = 0;                 // last text-carrying event, or the last byte of a non-streaming reply
-  std::vector<Nanos> event_times;  // arrival of every text-carrying event (streaming only)
+  Nanos t_sched = 0;                          // when it was meant to go
+  Nanos t_send = 0;                           // just before the first request byte was written (0: never sent)
+  Nanos t_first_token = 0;                    // first event with a generated token of any kind (streaming), or t_end
+  std::optional<Nanos> t_first_answer_token;  // first event with answer text (not reasoning); absent when none
+  Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
+  std::vector<Nanos> event_times;             // arrival of every text-carrying event (streaming only)
 
-  std::int64_t n_in = -1;  // prompt tokens when the server reported them, else -1
+  std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
+  std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -130,6 +138,11 @@ struct RequestRecord {
   double latency_from_sched_s() const noexcept { return ns_to_s(t_end - t_sched); }
   double client_queue_s() const noexcept { return ns_to_s(t_send - t_sched); }
   double ttft_s() const noexcept { return ns_to_s(t_first_token - t_send); }
+  // Time to first answer token: after a reasoning model's reasoning; empty when no answer text came.
+  std::optional<double> ttfa_s() const noexcept {
+    if (!t_first_answer_token) return std::nullopt;
+    return ns_to_s(*t_first_answer_token - t_send);
+  }
   // (latency - ttft) / (n_out - 1); only meaningful when n_out > 1.
   std::optional<double> tpot_s() const noexcept {
     if (n_out <= 1) return std::nullopt;
@@ -143,11 +156,13 @@ auto json_fields(const RequestRecord*) {
   return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
                          field("streamed", &R::streamed), required("t_sched", &R::t_sched),
                          required("t_send", &R::t_send), required("t_first_token", &R::t_first_token),
-                         required("t_end", &R::t_end), field("event_times", &R::event_times), field("n_in", &R::n_in),
-                         required("n_out", &R::n_out), field("token_source", &R::token_source),
-                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
-                         field("error_message", &R::error_message), field("body_start", &R::body_start),
-                         field("text", &R::text), field("server_timing", &R::server_timing));
+                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+                         field("event_times", &R::event_times), field("n_in", &R::n_in),
+                         field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+                         field("token_source", &R::token_source), field("http_status", &R::http_status),
+                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+                         field("body_start", &R::body_start), field("text", &R::text),
+                         field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -196,11 +211,12 @@ struct LevelSummary {
   std::int64_t total_output_tokens = 0;
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
+  std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
 };
 
 inline LevelSummary summarize(const std::vector<RequestRecord>& records, const SummarizeOptions& options = {}) {
   LevelSummary s;
-  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl;
+  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa;
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
@@ -229,6 +245,7 @@ inline LevelSummary summarize(const std::vector<RequestRecord>& records, const S
     client_queue.push_back(r.client_queue_s());
     if (r.streamed) {
       ttft.push_back(r.ttft_s());
+      if (auto t = r.ttfa_s()) ttfa.push_back(*t);
       if (auto t = r.tpot_s()) tpot.push_back(*t);
       for (std::size_t i = 1; i < r.event_times.size(); ++i)
         itl.push_back(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
@@ -251,6 +268,7 @@ inline LevelSummary summarize(const std::vector<RequestRecord>& records, const S
   s.latency_from_sched = maybe(latency_from_sched);
   s.client_queue = maybe(client_queue);
   s.ttft = maybe(ttft);
+  s.ttfa = maybe(ttfa);
   s.tpot = maybe(tpot);
   s.itl = maybe(itl);
   return s;
@@ -267,7 +285,8 @@ auto json_fields(const LevelSummary*) {
                          field("total_output_tokens", &L::total_output_tokens),
                          field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
                          field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl));
+                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
+                         field("ttfa", &L::ttfa));
 }
 
 }  // namespace servebench

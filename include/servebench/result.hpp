@@ -26,12 +26,14 @@ struct TargetInfo {
   std::string url;
   std::string dialect;  // the dialect's name ("openai_completions", ...)
   std::string model;
+  bool insecure = false;  // https without verifying the server's certificate
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const TargetInfo*) {
   return std::make_tuple(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
-                         field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model));
+                         field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
+                         field("insecure", &TargetInfo::insecure));
 }
 
 enum class LoopMode {

@@ -85,7 +85,8 @@ struct Target {
 // A target speaking dialect `Api`, every worker with its own Driver (one connection, kept alive).
 template <class Api>
 Target make_target(DriverOptions options, Api api = {}) {
-  TargetInfo info{target_label(options), options.base_url(), api::dialect_name<Api>(), options.model()};
+  TargetInfo info{target_label(options), options.base_url(), api::dialect_name<Api>(), options.model(),
+                  options.tls().insecure};
   options.label(info.label);
   return Target{std::move(info),
                 [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); }};

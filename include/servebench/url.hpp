@@ -16,6 +16,25 @@
 #include <httplib.h>
 
 namespace servebench {
+
+// How to trust an https server and prove who we are to it. Empty fields: the system's CA store, no client
+// certificate. `insecure` skips verifying the server's certificate (results say so).
+struct TlsOptions {
+  std::string ca_cert_file;      // PEM file of the CA (or the self-signed certificate) that signed the server's
+  std::string client_cert_file;  // PEM client certificate, for servers that ask for one (mutual TLS)
+  std::string client_key_file;   // its private key
+  bool insecure = false;
+};
+
+// True when this build of cpp-httplib speaks TLS (it was compiled with OpenSSL).
+inline constexpr bool tls_available() noexcept {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  return true;
+#else
+  return false;
+#endif
+}
+
 namespace detail {
 
 struct BaseUrl {
@@ -76,11 +95,46 @@ inline BaseUrl parse_base_url(const std::string& url) {
   return out;
 }
 
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url) {
+// Throws std::invalid_argument for https with a cpp-httplib built without TLS, or a client certificate without its
+// key, naming the fix.
+inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
   if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+  if (!tls_available())
+    throw std::invalid_argument(
+        "https://" + url.host +
+        " needs cpp-httplib built with OpenSSL "
+        "(define CPPHTTPLIB_OPENSSL_SUPPORT and link OpenSSL, as Debian's libcpp-httplib does)");
+  if (tls.client_cert_file.empty() != tls.client_key_file.empty())
+    throw std::invalid_argument("a client certificate needs both its certificate file and its key file");
   const bool v6 = url.host.find(':') != std::string::npos;
-  return std::make_unique<httplib::Client>(url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
-                                           std::to_string(url.port));
+  const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
+                            std::to_string(url.port);
+  auto client = tls.client_cert_file.empty()
+                    ? std::make_unique<httplib::Client>(where)
+                    : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (!tls.ca_cert_file.empty()) client->set_ca_cert_path(tls.ca_cert_file);
+  client->enable_server_certificate_verification(!tls.insecure);
+#endif
+  return client;
+}
+
+// The one line for a failed TLS handshake: what went wrong and the fix.
+inline std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
+  const std::string where = url.host + ":" + std::to_string(url.port);
+  switch (error) {
+    case httplib::Error::SSLServerVerification:
+      return "the certificate of " + where + " is not trusted" +
+             (tls.ca_cert_file.empty() ? std::string(" (give the CA that signed it with --ca-cert FILE, or --insecure "
+                                                     "to skip verification)")
+                                       : " by " + tls.ca_cert_file + " (is it the CA that signed the server's?)");
+    case httplib::Error::SSLLoadingCerts:
+      return "cannot load the TLS certificates (" +
+             (tls.ca_cert_file.empty() ? std::string("the system CA store") : tls.ca_cert_file) +
+             "): check the files exist and are PEM";
+    default:
+      return "the TLS handshake with " + where + " failed (is it an https server? is the client certificate right?)";
+  }
 }
 
 // cpp-httplib reports a failed name lookup and a refused connection alike (Error::Connection); asking the resolver

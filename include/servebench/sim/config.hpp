@@ -267,6 +267,15 @@ class ServerOptions {
 
   // Early end of sequence: per-token probability that a request without ignore_eos stops before max_tokens
   // (finish_reason "stop"). 0 (the default) always generates exactly max_tokens.
+  // A reasoning model: the first N tokens of every chat reply are reasoning, streamed as delta.reasoning_content
+  // (whole replies: message.reasoning_content) and counted in usage.completion_tokens_details.reasoning_tokens, the
+  // answer follows. 0 (the default): no reasoning. Completions replies are unaffected (that API has no field).
+  ServerOptions& reasoning_tokens(int n) {
+    reasoning_tokens_ = n;
+    return *this;
+  }
+  int reasoning_tokens() const { return reasoning_tokens_; }
+
   ServerOptions& early_eos_rate(double v) {
     early_eos_rate_ = v;
     return *this;
@@ -398,6 +407,7 @@ class ServerOptions {
     };
     need(time_scale_ > 0 && std::isfinite(time_scale_), "time_scale must be > 0");
     need(early_eos_rate_ >= 0 && early_eos_rate_ < 1, "early_eos_rate must be in [0, 1)");
+    need(reasoning_tokens_ >= 0, "reasoning_tokens must be >= 0");
     need(port_ >= 0 && port_ <= 65535, "port must be in [0, 65535]");
     need(threads_ >= 1, "threads must be >= 1");
     need(listen_backlog_ >= 1, "listen_backlog must be >= 1");
@@ -410,6 +420,7 @@ class ServerOptions {
   EngineConfig engine_;
   FaultConfig faults_;
   double early_eos_rate_ = 0;
+  int reasoning_tokens_ = 0;
   ApiFlavour api_ = ApiFlavour::hf;
   std::string model_ = "meta-llama/Meta-Llama-3-8B-Instruct";
   double time_scale_ = 1.0;

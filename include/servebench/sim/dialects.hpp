@@ -37,7 +37,9 @@ inline std::optional<ServerTiming> read_sim_timing(const nlohmann::json& body) {
   };
   const auto first = time("first_token_ns"), last = time("last_token_ns");
   if (!first || !last) return std::nullopt;
-  return ServerTiming{*first, *last};
+  ServerTiming timing{*first, *last, std::nullopt};
+  if (it->contains("first_answer_token_ns")) timing.first_answer_token = time("first_answer_token_ns");
+  return timing;
 }
 
 // A dialect that also reads the simulated server's timing. Its name (Api::name) is the dialect's own: the wire

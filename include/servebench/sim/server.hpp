@@ -169,10 +169,17 @@ struct Reply {
   std::uint64_t number;      // arrival number: the reply id ends in it, and the faults were drawn with it
   std::int64_t written = 0;  // tokens written (streaming)
   Nanos first_written = 0;
+  Nanos first_answer_written = 0;  // with reasoning first: when the first answer token was written
   bool dropped = false;
   bool released = false;
 
-  ReplyContext context() const { return {gen, number, server->created_, server->options_.model()}; }
+  ReplyContext context() const {
+    // Only chat replies carry reasoning (the completions API has no field for it).
+    const std::int64_t reasoning = wire.has_reasoning()
+                                       ? std::min<std::int64_t>(server->options_.reasoning_tokens(), job->target_tokens)
+                                       : 0;
+    return {gen, number, server->created_, server->options_.model(), reasoning};
+  }
 
   std::string token(std::int64_t i) const {
     return token_text(server->options_.seed(), prompt_hash, i, wire.space_before_token(i));
@@ -180,8 +187,11 @@ struct Reply {
 
   const char* finish_reason() const { return job->target_tokens < gen.max_tokens ? "stop" : "length"; }
 
-  static nlohmann::json sim_timing(Nanos first, Nanos last) {
-    return {{"first_token_ns", first}, {"last_token_ns", last}};
+  // When the first and last token were written; with reasoning first, also the first answer token.
+  static nlohmann::json sim_timing(Nanos first, Nanos last, Nanos first_answer = 0) {
+    nlohmann::json t{{"first_token_ns", first}, {"last_token_ns", last}};
+    if (first_answer) t["first_answer_token_ns"] = first_answer;
+    return t;
   }
 
   // Waits for the engine to produce more than `have` tokens (or finish, or abort). Returns (emitted, finished);
@@ -216,13 +226,14 @@ struct Reply {
     }
     if (!before_first_token() || !before_last_token()) return false;
     WholeReply reply;
-    for (std::int64_t i = 0; i < have; ++i) reply.text += token(i);
+    const ReplyContext c = context();
+    for (std::int64_t i = 0; i < have; ++i) (i < c.reasoning_tokens ? reply.reasoning : reply.text) += token(i);
     reply.completion_tokens = have;
     reply.finish_reason = finish_reason();
     // No token was written when the engine produced the first one; the last is "written" with the body.
     const Nanos last = now_ns();
     reply.elapsed_s = ns_to_s(last - arrival);
-    nlohmann::json j = wire.whole_reply(context(), reply);
+    nlohmann::json j = wire.whole_reply(c, reply);
     j["sim_timing"] = sim_timing(std::max(engine_first, arrival), last);
     body = j.dump();
     if (plan.mid_reply() == FaultPlan::MidReply::cut) cut_in_half(body);
@@ -256,10 +267,11 @@ struct Reply {
       }
       const bool last = i + 1 == target;
       if (last && !before_last_token()) return false;
-      nlohmann::json event = stream.token_chunk(c, token(i), last ? finish_reason() : nullptr);
+      nlohmann::json event = stream.token_chunk(c, token(i), last ? finish_reason() : nullptr, i < c.reasoning_tokens);
       const Nanos now = now_ns();
       if (i == 0) first_written = now;
-      if (last) event["sim_timing"] = sim_timing(first_written, now);
+      if (c.reasoning_tokens > 0 && i == c.reasoning_tokens) first_answer_written = now;
+      if (last) event["sim_timing"] = sim_timing(first_written, now, first_answer_written);
       std::string data = event.dump();
       if (mid == FaultPlan::MidReply::cut) cut_in_half(data);
       if (!write_event(sink, data)) return client_left();

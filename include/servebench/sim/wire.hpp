@@ -53,10 +53,12 @@ struct ReplyContext {
   std::uint64_t number;  // the request's arrival number
   std::int64_t created;  // when the server started, Unix seconds
   const std::string& model;
+  std::int64_t reasoning_tokens = 0;  // the reply's first tokens that are reasoning (chat only; 0: none)
 };
 
 // The content of a whole (non-streaming) reply.
 struct WholeReply {
+  std::string reasoning;  // the reasoning tokens' text (chat only)
   std::string text;
   std::int64_t completion_tokens = 0;
   const char* finish_reason = "length";  // "stop" after an early end of sequence
@@ -90,6 +92,8 @@ class WireFormat {
   virtual GenRequest read_request(const nlohmann::json& body, const std::string& served_model) const = 0;
   // Whether token `i` of a reply starts with a space.
   virtual bool space_before_token(std::int64_t) const { return true; }
+  // Whether replies in this format can carry reasoning apart from the answer (ServerOptions::reasoning_tokens).
+  virtual bool has_reasoning() const { return false; }
   virtual nlohmann::json whole_reply(const ReplyContext& context, const WholeReply& reply) const = 0;
   virtual void error(httplib::Response& res, int status, const std::string& message) const = 0;
   // An error status injected at the before_generation fault point (500 or 503).
@@ -106,9 +110,9 @@ class StreamingWireFormat : public WireFormat {
  public:
   // The event before the first token's (chat: the assistant's role), or null when there is none.
   virtual nlohmann::json opening_chunk(const ReplyContext& context) const = 0;
-  // The event of one token; `finish_reason` is set on the last one only.
-  virtual nlohmann::json token_chunk(const ReplyContext& context, const std::string& token,
-                                     const char* finish_reason) const = 0;
+  // The event of one token; `finish_reason` is set on the last one only; `reasoning` for a reasoning token.
+  virtual nlohmann::json token_chunk(const ReplyContext& context, const std::string& token, const char* finish_reason,
+                                     bool reasoning) const = 0;
   // The event that carries the usage alone, before [DONE] (only when the request asked for it).
   virtual nlohmann::json usage_chunk(const ReplyContext& context, std::int64_t completion_tokens) const = 0;
   const StreamingWireFormat* streaming() const final { return this; }
@@ -192,7 +196,7 @@ class OpenAiWire : public StreamingWireFormat {
   }
 
   nlohmann::json whole_reply(const ReplyContext& c, const WholeReply& r) const final {
-    nlohmann::json choice = whole_choice(r.text);
+    nlohmann::json choice = whole_choice(r.reasoning, r.text);
     choice["index"] = 0;
     choice["logprobs"] = nullptr;
     choice["finish_reason"] = r.finish_reason;
@@ -201,11 +205,12 @@ class OpenAiWire : public StreamingWireFormat {
             {"created", c.created},
             {"model", c.model},
             {"choices", nlohmann::json::array({choice})},
-            {"usage", usage(c.request, r.completion_tokens)}};
+            {"usage", usage(c, r.completion_tokens)}};
   }
 
-  nlohmann::json token_chunk(const ReplyContext& c, const std::string& token, const char* finish_reason) const final {
-    nlohmann::json choice = token_choice(token);
+  nlohmann::json token_chunk(const ReplyContext& c, const std::string& token, const char* finish_reason,
+                             bool reasoning) const final {
+    nlohmann::json choice = token_choice(token, reasoning);
     choice["index"] = 0;
     choice["logprobs"] = nullptr;
     choice["finish_reason"] = finish_reason ? nlohmann::json(finish_reason) : nlohmann::json(nullptr);
@@ -214,7 +219,7 @@ class OpenAiWire : public StreamingWireFormat {
 
   nlohmann::json usage_chunk(const ReplyContext& c, std::int64_t completion_tokens) const final {
     nlohmann::json u = chunk(c, nlohmann::json::array());
-    u["usage"] = usage(c.request, completion_tokens);
+    u["usage"] = usage(c, completion_tokens);
     return u;
   }
 
@@ -236,8 +241,8 @@ class OpenAiWire : public StreamingWireFormat {
   virtual const char* whole_object() const = 0;
   virtual const char* chunk_object() const = 0;
   // The generated text's part of a whole reply's choice, and of a stream event's.
-  virtual nlohmann::json whole_choice(const std::string& text) const = 0;
-  virtual nlohmann::json token_choice(const std::string& token) const = 0;
+  virtual nlohmann::json whole_choice(const std::string& reasoning, const std::string& text) const = 0;
+  virtual nlohmann::json token_choice(const std::string& token, bool reasoning) const = 0;
 
   // A stream event's envelope; `usage` is null in every event but the usage chunk when the request asked for it.
   nlohmann::json chunk(const ReplyContext& c, nlohmann::json choices) const {
@@ -252,8 +257,14 @@ class OpenAiWire : public StreamingWireFormat {
 
  private:
   std::string id(const ReplyContext& c) const { return id_prefix() + std::to_string(c.number); }
-  static nlohmann::json usage(const GenRequest& g, std::int64_t n) {
-    return {{"prompt_tokens", g.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", g.prompt_tokens + n}};
+  // OpenAI's usage; reasoning tokens are counted in completion_tokens and named in completion_tokens_details.
+  static nlohmann::json usage(const ReplyContext& c, std::int64_t n) {
+    const auto& g = c.request;
+    nlohmann::json u{
+        {"prompt_tokens", g.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", g.prompt_tokens + n}};
+    if (c.reasoning_tokens > 0)
+      u["completion_tokens_details"] = {{"reasoning_tokens", std::min(n, c.reasoning_tokens)}};
+    return u;
   }
 };
 
@@ -283,13 +294,17 @@ class CompletionsWire final : public OpenAiWire {
   const char* id_prefix() const override { return "cmpl-sim-"; }
   const char* whole_object() const override { return "text_completion"; }
   const char* chunk_object() const override { return "text_completion"; }
-  nlohmann::json whole_choice(const std::string& text) const override { return {{"text", text}}; }
-  nlohmann::json token_choice(const std::string& token) const override { return {{"text", token}}; }
+  // The completions API has no reasoning field: a completions reply is all text.
+  nlohmann::json whole_choice(const std::string& reasoning, const std::string& text) const override {
+    return {{"text", reasoning + text}};
+  }
+  nlohmann::json token_choice(const std::string& token, bool) const override { return {{"text", token}}; }
 };
 
 class ChatWire final : public OpenAiWire {
  public:
   bool space_before_token(std::int64_t i) const override { return i > 0; }
+  bool has_reasoning() const override { return true; }
 
   nlohmann::json opening_chunk(const ReplyContext& c) const override {
     const nlohmann::json role{{"index", 0},
@@ -322,10 +337,15 @@ class ChatWire final : public OpenAiWire {
   const char* id_prefix() const override { return "chatcmpl-sim-"; }
   const char* whole_object() const override { return "chat.completion"; }
   const char* chunk_object() const override { return "chat.completion.chunk"; }
-  nlohmann::json whole_choice(const std::string& text) const override {
-    return {{"message", {{"role", "assistant"}, {"content", text}}}};
+  // Reasoning as vLLM's reasoning parsers return it: `reasoning_content` beside `content`.
+  nlohmann::json whole_choice(const std::string& reasoning, const std::string& text) const override {
+    nlohmann::json message{{"role", "assistant"}, {"content", text}};
+    if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+    return {{"message", message}};
   }
-  nlohmann::json token_choice(const std::string& token) const override { return {{"delta", {{"content", token}}}}; }
+  nlohmann::json token_choice(const std::string& token, bool reasoning) const override {
+    return {{"delta", {{reasoning ? "reasoning_content" : "content", token}}}};
+  }
 };
 
 }  // namespace detail

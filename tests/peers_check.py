@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""The lab programs and servebench's driver against servers servebench did not write, each started here on a free
+port of 127.0.0.1 and stopped by its PID:
+  * the lab's HF server on Flask (tests/peers/lab_server_flask.py: no /health route, one generate at a time),
+  * a lab HF server on Python's http.server (tests/peers/lab_server_http.py: GET /health answers 501),
+  * an OpenAI-compatible server on aiohttp (tests/peers/openai_server_aiohttp.py: /v1/models, streaming).
+Each program must find the server ready (wait_until_ready), run, and say which side was real and which embedded.
+Usage: peers_check.py --bin DIR --case flask|http_server|aiohttp"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what)
+    if not condition:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(script, port, *extra):
+    p = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "peers", script), "--port", str(port), *extra],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    while time.time() < deadline:  # the port accepting is enough; readiness is what the programs check
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return p
+        except OSError:
+            if p.poll() is not None:
+                sys.exit(f"{script} exited: {p.stderr.read()}")
+            time.sleep(0.05)
+    p.kill()
+    sys.exit(f"{script} did not listen on {port} within 20 s")
+
+
+def run(binary, *args, timeout=120):
+    r = subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True, timeout=timeout)
+    print(f"$ {binary} {' '.join(args)}  -> exit {r.returncode}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def lab_hf_server(script):
+    port = free_port()
+    server = start(script, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        r = run("lab2_1_check_server", "--hf", url, "--max-tokens", "8", "--wait", "10")
+        check(r.returncode == 0, f"{script}: lab2_1 --hf alone exits 0")
+        check(f"hf ({url}, hf_simple): OK in" in r.stdout and "8 tokens" in r.stdout, f"{script}: hf answered")
+        check("vllm: skipped" in r.stdout, f"{script}: lab2_1 says the missing side was skipped")
+        check("is up (" in r.stderr, f"{script}: readiness named its probe")
+        with tempfile.TemporaryDirectory() as out:
+            r = run("lab2_3_concurrent", "--hf", url, "--concurrency", "1,5", "--max-tokens", "8", "--out", out)
+            check(r.returncode == 0, f"{script}: lab2_3 --hf alone exits 0")
+            check("vLLM side: embedded simulated server" in r.stderr, f"{script}: lab2_3 says vLLM is embedded")
+            check(" 5  hf " in r.stdout and "vs hf" in r.stdout, f"{script}: lab2_3 table has both levels")
+            check(os.path.exists(os.path.join(out, "concurrent_benchmark.json")), f"{script}: lab file written")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def case_flask():
+    lab_hf_server("lab_server_flask.py")
+
+
+def case_http_server():
+    lab_hf_server("lab_server_http.py")
+
+
+def case_aiohttp():
+    port = free_port()
+    server = start("openai_server_aiohttp.py", port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        r = run("lab2_1_check_server", "--vllm", url, "--model", "m", "--stream", "--max-tokens", "8")
+        check(r.returncode == 0, "aiohttp: lab2_1 --vllm alone exits 0")
+        check(f"vllm ({url}, openai_completions): OK in" in r.stdout and "first token after" in r.stdout,
+              "aiohttp: vllm answered, streamed")
+        check("hf: skipped" in r.stdout, "aiohttp: lab2_1 says the HF side was skipped")
+        r = run("stream_one", "--url", url, "--max-tokens", "6")
+        check(r.returncode == 0 and "tokens   6 (from usage)" in r.stdout, "aiohttp: stream_one reads usage")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def case_tls():
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        port = free_port()
+        server = start("lab_server_http.py", port, "--cert", cert, "--key", key)
+        url = f"https://127.0.0.1:{port}"
+        try:
+            r = run("lab2_1_check_server", "--hf", url, "--ca-cert", cert, "--max-tokens", "4", "--wait", "5")
+            check(r.returncode == 0 and f"hf ({url}, hf_simple): OK in" in r.stdout, "tls: works with --ca-cert")
+            r = run("lab2_1_check_server", "--hf", url, "--max-tokens", "4", "--wait", "1")
+            errors = [l for l in r.stderr.splitlines() if ": error: " in l]
+            check(r.returncode == 2 and len(errors) == 1 and "is not trusted" in errors[0] and "--ca-cert" in errors[0],
+                  f"tls: without --ca-cert one line names the certificate problem and the fix: {errors}")
+            with tempfile.TemporaryDirectory() as out:
+                r = run("lab2_2_single_request", "--hf", url, "--insecure", "--max-tokens", "4", "--out", out)
+                check(r.returncode == 0, "tls: --insecure works")
+                check("warning: --insecure" in r.stderr, "tls: --insecure is warned about")
+                full = json.load(open(os.path.join(out, "single_request_comparison.full.json")))
+                hf = [l["target"] for l in full["levels"] if l["target"]["label"] == "hf"]
+                check(hf and hf[0]["insecure"] is True, f"tls: the artifact records --insecure: {hf}")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def case_endpoint_flags():
+    port = free_port()
+    server = start("openai_server_aiohttp.py", port, "--require-key", "sk-test", "--require-header", "X-Team: lab")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        env = dict(os.environ, LAB_KEY="sk-test")
+        args = ["--vllm", url, "--model", "m", "--max-tokens", "4", "--api-key-env", "LAB_KEY", "--header",
+                "X-Team: lab"]
+        r = subprocess.run([os.path.join(BIN, "lab2_1_check_server"), *args], capture_output=True, text=True,
+                           timeout=60, env=env)
+        print(r.stdout, r.stderr)
+        check(r.returncode == 0 and "OK in" in r.stdout, "endpoint: key from the environment and the header are sent")
+        r = subprocess.run([os.path.join(BIN, "lab2_1_check_server"), *args[:-4]], capture_output=True, text=True,
+                           timeout=60, env=env)
+        check(r.returncode == 1 and "FAILED http_status" in r.stdout, "endpoint: without them the server refuses")
+        r = subprocess.run([os.path.join(BIN, "lab2_1_check_server"), *args], capture_output=True, text=True,
+                           timeout=60, env={k: v for k, v in os.environ.items() if k != "LAB_KEY"})
+        check(r.returncode == 2 and "LAB_KEY" in r.stderr and "not set" in r.stderr, "endpoint: an unset variable")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--case", required=True, choices=["flask", "http_server", "aiohttp", "tls", "endpoint_flags"])
+    a = parser.parse_args()
+    BIN = a.bin
+    globals()["case_" + a.case]()
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("all checks passed")
