@@ -177,3 +177,22 @@ TEST_CASE("TTFA is summarised over the streamed replies that had answer text, be
   CHECK_FALSE(reasoning_only.ttfa_s().has_value());
   CHECK(nlohmann::json(with_answer).get<RequestRecord>().t_first_answer_token == with_answer.t_first_answer_token);
 }
+
+TEST_CASE("the achieved load is counted from the records: peak and time-averaged requests in flight") {
+  // Three requests on one clock (ms): [0, 100], [20, 60], [60, 160] (the second ends as the third starts: not
+  // overlapping), one failed but sent: [50, 70]. Wall 0..160. Peak 3 (at 50..60: the first, second and failed one).
+  // Mean = (100 + 40 + 100 + 20) / 160 = 1.625, computed by hand.
+  auto a = streamed(0, 0, 0, {100 * ms}, 1);
+  auto b = streamed(1, 20 * ms, 20 * ms, {60 * ms}, 1);
+  auto c = streamed(2, 60 * ms, 60 * ms, {160 * ms}, 1);
+  auto failed = streamed(3, 50 * ms, 50 * ms, {70 * ms}, 0);
+  failed.error_kind = ErrorKind::http_status;
+  auto warm = streamed(4, 0, 0, {500 * ms}, 1);
+  warm.warmup = true;  // never counted
+  const auto s = servebench::summarize({a, b, c, failed, warm});
+  CHECK(s.peak_in_flight == 3);
+  CHECK(s.mean_in_flight == doctest::Approx(1.625));
+  CHECK(s.wall_s == doctest::Approx(0.160));
+  const auto back = nlohmann::json(s).get<servebench::LevelSummary>();
+  CHECK(back.peak_in_flight == 3);
+}

@@ -28,6 +28,8 @@ LevelResult level(const std::string& label, std::size_t concurrency, double req_
   l.summary.throughput_req_per_sec = req_per_s;
   l.summary.output_tokens_per_sec = req_per_s * 50;
   l.summary.latency = servebench::summarize_samples({1.0, 2.0, 3.0});
+  l.summary.mean_in_flight = static_cast<double>(concurrency) * 0.95;
+  l.summary.peak_in_flight = concurrency;
   return l;
 }
 
@@ -72,7 +74,8 @@ TEST_CASE("the comparison relates every target to the baseline at the same level
   std::ostringstream out;
   servebench::comparison_table(levels).print(out);
   const std::string text = out.str();
-  CHECK(text.find("concurrency  target   ok  failed  req/s  out tok/s  mean s  p95 s  vs plain") == 0);
+  CHECK(text.find("concurrency  target   ok  failed  fail %  in flight  req/s  out tok/s  mean s  p95 s  vs plain") ==
+        0);
   const auto row_1 = text.find("          1  batched");
   const auto row_10 = text.find("         10  batched");
   REQUIRE(row_1 != std::string::npos);
@@ -81,6 +84,11 @@ TEST_CASE("the comparison relates every target to the baseline at the same level
   CHECK(text.find("1.80x", row_1) < row_10);
   CHECK(text.find("7.00x", row_10) != std::string::npos);
   CHECK(text.find("TTFT") == std::string::npos);  // nothing streamed: no streaming columns
+  // The row of plain at 10: no failures (0.0 %), 9.5 requests in flight on average, 10 at most.
+  const auto plain_10 = text.substr(text.find("         10  plain"),
+                                    text.find('\n', text.find("         10  plain")) - text.find("         10  plain"));
+  CHECK(plain_10.find(" 0.0 ") != std::string::npos);
+  CHECK(plain_10.find(" 9.5/10 ") != std::string::npos);
 
   SUBCASE("another baseline is first in each level and the ratios invert") {
     std::ostringstream other;
@@ -103,6 +111,9 @@ TEST_CASE("failures are counted by kind under the table, with the first message,
   const auto lines = servebench::failure_lines(levels);
   REQUIRE(lines.size() == 2);
   CHECK(lines[0] == "plain at concurrency 10: 2 failed, 2 http_status (first: HTTP status 503)");
+  std::ostringstream table;
+  servebench::comparison_table(levels).print(table);
+  CHECK(table.str().find(" 20.0 ") != std::string::npos);  // 2 failed of the 10 sent: 20.0 %
   CHECK(lines[1] == "warning: batched c=10: level timeout reached");
 }
 

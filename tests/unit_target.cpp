@@ -36,14 +36,18 @@ TEST_CASE("a level run against a target carries the target whole, with no second
   auto backend = std::make_shared<testing::FakeBackend>();
   const Target t = make_target(TargetInfo{"fake", "mem://", "fake_dialect", "m"},
                                [backend] { return testing::FakeSender(backend, "written-by-the-sender"); });
-  const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(4).quiet(true), template_prompts("q {i}", 4),
+  backend->service_time = std::chrono::milliseconds(20);
+  const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(8).quiet(true), template_prompts("q {i}", 4),
                                       t);
   CHECK(result.target.label == "fake");
   CHECK(result.target.dialect == "fake_dialect");
   CHECK(result.summary.target == "fake");
   CHECK(result.config.mode == LoopMode::closed_loop);
   CHECK(result.config.concurrency == 2);
-  CHECK(result.config.requests == 4);
-  REQUIRE(result.records.size() == 4);
+  CHECK(result.config.requests == 8);
+  REQUIRE(result.records.size() == 8);
   for (const auto& r : result.records) CHECK(r.target == "fake");  // the target's label, not the sender's
+  // The load the backend itself measured (time-weighted, on its side) against the one counted from the records.
+  CHECK(result.summary.peak_in_flight == 2);
+  CHECK(result.summary.mean_in_flight == doctest::Approx(backend->mean_in_flight()).epsilon(0.15));
 }

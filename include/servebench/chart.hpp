@@ -65,16 +65,21 @@ struct CdfChart {
   int width = 800, height = 500;
 };
 
-inline std::string render_grouped_bars(const BarChart& chart);
-inline std::string render_lines(const LineChart& chart);
-inline std::string render_ttft_tpot(const TtftTpotChart& chart);
-inline std::string render_cdf(const CdfChart& chart);
+template <class Chart = BarChart>
+std::string render_grouped_bars(const Chart& chart);
+template <class Chart = LineChart>
+std::string render_lines(const Chart& chart);
+template <class Chart = TtftTpotChart>
+std::string render_ttft_tpot(const Chart& chart);
+template <class Chart = CdfChart>
+std::string render_cdf(const Chart& chart);
 
 // Writes a rendered chart atomically (temporary file, fsync, rename; parent directories created), so a viewer
 // never sees half a chart. Throws std::runtime_error naming the path.
 inline void write_svg(const std::string& path, const std::string& svg) { write_file_atomic(path, svg); }
 
-inline std::string render_grouped_bars(const BarChart& chart) {
+template <class Chart>
+std::string render_grouped_bars(const Chart& chart) {
   detail::check_size(chart.width, chart.height);
   detail::check_category_series(chart.categories, chart.series, "render_grouped_bars");
   detail::Svg svg(chart.width, chart.height, chart.title);
@@ -126,7 +131,8 @@ inline std::string render_grouped_bars(const BarChart& chart) {
   return svg.finish();
 }
 
-inline std::string render_lines(const LineChart& chart) {
+template <class Chart>
+std::string render_lines(const Chart& chart) {
   detail::check_size(chart.width, chart.height);
   detail::check_category_series(chart.categories, chart.series, "render_lines");
   detail::Svg svg(chart.width, chart.height, chart.title);
@@ -147,7 +153,8 @@ inline std::string render_lines(const LineChart& chart) {
   return svg.finish();
 }
 
-inline std::string render_ttft_tpot(const TtftTpotChart& chart) {
+template <class Chart>
+std::string render_ttft_tpot(const Chart& chart) {
   detail::check_size(chart.width, chart.height);
   detail::check_category_series(chart.categories, chart.ttft, "render_ttft_tpot");
   detail::check_category_series(chart.categories, chart.tpot, "render_ttft_tpot");
@@ -191,7 +198,8 @@ inline std::string render_ttft_tpot(const TtftTpotChart& chart) {
   return svg.finish();
 }
 
-inline std::string render_cdf(const CdfChart& chart) {
+template <class Chart>
+std::string render_cdf(const Chart& chart) {
   detail::check_size(chart.width, chart.height);
   for (const Series& s : chart.series) detail::check_values(s, "render_cdf");
   detail::Svg svg(chart.width, chart.height, chart.title);

@@ -78,8 +78,9 @@ inline ProbeAnswer classify_probe(int status) noexcept {
 // off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
 // round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
 // throws: an unusable URL is a reason, returned.
-inline ReadyResult wait_until_ready(const std::string& base_url, std::chrono::milliseconds deadline,
-                                    std::ostream* log = &std::cerr, const TlsOptions& tls = {}) {
+template <class Url = std::string>
+ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
+                             const TlsOptions& tls = {}) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   ReadyResult result;

@@ -2,12 +2,14 @@
 // Metric definitions follow docs/metrics.md exactly; they are the same in code, docs and artifacts.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -206,6 +208,10 @@ struct LevelSummary {
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
   double wall_s = 0;  // first t_send to last t_end
+  // The load the server saw, whatever was asked: requests in flight (t_send to t_end, failures included), at most
+  // and on average over the wall time (the sum of their durations / wall, Little's law).
+  std::size_t peak_in_flight = 0;
+  double mean_in_flight = 0;
   double throughput_req_per_sec = 0;
   double output_tokens_per_sec = 0;
   std::int64_t total_output_tokens = 0;
@@ -214,7 +220,8 @@ struct LevelSummary {
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
 };
 
-inline LevelSummary summarize(const std::vector<RequestRecord>& records, const SummarizeOptions& options = {}) {
+template <class Records = std::vector<RequestRecord>>
+LevelSummary summarize(const Records& records, const SummarizeOptions& options = {}) {
   LevelSummary s;
   std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa;
   Nanos first_send = 0, last_end = 0;
@@ -253,6 +260,23 @@ inline LevelSummary summarize(const std::vector<RequestRecord>& records, const S
     if (options.slo.met_by(r)) ++good;
   }
   s.wall_s = any_sent ? ns_to_s(last_end - first_send) : 0.0;
+  // In flight: +1 at each t_send, -1 at each t_end; ends sort before sends at the same instant.
+  std::vector<std::pair<Nanos, int>> edges;
+  Nanos busy = 0;
+  for (const auto& r : records) {
+    if (r.warmup || r.t_send == 0) continue;
+    const Nanos end = std::max(r.t_end, r.t_send);
+    edges.emplace_back(r.t_send, 1);
+    edges.emplace_back(end, -1);
+    busy += end - r.t_send;
+  }
+  std::sort(edges.begin(), edges.end());
+  std::size_t now_in_flight = 0;
+  for (const auto& [t, step] : edges) {
+    now_in_flight = step > 0 ? now_in_flight + 1 : now_in_flight - 1;
+    s.peak_in_flight = std::max(s.peak_in_flight, now_in_flight);
+  }
+  if (s.wall_s > 0) s.mean_in_flight = ns_to_s(busy) / s.wall_s;
   if (s.wall_s > 0) {
     s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
     s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
@@ -280,7 +304,9 @@ auto json_fields(const LevelSummary*) {
   return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
                          required("successful", &L::successful), required("failed", &L::failed),
                          field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         required("wall_s", &L::wall_s), required("throughput_req_per_sec", &L::throughput_req_per_sec),
+                         required("wall_s", &L::wall_s), field("peak_in_flight", &L::peak_in_flight),
+                         field("mean_in_flight", &L::mean_in_flight),
+                         required("throughput_req_per_sec", &L::throughput_req_per_sec),
                          required("output_tokens_per_sec", &L::output_tokens_per_sec),
                          field("total_output_tokens", &L::total_output_tokens),
                          field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),

@@ -192,14 +192,24 @@ inline std::optional<double> relative_throughput(const std::vector<LevelResult>&
   return level.summary.throughput_req_per_sec / base->summary.throughput_req_per_sec;
 }
 
-// One row per (level, target): requests that succeeded and failed, throughput, latency, streaming times when any
-// target streamed, and the throughput relative to the baseline. Levels ascend; a rule separates them.
-inline Table comparison_table(const std::vector<LevelResult>& levels, const ReportOptions& options = {}) {
+// One row per (level, target): requests that succeeded and failed, the failure rate, the load the server saw
+// (requests in flight, mean/peak, beside the level asked for), throughput, latency, streaming times when any target
+// streamed, and the throughput relative to the baseline. Levels ascend; a rule separates them.
+template <class Levels = std::vector<LevelResult>>
+Table comparison_table(const Levels& levels, const ReportOptions& options = {}) {
   const std::string baseline = detail::baseline_of(levels, options);
   bool streamed = false;
   for (const auto& l : levels) streamed = streamed || l.summary.ttft.has_value();
-  std::vector<std::string> header = {
-      detail::level_name(levels, false), "target", "ok", "failed", "req/s", "out tok/s", "mean s", "p95 s"};
+  std::vector<std::string> header = {detail::level_name(levels, false),
+                                     "target",
+                                     "ok",
+                                     "failed",
+                                     "fail %",
+                                     "in flight",
+                                     "req/s",
+                                     "out tok/s",
+                                     "mean s",
+                                     "p95 s"};
   if (streamed) header.insert(header.end(), {"TTFT p95 ms", "TPOT mean ms"});
   header.push_back("vs " + baseline);
   Table table(header);
@@ -215,6 +225,8 @@ inline Table comparison_table(const std::vector<LevelResult>& levels, const Repo
                                       label,
                                       std::to_string(s.successful),
                                       std::to_string(s.failed + s.interrupted),
+                                      s.sent ? detail::fixed(100.0 * static_cast<double>(s.failed) / s.sent, 1) : "-",
+                                      detail::fixed(s.mean_in_flight, 1) + "/" + std::to_string(s.peak_in_flight),
                                       detail::fixed(s.throughput_req_per_sec, 2),
                                       detail::fixed(s.output_tokens_per_sec, 1),
                                       s.latency ? detail::fixed(s.latency->mean, 3) : "-",
@@ -233,7 +245,8 @@ inline Table comparison_table(const std::vector<LevelResult>& levels, const Repo
 
 // Lines for a person under a table: every level with failures (counted by kind, the first message quoted) and
 // every warning a level raised.
-inline std::vector<std::string> failure_lines(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>
+std::vector<std::string> failure_lines(const Levels& levels) {
   std::vector<std::string> out;
   for (const auto& l : levels) {
     const auto& s = l.summary;
@@ -264,7 +277,8 @@ inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& 
 
 // A markdown report of an artifact: what ran (version, time, host, command, targets), the table, failures and
 // warnings.
-inline void print_markdown_report(std::ostream& out, const Artifact& artifact, const ReportOptions& options = {}) {
+template <class A = Artifact>
+void print_markdown_report(std::ostream& out, const A& artifact, const ReportOptions& options = {}) {
   const auto& m = artifact.metadata;
   out << "# servebench report\n\n";
   out << "- servebench " << m.servebench_version << ", " << m.utc_time << ", host `" << m.hostname << "`\n";

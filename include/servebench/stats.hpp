@@ -78,7 +78,8 @@ inline double percentile_of_sorted(const std::vector<double>& sorted, double p,
   return sorted[0];
 }
 
-inline double percentile(std::vector<double> values, double p, PercentileMethod method = PercentileMethod::linear) {
+template <class Values = std::vector<double>>
+double percentile(Values values, double p, PercentileMethod method = PercentileMethod::linear) {
   detail::check_samples(values);
   std::sort(values.begin(), values.end());
   return percentile_of_sorted(values, p, method);
@@ -99,8 +100,9 @@ struct Summary {
   PercentileMethod method = PercentileMethod::linear;
 };
 
-inline Summary summarize_samples(std::vector<double> values, PercentileMethod method = PercentileMethod::linear,
-                                 const std::vector<double>& extra_percentiles = {}) {
+template <class Values = std::vector<double>>
+Summary summarize_samples(Values values, PercentileMethod method = PercentileMethod::linear,
+                          const std::vector<double>& extra_percentiles = {}) {
   detail::check_samples(values);
   std::sort(values.begin(), values.end());
   Summary s;
