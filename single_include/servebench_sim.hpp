@@ -54,6 +54,8 @@
 #include <utility>
 #include <vector>
 
+#include "servebench.hpp"  // servebench/serialize.hpp and the rest of the core
+
 namespace servebench {
 namespace sim {
 
@@ -62,21 +64,23 @@ enum class EngineKind { sequential, continuous_batching };
 // openai: /v1/completions and /v1/chat/completions, streaming and not, as vLLM serves them.
 enum class ApiFlavour { hf, openai };
 
-inline const char* to_string(EngineKind kind) noexcept {
-  return kind == EngineKind::sequential ? "sequential" : "continuous_batching";
-}
-inline const char* to_string(ApiFlavour api) noexcept { return api == ApiFlavour::hf ? "hf" : "openai"; }
+}  // namespace sim
 
-inline EngineKind engine_kind_from_string(const std::string& name) {
-  if (name == "sequential") return EngineKind::sequential;
-  if (name == "continuous_batching") return EngineKind::continuous_batching;
-  throw std::invalid_argument("unknown engine kind '" + name + "' (valid: sequential, continuous_batching)");
-}
-inline ApiFlavour api_flavour_from_string(const std::string& name) {
-  if (name == "hf") return ApiFlavour::hf;
-  if (name == "openai") return ApiFlavour::openai;
-  throw std::invalid_argument("unknown api flavour '" + name + "' (valid: hf, openai)");
-}
+// The spellings, once each: servebench::to_string and enum_from_string read them (ServerOptions::api("hf")).
+template <>
+struct EnumNames<sim::EngineKind> {
+  static constexpr const char* what = "engine kind";
+  static constexpr std::pair<sim::EngineKind, const char*> entries[] = {
+      {sim::EngineKind::sequential, "sequential"}, {sim::EngineKind::continuous_batching, "continuous_batching"}};
+};
+template <>
+struct EnumNames<sim::ApiFlavour> {
+  static constexpr const char* what = "api flavour";
+  static constexpr std::pair<sim::ApiFlavour, const char*> entries[] = {{sim::ApiFlavour::hf, "hf"},
+                                                                        {sim::ApiFlavour::openai, "openai"}};
+};
+
+namespace sim {
 
 // One point of the continuous-batching step-time table: a decode step of `batch_size` sequences takes `step_ms`.
 struct BatchStepTime {
@@ -325,7 +329,7 @@ class ServerOptions {
     return *this;
   }
   ServerOptions& api(const std::string& name) {
-    api_ = api_flavour_from_string(name);
+    api_ = enum_from_string<ApiFlavour>(name);
     return *this;
   }
   ApiFlavour api() const { return api_; }
@@ -487,7 +491,6 @@ class ServerOptions {
 
 #include <nlohmann/json.hpp>
 
-#include "servebench.hpp"  // servebench/api.hpp and the rest of the core
 
 namespace servebench {
 namespace sim {

@@ -777,3 +777,11 @@ TEST_CASE("the server listens with a large backlog, not cpp-httplib 0.11.4's 5, 
   for (const auto& r : results) CHECK(r.status == 200);
   CHECK(stats_once_settled(server, 200).completed == 200);
 }
+
+TEST_CASE("the simulator's enums are spelled by one table each, as the core's are") {
+  CHECK(std::string(servebench::to_string(sim::EngineKind::sequential)) == "sequential");
+  CHECK(servebench::enum_from_string<sim::EngineKind>("continuous_batching") == sim::EngineKind::continuous_batching);
+  CHECK(sim::ServerOptions().api("openai").api() == sim::ApiFlavour::openai);
+  CHECK_THROWS_WITH_AS(sim::ServerOptions().api("grpc"), "unknown api flavour 'grpc' (valid: hf, openai)",
+                       std::invalid_argument);
+}
