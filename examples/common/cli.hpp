@@ -50,6 +50,19 @@ inline int error(const CLI::App& app, const std::string& message) {
   return 2;
 }
 
+// `text` as a whole number within [min, max], or empty when it is not one (junk, a trailing part, out of range).
+inline std::optional<long long> whole_number(const std::string& text, long long min, long long max) {
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (text.empty() || used != text.size() || value < min || value > max) return std::nullopt;
+  return value;
+}
+
 // A CLI11 check for a comma-separated list of distinct whole numbers within [min, max] ("1,5,10,20").
 inline CLI::Validator distinct_list(long long min, long long max) {
   return CLI::Validator(
@@ -59,14 +72,7 @@ inline CLI::Validator distinct_list(long long min, long long max) {
         for (;;) {
           const auto comma = text.find(',', start);
           const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-          std::size_t used = 0;
-          long long value = 0;
-          try {
-            value = std::stoll(item, &used);
-          } catch (const std::exception&) {
-            used = 0;
-          }
-          if (item.empty() || used != item.size() || value < min || value > max)
+          if (!whole_number(item, min, max))
             return "needs a comma-separated list of whole numbers from " + std::to_string(min) + " to " +
                    std::to_string(max) + " like 1,5,10,20, got '" + text + "'";
           if (std::find(seen.begin(), seen.end(), item) != seen.end()) return "lists " + item + " twice";

@@ -469,16 +469,10 @@ inline std::vector<ConcurrencyLevel> parse_concurrent_benchmark(const std::strin
   std::vector<ConcurrencyLevel> out;
   for (const auto& [key, level] : j.items()) {
     ConcurrencyLevel l;
-    std::size_t used = 0;
-    long long number = 0;
-    try {
-      number = std::stoll(key, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (key.empty() || used != key.size() || number < 1 || number > 1000000)
+    const auto number = examples::whole_number(key, 1, 1000000);
+    if (!number)
       throw std::runtime_error("'" + origin + "': key \"" + key + "\" is not a concurrency level" + expected);
-    l.concurrency = static_cast<std::size_t>(number);
+    l.concurrency = static_cast<std::size_t>(*number);
     for (const char* engine : {"hf", "vllm"}) {
       const auto it = level.is_object() ? level.find(engine) : level.end();
       if (it == level.end() || !it->is_object())
