@@ -3,6 +3,7 @@
 //
 //   lab2_3_concurrent                                  # embedded simulated servers, no GPU needed
 //   lab2_3_concurrent --hf http://127.0.0.1:8001 --vllm http://127.0.0.1:8000 --stream
+//   lab2_3_concurrent --repeat 5                       # every level 5 times, interleaved: means and 95% intervals
 //
 // Writes artifacts/concurrent_benchmark.json (the lab's format, so its plotting script reads it) and
 // artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both).
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   CLI::App args("Lab task 2.3: concurrent requests, HF baseline vs vLLM.", "lab2_3_concurrent");
   lab::add_server_flags(args, options);
   lab::add_workload_flags(args, options, /*concurrency_levels=*/true);
+  lab::add_repeat_flag(args, options);
   lab::add_output_flags(args, options);
   if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
@@ -27,17 +29,18 @@ int main(int argc, char** argv) {
     const auto workload = template_prompts(lab::question_template,
                                            options.max_tokens ? options.max_tokens : lab::question_max_tokens);
 
-    // Each level sends as many requests as it has workers, all at once, like the lab's asyncio.gather.
-    std::vector<LevelResult> runs;
-    bool interrupted = false;
-    for (std::size_t n : options.concurrency) {
-      for (const auto& target : servers.targets()) {
-        runs.push_back(run_closed_loop(ClosedLoop().concurrency(n).requests(n).quiet(options.quiet), workload, target));
-        interrupted = runs.back().interrupted;
-        if (interrupted) break;
-      }
-      if (interrupted) break;
-    }
+    // Each level sends as many requests as it has workers, all at once, like the lab's asyncio.gather; level by
+    // level HF then vLLM, the whole sweep --repeat times.
+    auto sweep = Sweep()
+                     .concurrency_levels(options.concurrency)
+                     .order(TargetOrder::interleaved)
+                     .requests_per_worker(1)
+                     .closed_loop(ClosedLoop().quiet(options.quiet))
+                     .repeat(options.repeat);
+    if (options.repeat > 1) sweep.target_warmup(options.concurrency.front());
+    SweepResult result = run_sweep(sweep, workload, servers.targets());
+    const std::vector<LevelResult>& runs = result.levels;
+    const bool interrupted = result.interrupted;
 
     std::cout << "\n";
     print_comparison(std::cout, runs, lab::report_options());

@@ -15,6 +15,7 @@
 //   servebench/workload.hpp
 //   servebench/artifact.hpp
 //   servebench/files.hpp
+//   servebench/repetitions.hpp
 //   servebench/result.hpp
 //   servebench/version.hpp
 //   servebench/chart.hpp
@@ -355,8 +356,9 @@ void from_json(const nlohmann::json& j, S& value) {
 }  // namespace servebench
 // ---- end servebench/serialize.hpp ----
 // ---- begin servebench/stats.hpp ----
-// servebench — statistics: percentiles by three named methods, sample summaries, and a mergeable
-// log-bucketed histogram for runs too long to keep every sample.
+// servebench — statistics: percentiles by three named methods, sample summaries, Student's t and the confidence
+// interval of a mean (across repetitions), and a mergeable log-bucketed histogram for runs too long to keep every
+// sample.
 
 #include <algorithm>
 #include <array>
@@ -495,6 +497,125 @@ auto json_fields(const Summary*) {
                          required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
                          required("p95", &Summary::p95), required("p99", &Summary::p99),
                          field("extra", &Summary::extra), field("method", &Summary::method));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Student's t distribution, for confidence intervals across repetitions, without a statistics library.
+//
+// The CDF is the regularized incomplete beta function: for t >= 0, P(T <= t) = 1 - I_x(df/2, 1/2) / 2 with
+// x = df / (df + t^2), evaluated by its continued fraction (modified Lentz, relative tolerance 1e-15) with the
+// symmetry I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges slowly. The quantile solves CDF(t) = p by
+// bisection to the last bit of a double (df 1 and 2 have closed forms and use them). Checked against a 40-digit
+// mpmath inverse for df 0.5..1000 and p in (0.5, 0.9995]: relative error below 1e-9 (scipy 1.10's t.ppf is itself
+// off by up to 5e-9, so tests/unit_stats.cpp and tests/repeat_check.py compare with it at 1e-8). df need not be a
+// whole number (Welch's degrees of freedom are not).
+
+namespace detail {
+inline double incomplete_beta_fraction(double a, double b, double x) {
+  constexpr double tiny = 1e-300, epsilon = 1e-15;
+  double c = 1, d = 1 - (a + b) * x / (a + 1);
+  if (std::abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  double h = d;
+  for (int m = 1; m <= 10000; ++m) {
+    const double m2 = 2.0 * m;
+    double step = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
+    d = 1 + step * d;
+    c = 1 + step / c;
+    if (std::abs(d) < tiny) d = tiny;
+    if (std::abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    step = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
+    d = 1 + step * d;
+    c = 1 + step / c;
+    if (std::abs(d) < tiny) d = tiny;
+    if (std::abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const double delta = d * c;
+    h *= delta;
+    if (std::abs(delta - 1) < epsilon) break;
+  }
+  return h;
+}
+
+// I_x(a, b), the regularized incomplete beta function, for x in [0, 1] and a, b > 0; y = 1 - x, given separately
+// so that an x close to 1 keeps its precision.
+inline double regularized_incomplete_beta(double a, double b, double x, double y) {
+  if (x <= 0) return 0;
+  if (y <= 0) return 1;
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
+                                b * std::log(y));
+  if (x < (a + 1) / (a + b + 2)) return front * incomplete_beta_fraction(a, b, x) / a;
+  return 1 - front * incomplete_beta_fraction(b, a, y) / b;
+}
+}  // namespace detail
+
+// P(T <= t) for Student's t with `df` > 0 degrees of freedom.
+inline double student_t_cdf(double t, double df) {
+  if (!(df > 0)) throw std::invalid_argument("student_t_cdf: degrees of freedom must be positive");
+  if (std::isnan(t)) throw std::invalid_argument("student_t_cdf: t is NaN");
+  if (std::isinf(t)) return t > 0 ? 1.0 : 0.0;
+  const double tail = 0.5 * detail::regularized_incomplete_beta(df / 2, 0.5, df / (df + t * t), t * t / (df + t * t));
+  return t >= 0 ? 1 - tail : tail;
+}
+
+// The t with P(T <= t) = p, for p in (0, 1) and df > 0: scipy.stats.t.ppf(p, df).
+inline double student_t_quantile(double p, double df) {
+  if (!(p > 0 && p < 1)) throw std::invalid_argument("student_t_quantile: p must be within (0, 1)");
+  if (!(df > 0)) throw std::invalid_argument("student_t_quantile: degrees of freedom must be positive");
+  if (p < 0.5) return -student_t_quantile(1 - p, df);
+  if (p == 0.5) return 0;
+  constexpr double pi = 3.14159265358979323846;
+  if (df == 1) return std::tan(pi * (p - 0.5));
+  if (df == 2) return (2 * p - 1) * std::sqrt(2 / (4 * p * (1 - p)));
+  double low = 0, high = 1;
+  while (student_t_cdf(high, df) < p && high < 1e300) high *= 2;
+  for (int i = 0; i < 2000 && low < high; ++i) {
+    const double mid = low + (high - low) / 2;
+    if (mid <= low || mid >= high) break;  // adjacent doubles: as close as a double gets
+    (student_t_cdf(mid, df) < p ? low : high) = mid;
+  }
+  return low + (high - low) / 2;
+}
+
+// The mean of a few values (one per repetition) and its two-sided confidence interval by Student's t with n - 1
+// degrees of freedom: mean ± t_{(1 + confidence)/2, n-1} · stddev / sqrt(n). With one value there is no interval:
+// low = high = mean and half_width = 0 (n says so).
+struct MeanInterval {
+  std::size_t n = 0;
+  double mean = 0, stddev = 0;  // stddev: sample standard deviation (n - 1)
+  double low = 0, high = 0, half_width = 0;
+  double confidence = 0.95;
+
+  bool has_interval() const noexcept { return n >= 2; }
+};
+
+template <class Values = std::vector<double>>
+MeanInterval mean_interval(const Values& values, double confidence = 0.95) {
+  if (!(confidence > 0 && confidence < 1))
+    throw std::invalid_argument("mean_interval: confidence must be within (0, 1)");
+  MeanInterval m;
+  m.confidence = confidence;
+  if (values.empty()) return m;
+  const Summary s = summarize_samples(std::vector<double>(values.begin(), values.end()));
+  m.n = s.count;
+  m.mean = s.mean;
+  m.stddev = s.stddev;
+  if (m.n >= 2)
+    m.half_width = student_t_quantile((1 + confidence) / 2, static_cast<double>(m.n - 1)) * m.stddev /
+                   std::sqrt(static_cast<double>(m.n));
+  m.low = m.mean - m.half_width;
+  m.high = m.mean + m.half_width;
+  return m;
+}
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const MeanInterval*) {
+  using M = MeanInterval;
+  return std::make_tuple(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
+                         required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
+                         field("confidence", &M::confidence));
 }
 
 // A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in
@@ -1501,7 +1622,8 @@ struct tgi {
 // optionally every request), written atomically so a crash or Ctrl-C never leaves half a file where the artifact
 // should be. What a run knows reaches the file without the program copying it: each level carries its target, its
 // settings and how it went; the targets, the percentile methods and `interrupted` of the run are derived from the
-// levels when written, never set by hand. Artifacts of schema 1 (servebench 0.1) still read.
+// levels when written, never set by hand; so are the intervals across repetitions ("repetitions", see
+// repetitions.hpp) when the levels came from a repeated sweep. Artifacts of schema 1 (servebench 0.1) still read.
 
 #include <optional>
 #include <stdexcept>
@@ -1644,6 +1766,25 @@ inline std::string host_name() {
 
 }  // namespace servebench
 // ---- end servebench/files.hpp ----
+// ---- begin servebench/repetitions.hpp ----
+// servebench — repetitions: a sweep run k times (Sweep::repeat) gives k LevelResults per (target, level); this
+// summarizes them as a mean with a confidence interval by Student's t with k - 1 degrees of freedom, for
+// throughput (requests/s, output tokens/s) and the latency percentiles (TTFT and latency, p50 and p99), and relates
+// two targets' throughputs by a ratio with its own interval. Plain data, written into the artifact
+// ("repetitions"); docs/metrics.md defines every interval.
+//
+//   for (const auto& r : servebench::repeated_levels(sweep.levels))
+//     std::printf("%s @ %g: %.2f req/s [%.2f, %.2f]\n", r.target.c_str(), r.level, r.throughput_req_per_sec.mean,
+//                 r.throughput_req_per_sec.low, r.throughput_req_per_sec.high);
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
 // ---- begin servebench/result.hpp ----
 // servebench — what one level of a run was asked to do and what it gave: the unit every scheduler returns, every
 // report reads and every artifact stores whole. Nothing a run knows is left out: the target, the loop and its
@@ -1751,6 +1892,7 @@ struct LevelResult {
   std::size_t late_sends = 0;          // measured requests sent more than 1 ms after t_sched
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
+  std::size_t repetition = 0;          // which repetition of this (target, level) it was, from 0 (Sweep::repeat)
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -1761,7 +1903,7 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings));
+                         field("warnings", &L::warnings), field("repetition", &L::repetition));
 }
 
 // The levels of `levels` that belong to `label`, in order.
@@ -1785,6 +1927,160 @@ inline std::vector<std::string> target_labels(const std::vector<LevelResult>& le
 
 }  // namespace servebench
 // ---- end servebench/result.hpp ----
+
+namespace servebench {
+
+// One (target, level) over its repetitions. Each interval is over the per-repetition values (one number per
+// repetition, from that repetition's LevelSummary); a percentile interval counts only repetitions that had the
+// sample (no TTFT when nothing streamed, no latency when every request failed), so its n may be smaller.
+struct RepeatedLevel {
+  std::string target;
+  double level = 0;
+  LoopMode mode = LoopMode::closed_loop;
+  std::size_t repetitions = 0;  // LevelResults found for this (target, level)
+  MeanInterval throughput_req_per_sec, output_tokens_per_sec;
+  std::optional<MeanInterval> ttft_p50, ttft_p99, latency_p50, latency_p99;  // seconds
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const RepeatedLevel*) {
+  using R = RepeatedLevel;
+  return std::make_tuple(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
+                         required("repetitions", &R::repetitions),
+                         required("throughput_req_per_sec", &R::throughput_req_per_sec),
+                         required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
+                         field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
+                         field("latency_p99", &R::latency_p99));
+}
+
+// True when any level is a repetition after the first: the levels came from a repeated sweep.
+inline bool has_repetitions(const std::vector<LevelResult>& levels) {
+  return std::any_of(levels.begin(), levels.end(), [](const LevelResult& l) { return l.repetition > 0; });
+}
+
+// Every repetition of `label` at `level`, by repetition index.
+inline std::vector<const LevelResult*> repetitions_of(const std::vector<LevelResult>& levels, const std::string& label,
+                                                      double level) {
+  std::vector<const LevelResult*> out;
+  for (const auto& l : levels)
+    if (l.target.label == label && l.summary.level == level) out.push_back(&l);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const LevelResult* a, const LevelResult* b) { return a->repetition < b->repetition; });
+  return out;
+}
+
+// The intervals of one (target, level) from its repetitions (non-empty, all of one target and level).
+template <class Runs = std::vector<const LevelResult*>>
+RepeatedLevel summarize_repetitions(const Runs& runs, double confidence = 0.95) {
+  RepeatedLevel r;
+  if (runs.empty()) return r;
+  r.target = runs.front()->target.label;
+  r.level = runs.front()->summary.level;
+  r.mode = runs.front()->config.mode;
+  r.repetitions = runs.size();
+  auto over = [&](auto get) {
+    std::vector<double> values;
+    for (const auto* run : runs)
+      if (const auto v = get(run->summary)) values.push_back(*v);
+    return values.empty() ? std::nullopt : std::optional<MeanInterval>(mean_interval(values, confidence));
+  };
+  using S = const LevelSummary&;
+  using O = std::optional<double>;
+  r.throughput_req_per_sec = *over([](S s) { return O(s.throughput_req_per_sec); });
+  r.output_tokens_per_sec = *over([](S s) { return O(s.output_tokens_per_sec); });
+  r.ttft_p50 = over([](S s) { return s.ttft ? O(s.ttft->p50) : std::nullopt; });
+  r.ttft_p99 = over([](S s) { return s.ttft ? O(s.ttft->p99) : std::nullopt; });
+  r.latency_p50 = over([](S s) { return s.latency ? O(s.latency->p50) : std::nullopt; });
+  r.latency_p99 = over([](S s) { return s.latency ? O(s.latency->p99) : std::nullopt; });
+  return r;
+}
+
+// One RepeatedLevel per (target, level), in order of first appearance.
+template <class Levels = std::vector<LevelResult>>
+std::vector<RepeatedLevel> repeated_levels(const Levels& levels, double confidence = 0.95) {
+  std::vector<RepeatedLevel> out;
+  for (const auto& l : levels) {
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const RepeatedLevel& r) {
+      return r.target == l.target.label && r.level == l.summary.level;
+    });
+    if (!seen)
+      out.push_back(summarize_repetitions(repetitions_of(levels, l.target.label, l.summary.level), confidence));
+  }
+  return out;
+}
+
+// A ratio of two targets' figures (a over b) with its confidence interval.
+//  paired   : both ran the same repetitions (interleaved, so each pair shared the machine's state): the interval of
+//             the mean of the per-repetition log ratios ln(a_i / b_i), Student's t with n - 1 degrees of freedom,
+//             taken back by exp; `ratio` is their geometric mean.
+//  unpaired : otherwise: the ratio of the means, its log's standard error by the delta method
+//             (s_a^2 / (n_a mean_a^2) + s_b^2 / (n_b mean_b^2)) and Welch-Satterthwaite degrees of freedom.
+// Logs keep the interval positive and symmetric in a and b (b over a is exactly its reciprocal).
+struct RatioInterval {
+  double ratio = 0, low = 0, high = 0;
+  std::size_t n = 0;  // pairs (paired) or the smaller sample (unpaired); 1: no interval
+  bool paired = false;
+  double confidence = 0.95;
+
+  bool has_interval() const noexcept { return n >= 2; }
+  // The interval lies wholly above or below 1: the difference is unlikely to be noise alone.
+  bool excludes_one() const noexcept { return has_interval() && (low > 1 || high < 1); }
+};
+
+// `a` and `b`: per-repetition values; `paired`: a[i] and b[i] come from the same repetition. Empty when a b is not
+// positive or a value not finite (no ratio to take); an `a` of 0 (a side that served nothing) gives the plain ratio
+// of the means and no interval (no log to take).
+template <class Values = std::vector<double>>
+std::optional<RatioInterval> ratio_interval(const Values& a, const Values& b, bool paired, double confidence = 0.95) {
+  if (a.empty() || b.empty() || (paired && a.size() != b.size())) return std::nullopt;
+  bool zero = false;
+  for (double v : b)
+    if (!(v > 0) || !std::isfinite(v)) return std::nullopt;
+  for (double v : a) {
+    if (!(v >= 0) || !std::isfinite(v)) return std::nullopt;
+    zero = zero || v == 0;
+  }
+  RatioInterval r;
+  r.paired = paired;
+  r.confidence = confidence;
+  if (zero) {
+    r.n = 1;
+    r.ratio = r.low = r.high = mean_interval(a).mean / mean_interval(b).mean;
+    return r;
+  }
+  if (paired) {
+    std::vector<double> logs;
+    for (std::size_t i = 0; i < a.size(); ++i) logs.push_back(std::log(a[i] / b[i]));
+    const MeanInterval m = mean_interval(logs, confidence);
+    r.n = m.n;
+    if (r.n == 1) {  // one pair: the plain ratio, exactly
+      r.ratio = r.low = r.high = a[0] / b[0];
+      return r;
+    }
+    r.ratio = std::exp(m.mean);
+    r.low = std::exp(m.low);
+    r.high = std::exp(m.high);
+    return r;
+  }
+  const MeanInterval ma = mean_interval(a, confidence), mb = mean_interval(b, confidence);
+  r.n = std::min(ma.n, mb.n);
+  r.ratio = ma.mean / mb.mean;
+  r.low = r.high = r.ratio;
+  if (!r.has_interval()) return r;
+  const double va = ma.stddev * ma.stddev / (static_cast<double>(ma.n) * ma.mean * ma.mean);
+  const double vb = mb.stddev * mb.stddev / (static_cast<double>(mb.n) * mb.mean * mb.mean);
+  const double se = std::sqrt(va + vb);
+  if (se == 0) return r;  // every repetition gave the same value: no spread to widen the ratio by
+  const double df = (va + vb) * (va + vb) /
+                    (va * va / static_cast<double>(ma.n - 1) + vb * vb / static_cast<double>(mb.n - 1));
+  const double half = student_t_quantile((1 + confidence) / 2, df) * se;
+  r.low = r.ratio * std::exp(-half);
+  r.high = r.ratio * std::exp(half);
+  return r;
+}
+
+}  // namespace servebench
+// ---- end servebench/repetitions.hpp ----
 // ---- begin servebench/version.hpp ----
 // servebench — version macros. CMake and Meson read these numbers; a test checks they agree.
 
@@ -1860,8 +2156,9 @@ nlohmann::json artifact_to_json(const Artifact& artifact, bool include_records =
     if (!include_records) entry.erase("records");
     levels.push_back(std::move(entry));
   }
-  return nlohmann::json{
-      {"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
+  nlohmann::json j{{"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
+  if (has_repetitions(artifact.levels)) j["repetitions"] = repeated_levels(artifact.levels);
+  return j;
 }
 
 template <class = void>  // deferred: see serialize.hpp
@@ -3738,7 +4035,8 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
 // ---- begin servebench/report.hpp ----
 // servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
 // relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
-// baseline's at the same level); the failures and warnings under it; and the charts of the same results, grouped by
+// baseline's at the same level; with repetitions "1.80x [1.50, 2.10] *", its 95% interval and whether that
+// excludes 1); the failures and warnings under it; and the charts of the same results, grouped by
 // target label. Nothing here measures; everything reads LevelResults as the schedulers return them.
 //
 //   servebench::print_comparison(std::cout, sweep.levels, {"hf"});      // baseline "hf"
@@ -3926,9 +4224,78 @@ inline std::optional<double> relative_throughput(const std::vector<LevelResult>&
   return level.summary.throughput_req_per_sec / base->summary.throughput_req_per_sec;
 }
 
+// `level`'s throughput over the baseline's at the same level over their repetitions, with its interval: paired by
+// repetition index when both ran the same repetitions (an interleaved sweep), else unpaired (see RatioInterval).
+// Empty when the baseline did not run that level or served nothing.
+template <class Levels = std::vector<LevelResult>>
+std::optional<RatioInterval> relative_throughput_interval(const Levels& levels, const LevelResult& level,
+                                                          const std::string& baseline, double confidence = 0.95) {
+  std::vector<double> a, b;
+  std::vector<std::size_t> index_a, index_b;
+  for (const auto* r : repetitions_of(levels, level.target.label, level.summary.level))
+    a.push_back(r->summary.throughput_req_per_sec), index_a.push_back(r->repetition);
+  for (const auto* r : repetitions_of(levels, baseline, level.summary.level))
+    b.push_back(r->summary.throughput_req_per_sec), index_b.push_back(r->repetition);
+  return ratio_interval(a, b, index_a == index_b, confidence);
+}
+
+namespace detail {
+
+// The figures of one (level, target) over its repetitions, as one summary: counts are totals, the peak in flight
+// the highest, every other figure the mean over the repetitions.
+template <class Runs = std::vector<const LevelResult*>>
+LevelSummary mean_over_repetitions(const Runs& runs) {
+  LevelSummary s = runs.front()->summary;
+  if (runs.size() == 1) return s;
+  const double k = static_cast<double>(runs.size());
+  auto mean_of = [&](auto get) {
+    double sum = 0;
+    for (const auto* r : runs) sum += get(r->summary);
+    return sum / k;
+  };
+  s.sent = s.successful = s.failed = s.interrupted = 0;
+  s.failed_by_kind.clear();
+  for (const auto* r : runs) {
+    s.sent += r->summary.sent;
+    s.successful += r->summary.successful;
+    s.failed += r->summary.failed;
+    s.interrupted += r->summary.interrupted;
+    s.peak_in_flight = std::max(s.peak_in_flight, r->summary.peak_in_flight);
+    for (const auto& [kind, count] : r->summary.failed_by_kind) s.failed_by_kind[kind] += count;
+  }
+  s.mean_in_flight = mean_of([](const LevelSummary& x) { return x.mean_in_flight; });
+  s.throughput_req_per_sec = mean_of([](const LevelSummary& x) { return x.throughput_req_per_sec; });
+  s.output_tokens_per_sec = mean_of([](const LevelSummary& x) { return x.output_tokens_per_sec; });
+  for (auto member : {&LevelSummary::latency, &LevelSummary::ttft, &LevelSummary::tpot}) {
+    std::vector<const Summary*> have;
+    for (const auto* r : runs)
+      if (r->summary.*member) have.push_back(&*(r->summary.*member));
+    if (have.empty()) continue;
+    Summary m;
+    for (const auto* h : have)
+      for (auto f : {&Summary::mean, &Summary::p50, &Summary::p90, &Summary::p95, &Summary::p99})
+        m.*f += h->*f / static_cast<double>(have.size());
+    s.*member = m;
+  }
+  return s;
+}
+
+// The relative column's cell: "1.80x"; with repetitions "1.80x [1.50, 2.10] *" when the interval excludes 1 and
+// "1.02x [0.95, 1.10] ~" when it includes 1.
+inline std::string relative_cell(const std::optional<RatioInterval>& r, bool is_baseline) {
+  if (!r) return "-";
+  std::string cell = fixed(r->ratio, 2) + "x";
+  if (is_baseline || !r->has_interval()) return cell;
+  return cell + " [" + fixed(r->low, 2) + ", " + fixed(r->high, 2) + "] " + (r->excludes_one() ? "*" : "~");
+}
+
+}  // namespace detail
+
 // One row per (level, target): requests that succeeded and failed, the failure rate, the load the server saw
 // (requests in flight, mean/peak, beside the level asked for), throughput, latency, streaming times when any target
-// streamed, and the throughput relative to the baseline. Levels ascend; a rule separates them.
+// streamed, and the throughput relative to the baseline. Levels ascend; a rule separates them. With repetitions a
+// row stands for all of them (detail::mean_over_repetitions), req/s shows its interval's half width ("±0.31") and
+// the relative column its ratio's interval (relative_throughput_interval).
 template <class Levels = std::vector<LevelResult>>
 Table comparison_table(const Levels& levels, const ReportOptions& options = {}) {
   const std::string baseline = detail::baseline_of(levels, options);
@@ -3952,16 +4319,22 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
     if (!first) table.separator();
     first = false;
     for (const auto& label : detail::ordered_labels(levels, baseline)) {
-      const auto* l = detail::find_level(levels, label, value);
-      if (!l) continue;
-      const auto& s = l->summary;
+      const auto runs = repetitions_of(levels, label, value);
+      if (runs.empty()) continue;
+      const auto* l = runs.front();
+      const LevelSummary s = detail::mean_over_repetitions(runs);
+      std::string req_per_sec = detail::fixed(s.throughput_req_per_sec, 2);
+      if (runs.size() > 1) {
+        const auto m = summarize_repetitions(runs).throughput_req_per_sec;
+        if (m.has_interval()) req_per_sec += " ±" + detail::fixed(m.half_width, 2);
+      }
       std::vector<std::string> row = {detail::level_text(value),
                                       label,
                                       std::to_string(s.successful),
                                       std::to_string(s.failed + s.interrupted),
                                       s.sent ? detail::fixed(100.0 * static_cast<double>(s.failed) / s.sent, 1) : "-",
                                       detail::fixed(s.mean_in_flight, 1) + "/" + std::to_string(s.peak_in_flight),
-                                      detail::fixed(s.throughput_req_per_sec, 2),
+                                      req_per_sec,
                                       detail::fixed(s.output_tokens_per_sec, 1),
                                       s.latency ? detail::fixed(s.latency->mean, 3) : "-",
                                       s.latency ? detail::fixed(s.latency->p95, 3) : "-"};
@@ -3969,8 +4342,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
         row.push_back(s.ttft ? detail::fixed(s.ttft->p95 * 1e3, 1) : "-");
         row.push_back(s.tpot ? detail::fixed(s.tpot->mean * 1e3, 2) : "-");
       }
-      const auto ratio = relative_throughput(levels, *l, baseline);
-      row.push_back(ratio ? detail::fixed(*ratio, 2) + "x" : "-");
+      row.push_back(detail::relative_cell(relative_throughput_interval(levels, *l, baseline), label == baseline));
       table.row(std::move(row));
     }
   }
@@ -4002,10 +4374,22 @@ std::vector<std::string> failure_lines(const Levels& levels) {
   return out;
 }
 
-// The table, then the failure and warning lines, indented.
+// What a table of repeated levels means, for a line under it; empty without repetitions.
+template <class Levels = std::vector<LevelResult>>
+std::optional<std::string> repetition_note(const Levels& levels) {
+  std::size_t most = 0;
+  for (const auto& r : repeated_levels(levels)) most = std::max(most, r.repetitions);
+  if (most < 2) return std::nullopt;
+  return std::to_string(most) + " repetitions per row: counts are totals, other figures means over the " +
+         "repetitions; ± and [low, high] are 95% confidence intervals (Student's t, repetitions - 1 degrees of " +
+         "freedom); * the ratio's interval excludes 1, ~ it includes 1 (the difference may be noise)";
+}
+
+// The table, then the repetition note, the failure and warning lines, indented.
 inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
                              const ReportOptions& options = {}) {
   comparison_table(levels, options).print(out);
+  if (const auto note = repetition_note(levels)) out << "  " << *note << "\n";
   for (const auto& line : failure_lines(levels)) out << "  " << line << "\n";
 }
 
@@ -4029,6 +4413,7 @@ void print_markdown_report(std::ostream& out, const A& artifact, const ReportOpt
   if (artifact.interrupted()) out << "- **interrupted**: the levels below are what completed\n";
   out << "\n";
   comparison_table(artifact.levels, options).print_markdown(out);
+  if (const auto note = repetition_note(artifact.levels)) out << "\n" << *note << "\n";
   const auto lines = failure_lines(artifact.levels);
   if (!lines.empty()) out << "\n";
   for (const auto& line : lines) out << "- " << line << "\n";
@@ -5352,7 +5737,8 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Tar
 // ---- end servebench/scheduler/open_loop.hpp ----
 // ---- begin servebench/scheduler/sweep.hpp ----
 // servebench — sweeps: a list of concurrency levels or rates against one or more targets, one after another (as the
-// lab does) or interleaved level by level (so machine noise hits every target alike).
+// lab does) or interleaved level by level (so machine noise hits every target alike), repeated k times with the
+// repetitions interleaved too (A B A B, never A A B B), after an optional warm-up per target.
 
 #include <algorithm>
 #include <chrono>
@@ -5406,8 +5792,35 @@ class Sweep {
     order_ = o;
     return *this;
   }
-  // clang-format on
   TargetOrder order() const noexcept { return order_; }
+
+  // Run the whole sweep k times (k >= 1), one repetition after another: every (target, level) of repetition 0,
+  // then of repetition 1, ..., each in order(), so slow drift in the machine or the server spreads over all targets
+  // and levels instead of landing on one. Each LevelResult says its LevelResult::repetition; repetitions.hpp
+  // summarizes them (mean and confidence interval).
+  Sweep& repeat(std::size_t k) {
+    repeat_ = k;
+    return *this;
+  }
+  std::size_t repeat() const noexcept { return repeat_; }
+
+  // Before anything is measured, each target gets one level of this many requests at the sweep's first level
+  // (0: none), so the first measured repetition does not pay for cold caches, connections or compilation alone.
+  // These levels are kept apart in SweepResult::warmups, never in the summaries.
+  Sweep& target_warmup(std::uint64_t requests) {
+    target_warmup_ = requests;
+    return *this;
+  }
+  std::uint64_t target_warmup() const noexcept { return target_warmup_; }
+
+  // Closed loop: each level sends this many requests per worker (n x concurrency), instead of the base's
+  // requests(); 0: the base's. The lab sends one per worker, all at once.
+  Sweep& requests_per_worker(std::uint64_t n) {
+    requests_per_worker_ = n;
+    return *this;
+  }
+  // clang-format on
+  std::uint64_t requests_per_worker() const noexcept { return requests_per_worker_; }
 
   // A pause between levels, so one level's tail (server queues, TCP TIME_WAIT) does not spill into the next.
   template <class Rep, class Period>
@@ -5430,30 +5843,36 @@ class Sweep {
   ClosedLoop closed_loop_;
   OpenLoop open_loop_;
   TargetOrder order_ = TargetOrder::sequential;
+  std::size_t repeat_ = 1;
+  std::uint64_t target_warmup_ = 0;
+  std::uint64_t requests_per_worker_ = 0;
   std::chrono::nanoseconds cooldown_{0};
   std::function<void(const LevelResult&)> on_level_done_;
 };
 
 struct SweepResult {
-  std::vector<LevelResult> levels;  // in the order they ran, one per (level, target) that started
-  bool interrupted = false;         // stopped early: the interrupted level is the last in levels, later ones absent
+  std::vector<LevelResult> levels;   // in the order they ran, one per (repetition, level, target) that started
+  std::vector<LevelResult> warmups;  // Sweep::target_warmup's levels, one per target, in the order they ran
+  bool interrupted = false;          // stopped early: the interrupted level is the last in levels, later ones absent
 
-  // The level of a target, or nullptr.
-  const LevelResult* find(const std::string& target, double level) const {
+  // The level of a target (in one repetition), or nullptr.
+  const LevelResult* find(const std::string& target, double level, std::size_t repetition = 0) const {
     for (const auto& r : levels)
-      if (r.target.label == target && r.summary.level == level) return &r;
+      if (r.target.label == target && r.summary.level == level && r.repetition == repetition) return &r;
     return nullptr;
   }
 };
 
-// Runs every level against every target, in the sweep's order. Each level builds fresh senders from the target's
-// make_sender. On Ctrl-C the current level returns its partial records and the sweep stops there.
+// Runs every level against every target, in the sweep's order, repeat() times, after the targets' warm-ups. Each
+// level builds fresh senders from the target's make_sender. On Ctrl-C the current level returns its partial records
+// and the sweep stops there.
 template <class = void>  // deferred: see serialize.hpp
 SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::vector<Target>& targets) {
   const bool closed = !sweep.concurrency_levels().empty();
   if (closed == !sweep.rates().empty())
     throw std::invalid_argument("servebench::run_sweep: give either concurrency_levels() or rates(), not both");
   if (targets.empty()) throw std::invalid_argument("servebench::run_sweep: no targets");
+  if (sweep.repeat() == 0) throw std::invalid_argument("servebench::run_sweep: repeat() must be at least 1");
   for (const auto& t : targets)
     if (!t.make_sender)
       throw std::invalid_argument("servebench::run_sweep: target '" + t.label() + "' has no make_sender");
@@ -5462,7 +5881,21 @@ SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::v
   detail::InterruptScope interrupt_scope(closed ? sweep.closed_loop().handle_signals()
                                                 : sweep.open_loop().handle_signals());
   SweepResult result;
-  auto run_one = [&](std::size_t level_index, const Target& target) {
+  // One level; `requests` replaces the count (warm-ups), 0 keeps the sweep's.
+  auto run_level = [&](std::size_t level_index, const Target& target, std::uint64_t requests) {
+    if (closed) {
+      auto options = sweep.closed_loop();
+      options.concurrency(sweep.concurrency_levels()[level_index]);
+      if (sweep.requests_per_worker() > 0) options.requests(sweep.requests_per_worker() * options.concurrency());
+      if (requests > 0) options.requests(requests);
+      return run_closed_loop(options, workload, target);
+    }
+    auto options = sweep.open_loop();
+    options.rate(sweep.rates()[level_index]);
+    if (requests > 0) options.requests(requests);
+    return run_open_loop(options, workload, target);
+  };
+  auto run_one = [&](std::size_t level_index, const Target& target, std::size_t repetition) {
     if (!result.levels.empty() && sweep.cooldown().count() > 0) {
       const Nanos until = now_ns() + sweep.cooldown().count();
       while (now_ns() < until && !interrupt_requested())
@@ -5472,30 +5905,32 @@ SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::v
         return;
       }
     }
-    LevelResult run;
-    if (closed) {
-      auto options = sweep.closed_loop();
-      options.concurrency(sweep.concurrency_levels()[level_index]);
-      run = run_closed_loop(options, workload, target);
-    } else {
-      auto options = sweep.open_loop();
-      options.rate(sweep.rates()[level_index]);
-      run = run_open_loop(options, workload, target);
-    }
+    LevelResult run = run_level(level_index, target, 0);
+    run.repetition = repetition;
     if (run.interrupted) result.interrupted = true;
     result.levels.push_back(std::move(run));
     if (sweep.on_level_done()) sweep.on_level_done()(result.levels.back());
   };
 
-  if (sweep.order() == TargetOrder::sequential) {
-    for (const auto& target : targets)
-      for (std::size_t l = 0; l < level_count && !result.interrupted; ++l) run_one(l, target);
-  } else {
-    for (std::size_t l = 0; l < level_count && !result.interrupted; ++l)
-      for (const auto& target : targets) {
-        if (result.interrupted) break;
-        run_one(l, target);
+  if (sweep.target_warmup() > 0)
+    for (const auto& target : targets) {
+      result.warmups.push_back(run_level(0, target, sweep.target_warmup()));
+      if (result.warmups.back().interrupted) {
+        result.interrupted = true;
+        return result;
       }
+    }
+  for (std::size_t rep = 0; rep < sweep.repeat() && !result.interrupted; ++rep) {
+    if (sweep.order() == TargetOrder::sequential) {
+      for (const auto& target : targets)
+        for (std::size_t l = 0; l < level_count && !result.interrupted; ++l) run_one(l, target, rep);
+    } else {
+      for (std::size_t l = 0; l < level_count && !result.interrupted; ++l)
+        for (const auto& target : targets) {
+          if (result.interrupted) break;
+          run_one(l, target, rep);
+        }
+    }
   }
   return result;
 }

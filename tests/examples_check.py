@@ -132,7 +132,8 @@ def case_bad_args(tmp):
         r = run(binary, "--hf", "http://127.0.0.1:1", "--wait", "0.3")
         one_error_line(r, f"{binary} --hf unreachable alone", expect_usage=False)
         check("the HF server at http://127.0.0.1:1" in r.stderr, f"{binary}: names the HF server")
-    for args in (["--concurrency", "1,-5"], ["--concurrency", "x"], ["--concurrency", ""]):
+    for args in (["--concurrency", "1,-5"], ["--concurrency", "x"], ["--concurrency", ""], ["--repeat", "0"],
+                 ["--repeat", "two"]):
         one_error_line(run("lab2_3_concurrent", *args), f"lab2_3 {' '.join(args)}")
     blocker = os.path.join(tmp, "a_file")
     open(blocker, "w").write("x")

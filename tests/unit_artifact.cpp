@@ -214,4 +214,29 @@ TEST_CASE("an artifact of schema 1 (servebench 0.1) still reads, upgraded to the
   CHECK(level.records[0].server_timing->last_token == 4900);
   CHECK(a.metadata.time_scale == 0.01);
   CHECK_FALSE(a.interrupted());
+  CHECK(level.repetition == 0);  // before repetitions existed: every level is repetition 0
+  CHECK(servebench::artifact_to_json(a).count("repetitions") == 0);
+}
+
+TEST_CASE("repeated levels keep their repetition index, and the artifact carries their intervals") {
+  auto a = sample_artifact();
+  auto second = a.levels[0];
+  second.repetition = 1;
+  second.summary.throughput_req_per_sec = 3 * a.levels[0].summary.throughput_req_per_sec;
+  a.levels.push_back(second);
+  const auto j = servebench::artifact_to_json(a);
+  CHECK(j["levels"][1]["repetition"] == 1);
+  REQUIRE(j.count("repetitions") == 1);
+  REQUIRE(j["repetitions"].size() == 1);  // one (target, level)
+  const auto& r = j["repetitions"][0];
+  CHECK(r["target"] == "hf");
+  CHECK(r["repetitions"] == 2);
+  // Two values, x and 3x: mean 2x, s = sqrt(2) x, t_{0.975, 1} = 12.7062047364 (scipy), half width 12.706 x.
+  const double x = a.levels[0].summary.throughput_req_per_sec;
+  CHECK(r["throughput_req_per_sec"]["mean"].get<double>() == doctest::Approx(2 * x));
+  CHECK(r["throughput_req_per_sec"]["half_width"].get<double>() == doctest::Approx(12.7062047364 * x).epsilon(1e-8));
+  const auto back = servebench::parse_artifact(j.dump());
+  REQUIRE(back.levels.size() == 2);
+  CHECK(back.levels[0].repetition == 0);
+  CHECK(back.levels[1].repetition == 1);
 }

@@ -156,3 +156,127 @@ TEST_CASE("charts group results by target label, the baseline first, with the co
   CHECK(lines.series[0].values[0] == doctest::Approx(2.0));      // mean of {1, 2, 3}
   CHECK_FALSE(servebench::ttft_tpot_chart(levels).has_value());  // nothing streamed
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Repetitions: intervals per (target, level) and the ratio's interval in the relative column. Expected values from
+// scipy 1.10.1 (stats.t.interval over the per-repetition values; for the ratio, over their logs, or the delta
+// method with Welch's degrees of freedom computed with numpy), printed to 12 digits.
+
+namespace {
+// `label` at concurrency 1, one LevelResult per throughput, repetitions 0, 1, ...
+std::vector<LevelResult> repeated(const std::string& label, const std::vector<double>& throughputs) {
+  std::vector<LevelResult> out;
+  for (std::size_t i = 0; i < throughputs.size(); ++i) {
+    out.push_back(level(label, 1, throughputs[i]));
+    out.back().repetition = i;
+  }
+  return out;
+}
+std::vector<LevelResult> joined(std::vector<LevelResult> a, const std::vector<LevelResult>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+}  // namespace
+
+TEST_CASE("a paired ratio's interval is the t interval of the per-repetition log ratios") {
+  const auto r = servebench::ratio_interval(std::vector<double>{4.1, 3.8, 4.5}, std::vector<double>{1.0, 1.1, 0.95},
+                                            true);
+  REQUIRE(r);
+  CHECK(r->paired);
+  CHECK(r->n == 3);
+  CHECK(r->ratio == doctest::Approx(4.0633842436).epsilon(1e-9));
+  CHECK(r->low == doctest::Approx(2.74407890255).epsilon(1e-8));
+  CHECK(r->high == doctest::Approx(6.01698861347).epsilon(1e-8));
+  CHECK(r->excludes_one());
+  // b over a is exactly the reciprocal.
+  const auto back = servebench::ratio_interval(std::vector<double>{1.0, 1.1, 0.95}, std::vector<double>{4.1, 3.8, 4.5},
+                                               true);
+  CHECK(back->low == doctest::Approx(1 / r->high));
+  // An interval that includes 1.
+  const auto noise = servebench::ratio_interval(std::vector<double>{1.0, 1.3, 0.9}, std::vector<double>{1.1, 1.0, 1.05},
+                                                true);
+  CHECK(noise->ratio == doctest::Approx(1.0043103981).epsilon(1e-9));
+  CHECK(noise->low == doctest::Approx(0.573689698021).epsilon(1e-8));
+  CHECK(noise->high == doctest::Approx(1.7581619109).epsilon(1e-8));
+  CHECK_FALSE(noise->excludes_one());
+  // Nothing to divide: no ratio. A side that served nothing: the plain ratio of the means, no interval.
+  CHECK_FALSE(servebench::ratio_interval(std::vector<double>{1.0}, std::vector<double>{0.0}, true));
+  const auto none = servebench::ratio_interval(std::vector<double>{0.0, 0.5}, std::vector<double>{1.0, 1.5}, true);
+  REQUIRE(none);
+  CHECK(none->ratio == doctest::Approx(0.2));
+  CHECK_FALSE(none->has_interval());
+  CHECK_FALSE(servebench::ratio_interval(std::vector<double>{1.0, 2.0}, std::vector<double>{1.0}, true));
+}
+
+TEST_CASE("an unpaired ratio's interval is the delta method's on the log with Welch's degrees of freedom") {
+  const auto r = servebench::ratio_interval(std::vector<double>{4.1, 3.8, 4.5, 4.0},
+                                            std::vector<double>{1.0, 1.1, 0.95}, false);
+  REQUIRE(r);
+  CHECK_FALSE(r->paired);
+  CHECK(r->n == 3);
+  CHECK(r->ratio == doctest::Approx(4.03278688525).epsilon(1e-10));
+  CHECK(r->low == doctest::Approx(3.46484358633).epsilon(1e-8));
+  CHECK(r->high == doctest::Approx(4.69382517756).epsilon(1e-8));
+  // One repetition each: the plain ratio, no interval.
+  const auto one = servebench::ratio_interval(std::vector<double>{0.9}, std::vector<double>{0.5}, false);
+  CHECK(one->ratio == doctest::Approx(1.8));
+  CHECK_FALSE(one->has_interval());
+  CHECK_FALSE(one->excludes_one());
+}
+
+TEST_CASE("repeated levels summarize each (target, level) over its repetitions") {
+  auto levels = joined(repeated("plain", {12.1, 11.4, 13.0, 12.6}), repeated("batched", {40, 44, 42, 41}));
+  levels[1].summary.latency = servebench::summarize_samples({2.0, 4.0, 6.0});  // p50 4 instead of 2
+  CHECK(servebench::has_repetitions(levels));
+  CHECK_FALSE(servebench::has_repetitions(two_targets()));
+  const auto summaries = servebench::repeated_levels(levels);
+  REQUIRE(summaries.size() == 2);
+  const auto& plain = summaries[0];
+  CHECK(plain.target == "plain");
+  CHECK(plain.level == 1);
+  CHECK(plain.repetitions == 4);
+  CHECK(plain.throughput_req_per_sec.low == doctest::Approx(11.1773635505).epsilon(1e-9));
+  CHECK(plain.throughput_req_per_sec.high == doctest::Approx(13.3726364495).epsilon(1e-9));
+  CHECK(plain.output_tokens_per_sec.mean == doctest::Approx(12.275 * 50));
+  REQUIRE(plain.latency_p50);
+  CHECK(plain.latency_p50->mean == doctest::Approx((2.0 + 4.0 + 2.0 + 2.0) / 4));
+  CHECK_FALSE(plain.ttft_p50.has_value());  // nothing streamed
+  // Written into JSON and read back whole.
+  const nlohmann::json j = summaries;
+  const auto back = j.get<std::vector<servebench::RepeatedLevel>>();
+  CHECK(back[1].throughput_req_per_sec.mean == doctest::Approx(41.75));
+  CHECK(back[1].latency_p99->n == 4);
+}
+
+TEST_CASE("with repetitions the table shows means, the half width and the ratio's interval") {
+  // Paired by repetition: ratios 40/12.1, 44/11.4, 42/13, 41/12.6 -> all above 3, so the interval excludes 1.
+  const auto levels = joined(repeated("plain", {12.1, 11.4, 13.0, 12.6}), repeated("batched", {40, 44, 42, 41}));
+  std::ostringstream out;
+  servebench::print_comparison(out, levels);
+  const std::string text = out.str();
+  CAPTURE(text);
+  const auto ratio = servebench::relative_throughput_interval(levels, levels[4], "plain");
+  REQUIRE(ratio);
+  CHECK(ratio->paired);
+  CHECK(ratio->n == 4);
+  const std::string cell = servebench::detail::fixed(ratio->ratio, 2) + "x [" +
+                           servebench::detail::fixed(ratio->low, 2) + ", " + servebench::detail::fixed(ratio->high, 2) +
+                           "] *";
+  CHECK(text.find(cell) != std::string::npos);
+  CHECK(text.find("12.28 ±1.10") != std::string::npos);  // mean 12.275, half width 1.0976 (scipy, above)
+  CHECK(text.find("  40  ") != std::string::npos);       // ok: 10 per repetition, 4 repetitions
+  CHECK(text.find("4 repetitions per row") != std::string::npos);
+  // The baseline's own row keeps "1.00x".
+  CHECK(text.find("plain") != std::string::npos);
+  CHECK(text.find("1.00x [") == std::string::npos);
+  // A difference inside the noise is marked ~.
+  const auto close = joined(repeated("plain", {1.1, 1.0, 1.05}), repeated("batched", {1.0, 1.3, 0.9}));
+  std::ostringstream close_out;
+  servebench::comparison_table(close).print(close_out);
+  CHECK(close_out.str().find("1.00x [0.57, 1.76] ~") != std::string::npos);
+  // Without repetitions: no note, no brackets (today's output).
+  std::ostringstream plain_out;
+  servebench::print_comparison(plain_out, two_targets());
+  CHECK(plain_out.str().find("repetitions") == std::string::npos);
+  CHECK(plain_out.str().find('[') == std::string::npos);
+}

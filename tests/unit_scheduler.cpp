@@ -548,6 +548,65 @@ TEST_CASE("a sweep returns one level result per level and target") {
   }
 }
 
+TEST_CASE("a repeated sweep interleaves targets, levels and repetitions after a warm-up per target") {
+  auto a = backend_with(1ms);
+  auto b = backend_with(1ms);
+  const std::vector<Target> targets{fake_target(a, TargetInfo{"a", "", "", ""}),
+                                    fake_target(b, TargetInfo{"b", "", "", ""})};
+  SUBCASE("interleaved: A B per level, every level of a repetition before the next") {
+    const auto result = run_sweep(Sweep()
+                                      .concurrency_levels({1, 2})
+                                      .order(TargetOrder::interleaved)
+                                      .requests_per_worker(2)
+                                      .closed_loop(ClosedLoop().requests(99).quiet(true))
+                                      .repeat(3)
+                                      .target_warmup(3),
+                                  questions(), targets);
+    REQUIRE(result.levels.size() == 12);
+    CHECK_FALSE(result.interrupted);
+    REQUIRE(result.warmups.size() == 2);
+    CHECK(result.warmups[0].target.label == "a");
+    CHECK(result.warmups[1].target.label == "b");
+    CHECK(result.warmups[0].summary.successful == 3);
+    CHECK(result.warmups[0].config.concurrency == 1);  // the first level
+    const char* labels[] = {"a", "b", "a", "b"};
+    const std::size_t levels[] = {1, 1, 2, 2};
+    Nanos previous_end = result.warmups[1].records.back().t_end;
+    for (std::size_t i = 0; i < 12; ++i) {
+      CAPTURE(i);
+      const auto& l = result.levels[i];
+      CHECK(l.repetition == i / 4);
+      CHECK(l.target.label == labels[i % 4]);
+      CHECK(l.config.concurrency == levels[i % 4]);
+      CHECK(l.summary.successful == 2 * levels[i % 4]);  // requests_per_worker(2), not the base's 99
+      // They ran in this order: each level's first send comes after the previous level's last end.
+      Nanos first_send = l.records.front().t_send, last_end = 0;
+      for (const auto& r : l.records)
+        first_send = std::min(first_send, r.t_send), last_end = std::max(last_end, r.t_end);
+      CHECK(first_send >= previous_end);
+      previous_end = last_end;
+    }
+    CHECK(result.find("b", 2, 2) == &result.levels[11]);
+    CHECK(result.find("b", 2) == &result.levels[3]);
+    CHECK(result.find("b", 2, 3) == nullptr);
+    CHECK(a->started() == 3 + 3 * (2 + 4));
+  }
+  SUBCASE("sequential: every level of A then of B, per repetition; no warm-up unless asked") {
+    const auto result = run_sweep(
+        Sweep().concurrency_levels({1, 2}).closed_loop(ClosedLoop().requests(2).quiet(true)).repeat(2), questions(),
+        targets);
+    REQUIRE(result.levels.size() == 8);
+    CHECK(result.warmups.empty());
+    std::vector<std::string> seen;
+    for (const auto& l : result.levels)
+      seen.push_back(l.target.label + std::to_string(int(l.summary.level)) + "#" + std::to_string(l.repetition));
+    CHECK(seen == std::vector<std::string>{"a1#0", "a2#0", "b1#0", "b2#0", "a1#1", "a2#1", "b1#1", "b2#1"});
+  }
+  SUBCASE("repeat(0) is refused") {
+    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}).repeat(0), questions(), targets), std::invalid_argument);
+  }
+}
+
 TEST_CASE("an interrupted sweep stops at the level it was running") {
   auto backend = std::make_shared<FakeBackend>();
   backend->service_time_for = [](std::uint64_t, std::uint64_t arrival) -> std::chrono::nanoseconds {

@@ -185,3 +185,61 @@ TEST_CASE("a histogram survives a JSON round trip and rejects damaged JSON") {
   CHECK_THROWS_AS(h.add(std::nan("")), std::invalid_argument);
   CHECK_THROWS_AS(LogHistogram().percentile(50), std::invalid_argument);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Student's t and intervals across repetitions. Expected values from scipy 1.10.1 (stats.t.ppf, stats.t.cdf,
+// stats.t.interval with stats.sem), printed to 12 digits; scipy's t.ppf is itself accurate to about 5e-9 relative.
+
+TEST_CASE("Student's t quantiles and CDF match scipy.stats.t for small, large and fractional df") {
+  struct Row {
+    double df, q90, q975, q995, cdf_at_1_5;
+  };
+  const Row rows[] = {
+      {1, 3.07768353721, 12.7062047364, 63.6567411629, 0.812832958189},
+      {2, 1.88561808316, 4.30265272991, 9.92484320092, 0.863803437554},
+      {3, 1.63774435722, 3.18244630528, 5.84090929976, 0.884708067378},
+      {4, 1.53320627371, 2.7764451052, 4.60409487142, 0.896},
+      {5, 1.47588404878, 2.57058183661, 4.03214298356, 0.903048159879},
+      {9, 1.3830287384, 2.26215716274, 3.24983554402, 0.916074671971},
+      {29, 1.31143364395, 2.04522964213, 2.75638590367, 0.92778815198},
+      {30, 1.31041502257, 2.0422724563, 2.74999565357, 0.927967035436},
+      {31, 1.3094635471, 2.0395134464, 2.74404191929, 0.928134459288},
+      {100, 1.29007476134, 1.98397151845, 2.62589052059, 0.931617470938},
+      {7.3, 1.40892231775, 2.34506673615, 3.45103165562, 0.912218453598},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.df);
+    CHECK(servebench::student_t_quantile(0.9, r.df) == doctest::Approx(r.q90).epsilon(1e-8));
+    CHECK(servebench::student_t_quantile(0.975, r.df) == doctest::Approx(r.q975).epsilon(1e-8));
+    CHECK(servebench::student_t_quantile(0.995, r.df) == doctest::Approx(r.q995).epsilon(1e-8));
+    CHECK(servebench::student_t_quantile(0.025, r.df) == doctest::Approx(-r.q975).epsilon(1e-8));
+    CHECK(servebench::student_t_cdf(1.5, r.df) == doctest::Approx(r.cdf_at_1_5).epsilon(1e-10));
+    CHECK(servebench::student_t_cdf(-1.5, r.df) == doctest::Approx(1 - r.cdf_at_1_5).epsilon(1e-10));
+  }
+  CHECK(servebench::student_t_quantile(0.5, 4) == 0);
+  // Near the centre the CDF keeps its precision (x close to 1 is passed as 1 - x): t ~ 2.5e-7 for p = 0.5 + 1e-7.
+  CHECK(servebench::student_t_quantile(0.5000001, 30) == doctest::Approx(2.5276002193917644e-07).epsilon(1e-6));
+  CHECK_THROWS_AS(servebench::student_t_quantile(1, 3), std::invalid_argument);
+  CHECK_THROWS_AS(servebench::student_t_quantile(0.9, 0), std::invalid_argument);
+  CHECK_THROWS_AS(servebench::student_t_cdf(std::nan(""), 3), std::invalid_argument);
+}
+
+TEST_CASE("the mean's interval across repetitions is scipy's t.interval with n - 1 degrees of freedom") {
+  const auto m = servebench::mean_interval(std::vector<double>{12.1, 11.4, 13.0, 12.6});
+  CHECK(m.n == 4);
+  CHECK(m.mean == doctest::Approx(12.275));
+  CHECK(m.stddev == doctest::Approx(0.689806736219).epsilon(1e-10));
+  CHECK(m.low == doctest::Approx(11.1773635505).epsilon(1e-9));
+  CHECK(m.high == doctest::Approx(13.3726364495).epsilon(1e-9));
+  CHECK(m.half_width == doctest::Approx(13.3726364495 - 12.275).epsilon(1e-8));
+  CHECK(m.has_interval());
+  const auto one = servebench::mean_interval(std::vector<double>{3.5});
+  CHECK_FALSE(one.has_interval());
+  CHECK(one.low == 3.5);
+  CHECK(one.high == 3.5);
+  CHECK(servebench::mean_interval(std::vector<double>{}).n == 0);
+  CHECK_THROWS_AS(servebench::mean_interval(std::vector<double>{1, 2}, 1.0), std::invalid_argument);
+  // A 99% interval is wider: t_{0.995, 3} = 5.84090929976.
+  const auto wide = servebench::mean_interval(std::vector<double>{12.1, 11.4, 13.0, 12.6}, 0.99);
+  CHECK(wide.half_width == doctest::Approx(5.84090929976 * 0.689806736219 / 2).epsilon(1e-8));
+}

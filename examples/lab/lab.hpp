@@ -70,7 +70,8 @@ struct Options {
   double wait_s = 10;  // how long to wait for real servers to answer
   std::string out_dir = "artifacts";
   std::vector<std::size_t> concurrency = default_levels;
-  int max_tokens = 0;  // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  std::size_t repeat = 1;  // repetitions of every level (task 2.3), interleaved across the servers
+  int max_tokens = 0;      // 0: the lab's (100 for single requests, 50 for the concurrent runs)
   bool quiet = false;
   bool skip_missing_side = false;
   // For real servers: hosted or internal endpoints.
@@ -136,6 +137,16 @@ inline void add_workload_flags(CLI::App& app, Options& o, bool with_concurrency_
            "--concurrency", [&o](const std::string& v) { o.concurrency = examples::split_sizes(v); },
            "concurrency levels, e.g. 1,5,10,20 (the lab's, the default)")
         ->check(examples::distinct_list(1, 10000));
+}
+
+// --repeat: every level K times, the servers interleaved (hf vllm hf vllm ...), after a warm-up per server.
+inline void add_repeat_flag(CLI::App& app, Options& o) {
+  app.add_option("--repeat", o.repeat,
+                 "run every level K times, the servers interleaved, after one warm-up level each; the table shows "
+                 "means with 95% confidence intervals (default 1: one run, no warm-up)")
+      ->check(CLI::Range(1, 1000))
+      ->type_name("K")
+      ->capture_default_str();
 }
 
 // The flags that only make sense together. Throws examples::UsageError.
@@ -429,13 +440,14 @@ inline EngineLevel lab_engine_level(const LevelResult& run) {
   return e;
 }
 
-// The levels where both "hf" and "vllm" ran, in the order of `levels`.
+// The levels where both "hf" and "vllm" ran, in the order of `levels`; of repeated levels the first repetition (the
+// lab's file has one entry per level; the full artifact holds every repetition and their intervals).
 inline std::vector<ConcurrencyLevel> concurrency_levels(const std::vector<LevelResult>& runs) {
   std::vector<ConcurrencyLevel> out;
   for (const auto& h : runs) {
-    if (h.target.label != hf_label) continue;
+    if (h.target.label != hf_label || h.repetition != 0) continue;
     for (const auto& v : runs)
-      if (v.target.label == vllm_label && v.summary.level == h.summary.level)
+      if (v.target.label == vllm_label && v.repetition == 0 && v.summary.level == h.summary.level)
         out.push_back({static_cast<std::size_t>(h.summary.level), lab_engine_level(h), lab_engine_level(v)});
   }
   return out;

@@ -2,7 +2,8 @@
 // optionally every request), written atomically so a crash or Ctrl-C never leaves half a file where the artifact
 // should be. What a run knows reaches the file without the program copying it: each level carries its target, its
 // settings and how it went; the targets, the percentile methods and `interrupted` of the run are derived from the
-// levels when written, never set by hand. Artifacts of schema 1 (servebench 0.1) still read.
+// levels when written, never set by hand; so are the intervals across repetitions ("repetitions", see
+// repetitions.hpp) when the levels came from a repeated sweep. Artifacts of schema 1 (servebench 0.1) still read.
 #pragma once
 
 #include <optional>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "files.hpp"
+#include "repetitions.hpp"
 #include "result.hpp"
 #include "serialize.hpp"
 #include "version.hpp"
@@ -81,8 +83,9 @@ nlohmann::json artifact_to_json(const Artifact& artifact, bool include_records =
     if (!include_records) entry.erase("records");
     levels.push_back(std::move(entry));
   }
-  return nlohmann::json{
-      {"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
+  nlohmann::json j{{"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
+  if (has_repetitions(artifact.levels)) j["repetitions"] = repeated_levels(artifact.levels);
+  return j;
 }
 
 template <class = void>  // deferred: see serialize.hpp

@@ -1,6 +1,7 @@
 // servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
 // relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
-// baseline's at the same level); the failures and warnings under it; and the charts of the same results, grouped by
+// baseline's at the same level; with repetitions "1.80x [1.50, 2.10] *", its 95% interval and whether that
+// excludes 1); the failures and warnings under it; and the charts of the same results, grouped by
 // target label. Nothing here measures; everything reads LevelResults as the schedulers return them.
 //
 //   servebench::print_comparison(std::cout, sweep.levels, {"hf"});      // baseline "hf"
@@ -19,6 +20,7 @@
 
 #include "artifact.hpp"
 #include "chart.hpp"
+#include "repetitions.hpp"
 #include "result.hpp"
 
 namespace servebench {
@@ -192,9 +194,78 @@ inline std::optional<double> relative_throughput(const std::vector<LevelResult>&
   return level.summary.throughput_req_per_sec / base->summary.throughput_req_per_sec;
 }
 
+// `level`'s throughput over the baseline's at the same level over their repetitions, with its interval: paired by
+// repetition index when both ran the same repetitions (an interleaved sweep), else unpaired (see RatioInterval).
+// Empty when the baseline did not run that level or served nothing.
+template <class Levels = std::vector<LevelResult>>
+std::optional<RatioInterval> relative_throughput_interval(const Levels& levels, const LevelResult& level,
+                                                          const std::string& baseline, double confidence = 0.95) {
+  std::vector<double> a, b;
+  std::vector<std::size_t> index_a, index_b;
+  for (const auto* r : repetitions_of(levels, level.target.label, level.summary.level))
+    a.push_back(r->summary.throughput_req_per_sec), index_a.push_back(r->repetition);
+  for (const auto* r : repetitions_of(levels, baseline, level.summary.level))
+    b.push_back(r->summary.throughput_req_per_sec), index_b.push_back(r->repetition);
+  return ratio_interval(a, b, index_a == index_b, confidence);
+}
+
+namespace detail {
+
+// The figures of one (level, target) over its repetitions, as one summary: counts are totals, the peak in flight
+// the highest, every other figure the mean over the repetitions.
+template <class Runs = std::vector<const LevelResult*>>
+LevelSummary mean_over_repetitions(const Runs& runs) {
+  LevelSummary s = runs.front()->summary;
+  if (runs.size() == 1) return s;
+  const double k = static_cast<double>(runs.size());
+  auto mean_of = [&](auto get) {
+    double sum = 0;
+    for (const auto* r : runs) sum += get(r->summary);
+    return sum / k;
+  };
+  s.sent = s.successful = s.failed = s.interrupted = 0;
+  s.failed_by_kind.clear();
+  for (const auto* r : runs) {
+    s.sent += r->summary.sent;
+    s.successful += r->summary.successful;
+    s.failed += r->summary.failed;
+    s.interrupted += r->summary.interrupted;
+    s.peak_in_flight = std::max(s.peak_in_flight, r->summary.peak_in_flight);
+    for (const auto& [kind, count] : r->summary.failed_by_kind) s.failed_by_kind[kind] += count;
+  }
+  s.mean_in_flight = mean_of([](const LevelSummary& x) { return x.mean_in_flight; });
+  s.throughput_req_per_sec = mean_of([](const LevelSummary& x) { return x.throughput_req_per_sec; });
+  s.output_tokens_per_sec = mean_of([](const LevelSummary& x) { return x.output_tokens_per_sec; });
+  for (auto member : {&LevelSummary::latency, &LevelSummary::ttft, &LevelSummary::tpot}) {
+    std::vector<const Summary*> have;
+    for (const auto* r : runs)
+      if (r->summary.*member) have.push_back(&*(r->summary.*member));
+    if (have.empty()) continue;
+    Summary m;
+    for (const auto* h : have)
+      for (auto f : {&Summary::mean, &Summary::p50, &Summary::p90, &Summary::p95, &Summary::p99})
+        m.*f += h->*f / static_cast<double>(have.size());
+    s.*member = m;
+  }
+  return s;
+}
+
+// The relative column's cell: "1.80x"; with repetitions "1.80x [1.50, 2.10] *" when the interval excludes 1 and
+// "1.02x [0.95, 1.10] ~" when it includes 1.
+inline std::string relative_cell(const std::optional<RatioInterval>& r, bool is_baseline) {
+  if (!r) return "-";
+  std::string cell = fixed(r->ratio, 2) + "x";
+  if (is_baseline || !r->has_interval()) return cell;
+  return cell + " [" + fixed(r->low, 2) + ", " + fixed(r->high, 2) + "] " + (r->excludes_one() ? "*" : "~");
+}
+
+}  // namespace detail
+
 // One row per (level, target): requests that succeeded and failed, the failure rate, the load the server saw
 // (requests in flight, mean/peak, beside the level asked for), throughput, latency, streaming times when any target
-// streamed, and the throughput relative to the baseline. Levels ascend; a rule separates them.
+// streamed, and the throughput relative to the baseline. Levels ascend; a rule separates them. With repetitions a
+// row stands for all of them (detail::mean_over_repetitions), req/s shows its interval's half width ("±0.31") and
+// the relative column its ratio's interval (relative_throughput_interval).
 template <class Levels = std::vector<LevelResult>>
 Table comparison_table(const Levels& levels, const ReportOptions& options = {}) {
   const std::string baseline = detail::baseline_of(levels, options);
@@ -218,16 +289,22 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
     if (!first) table.separator();
     first = false;
     for (const auto& label : detail::ordered_labels(levels, baseline)) {
-      const auto* l = detail::find_level(levels, label, value);
-      if (!l) continue;
-      const auto& s = l->summary;
+      const auto runs = repetitions_of(levels, label, value);
+      if (runs.empty()) continue;
+      const auto* l = runs.front();
+      const LevelSummary s = detail::mean_over_repetitions(runs);
+      std::string req_per_sec = detail::fixed(s.throughput_req_per_sec, 2);
+      if (runs.size() > 1) {
+        const auto m = summarize_repetitions(runs).throughput_req_per_sec;
+        if (m.has_interval()) req_per_sec += " ±" + detail::fixed(m.half_width, 2);
+      }
       std::vector<std::string> row = {detail::level_text(value),
                                       label,
                                       std::to_string(s.successful),
                                       std::to_string(s.failed + s.interrupted),
                                       s.sent ? detail::fixed(100.0 * static_cast<double>(s.failed) / s.sent, 1) : "-",
                                       detail::fixed(s.mean_in_flight, 1) + "/" + std::to_string(s.peak_in_flight),
-                                      detail::fixed(s.throughput_req_per_sec, 2),
+                                      req_per_sec,
                                       detail::fixed(s.output_tokens_per_sec, 1),
                                       s.latency ? detail::fixed(s.latency->mean, 3) : "-",
                                       s.latency ? detail::fixed(s.latency->p95, 3) : "-"};
@@ -235,8 +312,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
         row.push_back(s.ttft ? detail::fixed(s.ttft->p95 * 1e3, 1) : "-");
         row.push_back(s.tpot ? detail::fixed(s.tpot->mean * 1e3, 2) : "-");
       }
-      const auto ratio = relative_throughput(levels, *l, baseline);
-      row.push_back(ratio ? detail::fixed(*ratio, 2) + "x" : "-");
+      row.push_back(detail::relative_cell(relative_throughput_interval(levels, *l, baseline), label == baseline));
       table.row(std::move(row));
     }
   }
@@ -268,10 +344,22 @@ std::vector<std::string> failure_lines(const Levels& levels) {
   return out;
 }
 
-// The table, then the failure and warning lines, indented.
+// What a table of repeated levels means, for a line under it; empty without repetitions.
+template <class Levels = std::vector<LevelResult>>
+std::optional<std::string> repetition_note(const Levels& levels) {
+  std::size_t most = 0;
+  for (const auto& r : repeated_levels(levels)) most = std::max(most, r.repetitions);
+  if (most < 2) return std::nullopt;
+  return std::to_string(most) + " repetitions per row: counts are totals, other figures means over the " +
+         "repetitions; ± and [low, high] are 95% confidence intervals (Student's t, repetitions - 1 degrees of " +
+         "freedom); * the ratio's interval excludes 1, ~ it includes 1 (the difference may be noise)";
+}
+
+// The table, then the repetition note, the failure and warning lines, indented.
 inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
                              const ReportOptions& options = {}) {
   comparison_table(levels, options).print(out);
+  if (const auto note = repetition_note(levels)) out << "  " << *note << "\n";
   for (const auto& line : failure_lines(levels)) out << "  " << line << "\n";
 }
 
@@ -295,6 +383,7 @@ void print_markdown_report(std::ostream& out, const A& artifact, const ReportOpt
   if (artifact.interrupted()) out << "- **interrupted**: the levels below are what completed\n";
   out << "\n";
   comparison_table(artifact.levels, options).print_markdown(out);
+  if (const auto note = repetition_note(artifact.levels)) out << "\n" << *note << "\n";
   const auto lines = failure_lines(artifact.levels);
   if (!lines.empty()) out << "\n";
   for (const auto& line : lines) out << "- " << line << "\n";

@@ -108,6 +108,7 @@ struct LevelResult {
   std::size_t late_sends = 0;          // measured requests sent more than 1 ms after t_sched
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
+  std::size_t repetition = 0;          // which repetition of this (target, level) it was, from 0 (Sweep::repeat)
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -118,7 +119,7 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings));
+                         field("warnings", &L::warnings), field("repetition", &L::repetition));
 }
 
 // The levels of `levels` that belong to `label`, in order.

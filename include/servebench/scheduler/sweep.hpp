@@ -1,5 +1,6 @@
 // servebench — sweeps: a list of concurrency levels or rates against one or more targets, one after another (as the
-// lab does) or interleaved level by level (so machine noise hits every target alike).
+// lab does) or interleaved level by level (so machine noise hits every target alike), repeated k times with the
+// repetitions interleaved too (A B A B, never A A B B), after an optional warm-up per target.
 #pragma once
 
 #include <algorithm>
@@ -62,8 +63,35 @@ class Sweep {
     order_ = o;
     return *this;
   }
-  // clang-format on
   TargetOrder order() const noexcept { return order_; }
+
+  // Run the whole sweep k times (k >= 1), one repetition after another: every (target, level) of repetition 0,
+  // then of repetition 1, ..., each in order(), so slow drift in the machine or the server spreads over all targets
+  // and levels instead of landing on one. Each LevelResult says its LevelResult::repetition; repetitions.hpp
+  // summarizes them (mean and confidence interval).
+  Sweep& repeat(std::size_t k) {
+    repeat_ = k;
+    return *this;
+  }
+  std::size_t repeat() const noexcept { return repeat_; }
+
+  // Before anything is measured, each target gets one level of this many requests at the sweep's first level
+  // (0: none), so the first measured repetition does not pay for cold caches, connections or compilation alone.
+  // These levels are kept apart in SweepResult::warmups, never in the summaries.
+  Sweep& target_warmup(std::uint64_t requests) {
+    target_warmup_ = requests;
+    return *this;
+  }
+  std::uint64_t target_warmup() const noexcept { return target_warmup_; }
+
+  // Closed loop: each level sends this many requests per worker (n x concurrency), instead of the base's
+  // requests(); 0: the base's. The lab sends one per worker, all at once.
+  Sweep& requests_per_worker(std::uint64_t n) {
+    requests_per_worker_ = n;
+    return *this;
+  }
+  // clang-format on
+  std::uint64_t requests_per_worker() const noexcept { return requests_per_worker_; }
 
   // A pause between levels, so one level's tail (server queues, TCP TIME_WAIT) does not spill into the next.
   template <class Rep, class Period>
@@ -86,30 +114,36 @@ class Sweep {
   ClosedLoop closed_loop_;
   OpenLoop open_loop_;
   TargetOrder order_ = TargetOrder::sequential;
+  std::size_t repeat_ = 1;
+  std::uint64_t target_warmup_ = 0;
+  std::uint64_t requests_per_worker_ = 0;
   std::chrono::nanoseconds cooldown_{0};
   std::function<void(const LevelResult&)> on_level_done_;
 };
 
 struct SweepResult {
-  std::vector<LevelResult> levels;  // in the order they ran, one per (level, target) that started
-  bool interrupted = false;         // stopped early: the interrupted level is the last in levels, later ones absent
+  std::vector<LevelResult> levels;   // in the order they ran, one per (repetition, level, target) that started
+  std::vector<LevelResult> warmups;  // Sweep::target_warmup's levels, one per target, in the order they ran
+  bool interrupted = false;          // stopped early: the interrupted level is the last in levels, later ones absent
 
-  // The level of a target, or nullptr.
-  const LevelResult* find(const std::string& target, double level) const {
+  // The level of a target (in one repetition), or nullptr.
+  const LevelResult* find(const std::string& target, double level, std::size_t repetition = 0) const {
     for (const auto& r : levels)
-      if (r.target.label == target && r.summary.level == level) return &r;
+      if (r.target.label == target && r.summary.level == level && r.repetition == repetition) return &r;
     return nullptr;
   }
 };
 
-// Runs every level against every target, in the sweep's order. Each level builds fresh senders from the target's
-// make_sender. On Ctrl-C the current level returns its partial records and the sweep stops there.
+// Runs every level against every target, in the sweep's order, repeat() times, after the targets' warm-ups. Each
+// level builds fresh senders from the target's make_sender. On Ctrl-C the current level returns its partial records
+// and the sweep stops there.
 template <class = void>  // deferred: see serialize.hpp
 SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::vector<Target>& targets) {
   const bool closed = !sweep.concurrency_levels().empty();
   if (closed == !sweep.rates().empty())
     throw std::invalid_argument("servebench::run_sweep: give either concurrency_levels() or rates(), not both");
   if (targets.empty()) throw std::invalid_argument("servebench::run_sweep: no targets");
+  if (sweep.repeat() == 0) throw std::invalid_argument("servebench::run_sweep: repeat() must be at least 1");
   for (const auto& t : targets)
     if (!t.make_sender)
       throw std::invalid_argument("servebench::run_sweep: target '" + t.label() + "' has no make_sender");
@@ -118,7 +152,21 @@ SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::v
   detail::InterruptScope interrupt_scope(closed ? sweep.closed_loop().handle_signals()
                                                 : sweep.open_loop().handle_signals());
   SweepResult result;
-  auto run_one = [&](std::size_t level_index, const Target& target) {
+  // One level; `requests` replaces the count (warm-ups), 0 keeps the sweep's.
+  auto run_level = [&](std::size_t level_index, const Target& target, std::uint64_t requests) {
+    if (closed) {
+      auto options = sweep.closed_loop();
+      options.concurrency(sweep.concurrency_levels()[level_index]);
+      if (sweep.requests_per_worker() > 0) options.requests(sweep.requests_per_worker() * options.concurrency());
+      if (requests > 0) options.requests(requests);
+      return run_closed_loop(options, workload, target);
+    }
+    auto options = sweep.open_loop();
+    options.rate(sweep.rates()[level_index]);
+    if (requests > 0) options.requests(requests);
+    return run_open_loop(options, workload, target);
+  };
+  auto run_one = [&](std::size_t level_index, const Target& target, std::size_t repetition) {
     if (!result.levels.empty() && sweep.cooldown().count() > 0) {
       const Nanos until = now_ns() + sweep.cooldown().count();
       while (now_ns() < until && !interrupt_requested())
@@ -128,30 +176,32 @@ SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::v
         return;
       }
     }
-    LevelResult run;
-    if (closed) {
-      auto options = sweep.closed_loop();
-      options.concurrency(sweep.concurrency_levels()[level_index]);
-      run = run_closed_loop(options, workload, target);
-    } else {
-      auto options = sweep.open_loop();
-      options.rate(sweep.rates()[level_index]);
-      run = run_open_loop(options, workload, target);
-    }
+    LevelResult run = run_level(level_index, target, 0);
+    run.repetition = repetition;
     if (run.interrupted) result.interrupted = true;
     result.levels.push_back(std::move(run));
     if (sweep.on_level_done()) sweep.on_level_done()(result.levels.back());
   };
 
-  if (sweep.order() == TargetOrder::sequential) {
-    for (const auto& target : targets)
-      for (std::size_t l = 0; l < level_count && !result.interrupted; ++l) run_one(l, target);
-  } else {
-    for (std::size_t l = 0; l < level_count && !result.interrupted; ++l)
-      for (const auto& target : targets) {
-        if (result.interrupted) break;
-        run_one(l, target);
+  if (sweep.target_warmup() > 0)
+    for (const auto& target : targets) {
+      result.warmups.push_back(run_level(0, target, sweep.target_warmup()));
+      if (result.warmups.back().interrupted) {
+        result.interrupted = true;
+        return result;
       }
+    }
+  for (std::size_t rep = 0; rep < sweep.repeat() && !result.interrupted; ++rep) {
+    if (sweep.order() == TargetOrder::sequential) {
+      for (const auto& target : targets)
+        for (std::size_t l = 0; l < level_count && !result.interrupted; ++l) run_one(l, target, rep);
+    } else {
+      for (std::size_t l = 0; l < level_count && !result.interrupted; ++l)
+        for (const auto& target : targets) {
+          if (result.interrupted) break;
+          run_one(l, target, rep);
+        }
+    }
   }
   return result;
 }
