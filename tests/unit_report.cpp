@@ -269,6 +269,11 @@ TEST_CASE("with repetitions the table shows means, the half width and the ratio'
   // The baseline's own row keeps "1.00x".
   CHECK(text.find("plain") != std::string::npos);
   CHECK(text.find("1.00x [") == std::string::npos);
+  // The charts draw the means too.
+  const auto chart = servebench::throughput_chart(levels);
+  REQUIRE(chart.series.size() == 2);
+  CHECK(chart.series[0].values[0] == doctest::Approx(12.275));
+  CHECK(chart.series[1].values[0] == doctest::Approx(41.75));
   // A difference inside the noise is marked ~.
   const auto close = joined(repeated("plain", {1.1, 1.0, 1.05}), repeated("batched", {1.0, 1.3, 0.9}));
   std::ostringstream close_out;

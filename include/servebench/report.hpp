@@ -401,14 +401,15 @@ std::vector<double> level_axis(Chart& c, const std::vector<LevelResult>& levels,
   return values;
 }
 
-// `get(summary)` for each of `label`'s levels at `values` (0 where it did not run or had no sample).
+// `get(summary)` for each of `label`'s levels at `values` (0 where it did not run or had no sample); of repeated
+// levels, the mean over their repetitions.
 template <class Get>
 std::vector<double> per_level(const std::vector<LevelResult>& levels, const std::string& label,
                               const std::vector<double>& values, Get get) {
   std::vector<double> out;
   for (double v : values) {
-    const auto* l = find_level(levels, label, v);
-    out.push_back(l ? get(l->summary) : 0.0);
+    const auto runs = repetitions_of(levels, label, v);
+    out.push_back(runs.empty() ? 0.0 : get(mean_over_repetitions(runs)));
   }
   return out;
 }
