@@ -5026,9 +5026,11 @@ namespace servebench {
 namespace detail {
 
 // Opening connections before a level: at most this many at once, each started this long after the last, so a server
-// whose accept queue holds 5 (Python's socketserver) is not flooded; 1000 workers take about a second.
-inline constexpr std::size_t max_connecting = 4;
-inline constexpr Nanos connect_spacing_ns = 1'000'000;
+// whose accept queue holds 5 (Python's socketserver) is not flooded by a burst; 1000 workers take about two seconds.
+// A connect whose SYN is lost anyway (a server starved of CPU) holds its slot until the retransmit, which slows the
+// rest down.
+inline constexpr std::size_t max_connecting = 2;
+inline constexpr Nanos connect_spacing_ns = 2'000'000;
 
 // The warning for connects slower than slow_connect_threshold_ns, naming the likely cause and the fix.
 inline std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what,
@@ -5111,7 +5113,7 @@ class Level {
   // opening for every worker; the requests then connect (and fail) on their own, so nothing waits for it.
   template <class Sender>
   void preconnect(Sender& sender) {
-    if (!options_.preconnect()) return;
+    if (!can_connect<Sender>::value || !options_.preconnect()) return;
     {
       std::unique_lock<std::mutex> lock(connect_mutex_);
       for (;;) {
@@ -5283,7 +5285,8 @@ class Level {
                                 "; is the server running and accepting connections there? The requests then "
                                 "connected on their own (RequestRecord::t_connect)");
     if (slow_preconnects_ > 0)
-      result.warnings.push_back(slow_connect_warning(label, slow_preconnects_, "connections opened before the level",
+      result.warnings.push_back(slow_connect_warning(label, slow_preconnects_,
+                                                     "connections opened before the level (not in the figures)",
                                                      ns_to_s(slowest_preconnect_)));
     std::size_t slow = 0;
     double slowest = 0;
