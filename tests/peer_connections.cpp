@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <servebench/driver.hpp>
 #include <servebench/scheduler.hpp>
@@ -31,11 +33,12 @@ namespace {
 
 class PythonPeer {
  public:
-  explicit PythonPeer(std::vector<std::string> extra = {}) : port_(testing::unused_port()) {
-    std::vector<std::string> args = {
-        "/usr/bin/python3", std::string(SERVEBENCH_SOURCE_DIR) + "/tests/peers/openai_server_http.py",
-        "--port",           std::to_string(port_),
-        "--lifetime-s",     "120"};
+  // openai_server_http.py stops by itself after 120 s; any other script when this object goes.
+  explicit PythonPeer(std::vector<std::string> extra = {}, const std::string& script = "openai_server_http.py")
+      : port_(testing::unused_port()) {
+    std::vector<std::string> args = {"/usr/bin/python3", std::string(SERVEBENCH_SOURCE_DIR) + "/tests/peers/" + script,
+                                     "--port", std::to_string(port_)};
+    if (script == "openai_server_http.py") args.insert(args.end(), {"--lifetime-s", "120"});
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -50,13 +53,15 @@ class PythonPeer {
       std::this_thread::sleep_for(50ms);
     }
     stop();
-    throw std::runtime_error("openai_server_http.py did not listen within 20 s");
+    throw std::runtime_error(script + " did not listen within 20 s");
   }
   ~PythonPeer() { stop(); }
   PythonPeer(const PythonPeer&) = delete;
   PythonPeer& operator=(const PythonPeer&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url(const char* scheme = "http") const {
+    return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_);
+  }
 
  private:
   void stop() {
@@ -136,4 +141,34 @@ TEST_CASE("an HTTP/1.0 server closes after every reply: each later request recor
     CHECK(r.t_send <= *r.t_connect);
     CHECK(*r.t_connect <= r.t_first_token);
   }
+}
+
+TEST_CASE("https: the connection opened first carries the TLS handshake of the first request") {
+  char dir[] = "/tmp/servebench_tls_XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string cert = std::string(dir) + "/cert.pem", key = std::string(dir) + "/key.pem";
+  const std::string make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+                           "subjectAltName=IP:127.0.0.1 -keyout " +
+                           key + " -out " + cert + " >/dev/null 2>&1";
+  REQUIRE(std::system(make.c_str()) == 0);
+  {
+    PythonPeer peer({"--cert", cert, "--key", key}, "lab_server_http.py");
+    TlsOptions tls;
+    tls.ca_cert_file = cert;
+    const auto result = run_closed_loop(
+        ClosedLoop().concurrency(4).requests(12).quiet(true).timeout(60s), template_prompts("Question {i}", 4),
+        [&] { return Driver<api::hf_simple>(DriverOptions().base_url(peer.url("https")).tls(tls)); });
+    report("https", result);
+    CHECK(result.summary.failed == 0);
+    CHECK(result.summary.connects == 0);
+    // Without the CA the pre-open (TCP only) succeeds and the first request fails on the certificate, as before.
+    Driver<api::hf_simple> untrusted(DriverOptions().base_url(peer.url("https")));
+    CHECK(untrusted.connect().empty());
+    const auto r = untrusted.send(Prompt{"Hello", 2});
+    CHECK(r.error_kind == ErrorKind::tls);
+    CHECK(r.error_message.find("is not trusted") != std::string::npos);
+  }
+  std::remove(cert.c_str());
+  std::remove(key.c_str());
+  rmdir(dir);
 }
