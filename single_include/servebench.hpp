@@ -21,8 +21,9 @@
 //   servebench/chart.hpp
 //   servebench/chart/primitives.hpp
 //   servebench/driver.hpp
-//   servebench/sse.hpp
+//   servebench/connection.hpp
 //   servebench/url.hpp
+//   servebench/sse.hpp
 //   servebench/ready.hpp
 //   servebench/report.hpp
 //   servebench/scheduler.hpp
@@ -863,6 +864,7 @@ struct RequestRecord {
 
   Nanos t_sched = 0;                          // when it was meant to go
   Nanos t_send = 0;                           // just before the first request byte was written (0: never sent)
+  std::optional<Nanos> t_connect;             // when this request had to open a connection: when it was established
   Nanos t_first_token = 0;                    // first event with a generated token of any kind (streaming), or t_end
   std::optional<Nanos> t_first_answer_token;  // first event with answer text (not reasoning); absent when none
   Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
@@ -889,6 +891,11 @@ struct RequestRecord {
   double latency_s() const noexcept { return ns_to_s(t_end - t_send); }
   double latency_from_sched_s() const noexcept { return ns_to_s(t_end - t_sched); }
   double client_queue_s() const noexcept { return ns_to_s(t_send - t_sched); }
+  // How long this request waited for a new connection (t_connect - t_send); empty when it used an open one.
+  std::optional<double> connect_s() const noexcept {
+    if (!t_connect) return std::nullopt;
+    return ns_to_s(*t_connect - t_send);
+  }
   double ttft_s() const noexcept { return ns_to_s(t_first_token - t_send); }
   // Time to first answer token: after a reasoning model's reasoning; empty when no answer text came.
   std::optional<double> ttfa_s() const noexcept {
@@ -905,16 +912,15 @@ struct RequestRecord {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
-                         required("t_send", &R::t_send), required("t_first_token", &R::t_first_token),
-                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-                         field("event_times", &R::event_times), field("n_in", &R::n_in),
-                         field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                         field("token_source", &R::token_source), field("http_status", &R::http_status),
-                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                         field("body_start", &R::body_start), field("text", &R::text),
-                         field("server_timing", &R::server_timing));
+  return std::make_tuple(
+      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+      field("event_times", &R::event_times), field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
+      required("n_out", &R::n_out), field("token_source", &R::token_source), field("http_status", &R::http_status),
+      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -957,7 +963,8 @@ struct LevelSummary {
   std::size_t failed = 0;
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
-  double wall_s = 0;  // first t_send to last t_end
+  std::size_t connects = 0;  // requests that had to open a connection (RequestRecord::t_connect)
+  double wall_s = 0;         // first t_send to last t_end
   // The load the server saw, whatever was asked: requests in flight (t_send to t_end, failures included), at most
   // and on average over the wall time (the sum of their durations / wall, Little's law).
   std::size_t peak_in_flight = 0;
@@ -981,6 +988,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     if (r.warmup) continue;
     if (s.target.empty()) s.target = r.target;
     ++s.sent;
+    if (r.t_connect) ++s.connects;
     if (r.t_send > 0) {
       first_send = any_sent ? std::min(first_send, r.t_send) : r.t_send;
       last_end = any_sent ? std::max(last_end, std::max(r.t_end, r.t_send)) : std::max(r.t_end, r.t_send);
@@ -1054,8 +1062,8 @@ auto json_fields(const LevelSummary*) {
   return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
                          required("successful", &L::successful), required("failed", &L::failed),
                          field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         required("wall_s", &L::wall_s), field("peak_in_flight", &L::peak_in_flight),
-                         field("mean_in_flight", &L::mean_in_flight),
+                         field("connects", &L::connects), required("wall_s", &L::wall_s),
+                         field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
                          required("throughput_req_per_sec", &L::throughput_req_per_sec),
                          required("output_tokens_per_sec", &L::output_tokens_per_sec),
                          field("total_output_tokens", &L::total_output_tokens),
@@ -3024,8 +3032,9 @@ std::string render_cdf(const Chart& chart) {
 // servebench — Driver<Api>: one HTTP exchange with an inference server becomes one RequestRecord, timed at the
 // moments docs/metrics.md defines; and wait_until_ready(), which replaces a fixed `sleep 60` before a run.
 //
-// One Driver per worker thread: it owns one cpp-httplib Client (keep-alive, TCP_NODELAY) and one small watchdog
-// thread that enforces the whole-request deadline and cancel() by stopping the client from outside.
+// One Driver per worker thread: it owns one cpp-httplib client (keep-alive, TCP_NODELAY; connection.hpp: it can
+// open its connection before the first request) and one small watchdog thread that enforces the whole-request
+// deadline and cancel() by stopping the client from outside.
 
 #include <atomic>
 #include <chrono>
@@ -3044,6 +3053,320 @@ std::string render_cdf(const Chart& chart) {
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+// ---- begin servebench/connection.hpp ----
+// servebench — the driver's cpp-httplib client, able to open its connection before the first request and to say
+// when a request had to open one (docs/metrics.md: pre-open, t_connect).
+//
+// cpp-httplib 0.11.4 has no public connect. Its ClientImpl (and SSLClient, for https) opens a connection in the
+// virtual create_and_connect_socket() when a send finds none open; this client overrides it:
+//   * open() connects now (TCP, with the client's own settings: timeout, TCP_NODELAY) and holds the socket;
+//   * the next send's create_and_connect_socket() takes the held socket if the server has not closed it meanwhile
+//     (for https the TLS handshake then follows on it, inside that first request: 0.11.4 keeps the handshake
+//     private), and otherwise connects, noting when the connection was established.
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#else
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
+#include <httplib.h>
+
+// ---- begin servebench/url.hpp ----
+// servebench — base URLs: "http://host[:port][/prefix]" parsed once, the cpp-httplib client made for it, and the
+// resolver asked again after a failed connect (cpp-httplib reports an unknown host and a refused port alike).
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#ifdef _WIN32
+#include <ws2tcpip.h>
+#else
+#include <netdb.h>
+#include <sys/socket.h>
+#endif
+
+#include <httplib.h>
+
+namespace servebench {
+
+// How to trust an https server and prove who we are to it. Empty fields: the system's CA store, no client
+// certificate. `insecure` skips verifying the server's certificate (results say so).
+struct TlsOptions {
+  std::string ca_cert_file;      // PEM file of the CA (or the self-signed certificate) that signed the server's
+  std::string client_cert_file;  // PEM client certificate, for servers that ask for one (mutual TLS)
+  std::string client_key_file;   // its private key
+  bool insecure = false;
+};
+
+// True when this build of cpp-httplib speaks TLS (it was compiled with OpenSSL).
+inline constexpr bool tls_available() noexcept {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace detail {
+
+struct BaseUrl {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without IPv6 brackets
+  int port = 0;
+  std::string prefix;  // "" or "/something", no trailing slash
+};
+
+// Parses "http://host[:port][/prefix]"; throws std::invalid_argument with what is wrong.
+inline BaseUrl parse_base_url(const std::string& url) {
+  BaseUrl out;
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos)
+    throw std::invalid_argument("base URL '" + url + "' has no scheme (expected http://host:port/prefix)");
+  out.scheme = url.substr(0, scheme_end);
+  if (out.scheme != "http" && out.scheme != "https")
+    throw std::invalid_argument("base URL '" + url + "': scheme must be http or https");
+  std::string rest = url.substr(scheme_end + 3);
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) out.prefix = rest.substr(slash);
+  while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
+  std::string port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
+    const auto close = authority.find(']');
+    if (close == std::string::npos) throw std::invalid_argument("base URL '" + url + "': unclosed '['");
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') throw std::invalid_argument("base URL '" + url + "': junk after ']'");
+      has_port = true;
+      port_text = authority.substr(close + 2);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+  }
+  if (out.host.empty()) throw std::invalid_argument("base URL '" + url + "' has no host");
+  if (!has_port) {
+    out.port = out.scheme == "https" ? 443 : 80;
+  } else {
+    std::size_t used = 0;
+    int port = -1;
+    try {
+      port = std::stoi(port_text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != port_text.size() || port <= 0 || port > 65535)
+      throw std::invalid_argument("base URL '" + url + "': bad port '" + port_text + "'");
+    out.port = port;
+  }
+  return out;
+}
+
+// Throws std::invalid_argument for https with a cpp-httplib built without TLS, or a client certificate without its
+// key, naming the fix.
+inline void check_tls(const BaseUrl& url, const TlsOptions& tls) {
+  if (!tls_available())
+    throw std::invalid_argument(
+        "https://" + url.host +
+        " needs cpp-httplib built with OpenSSL "
+        "(define CPPHTTPLIB_OPENSSL_SUPPORT and link OpenSSL, as Debian's libcpp-httplib does)");
+  if (tls.client_cert_file.empty() != tls.client_key_file.empty())
+    throw std::invalid_argument("a client certificate needs both its certificate file and its key file");
+}
+
+// The CA to trust and whether to verify, on an https client (httplib::Client or a ClientImpl).
+template <class Client>
+void apply_tls(Client& client, const TlsOptions& tls) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (!tls.ca_cert_file.empty()) client.set_ca_cert_path(tls.ca_cert_file);
+  client.enable_server_certificate_verification(!tls.insecure);
+#else
+  (void)client;
+  (void)tls;
+#endif
+}
+
+// The client for `url`; throws as check_tls() does.
+inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+  check_tls(url, tls);
+  const bool v6 = url.host.find(':') != std::string::npos;
+  const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
+                            std::to_string(url.port);
+  auto client = tls.client_cert_file.empty()
+                    ? std::make_unique<httplib::Client>(where)
+                    : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
+  apply_tls(*client, tls);
+  return client;
+}
+
+// The one line for a failed TLS handshake: what went wrong and the fix.
+inline std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
+  const std::string where = url.host + ":" + std::to_string(url.port);
+  switch (error) {
+    case httplib::Error::SSLServerVerification:
+      return "the certificate of " + where + " is not trusted" +
+             (tls.ca_cert_file.empty() ? std::string(" (give the CA that signed it with --ca-cert FILE, or --insecure "
+                                                     "to skip verification)")
+                                       : " by " + tls.ca_cert_file + " (is it the CA that signed the server's?)");
+    case httplib::Error::SSLLoadingCerts:
+      return "cannot load the TLS certificates (" +
+             (tls.ca_cert_file.empty() ? std::string("the system CA store") : tls.ca_cert_file) +
+             "): check the files exist and are PEM";
+    default:
+      return "the TLS handshake with " + where + " failed (is it an https server? is the client certificate right?)";
+  }
+}
+
+// cpp-httplib reports a failed name lookup and a refused connection alike (Error::Connection); asking the resolver
+// again tells them apart. Only called after a failure, so it never costs a measured request anything.
+inline bool host_resolves(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+  if (result) freeaddrinfo(result);
+  return rc == 0;
+}
+
+}  // namespace detail
+}  // namespace servebench
+// ---- end servebench/url.hpp ----
+
+namespace servebench::detail {
+
+// What the driver asks of its client beyond cpp-httplib's ClientImpl.
+class ConnectControl {
+ public:
+  // Opens a connection now unless one is open or held; false (with cpp-httplib's error) when none could be opened.
+  virtual bool open(httplib::Error& error) = 0;
+  // When the last send had to open a connection: the steady time it was established (then forgotten); else empty.
+  virtual std::optional<Nanos> take_connected() noexcept = 0;
+
+ protected:
+  ~ConnectControl() = default;
+};
+
+// True unless the peer has closed the socket (readable with nothing to read) or it is broken.
+inline bool socket_still_open(socket_t sock) noexcept {
+#ifdef _WIN32
+  WSAPOLLFD p{sock, POLLRDNORM, 0};
+  const int ready = WSAPoll(&p, 1, 0);
+#else
+  pollfd p{sock, POLLIN, 0};
+  const int ready = ::poll(&p, 1, 0);
+#endif
+  if (ready == 0) return true;
+  if (ready < 0) return false;
+  char byte = 0;
+  return ::recv(sock, &byte, 1, MSG_PEEK) > 0;
+}
+
+inline void close_socket_now(socket_t sock) noexcept {
+#ifdef _WIN32
+  ::closesocket(sock);
+#else
+  ::close(sock);
+#endif
+}
+
+// Base: httplib::ClientImpl (http) or httplib::SSLClient (https).
+template <class Base>
+class PreconnectingClient final : public Base, public ConnectControl {
+ public:
+  using Base::Base;
+  ~PreconnectingClient() override {
+    if (held_ != INVALID_SOCKET) close_socket_now(held_);
+  }
+
+  bool open(httplib::Error& error) override {
+    std::lock_guard<std::mutex> lock(this->socket_mutex_);
+    if (this->socket_.is_open() || held_ != INVALID_SOCKET) return true;
+    typename Base::Socket socket;
+    if (!connect_tcp(socket, error)) return false;
+    held_ = socket.sock;
+    return true;
+  }
+
+  std::optional<Nanos> take_connected() noexcept override {
+    auto at = connected_;
+    connected_.reset();
+    return at;
+  }
+
+ private:
+  // Called by cpp-httplib's send with its socket mutex held, when it has no open connection.
+  bool create_and_connect_socket(typename Base::Socket& socket, httplib::Error& error) override {
+    if (held_ != INVALID_SOCKET) {
+      const socket_t held = held_;
+      held_ = INVALID_SOCKET;
+      if (socket_still_open(held)) {
+        socket.sock = held;
+        return true;
+      }
+      close_socket_now(held);  // the server closed it while it waited: connect again, and say so
+    }
+    if (!connect_tcp(socket, error)) return false;
+    connected_ = now_ns();
+    return true;
+  }
+
+  // What SSLClient::create_and_connect_socket does too (is_valid(): its TLS context exists), then ClientImpl's.
+  bool connect_tcp(typename Base::Socket& socket, httplib::Error& error) {
+    if (!this->is_valid()) {
+      error = httplib::Error::SSLConnection;
+      return false;
+    }
+    return httplib::ClientImpl::create_and_connect_socket(socket, error);
+  }
+
+  socket_t held_ = INVALID_SOCKET;
+  std::optional<Nanos> connected_;
+};
+
+// The client and its connect control (the same object).
+struct Connection {
+  std::unique_ptr<httplib::ClientImpl> client;
+  ConnectControl* control = nullptr;
+};
+
+// The connection for `url`: plain, or TLS as `tls` says. Throws std::invalid_argument as check_tls() does.
+inline Connection make_connection(const BaseUrl& url, const TlsOptions& tls = {}) {
+  Connection c;
+  if (url.scheme == "http") {
+    auto client = std::make_unique<PreconnectingClient<httplib::ClientImpl>>(url.host, url.port);
+    c.control = client.get();
+    c.client = std::move(client);
+    return c;
+  }
+  check_tls(url, tls);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  auto client = std::make_unique<PreconnectingClient<httplib::SSLClient>>(url.host, url.port, tls.client_cert_file,
+                                                                          tls.client_key_file);
+  apply_tls(*client, tls);
+  c.control = client.get();
+  c.client = std::move(client);
+#endif
+  return c;
+}
+
+}  // namespace servebench::detail
+// ---- end servebench/connection.hpp ----
 // ---- begin servebench/sse.hpp ----
 // servebench — an incremental Server-Sent-Events parser that yields the same events however the byte stream was
 // split: a read may end inside a field name, inside `data:`, or between the CR and LF of one line break.
@@ -3172,160 +3495,6 @@ class SseParser {
 
 }  // namespace servebench
 // ---- end servebench/sse.hpp ----
-// ---- begin servebench/url.hpp ----
-// servebench — base URLs: "http://host[:port][/prefix]" parsed once, the cpp-httplib client made for it, and the
-// resolver asked again after a failed connect (cpp-httplib reports an unknown host and a refused port alike).
-
-#include <memory>
-#include <stdexcept>
-#include <string>
-
-#ifdef _WIN32
-#include <ws2tcpip.h>
-#else
-#include <netdb.h>
-#include <sys/socket.h>
-#endif
-
-#include <httplib.h>
-
-namespace servebench {
-
-// How to trust an https server and prove who we are to it. Empty fields: the system's CA store, no client
-// certificate. `insecure` skips verifying the server's certificate (results say so).
-struct TlsOptions {
-  std::string ca_cert_file;      // PEM file of the CA (or the self-signed certificate) that signed the server's
-  std::string client_cert_file;  // PEM client certificate, for servers that ask for one (mutual TLS)
-  std::string client_key_file;   // its private key
-  bool insecure = false;
-};
-
-// True when this build of cpp-httplib speaks TLS (it was compiled with OpenSSL).
-inline constexpr bool tls_available() noexcept {
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  return true;
-#else
-  return false;
-#endif
-}
-
-namespace detail {
-
-struct BaseUrl {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // without IPv6 brackets
-  int port = 0;
-  std::string prefix;  // "" or "/something", no trailing slash
-};
-
-// Parses "http://host[:port][/prefix]"; throws std::invalid_argument with what is wrong.
-inline BaseUrl parse_base_url(const std::string& url) {
-  BaseUrl out;
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos)
-    throw std::invalid_argument("base URL '" + url + "' has no scheme (expected http://host:port/prefix)");
-  out.scheme = url.substr(0, scheme_end);
-  if (out.scheme != "http" && out.scheme != "https")
-    throw std::invalid_argument("base URL '" + url + "': scheme must be http or https");
-  std::string rest = url.substr(scheme_end + 3);
-  const auto slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) out.prefix = rest.substr(slash);
-  while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
-  std::string port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-    const auto close = authority.find(']');
-    if (close == std::string::npos) throw std::invalid_argument("base URL '" + url + "': unclosed '['");
-    out.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') throw std::invalid_argument("base URL '" + url + "': junk after ']'");
-      has_port = true;
-      port_text = authority.substr(close + 2);
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-  }
-  if (out.host.empty()) throw std::invalid_argument("base URL '" + url + "' has no host");
-  if (!has_port) {
-    out.port = out.scheme == "https" ? 443 : 80;
-  } else {
-    std::size_t used = 0;
-    int port = -1;
-    try {
-      port = std::stoi(port_text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != port_text.size() || port <= 0 || port > 65535)
-      throw std::invalid_argument("base URL '" + url + "': bad port '" + port_text + "'");
-    out.port = port;
-  }
-  return out;
-}
-
-// Throws std::invalid_argument for https with a cpp-httplib built without TLS, or a client certificate without its
-// key, naming the fix.
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
-  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
-  if (!tls_available())
-    throw std::invalid_argument(
-        "https://" + url.host +
-        " needs cpp-httplib built with OpenSSL "
-        "(define CPPHTTPLIB_OPENSSL_SUPPORT and link OpenSSL, as Debian's libcpp-httplib does)");
-  if (tls.client_cert_file.empty() != tls.client_key_file.empty())
-    throw std::invalid_argument("a client certificate needs both its certificate file and its key file");
-  const bool v6 = url.host.find(':') != std::string::npos;
-  const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
-                            std::to_string(url.port);
-  auto client = tls.client_cert_file.empty()
-                    ? std::make_unique<httplib::Client>(where)
-                    : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  if (!tls.ca_cert_file.empty()) client->set_ca_cert_path(tls.ca_cert_file);
-  client->enable_server_certificate_verification(!tls.insecure);
-#endif
-  return client;
-}
-
-// The one line for a failed TLS handshake: what went wrong and the fix.
-inline std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
-  const std::string where = url.host + ":" + std::to_string(url.port);
-  switch (error) {
-    case httplib::Error::SSLServerVerification:
-      return "the certificate of " + where + " is not trusted" +
-             (tls.ca_cert_file.empty() ? std::string(" (give the CA that signed it with --ca-cert FILE, or --insecure "
-                                                     "to skip verification)")
-                                       : " by " + tls.ca_cert_file + " (is it the CA that signed the server's?)");
-    case httplib::Error::SSLLoadingCerts:
-      return "cannot load the TLS certificates (" +
-             (tls.ca_cert_file.empty() ? std::string("the system CA store") : tls.ca_cert_file) +
-             "): check the files exist and are PEM";
-    default:
-      return "the TLS handshake with " + where + " failed (is it an https server? is the client certificate right?)";
-  }
-}
-
-// cpp-httplib reports a failed name lookup and a refused connection alike (Error::Connection); asking the resolver
-// again tells them apart. Only called after a failure, so it never costs a measured request anything.
-inline bool host_resolves(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* result = nullptr;
-  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
-  if (result) freeaddrinfo(result);
-  return rc == 0;
-}
-
-}  // namespace detail
-}  // namespace servebench
-// ---- end servebench/url.hpp ----
 
 namespace servebench {
 
@@ -3469,7 +3638,8 @@ inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
 
 // Shared by the Driver and its watchdog thread. Kept behind a pointer so a Driver can move.
 struct DriverState {
-  std::unique_ptr<httplib::Client> client;
+  std::unique_ptr<httplib::ClientImpl> client;
+  ConnectControl* connect = nullptr;  // the same object as client
   std::mutex mutex;
   std::condition_variable wake;
   bool in_flight = false;
@@ -3563,7 +3733,9 @@ class Driver {
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
         label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
-    auto& client = *(state_->client = detail::make_client(url_, options_.tls()));
+    auto connection = detail::make_connection(url_, options_.tls());
+    state_->connect = connection.control;
+    auto& client = *(state_->client = std::move(connection.client));
     client.set_tcp_nodelay(true);  // without it every POST waits ~40 ms on Nagle + delayed ACK
     client.set_keep_alive(true);
     client.set_follow_location(false);
@@ -3606,6 +3778,23 @@ class Driver {
       detail::fail(record, ErrorKind::other, "unexpected exception");
     }
     return record;
+  }
+
+  // Opens the connection now, unless one is open, so that the next request does not wait for it (the schedulers
+  // call this before a level's clock starts; docs/metrics.md, "Connections"). For https the TLS handshake still
+  // comes with the first request. Returns an empty string, or why no connection could be opened (the message a
+  // request's record would carry: refused, timed out, unknown host). Bounded by connect_timeout; never throws.
+  std::string connect() noexcept {
+    try {
+      httplib::Error error = httplib::Error::Success;
+      if (state_->connect->open(error)) return {};
+      RequestRecord record;
+      Exchange x;
+      classify_transport(x, error, now_ns(), record);
+      return record.error_message.empty() ? "cannot connect" : record.error_message;
+    } catch (const std::exception& e) {
+      return std::string("unexpected: ") + e.what();
+    }
   }
 
   // Thread-safe: aborts the request in flight so it ends with `reason`, and makes later sends return at once
@@ -3754,6 +3943,7 @@ class Driver {
     const bool completed = state.client->send(request, response, error);
     const Nanos returned = now_ns();
     state.end();
+    record.t_connect = state.connect->take_connected();
 
     record.http_status = x.status > 0 ? x.status : 0;
     finish(x, completed, error, returned, record);
@@ -4555,6 +4745,8 @@ namespace servebench {
 
 // A request sent more than this long after its t_sched counts as late (open loop: the client fell behind).
 inline constexpr Nanos late_send_threshold_ns = 1'000'000;
+// A connect slower than this was almost surely a lost SYN retried (Linux retries after 1 s): a full accept queue.
+inline constexpr Nanos slow_connect_threshold_ns = 900'000'000;
 
 namespace detail {
 
@@ -4633,6 +4825,15 @@ class RunOptions {
   }
   bool handle_signals() const noexcept { return handle_signals_; }
 
+  // Every worker opens its connection before the level's clock starts (a few at a time, spaced, so a server with a
+  // small accept queue is not flooded), so the first requests measure the server and not TCP handshakes. Off:
+  // each worker's first request opens its own connection, as before. Default: on. See docs/metrics.md.
+  Derived& preconnect(bool on) {
+    preconnect_ = on;
+    return self();
+  }
+  bool preconnect() const noexcept { return preconnect_; }
+
   // Percentile method and SLOs for the summary in the result.
   Derived& summarize_options(SummarizeOptions options) {
     summarize_options_ = std::move(options);
@@ -4652,6 +4853,7 @@ class RunOptions {
   std::chrono::nanoseconds grace_period_ = std::chrono::seconds(2);
   bool quiet_ = false;
   bool handle_signals_ = true;
+  bool preconnect_ = true;
   SummarizeOptions summarize_options_;
 };
 
@@ -4851,7 +5053,8 @@ inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
 // ---- end servebench/scheduler/arrivals.hpp ----
 // ---- begin servebench/scheduler/closed_loop.hpp ----
 // servebench — the closed loop: exactly N requests in flight until a request count or a duration is reached (the
-// lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive).
+// lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive), opened before
+// the clock starts (RunOptions::preconnect).
 
 #include <atomic>
 #include <cstdint>
@@ -4870,6 +5073,8 @@ inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
 // A *sender* is anything with
 //     RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched);
 //     void cancel(ErrorKind reason);   // thread-safe; aborts the request in flight and every later one (sticky)
+// and optionally
+//     std::string connect();           // opens its connection now; "" or why it could not (see Driver::connect)
 // servebench::Driver<Api> is one; tests use in-process fakes. AnySender holds any sender, so one sweep can compare
 // targets that speak different dialects.
 //
@@ -4886,6 +5091,21 @@ inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
 
 
 namespace servebench {
+
+namespace detail {
+template <class Sender, class = void>
+struct can_connect : std::false_type {};
+template <class Sender>
+struct can_connect<Sender, std::void_t<decltype(std::declval<Sender&>().connect())>> : std::true_type {};
+// The sender's connect(), or "" for a sender without one (it connects as it sends).
+template <class Sender>
+std::string connect_sender(Sender& sender) {
+  if constexpr (can_connect<Sender>::value)
+    return sender.connect();
+  else
+    return {};
+}
+}  // namespace detail
 
 // Holds any sender (see the top of this file) behind one type. Move-only; an empty AnySender throws on send.
 class AnySender {
@@ -4911,6 +5131,8 @@ class AnySender {
   void cancel(ErrorKind reason = ErrorKind::interrupted) {
     if (self_) self_->cancel(reason);
   }
+  // The held sender's connect(), or "" when it has none (it connects as it sends).
+  std::string connect() { return self_ ? self_->connect() : std::string{}; }
   explicit operator bool() const noexcept { return static_cast<bool>(self_); }
 
  private:
@@ -4918,6 +5140,7 @@ class AnySender {
     virtual ~Interface() = default;
     virtual RequestRecord send(const Prompt&, std::uint64_t, Nanos) = 0;
     virtual void cancel(ErrorKind) = 0;
+    virtual std::string connect() = 0;
   };
   template <class Sender>
   struct Model final : Interface {
@@ -4927,6 +5150,7 @@ class AnySender {
       return sender.send(prompt, index, t_sched);
     }
     void cancel(ErrorKind reason) override { sender.cancel(reason); }
+    std::string connect() override { return detail::connect_sender(sender); }
     Sender sender;
   };
   std::unique_ptr<Interface> self_;
@@ -4963,6 +5187,7 @@ struct LabelledSender {
     return r;
   }
   void cancel(ErrorKind reason) { sender.cancel(reason); }
+  std::string connect() { return connect_sender(sender); }
 };
 }  // namespace detail
 
@@ -5077,9 +5302,9 @@ inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.s
 }  // namespace servebench
 // ---- end servebench/scheduler/interrupt.hpp ----
 // ---- begin servebench/scheduler/level.hpp ----
-// servebench — what both loops share while a level runs: the registry of senders to cancel, the counters, the
-// supervisor's stop decisions (Ctrl-C, grace period, level timeout), the warm-up barrier, and the LevelResult a
-// level ends with.
+// servebench — what both loops share while a level runs: the registry of senders to cancel, the connections opened
+// before the clock, the counters, the supervisor's stop decisions (Ctrl-C, grace period, level timeout), the warm-up
+// barrier, and the LevelResult a level ends with.
 
 #include <algorithm>
 #include <atomic>
@@ -5186,6 +5411,25 @@ namespace servebench {
 
 namespace detail {
 
+// Opening connections before a level: at most this many at once, each started this long after the last, so a server
+// whose accept queue holds 5 (Python's socketserver) is not flooded by a burst; 1000 workers take about two seconds.
+// A connect whose SYN is lost anyway (a server starved of CPU) holds its slot until the retransmit, which slows the
+// rest down.
+inline constexpr std::size_t max_connecting = 2;
+inline constexpr Nanos connect_spacing_ns = 2'000'000;
+
+// The warning for connects slower than slow_connect_threshold_ns, naming the likely cause and the fix.
+inline std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what,
+                                        double slowest_s) {
+  char buffer[480];
+  std::snprintf(buffer, sizeof buffer,
+                "%s: %zu %s took more than %.1f s to connect (slowest %.2f s): the server's accept queue was "
+                "probably full and a lost SYN was retransmitted; raise the server's listen backlog (Python's "
+                "socketserver: request_queue_size, 5 by default; uvicorn, gunicorn: --backlog)",
+                label.c_str(), count, what, ns_to_s(slow_connect_threshold_ns), slowest_s);
+  return buffer;
+}
+
 template <class Options>
 class Level {
  public:
@@ -5248,6 +5492,42 @@ class Level {
     // supervisor for every measured request cost a context switch each (bench/bench_client_overhead), and it looks
     // every 20 ms anyway.
     if (warmup) notify();
+  }
+
+  // Opens the sender's connection before the level's clock starts, when options().preconnect(), a few at a time
+  // and spaced (max_connecting, connect_spacing_ns). A failure is kept for the level's warnings and ends the
+  // opening for every worker; the requests then connect (and fail) on their own, so nothing waits for it.
+  template <class Sender>
+  void preconnect(Sender& sender) {
+    if (!can_connect<Sender>::value || !options_.preconnect()) return;
+    {
+      std::unique_lock<std::mutex> lock(connect_mutex_);
+      for (;;) {
+        if (stopping() || !connect_failure_.empty()) return;
+        const Nanos now = now_ns();
+        if (connecting_ < max_connecting && now >= next_connect_) break;
+        const Nanos until = connecting_ < max_connecting ? next_connect_ : now + 10'000'000;
+        connect_turn_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+      }
+      ++connecting_;
+      next_connect_ = now_ns() + connect_spacing_ns;
+    }
+    const Nanos start = now_ns();
+    std::string why = connect_sender(sender);
+    const Nanos took = now_ns() - start;
+    {
+      std::lock_guard<std::mutex> lock(connect_mutex_);
+      --connecting_;
+      ++preconnects_;
+      if (!why.empty()) {
+        ++preconnect_failures_;
+        if (connect_failure_.empty()) connect_failure_ = std::move(why);
+      } else if (took > slow_connect_threshold_ns) {
+        ++slow_preconnects_;
+        slowest_preconnect_ = std::max(slowest_preconnect_, took);
+      }
+    }
+    connect_turn_.notify_all();
   }
 
   // Builds a worker's sender; factories are never called from two threads at once.
@@ -5375,12 +5655,36 @@ class Level {
     }
     if (deadline_exceeded_)
       result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
+    connection_warnings(label, result);
     if (!options_.quiet())
       for (const auto& w : result.warnings) std::fprintf(stderr, "servebench: warning: %s\n", w.c_str());
     return result;
   }
 
  private:
+  void connection_warnings(const std::string& label, LevelResult& result) {
+    std::lock_guard<std::mutex> lock(connect_mutex_);
+    if (!connect_failure_.empty())
+      result.warnings.push_back(label + ": " + std::to_string(preconnect_failures_) + " of " +
+                                std::to_string(preconnects_) +
+                                " connections could not be opened before the level started: " + connect_failure_ +
+                                "; is the server running and accepting connections there? The requests then "
+                                "connected on their own (RequestRecord::t_connect)");
+    if (slow_preconnects_ > 0)
+      result.warnings.push_back(slow_connect_warning(label, slow_preconnects_,
+                                                     "connections opened before the level (not in the figures)",
+                                                     ns_to_s(slowest_preconnect_)));
+    std::size_t slow = 0;
+    double slowest = 0;
+    for (const auto& r : result.records) {
+      const auto took = r.connect_s();
+      if (!took || *took <= ns_to_s(slow_connect_threshold_ns)) continue;
+      ++slow;
+      slowest = std::max(slowest, *took);
+    }
+    if (slow > 0) result.warnings.push_back(slow_connect_warning(label, slow, "requests", slowest));
+  }
+
   const Options& options_;
   const Workload& workload_;
 
@@ -5389,6 +5693,12 @@ class Level {
   std::optional<ErrorKind> cancelled_with_;
 
   std::mutex factory_mutex_;
+
+  std::mutex connect_mutex_;
+  std::condition_variable connect_turn_;
+  std::size_t connecting_ = 0, preconnects_ = 0, preconnect_failures_ = 0, slow_preconnects_ = 0;
+  Nanos next_connect_ = 0, slowest_preconnect_ = 0;
+  std::string connect_failure_;
 
   std::mutex records_mutex_;
   std::vector<RequestRecord> records_;
@@ -5495,6 +5805,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
         auto run_worker = [&] {
           auto sender = level.make_sender(make_sender);
           detail::CancelRegistration registration(level, sender);
+          level.preconnect(sender);
           for (;;) {
             if (level.stopping()) break;
             const std::uint64_t i = next_warmup.fetch_add(1);
@@ -5603,14 +5914,24 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   bool no_more_jobs = false;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> running{0};
+  std::atomic<std::size_t> opened{0};  // initial workers past their preconnect
 
   // A worker counts as idle (able to take a job) from the moment it is started, so a burst of arrivals does not
-  // start more threads than it needs.
-  auto worker = [&] {
+  // start more threads than it needs. The initial workers open their connections before the clock starts; one added
+  // later for a waiting job connects with that job's request (its record says so: t_connect).
+  auto worker = [&](bool first) {
     bool idle = true;
+    auto mark_opened = [&] {
+      if (!first) return;
+      first = false;
+      opened.fetch_add(1);
+      level.notify();
+    };
     try {
       auto sender = level.make_sender(make_sender);
       detail::CancelRegistration registration(level, sender);
+      if (first) level.preconnect(sender);
+      mark_opened();
       for (;;) {
         Job job{};
         {
@@ -5633,6 +5954,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
         level.send_one(sender, job.index, job.t_sched, job.warmup);
       }
     } catch (...) {
+      mark_opened();
       if (idle) {
         std::lock_guard<std::mutex> lock(jobs_mutex);
         --idle_workers;
@@ -5648,7 +5970,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     if (jobs.size() > idle_workers && (cap == 0 || threads.size() < cap)) {
       running.fetch_add(1);
       ++idle_workers;
-      threads.emplace_back(worker);
+      threads.emplace_back(worker, false);
     }
   };
   auto push = [&](Job job) {
@@ -5669,17 +5991,19 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
+  const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
   {
     // Workers exist before the first arrival, so it does not pay for a thread start: as many as the cap (it bounds
     // the workers anyway), else a few; more are added on demand.
     std::lock_guard<std::mutex> lock(jobs_mutex);
-    const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
     for (std::size_t i = 0; i < initial; ++i) {
       running.fetch_add(1);
       ++idle_workers;
-      threads.emplace_back(worker);
+      threads.emplace_back(worker, true);
     }
   }
+  while (opened.load() < initial && level.supervise(level_start))
+    level.wait_for_change(level.next_look(level_start, now_ns() + 200'000'000));
 
   const auto label = detail::level_label(target ? target->label : "", detail::level_config(options));
   detail::ProgressLine progress(detail::progress_enabled(options.quiet()), label);
@@ -5722,8 +6046,10 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 
 // Sends requests at the arrival times of arrival_offsets(options) (t_sched = arrival time), whatever the server's
 // pace. A worker thread (with its own sender from make_sender()) carries each request; workers are added when an
-// arrival finds none free, up to max_in_flight(). Warm-up requests go first, all at once (up to the cap), and the
-// arrival clock starts when they have all finished. `target`: a Target, or a sender factory as for run_closed_loop.
+// arrival finds none free, up to max_in_flight(). The first workers (max_in_flight() up to 64, else 4) open their
+// connections before warm-up and the arrival clock (RunOptions::preconnect). Warm-up requests go first, all at once (up
+// to the cap), and the arrival clock starts when they have all finished. `target`: a Target, or a sender factory as for
+// run_closed_loop.
 template <class TargetOrFactory>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, TargetOrFactory&& target) {
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {

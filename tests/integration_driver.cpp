@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -225,4 +227,92 @@ TEST_CASE("one driver sends many requests in a row and each record stands alone"
     CHECK(static_cast<int>(r.event_times.size()) == i);
     CHECK(r.text == all_tokens(i));
   }
+}
+
+namespace {
+// A completions server that notes the client port of every request (one port: one connection).
+struct PortServer {
+  testing::TestServer server;
+  std::mutex mutex;
+  std::vector<int> ports;
+
+  explicit PortServer(std::size_t keep_alive_max) {
+    server.server().set_keep_alive_max_count(keep_alive_max);
+    server.server().Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ports.push_back(req.remote_port);
+      }
+      res.set_content(json{{"choices", {{{"text", "ok"}}}}, {"usage", {{"completion_tokens", 1}}}}.dump(),
+                      "application/json");
+    });
+    server.start();
+  }
+};
+}  // namespace
+
+TEST_CASE("connect() opens the connection before the first request; without it the first request connects") {
+  PortServer peer(100);
+  Driver<api::openai_completions> preopened(DriverOptions().base_url(peer.server.url()));
+  CHECK(preopened.connect().empty());
+  CHECK(preopened.connect().empty());  // already open: nothing more
+  for (int i = 0; i < 3; ++i) {
+    const auto r = preopened.send(Prompt{"Hello", 1});
+    REQUIRE_MESSAGE(r.ok(), r.error_message);
+    CHECK_FALSE(r.t_connect.has_value());  // no request waited for a connection
+  }
+  Driver<api::openai_completions> lazy(DriverOptions().base_url(peer.server.url()));
+  const auto first = lazy.send(Prompt{"Hello", 1});
+  REQUIRE(first.ok());
+  REQUIRE(first.t_connect.has_value());
+  CHECK(first.t_send <= *first.t_connect);
+  CHECK(*first.t_connect <= first.t_end);
+  REQUIRE(first.connect_s());
+  CHECK(*first.connect_s() < 1.0);                                   // loopback: well under a lost SYN's second
+  CHECK_FALSE(lazy.send(Prompt{"Hello", 1}).t_connect.has_value());  // kept alive
+  std::lock_guard<std::mutex> lock(peer.mutex);
+  REQUIRE(peer.ports.size() == 5);
+  CHECK(std::set<int>(peer.ports.begin(), peer.ports.begin() + 3).size() == 1);  // the pre-opened one, reused
+  CHECK(peer.ports[3] == peer.ports[4]);
+}
+
+TEST_CASE("a server that closes the connection after each reply: every later request records t_connect") {
+  PortServer peer(1);  // cpp-httplib's server answers "Connection: close" and closes after one request
+  Driver<api::openai_completions> driver(DriverOptions().base_url(peer.server.url()));
+  REQUIRE(driver.connect().empty());
+  std::vector<RequestRecord> records;
+  for (int i = 0; i < 4; ++i) records.push_back(driver.send(Prompt{"Hello", 1}));
+  for (const auto& r : records) REQUIRE_MESSAGE(r.ok(), r.error_message);
+  CHECK_FALSE(records[0].t_connect.has_value());
+  for (std::size_t i = 1; i < records.size(); ++i) {
+    REQUIRE(records[i].t_connect.has_value());
+    CHECK(records[i].t_send <= *records[i].t_connect);
+    CHECK(*records[i].t_connect <= records[i].t_end);
+  }
+  std::lock_guard<std::mutex> lock(peer.mutex);
+  CHECK(std::set<int>(peer.ports.begin(), peer.ports.end()).size() == 4);
+}
+
+TEST_CASE("connect() to a port where nothing listens names the server and the cause, at once") {
+  const int port = testing::unused_port();
+  Driver<api::openai_completions> driver(DriverOptions().base_url("http://127.0.0.1:" + std::to_string(port)));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string why = driver.connect();
+  CHECK(why == "cannot connect to 127.0.0.1:" + std::to_string(port) + " (refused or unreachable)");
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("a connection the server closed while it waited is replaced, and the request says it connected") {
+  testing::TestServer server;
+  server.server().set_keep_alive_timeout(1);  // closes an idle connection after about a second
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(json{{"choices", {{{"text", "ok"}}}}}.dump(), "application/json");
+  });
+  server.start();
+  Driver<api::openai_completions> driver(DriverOptions().base_url(server.url()));
+  REQUIRE(driver.connect().empty());
+  std::this_thread::sleep_for(2500ms);  // the server's keep-alive timeout (1 s, checked each second) passes
+  const auto r = driver.send(Prompt{"Hello", 1});
+  REQUIRE_MESSAGE(r.ok(), r.error_message);
+  CHECK(r.t_connect.has_value());
 }

@@ -57,6 +57,8 @@ class CountingServer {
   }
 
   std::string url() const { return server_.url(); }
+  // Like an HTTP/1.0 server: "Connection: close" and a close after every reply (call before the first request).
+  void close_after_each_reply() { server_.server().set_keep_alive_max_count(1); }
   void release() { released_.store(true); }
   int max_in_flight() const {
     std::lock_guard<std::mutex> l(mutex_);
@@ -225,4 +227,53 @@ TEST_CASE("an open loop against a server sends on the seeded schedule") {
   for (std::size_t i = 0; i < 60; ++i) CHECK(sched[i] - sched[0] == offsets[i]);
   for (const auto& r : result.records) CHECK(r.t_send >= r.t_sched);
   CHECK(result.summary.latency_from_sched->mean >= result.summary.latency->mean);
+}
+
+TEST_CASE("workers open their connections before the clock: no measured request waits for one") {
+  for (const bool preconnect : {true, false}) {
+    CAPTURE(preconnect);
+    CountingServer server(true, 20ms);
+    const auto result = run_closed_loop(ClosedLoop().concurrency(4).requests(12).preconnect(preconnect).quiet(true),
+                                        questions(),
+                                        [&] { return Driver<api::openai_completions>(options_for(server, "s")); });
+    CHECK(result.summary.failed == 0);
+    CHECK(server.connections() == 4);  // one connection per worker either way
+    std::size_t connected = 0;
+    for (const auto& r : result.records) {
+      if (!r.t_connect) continue;
+      ++connected;
+      CHECK(r.t_send <= *r.t_connect);  // the connect was inside this request's time
+      CHECK(*r.t_connect <= r.t_first_token);
+    }
+    CHECK(result.summary.connects == connected);
+    // Pre-opened: no request's t_send includes a connect. Without: each worker's first request connects.
+    CHECK(connected == (preconnect ? 0u : 4u));
+    CHECK(result.warnings.empty());
+  }
+}
+
+TEST_CASE("a server that closes after every reply: each request but a worker's first records its connect") {
+  CountingServer server(true, 5ms);
+  server.close_after_each_reply();
+  const auto result = run_closed_loop(ClosedLoop().concurrency(2).requests(8).quiet(true), questions(),
+                                      [&] { return Driver<api::openai_completions>(options_for(server, "s")); });
+  CHECK(result.summary.failed == 0);
+  CHECK(result.summary.connects == 6);  // 8 requests, 2 of them on the connections opened before the level
+  CHECK(server.connections() == 8);
+}
+
+TEST_CASE("nothing accepts connections: the level says so with the server and the fix, and does not hang") {
+  const std::string url = "http://127.0.0.1:" + std::to_string(servebench::testing::unused_port());
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = run_closed_loop(ClosedLoop().concurrency(4).requests(8).quiet(true), questions(), [&] {
+    return Driver<api::openai_completions>(DriverOptions().base_url(url).label("down"));
+  });
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+  CHECK(count_kind(result.records, ErrorKind::connect_refused) == 8);  // every request still accounted for
+  REQUIRE(result.warnings.size() == 1);
+  const std::string& w = result.warnings[0];
+  CHECK(w.find("down c=4: ") == 0);
+  CHECK(w.find(" connections could not be opened before the level started: cannot connect to " + url.substr(7) +
+               " (refused or unreachable)") != std::string::npos);
+  CHECK(w.find("is the server running and accepting connections there?") != std::string::npos);
 }

@@ -196,3 +196,31 @@ TEST_CASE("the achieved load is counted from the records: peak and time-averaged
   const auto back = nlohmann::json(s).get<servebench::LevelSummary>();
   CHECK(back.peak_in_flight == 3);
 }
+
+TEST_CASE("t_connect: kept in JSON, absent in old artifacts, counted per level") {
+  auto connected = streamed(0, 100, 200, {300, 400}, 2);
+  connected.t_connect = connected.t_send + 50;
+  const auto j = nlohmann::json(connected);
+  CHECK(j.at("t_connect") == connected.t_send + 50);
+  const auto back = j.get<RequestRecord>();
+  REQUIRE(back.t_connect.has_value());
+  CHECK(*back.t_connect == connected.t_send + 50);
+  REQUIRE(back.connect_s());
+  CHECK(*back.connect_s() == doctest::Approx(50e-9));  // t_connect - t_send
+  auto old = j;
+  old.erase("t_connect");  // written before the field existed
+  CHECK_FALSE(old.get<RequestRecord>().t_connect.has_value());
+  CHECK_FALSE(RequestRecord{}.connect_s().has_value());
+  auto wrong = j;
+  wrong["t_connect"] = "soon";
+  CHECK_THROWS_AS(wrong.get<RequestRecord>(), servebench::FieldError);
+
+  auto warm = connected;
+  warm.warmup = true;  // warm-ups stay out of every figure, this one too
+  const auto s = servebench::summarize({connected, streamed(1, 100, 200, {300}, 1), warm});
+  CHECK(s.connects == 1);
+  CHECK(nlohmann::json(s).get<servebench::LevelSummary>().connects == 1);
+  auto old_summary = nlohmann::json(s);
+  old_summary.erase("connects");
+  CHECK(old_summary.get<servebench::LevelSummary>().connects == 0);
+}

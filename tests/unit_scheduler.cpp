@@ -750,3 +750,81 @@ TEST_CASE("a level result round-trips through JSON") {
   CHECK(j.at("interrupted") == false);
   CHECK(j.at("late_send_share") == 0.0);
 }
+
+namespace {
+// A fake sender with a connect(): it records when its connection was opened, and its requests report a connect of
+// `connect_took` (as a request that had to open its own connection would) on the first request after none was
+// opened.
+struct ConnectingSender {
+  FakeSender inner;
+  std::shared_ptr<std::atomic<Nanos>> last_connect_end;
+  std::shared_ptr<std::atomic<int>> connects;
+  Nanos connect_took = 0;
+  bool opened = false;
+
+  std::string connect() {
+    std::this_thread::sleep_for(20ms);  // a connect that takes measurable time
+    opened = true;
+    connects->fetch_add(1);
+    Nanos end = now_ns(), seen = last_connect_end->load();
+    while (end > seen && !last_connect_end->compare_exchange_weak(seen, end)) {
+    }
+    return {};
+  }
+  RequestRecord send(const Prompt& p, std::uint64_t index, Nanos t_sched) {
+    auto r = inner.send(p, index, t_sched);
+    if (!opened) r.t_connect = r.t_send + connect_took;
+    opened = true;
+    return r;
+  }
+  void cancel(ErrorKind reason) { inner.cancel(reason); }
+};
+}  // namespace
+
+TEST_CASE("both loops open every first connection before the clock starts, unless told not to") {
+  auto backend = backend_with(5ms);
+  for (const bool preconnect : {true, false}) {
+    CAPTURE(preconnect);
+    auto end = std::make_shared<std::atomic<Nanos>>(0);
+    auto connects = std::make_shared<std::atomic<int>>(0);
+    auto make = [&] { return ConnectingSender{FakeSender(backend), end, connects}; };
+    const auto closed = run_closed_loop(ClosedLoop().concurrency(6).requests(12).preconnect(preconnect).quiet(true),
+                                        questions(), make);
+    CHECK(connects->load() == (preconnect ? 6 : 0));
+    CHECK(closed.summary.connects == (preconnect ? 0u : 6u));
+    for (const auto& r : closed.records) CHECK(r.t_send >= end->load());  // no request started before the last open
+    const auto open = run_open_loop(OpenLoop()
+                                        .rate(1000)
+                                        .distribution(Arrival::constant)
+                                        .requests(8)
+                                        .max_in_flight(3)
+                                        .preconnect(preconnect)
+                                        .quiet(true),
+                                    questions(), make);
+    CHECK(connects->load() == (preconnect ? 9 : 0));                     // the cap's 3 workers
+    for (const auto& r : open.records) CHECK(r.t_sched >= end->load());  // the arrival clock started after them
+  }
+}
+
+TEST_CASE("requests that waited over 0.9 s for a connection are named in the warnings with the fix") {
+  auto backend = backend_with(2ms);
+  auto end = std::make_shared<std::atomic<Nanos>>(0);
+  auto connects = std::make_shared<std::atomic<int>>(0);
+  const auto result = run_closed_loop(
+      ClosedLoop().concurrency(3).requests(9).preconnect(false).quiet(true), questions(), [&] {
+        return ConnectingSender{FakeSender(backend, "slow"), end, connects, 1'200'000'000};
+      });
+  CHECK(result.summary.connects == 3);
+  REQUIRE(result.warnings.size() == 1);
+  CHECK(result.warnings[0] ==
+        "slow c=3: 3 requests took more than 0.9 s to connect (slowest 1.20 s): the server's accept queue was "
+        "probably full and a lost SYN was retransmitted; raise the server's listen backlog (Python's socketserver: "
+        "request_queue_size, 5 by default; uvicorn, gunicorn: --backlog)");
+  // Just under the threshold: no warning.
+  const auto fast = run_closed_loop(ClosedLoop().concurrency(2).requests(4).preconnect(false).quiet(true), questions(),
+                                    [&] {
+                                      return ConnectingSender{FakeSender(backend, "ok"), end, connects, 899'000'000};
+                                    });
+  CHECK(fast.summary.connects == 2);
+  CHECK(fast.warnings.empty());
+}

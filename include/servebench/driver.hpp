@@ -1,8 +1,9 @@
 // servebench — Driver<Api>: one HTTP exchange with an inference server becomes one RequestRecord, timed at the
 // moments docs/metrics.md defines; and wait_until_ready(), which replaces a fixed `sleep 60` before a run.
 //
-// One Driver per worker thread: it owns one cpp-httplib Client (keep-alive, TCP_NODELAY) and one small watchdog
-// thread that enforces the whole-request deadline and cancel() by stopping the client from outside.
+// One Driver per worker thread: it owns one cpp-httplib client (keep-alive, TCP_NODELAY; connection.hpp: it can
+// open its connection before the first request) and one small watchdog thread that enforces the whole-request
+// deadline and cancel() by stopping the client from outside.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api.hpp"
+#include "connection.hpp"
 #include "record.hpp"
 #include "sse.hpp"
 #include "url.hpp"
@@ -170,7 +172,8 @@ inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
 
 // Shared by the Driver and its watchdog thread. Kept behind a pointer so a Driver can move.
 struct DriverState {
-  std::unique_ptr<httplib::Client> client;
+  std::unique_ptr<httplib::ClientImpl> client;
+  ConnectControl* connect = nullptr;  // the same object as client
   std::mutex mutex;
   std::condition_variable wake;
   bool in_flight = false;
@@ -264,7 +267,9 @@ class Driver {
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
         label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
-    auto& client = *(state_->client = detail::make_client(url_, options_.tls()));
+    auto connection = detail::make_connection(url_, options_.tls());
+    state_->connect = connection.control;
+    auto& client = *(state_->client = std::move(connection.client));
     client.set_tcp_nodelay(true);  // without it every POST waits ~40 ms on Nagle + delayed ACK
     client.set_keep_alive(true);
     client.set_follow_location(false);
@@ -307,6 +312,23 @@ class Driver {
       detail::fail(record, ErrorKind::other, "unexpected exception");
     }
     return record;
+  }
+
+  // Opens the connection now, unless one is open, so that the next request does not wait for it (the schedulers
+  // call this before a level's clock starts; docs/metrics.md, "Connections"). For https the TLS handshake still
+  // comes with the first request. Returns an empty string, or why no connection could be opened (the message a
+  // request's record would carry: refused, timed out, unknown host). Bounded by connect_timeout; never throws.
+  std::string connect() noexcept {
+    try {
+      httplib::Error error = httplib::Error::Success;
+      if (state_->connect->open(error)) return {};
+      RequestRecord record;
+      Exchange x;
+      classify_transport(x, error, now_ns(), record);
+      return record.error_message.empty() ? "cannot connect" : record.error_message;
+    } catch (const std::exception& e) {
+      return std::string("unexpected: ") + e.what();
+    }
   }
 
   // Thread-safe: aborts the request in flight so it ends with `reason`, and makes later sends return at once
@@ -455,6 +477,7 @@ class Driver {
     const bool completed = state.client->send(request, response, error);
     const Nanos returned = now_ns();
     state.end();
+    record.t_connect = state.connect->take_connected();
 
     record.http_status = x.status > 0 ? x.status : 0;
     finish(x, completed, error, returned, record);

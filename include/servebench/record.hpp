@@ -113,6 +113,7 @@ struct RequestRecord {
 
   Nanos t_sched = 0;                          // when it was meant to go
   Nanos t_send = 0;                           // just before the first request byte was written (0: never sent)
+  std::optional<Nanos> t_connect;             // when this request had to open a connection: when it was established
   Nanos t_first_token = 0;                    // first event with a generated token of any kind (streaming), or t_end
   std::optional<Nanos> t_first_answer_token;  // first event with answer text (not reasoning); absent when none
   Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
@@ -139,6 +140,11 @@ struct RequestRecord {
   double latency_s() const noexcept { return ns_to_s(t_end - t_send); }
   double latency_from_sched_s() const noexcept { return ns_to_s(t_end - t_sched); }
   double client_queue_s() const noexcept { return ns_to_s(t_send - t_sched); }
+  // How long this request waited for a new connection (t_connect - t_send); empty when it used an open one.
+  std::optional<double> connect_s() const noexcept {
+    if (!t_connect) return std::nullopt;
+    return ns_to_s(*t_connect - t_send);
+  }
   double ttft_s() const noexcept { return ns_to_s(t_first_token - t_send); }
   // Time to first answer token: after a reasoning model's reasoning; empty when no answer text came.
   std::optional<double> ttfa_s() const noexcept {
@@ -155,16 +161,15 @@ struct RequestRecord {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
-                         required("t_send", &R::t_send), required("t_first_token", &R::t_first_token),
-                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-                         field("event_times", &R::event_times), field("n_in", &R::n_in),
-                         field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                         field("token_source", &R::token_source), field("http_status", &R::http_status),
-                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                         field("body_start", &R::body_start), field("text", &R::text),
-                         field("server_timing", &R::server_timing));
+  return std::make_tuple(
+      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+      field("event_times", &R::event_times), field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
+      required("n_out", &R::n_out), field("token_source", &R::token_source), field("http_status", &R::http_status),
+      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -207,7 +212,8 @@ struct LevelSummary {
   std::size_t failed = 0;
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
-  double wall_s = 0;  // first t_send to last t_end
+  std::size_t connects = 0;  // requests that had to open a connection (RequestRecord::t_connect)
+  double wall_s = 0;         // first t_send to last t_end
   // The load the server saw, whatever was asked: requests in flight (t_send to t_end, failures included), at most
   // and on average over the wall time (the sum of their durations / wall, Little's law).
   std::size_t peak_in_flight = 0;
@@ -231,6 +237,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     if (r.warmup) continue;
     if (s.target.empty()) s.target = r.target;
     ++s.sent;
+    if (r.t_connect) ++s.connects;
     if (r.t_send > 0) {
       first_send = any_sent ? std::min(first_send, r.t_send) : r.t_send;
       last_end = any_sent ? std::max(last_end, std::max(r.t_end, r.t_send)) : std::max(r.t_end, r.t_send);
@@ -304,8 +311,8 @@ auto json_fields(const LevelSummary*) {
   return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
                          required("successful", &L::successful), required("failed", &L::failed),
                          field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         required("wall_s", &L::wall_s), field("peak_in_flight", &L::peak_in_flight),
-                         field("mean_in_flight", &L::mean_in_flight),
+                         field("connects", &L::connects), required("wall_s", &L::wall_s),
+                         field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
                          required("throughput_req_per_sec", &L::throughput_req_per_sec),
                          required("output_tokens_per_sec", &L::output_tokens_per_sec),
                          field("total_output_tokens", &L::total_output_tokens),

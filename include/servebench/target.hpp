@@ -5,6 +5,8 @@
 // A *sender* is anything with
 //     RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched);
 //     void cancel(ErrorKind reason);   // thread-safe; aborts the request in flight and every later one (sticky)
+// and optionally
+//     std::string connect();           // opens its connection now; "" or why it could not (see Driver::connect)
 // servebench::Driver<Api> is one; tests use in-process fakes. AnySender holds any sender, so one sweep can compare
 // targets that speak different dialects.
 //
@@ -27,6 +29,21 @@
 #include "workload.hpp"
 
 namespace servebench {
+
+namespace detail {
+template <class Sender, class = void>
+struct can_connect : std::false_type {};
+template <class Sender>
+struct can_connect<Sender, std::void_t<decltype(std::declval<Sender&>().connect())>> : std::true_type {};
+// The sender's connect(), or "" for a sender without one (it connects as it sends).
+template <class Sender>
+std::string connect_sender(Sender& sender) {
+  if constexpr (can_connect<Sender>::value)
+    return sender.connect();
+  else
+    return {};
+}
+}  // namespace detail
 
 // Holds any sender (see the top of this file) behind one type. Move-only; an empty AnySender throws on send.
 class AnySender {
@@ -52,6 +69,8 @@ class AnySender {
   void cancel(ErrorKind reason = ErrorKind::interrupted) {
     if (self_) self_->cancel(reason);
   }
+  // The held sender's connect(), or "" when it has none (it connects as it sends).
+  std::string connect() { return self_ ? self_->connect() : std::string{}; }
   explicit operator bool() const noexcept { return static_cast<bool>(self_); }
 
  private:
@@ -59,6 +78,7 @@ class AnySender {
     virtual ~Interface() = default;
     virtual RequestRecord send(const Prompt&, std::uint64_t, Nanos) = 0;
     virtual void cancel(ErrorKind) = 0;
+    virtual std::string connect() = 0;
   };
   template <class Sender>
   struct Model final : Interface {
@@ -68,6 +88,7 @@ class AnySender {
       return sender.send(prompt, index, t_sched);
     }
     void cancel(ErrorKind reason) override { sender.cancel(reason); }
+    std::string connect() override { return detail::connect_sender(sender); }
     Sender sender;
   };
   std::unique_ptr<Interface> self_;
@@ -104,6 +125,7 @@ struct LabelledSender {
     return r;
   }
   void cancel(ErrorKind reason) { sender.cancel(reason); }
+  std::string connect() { return connect_sender(sender); }
 };
 }  // namespace detail
 

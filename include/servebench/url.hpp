@@ -97,8 +97,7 @@ inline BaseUrl parse_base_url(const std::string& url) {
 
 // Throws std::invalid_argument for https with a cpp-httplib built without TLS, or a client certificate without its
 // key, naming the fix.
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
-  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+inline void check_tls(const BaseUrl& url, const TlsOptions& tls) {
   if (!tls_available())
     throw std::invalid_argument(
         "https://" + url.host +
@@ -106,16 +105,31 @@ inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const Tl
         "(define CPPHTTPLIB_OPENSSL_SUPPORT and link OpenSSL, as Debian's libcpp-httplib does)");
   if (tls.client_cert_file.empty() != tls.client_key_file.empty())
     throw std::invalid_argument("a client certificate needs both its certificate file and its key file");
+}
+
+// The CA to trust and whether to verify, on an https client (httplib::Client or a ClientImpl).
+template <class Client>
+void apply_tls(Client& client, const TlsOptions& tls) {
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (!tls.ca_cert_file.empty()) client.set_ca_cert_path(tls.ca_cert_file);
+  client.enable_server_certificate_verification(!tls.insecure);
+#else
+  (void)client;
+  (void)tls;
+#endif
+}
+
+// The client for `url`; throws as check_tls() does.
+inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+  check_tls(url, tls);
   const bool v6 = url.host.find(':') != std::string::npos;
   const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
                             std::to_string(url.port);
   auto client = tls.client_cert_file.empty()
                     ? std::make_unique<httplib::Client>(where)
                     : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  if (!tls.ca_cert_file.empty()) client->set_ca_cert_path(tls.ca_cert_file);
-  client->enable_server_certificate_verification(!tls.insecure);
-#endif
+  apply_tls(*client, tls);
   return client;
 }
 

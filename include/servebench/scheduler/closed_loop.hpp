@@ -1,5 +1,6 @@
 // servebench — the closed loop: exactly N requests in flight until a request count or a duration is reached (the
-// lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive).
+// lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive), opened before
+// the clock starts (RunOptions::preconnect).
 #pragma once
 
 #include <atomic>
@@ -48,6 +49,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
         auto run_worker = [&] {
           auto sender = level.make_sender(make_sender);
           detail::CancelRegistration registration(level, sender);
+          level.preconnect(sender);
           for (;;) {
             if (level.stopping()) break;
             const std::uint64_t i = next_warmup.fetch_add(1);

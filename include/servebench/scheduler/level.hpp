@@ -1,6 +1,6 @@
-// servebench — what both loops share while a level runs: the registry of senders to cancel, the counters, the
-// supervisor's stop decisions (Ctrl-C, grace period, level timeout), the warm-up barrier, and the LevelResult a
-// level ends with.
+// servebench — what both loops share while a level runs: the registry of senders to cancel, the connections opened
+// before the clock, the counters, the supervisor's stop decisions (Ctrl-C, grace period, level timeout), the warm-up
+// barrier, and the LevelResult a level ends with.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 
 #include "../record.hpp"
 #include "../result.hpp"
+#include "../target.hpp"
 #include "../workload.hpp"
 #include "interrupt.hpp"
 #include "options.hpp"
@@ -28,6 +29,25 @@
 namespace servebench {
 
 namespace detail {
+
+// Opening connections before a level: at most this many at once, each started this long after the last, so a server
+// whose accept queue holds 5 (Python's socketserver) is not flooded by a burst; 1000 workers take about two seconds.
+// A connect whose SYN is lost anyway (a server starved of CPU) holds its slot until the retransmit, which slows the
+// rest down.
+inline constexpr std::size_t max_connecting = 2;
+inline constexpr Nanos connect_spacing_ns = 2'000'000;
+
+// The warning for connects slower than slow_connect_threshold_ns, naming the likely cause and the fix.
+inline std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what,
+                                        double slowest_s) {
+  char buffer[480];
+  std::snprintf(buffer, sizeof buffer,
+                "%s: %zu %s took more than %.1f s to connect (slowest %.2f s): the server's accept queue was "
+                "probably full and a lost SYN was retransmitted; raise the server's listen backlog (Python's "
+                "socketserver: request_queue_size, 5 by default; uvicorn, gunicorn: --backlog)",
+                label.c_str(), count, what, ns_to_s(slow_connect_threshold_ns), slowest_s);
+  return buffer;
+}
 
 template <class Options>
 class Level {
@@ -91,6 +111,42 @@ class Level {
     // supervisor for every measured request cost a context switch each (bench/bench_client_overhead), and it looks
     // every 20 ms anyway.
     if (warmup) notify();
+  }
+
+  // Opens the sender's connection before the level's clock starts, when options().preconnect(), a few at a time
+  // and spaced (max_connecting, connect_spacing_ns). A failure is kept for the level's warnings and ends the
+  // opening for every worker; the requests then connect (and fail) on their own, so nothing waits for it.
+  template <class Sender>
+  void preconnect(Sender& sender) {
+    if (!can_connect<Sender>::value || !options_.preconnect()) return;
+    {
+      std::unique_lock<std::mutex> lock(connect_mutex_);
+      for (;;) {
+        if (stopping() || !connect_failure_.empty()) return;
+        const Nanos now = now_ns();
+        if (connecting_ < max_connecting && now >= next_connect_) break;
+        const Nanos until = connecting_ < max_connecting ? next_connect_ : now + 10'000'000;
+        connect_turn_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+      }
+      ++connecting_;
+      next_connect_ = now_ns() + connect_spacing_ns;
+    }
+    const Nanos start = now_ns();
+    std::string why = connect_sender(sender);
+    const Nanos took = now_ns() - start;
+    {
+      std::lock_guard<std::mutex> lock(connect_mutex_);
+      --connecting_;
+      ++preconnects_;
+      if (!why.empty()) {
+        ++preconnect_failures_;
+        if (connect_failure_.empty()) connect_failure_ = std::move(why);
+      } else if (took > slow_connect_threshold_ns) {
+        ++slow_preconnects_;
+        slowest_preconnect_ = std::max(slowest_preconnect_, took);
+      }
+    }
+    connect_turn_.notify_all();
   }
 
   // Builds a worker's sender; factories are never called from two threads at once.
@@ -218,12 +274,36 @@ class Level {
     }
     if (deadline_exceeded_)
       result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
+    connection_warnings(label, result);
     if (!options_.quiet())
       for (const auto& w : result.warnings) std::fprintf(stderr, "servebench: warning: %s\n", w.c_str());
     return result;
   }
 
  private:
+  void connection_warnings(const std::string& label, LevelResult& result) {
+    std::lock_guard<std::mutex> lock(connect_mutex_);
+    if (!connect_failure_.empty())
+      result.warnings.push_back(label + ": " + std::to_string(preconnect_failures_) + " of " +
+                                std::to_string(preconnects_) +
+                                " connections could not be opened before the level started: " + connect_failure_ +
+                                "; is the server running and accepting connections there? The requests then "
+                                "connected on their own (RequestRecord::t_connect)");
+    if (slow_preconnects_ > 0)
+      result.warnings.push_back(slow_connect_warning(label, slow_preconnects_,
+                                                     "connections opened before the level (not in the figures)",
+                                                     ns_to_s(slowest_preconnect_)));
+    std::size_t slow = 0;
+    double slowest = 0;
+    for (const auto& r : result.records) {
+      const auto took = r.connect_s();
+      if (!took || *took <= ns_to_s(slow_connect_threshold_ns)) continue;
+      ++slow;
+      slowest = std::max(slowest, *took);
+    }
+    if (slow > 0) result.warnings.push_back(slow_connect_warning(label, slow, "requests", slowest));
+  }
+
   const Options& options_;
   const Workload& workload_;
 
@@ -232,6 +312,12 @@ class Level {
   std::optional<ErrorKind> cancelled_with_;
 
   std::mutex factory_mutex_;
+
+  std::mutex connect_mutex_;
+  std::condition_variable connect_turn_;
+  std::size_t connecting_ = 0, preconnects_ = 0, preconnect_failures_ = 0, slow_preconnects_ = 0;
+  Nanos next_connect_ = 0, slowest_preconnect_ = 0;
+  std::string connect_failure_;
 
   std::mutex records_mutex_;
   std::vector<RequestRecord> records_;

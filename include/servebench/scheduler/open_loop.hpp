@@ -49,14 +49,24 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   bool no_more_jobs = false;
   std::vector<std::thread> threads;
   std::atomic<std::size_t> running{0};
+  std::atomic<std::size_t> opened{0};  // initial workers past their preconnect
 
   // A worker counts as idle (able to take a job) from the moment it is started, so a burst of arrivals does not
-  // start more threads than it needs.
-  auto worker = [&] {
+  // start more threads than it needs. The initial workers open their connections before the clock starts; one added
+  // later for a waiting job connects with that job's request (its record says so: t_connect).
+  auto worker = [&](bool first) {
     bool idle = true;
+    auto mark_opened = [&] {
+      if (!first) return;
+      first = false;
+      opened.fetch_add(1);
+      level.notify();
+    };
     try {
       auto sender = level.make_sender(make_sender);
       detail::CancelRegistration registration(level, sender);
+      if (first) level.preconnect(sender);
+      mark_opened();
       for (;;) {
         Job job{};
         {
@@ -79,6 +89,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
         level.send_one(sender, job.index, job.t_sched, job.warmup);
       }
     } catch (...) {
+      mark_opened();
       if (idle) {
         std::lock_guard<std::mutex> lock(jobs_mutex);
         --idle_workers;
@@ -94,7 +105,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     if (jobs.size() > idle_workers && (cap == 0 || threads.size() < cap)) {
       running.fetch_add(1);
       ++idle_workers;
-      threads.emplace_back(worker);
+      threads.emplace_back(worker, false);
     }
   };
   auto push = [&](Job job) {
@@ -115,17 +126,19 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
+  const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
   {
     // Workers exist before the first arrival, so it does not pay for a thread start: as many as the cap (it bounds
     // the workers anyway), else a few; more are added on demand.
     std::lock_guard<std::mutex> lock(jobs_mutex);
-    const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
     for (std::size_t i = 0; i < initial; ++i) {
       running.fetch_add(1);
       ++idle_workers;
-      threads.emplace_back(worker);
+      threads.emplace_back(worker, true);
     }
   }
+  while (opened.load() < initial && level.supervise(level_start))
+    level.wait_for_change(level.next_look(level_start, now_ns() + 200'000'000));
 
   const auto label = detail::level_label(target ? target->label : "", detail::level_config(options));
   detail::ProgressLine progress(detail::progress_enabled(options.quiet()), label);
@@ -168,8 +181,10 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 
 // Sends requests at the arrival times of arrival_offsets(options) (t_sched = arrival time), whatever the server's
 // pace. A worker thread (with its own sender from make_sender()) carries each request; workers are added when an
-// arrival finds none free, up to max_in_flight(). Warm-up requests go first, all at once (up to the cap), and the
-// arrival clock starts when they have all finished. `target`: a Target, or a sender factory as for run_closed_loop.
+// arrival finds none free, up to max_in_flight(). The first workers (max_in_flight() up to 64, else 4) open their
+// connections before warm-up and the arrival clock (RunOptions::preconnect). Warm-up requests go first, all at once (up
+// to the cap), and the arrival clock starts when they have all finished. `target`: a Target, or a sender factory as for
+// run_closed_loop.
 template <class TargetOrFactory>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, TargetOrFactory&& target) {
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {

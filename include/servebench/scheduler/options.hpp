@@ -14,6 +14,8 @@ namespace servebench {
 
 // A request sent more than this long after its t_sched counts as late (open loop: the client fell behind).
 inline constexpr Nanos late_send_threshold_ns = 1'000'000;
+// A connect slower than this was almost surely a lost SYN retried (Linux retries after 1 s): a full accept queue.
+inline constexpr Nanos slow_connect_threshold_ns = 900'000'000;
 
 namespace detail {
 
@@ -92,6 +94,15 @@ class RunOptions {
   }
   bool handle_signals() const noexcept { return handle_signals_; }
 
+  // Every worker opens its connection before the level's clock starts (a few at a time, spaced, so a server with a
+  // small accept queue is not flooded), so the first requests measure the server and not TCP handshakes. Off:
+  // each worker's first request opens its own connection, as before. Default: on. See docs/metrics.md.
+  Derived& preconnect(bool on) {
+    preconnect_ = on;
+    return self();
+  }
+  bool preconnect() const noexcept { return preconnect_; }
+
   // Percentile method and SLOs for the summary in the result.
   Derived& summarize_options(SummarizeOptions options) {
     summarize_options_ = std::move(options);
@@ -111,6 +122,7 @@ class RunOptions {
   std::chrono::nanoseconds grace_period_ = std::chrono::seconds(2);
   bool quiet_ = false;
   bool handle_signals_ = true;
+  bool preconnect_ = true;
   SummarizeOptions summarize_options_;
 };
 
