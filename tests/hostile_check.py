@@ -112,7 +112,14 @@ def run_case(name, tmp):
         return
     kinds = [r.get("error_kind", "none") for r in vllm[0]["records"]]
     want = kind or "none"
-    check(len(kinds) == 3 and all(k == want for k in kinds), f"{name}: every vLLM request ended {want}: {kinds}")
+    if name == "long_length":
+        # The first reply is cut at its lying Content-Length: invalid_json. The connection looks reusable to the
+        # client, but the server closes it after the extra bytes, so a later request on it may meet the close
+        # first (empty_reply) — a race either way, never a success.
+        check(len(kinds) == 3 and kinds[0] == want and all(k in (want, "empty_reply") for k in kinds),
+              f"{name}: the first vLLM request ended {want}, the others {want} or empty_reply: {kinds}")
+    else:
+        check(len(kinds) == 3 and all(k == want for k in kinds), f"{name}: every vLLM request ended {want}: {kinds}")
     if kind == "deadline_exceeded":  # three requests one after another, each ended by its 1.5 s deadline
         wall = vllm[0]["summary"]["wall_s"]
         # wall_s ends at the last byte, up to one drip (0.3 s) before each deadline
