@@ -54,6 +54,6 @@ int main(int argc, char** argv) {
   } catch (const examples::UsageError& e) {
     return examples::usage_error(args, e.what());
   } catch (const std::exception& e) {
-    return examples::error(args, e.what());
+    return lab::failed(args, e);
   }
 }

@@ -64,6 +64,6 @@ int main(int argc, char** argv) {
   } catch (const examples::UsageError& e) {
     return examples::usage_error(args, e.what());
   } catch (const std::exception& e) {  // lab::SetupError and anything unexpected: one line, exit 2
-    return examples::error(args, e.what());
+    return lab::failed(args, e);
   }
 }

@@ -25,13 +25,13 @@
 //   servebench/url.hpp
 //   servebench/sse.hpp
 //   servebench/ready.hpp
+//   servebench/scheduler/interrupt.hpp
 //   servebench/report.hpp
 //   servebench/scheduler.hpp
 //   servebench/scheduler/arrivals.hpp
 //   servebench/scheduler/options.hpp
 //   servebench/scheduler/closed_loop.hpp
 //   servebench/target.hpp
-//   servebench/scheduler/interrupt.hpp
 //   servebench/scheduler/level.hpp
 //   servebench/scheduler/progress.hpp
 //   servebench/scheduler/open_loop.hpp
@@ -869,6 +869,9 @@ struct RequestRecord {
   std::optional<Nanos> t_first_answer_token;  // first event with answer text (not reasoning); absent when none
   Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
   std::vector<Nanos> event_times;             // arrival of every text-carrying event (streaming only)
+  // The server's cumulative completion_tokens at each of event_times, when every such event carried one (vLLM's
+  // continuous usage stats); empty otherwise. Per-token ITL is defined from it.
+  std::vector<std::int64_t> event_tokens;
 
   std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
   std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
@@ -909,6 +912,25 @@ struct RequestRecord {
   }
 };
 
+// Per-token inter-token latency (docs/metrics.md): an event that brings k >= 1 new tokens a gap g after the previous
+// one contributes k samples of g / k; an event that brings none passes its gap on to the next that does. The first
+// event's tokens belong to TTFT and give no sample. Appends nothing when the record has no per-event token counts
+// (event_tokens) or they do not match event_times, or go down.
+template <class Out>
+void append_per_token_itl(const RequestRecord& r, Out& out) {
+  if (r.event_tokens.size() != r.event_times.size() || r.event_tokens.size() < 2) return;
+  for (std::size_t i = 1; i < r.event_tokens.size(); ++i)
+    if (r.event_tokens[i] < r.event_tokens[i - 1]) return;
+  Nanos gap = 0;
+  for (std::size_t i = 1; i < r.event_tokens.size(); ++i) {
+    gap += r.event_times[i] - r.event_times[i - 1];
+    const std::int64_t k = r.event_tokens[i] - r.event_tokens[i - 1];
+    if (k == 0) continue;
+    for (std::int64_t j = 0; j < k; ++j) out.push_back(ns_to_s(gap) / static_cast<double>(k));
+    gap = 0;
+  }
+}
+
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
@@ -917,7 +939,8 @@ auto json_fields(const RequestRecord*) {
       field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
       field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
       field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-      field("event_times", &R::event_times), field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
+      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
+      field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
       required("n_out", &R::n_out), field("token_source", &R::token_source), field("http_status", &R::http_status),
       required("error_kind", &R::error_kind), field("error_message", &R::error_message),
       field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
@@ -975,12 +998,14 @@ struct LevelSummary {
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
+  // Per-token ITL (append_per_token_itl): only from requests whose server counted the tokens of every chunk.
+  std::optional<Summary> itl_per_token;
 };
 
 template <class Records = std::vector<RequestRecord>>
 LevelSummary summarize(const Records& records, const SummarizeOptions& options = {}) {
   LevelSummary s;
-  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa;
+  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa, itl_per_token;
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
@@ -1014,6 +1039,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
       if (auto t = r.tpot_s()) tpot.push_back(*t);
       for (std::size_t i = 1; i < r.event_times.size(); ++i)
         itl.push_back(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
+      append_per_token_itl(r, itl_per_token);
     }
     if (options.slo.met_by(r)) ++good;
   }
@@ -1053,6 +1079,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   s.ttfa = maybe(ttfa);
   s.tpot = maybe(tpot);
   s.itl = maybe(itl);
+  s.itl_per_token = maybe(itl_per_token);
   return s;
 }
 
@@ -1070,7 +1097,7 @@ auto json_fields(const LevelSummary*) {
                          field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
                          field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
                          field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-                         field("ttfa", &L::ttfa));
+                         field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token));
 }
 
 }  // namespace servebench
@@ -1298,6 +1325,9 @@ struct GenerationOptions {
   bool stream = false;            // ask for a stream of events (only dialects with `event` can)
   bool ignore_eos = false;        // vLLM extension: generate exactly max_tokens
   std::optional<int> min_tokens;  // vLLM extension
+  // vLLM extension: stream_options.continuous_usage_stats, a cumulative usage in every stream chunk, so a chunk's
+  // token count is known (per-token ITL). Off by default: other servers may reject the unknown field.
+  bool continuous_usage = false;
 };
 
 namespace api {
@@ -1471,6 +1501,7 @@ void put_openai_options(Json& body, const Prompt& prompt, const GenerationOption
     body["stream"] = true;
     // Without it an OpenAI-style stream carries no token count and n_out would fall back to counting events.
     body["stream_options"] = {{"include_usage", true}};
+    if (g.continuous_usage) body["stream_options"]["continuous_usage_stats"] = true;
   }
 }
 
@@ -3565,6 +3596,13 @@ class DriverOptions {
     return *this;
   }
   std::optional<int> min_tokens() const noexcept { return generation_.min_tokens; }
+  // Ask for a usage object in every stream chunk (vLLM's stream_options.continuous_usage_stats): the record then
+  // holds each event's token count (event_tokens) and the summary a per-token ITL. Only for servers that accept it.
+  DriverOptions& continuous_usage_stats(bool on) {
+    generation_.continuous_usage = on;
+    return *this;
+  }
+  bool continuous_usage_stats() const noexcept { return generation_.continuous_usage; }
   DriverOptions& connect_timeout(Duration d) {
     connect_timeout_ = d;
     return *this;
@@ -3581,13 +3619,34 @@ class DriverOptions {
     return *this;
   }
   Duration write_timeout() const noexcept { return write_timeout_; }
-  // The longest one whole request may take, from t_send; zero means none. A connect in progress is not
-  // interrupted (cpp-httplib holds its socket lock while connecting): connect_timeout bounds that part.
+  // The longest one whole request may take, from t_send. Unset (the default), each request's own is derived:
+  //   deadline = deadline_base + deadline_per_token x max_tokens   (60 s + 1 s per token; max_tokens <= 0 counts 4096)
+  // so a server dripping a byte at a time, never silent for a whole read timeout, still ends as deadline_exceeded.
+  // deadline(d) fixes it for every request; deadline(0ms) means none (only the read timeout and the level timeout
+  // bound a request then). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
+  // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
     return *this;
   }
-  Duration deadline() const noexcept { return deadline_; }
+  std::optional<Duration> deadline() const noexcept { return deadline_; }
+  // Back to the derived deadline, with this base and per-token allowance.
+  DriverOptions& derived_deadline(Duration base = std::chrono::seconds(60),
+                                  Duration per_token = std::chrono::seconds(1)) {
+    deadline_.reset();
+    deadline_base_ = base;
+    deadline_per_token_ = per_token;
+    return *this;
+  }
+  Duration deadline_base() const noexcept { return deadline_base_; }
+  Duration deadline_per_token() const noexcept { return deadline_per_token_; }
+  // The deadline a request for `max_tokens` gets: the fixed one, or the derived one; zero means none.
+  Duration deadline_for(int max_tokens) const noexcept {
+    if (deadline_) return *deadline_;
+    return deadline_base_ + deadline_per_token_ * (max_tokens > 0 ? max_tokens : unbounded_reply_tokens);
+  }
+  // What the derived deadline assumes of a request without max_tokens (the server decides its length).
+  static constexpr int unbounded_reply_tokens = 4096;
   // The most bytes one reply may bring; past it the request ends as reply_too_large, so a server that sends without
   // end cannot take the client's memory. 64 MiB by default: thousands of times a long LLM reply.
   DriverOptions& max_reply_bytes(std::size_t n) {
@@ -3617,7 +3676,9 @@ class DriverOptions {
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
   Duration write_timeout_ = std::chrono::seconds(30);
-  Duration deadline_ = Duration::zero();
+  std::optional<Duration> deadline_;  // unset: derived per request (deadline_for)
+  Duration deadline_base_ = std::chrono::seconds(60);
+  Duration deadline_per_token_ = std::chrono::seconds(1);
   bool keep_text_ = true;
   std::size_t max_reply_bytes_ = std::size_t{64} << 20;
 };
@@ -3824,13 +3885,15 @@ class Driver {
     bool streaming = false;
     bool keep_text = true;
     std::size_t max_bytes = 0;
-    int status = -1;          // -1: no status line yet
-    Nanos last_activity = 0;  // last byte (or header) arrival
+    DriverOptions::Duration deadline{};  // this request's; zero: none
+    int status = -1;                     // -1: no status line yet
+    Nanos last_activity = 0;             // last byte (or header) arrival
     std::size_t bytes = 0;
     std::string body;  // non-streaming body, or the start of any failed one
     SseParser parser;
     bool terminated = false;
     std::int64_t text_events = 0;  // events that carried a generated token of any kind
+    bool counts_per_event = true;  // every token-carrying event so far had a cumulative completion_tokens
     bool failed = false;
 
     bool on_bytes(Nanos arrived, const char* data, std::size_t n) noexcept {
@@ -3878,6 +3941,11 @@ class Driver {
           if (text_events == 0) record->t_first_token = arrived;
           record->t_end = arrived;
           record->event_times.push_back(arrived);
+          // Counts per event only when every token-carrying event has one (continuous usage stats).
+          if (e.completion_tokens && counts_per_event)
+            record->event_tokens.push_back(*e.completion_tokens);
+          else if (counts_per_event)
+            counts_per_event = false, record->event_tokens.clear();
           ++text_events;
           if (keep_text && e.carries_text) record->text += e.text;
         }
@@ -3920,6 +3988,7 @@ class Driver {
     x.max_bytes = options_.max_reply_bytes();
     if (x.streaming) {
       record.event_times.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens + 2 : 16));
+      if (generation.continuous_usage) record.event_tokens.reserve(record.event_times.capacity());
       if (x.keep_text) record.text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
     } else {
       x.body.reserve(4096);
@@ -3936,7 +4005,8 @@ class Driver {
 
     httplib::Response response;
     httplib::Error error = httplib::Error::Success;
-    const Nanos deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.deadline()).count();
+    x.deadline = options_.deadline_for(prompt.max_tokens);
+    const Nanos deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(x.deadline).count();
     record.t_send = now_ns();  // just before the first byte: connect time counts, as a user waits for it too
     x.last_activity = record.t_send;
     state.begin(deadline_ns > 0 ? record.t_send + deadline_ns : 0);
@@ -3962,7 +4032,8 @@ class Driver {
         detail::fail(record, reason, "cancelled while in flight");
       else
         detail::fail(record, ErrorKind::deadline_exceeded,
-                     "no complete reply within the deadline of " + std::to_string(options_.deadline().count()) + " ms");
+                     "no complete reply within the deadline of " + std::to_string(x.deadline.count()) + " ms" +
+                         (options_.deadline() ? "" : " (derived from max_tokens: DriverOptions::deadline)"));
       return;
     }
     if (!completed) {
@@ -4065,13 +4136,113 @@ class Driver {
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <iostream>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
 
 #include <httplib.h>
 
+// ---- begin servebench/scheduler/interrupt.hpp ----
+// servebench — Ctrl-C and SIGTERM: the first stops sending and lets requests in flight finish within a grace period,
+// a second exits at once (130). Handlers are installed for the outermost active run only and restored after.
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+
+#if !defined(_WIN32)
+#include <signal.h>
+#endif
+
+namespace servebench {
+
+namespace detail {
+
+// Signal handlers may touch only lock-free atomics; everything else polls these.
+inline std::atomic<int> interrupt_signals{0};
+inline std::atomic<int> interrupt_signal_number{0};
+inline std::atomic<bool> interrupt_requested_by_call{false};
+
+inline void on_interrupt_signal(int signal_number) {
+  if (interrupt_signals.fetch_add(1) >= 1) std::_Exit(128 + signal_number);  // a second Ctrl-C: leave now (130)
+  interrupt_signal_number.store(signal_number);
+}
+
+// Installs the handlers for the outermost active run only (a sweep's levels share the sweep's) and restores what was
+// there before when that run ends. Also clears the interrupt state at the start of the outermost run.
+class InterruptScope {
+ public:
+  explicit InterruptScope(bool install) {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (depth()++ > 0) return;
+    interrupt_signals.store(0);
+    interrupt_signal_number.store(0);
+    interrupt_requested_by_call.store(false);
+    if (!install) return;
+    installed_ = true;
+#if defined(_WIN32)
+    previous_int_ = std::signal(SIGINT, &on_interrupt_signal);
+    previous_term_ = std::signal(SIGTERM, &on_interrupt_signal);
+#else
+    struct sigaction action {};
+    action.sa_handler = &on_interrupt_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // other threads' blocking reads carry on; the scheduler polls the flag
+    ::sigaction(SIGINT, &action, &previous_int_);
+    ::sigaction(SIGTERM, &action, &previous_term_);
+#endif
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+  ~InterruptScope() {
+    std::lock_guard<std::mutex> lock(mutex());
+    --depth();
+    if (!installed_) return;
+#if defined(_WIN32)
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+#else
+    ::sigaction(SIGINT, &previous_int_, nullptr);
+    ::sigaction(SIGTERM, &previous_term_, nullptr);
+#endif
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& depth() {
+    static int d = 0;
+    return d;
+  }
+  bool installed_ = false;
+#if defined(_WIN32)
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
+#else
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+#endif
+};
+
+}  // namespace detail
+
+// True once the active run has been asked to stop (a signal or request_interrupt()).
+inline bool interrupt_requested() noexcept {
+  return detail::interrupt_signals.load() > 0 || detail::interrupt_requested_by_call.load();
+}
+
+// Stops the active run as a first Ctrl-C would (for programs that handle signals themselves, or a GUI's button).
+inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.store(true); }
+
+}  // namespace servebench
+// ---- end servebench/scheduler/interrupt.hpp ----
 
 namespace servebench {
 
@@ -4100,8 +4271,22 @@ struct ReadyResult {
   std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
   std::string reason;       // the last reason it was not ready
   bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
+  bool interrupted = false;  // Ctrl-C, SIGTERM or request_interrupt() ended the wait (programs exit 130)
   double waited_s = 0;
   explicit operator bool() const noexcept { return ready; }
+};
+
+// What bounds one readiness probe, so that no server can hold or flood the wait.
+struct ReadyOptions {
+  // A probe reads at most this much of a reply's body and then drops the connection: the status line is what
+  // decides, so an endless /health body costs at most this much memory.
+  std::size_t max_body_bytes = std::size_t{64} << 10;
+  // The longest one probe may take, whole (a server dripping a byte a second never trips a read timeout); never
+  // past the wait's own deadline.
+  std::chrono::milliseconds probe_timeout = std::chrono::seconds(10);
+  // Ctrl-C / SIGTERM end the wait at once (interrupted) instead of killing the program; off: the program's own
+  // handlers stay, and request_interrupt() still ends the wait.
+  bool handle_signals = true;
 };
 
 namespace detail {
@@ -4127,6 +4312,96 @@ inline ProbeAnswer classify_probe(int status) noexcept {
   if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
   return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
 }
+
+// Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
+// every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
+class ProbeWatch {
+ public:
+  explicit ProbeWatch(httplib::Client& client) : client_(client), thread_([this] { watch(); }) {}
+  ProbeWatch(const ProbeWatch&) = delete;
+  ProbeWatch& operator=(const ProbeWatch&) = delete;
+  ~ProbeWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void begin(std::chrono::steady_clock::time_point until) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    until_ = until;
+    in_probe_ = true;
+    timed_out_ = false;
+  }
+  // True when the watch stopped the probe for its time.
+  bool end() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_probe_ = false;
+    return timed_out_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      if (in_probe_) {
+        const bool late = std::chrono::steady_clock::now() >= until_;
+        if (late || interrupt_requested()) {
+          timed_out_ = timed_out_ || late;
+          client_.stop();
+        }
+      }
+      wake_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  httplib::Client& client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false, in_probe_ = false, timed_out_ = false;
+  std::chrono::steady_clock::time_point until_;
+  std::thread thread_;
+};
+
+// One probe: the status line (0: none), or why there was none. The body is counted, never kept.
+struct ProbeReply {
+  int status = 0;
+  std::string why;
+  bool tls_error = false;
+  httplib::Error error = httplib::Error::Success;
+};
+
+inline ProbeReply probe_once(httplib::Client& client, ProbeWatch& watch, const std::string& path, bool post,
+                             std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
+  ProbeReply reply;
+  httplib::Request request;
+  request.method = post ? "POST" : "GET";
+  request.path = path;
+  if (post) {
+    request.body = R"({"prompt":"Hello","max_tokens":1})";
+    request.headers.emplace("Content-Type", "application/json");
+  }
+  std::size_t bytes = 0;
+  bool too_large = false;
+  request.response_handler = [&reply](const httplib::Response& r) {
+    reply.status = r.status;
+    return true;
+  };
+  request.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
+    bytes += n;
+    too_large = bytes > options.max_body_bytes;
+    return !too_large;
+  };
+  httplib::Response response;
+  watch.begin(until);
+  const bool completed = client.send(request, response, reply.error);
+  const bool timed_out = watch.end();
+  if (completed || reply.status > 0) return reply;  // the status line decides; a body cut short does not matter
+  reply.tls_error = reply.error == httplib::Error::SSLConnection || reply.error == httplib::Error::SSLLoadingCerts ||
+                    reply.error == httplib::Error::SSLServerVerification;
+  reply.why = timed_out ? std::string(path) + " sent no status line within its probe timeout" : describe(reply.error);
+  return reply;
+}
 }  // namespace detail
 
 // Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
@@ -4135,11 +4410,12 @@ inline ProbeAnswer classify_probe(int status) noexcept {
 // 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
 // does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
 // off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
-// throws: an unusable URL is a reason, returned.
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Each probe
+// is bounded by `options` (its body size and its whole time), and Ctrl-C ends the wait within ~10 ms (interrupted;
+// a connect in progress, at most 2 s, is not cut short). Never throws: an unusable URL is a reason, returned.
 template <class Url = std::string>
 ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
-                             const TlsOptions& tls = {}) {
+                             const TlsOptions& tls = {}, const ReadyOptions& options = {}) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   ReadyResult result;
@@ -4152,6 +4428,16 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
     result.reason = e.what();
     return result;
   }
+  detail::InterruptScope interrupt_scope(options.handle_signals);
+  detail::ProbeWatch watch(*client);
+  const auto interrupted = [&] {
+    if (!interrupt_requested()) return false;
+    result.interrupted = true;
+    result.reason = "interrupted";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (log) *log << "servebench: stopped waiting for " << base_url << ": interrupted\n";
+    return true;
+  };
   client->set_tcp_nodelay(true);
   client->set_connection_timeout(std::chrono::seconds(2));
   auto backoff = std::chrono::milliseconds(100);
@@ -4161,38 +4447,38 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
     const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
     client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    const auto probe_until = clock::now() +
+                             std::min(options.probe_timeout,
+                                      std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
     std::string why;
     std::string unrouted;  // the probes that answered "no such route"
-    const std::string one_token = R"({"prompt":"Hello","max_tokens":1})";
     const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
     for (const char* probe : probes) {
       const bool post = std::string(probe) == "/v1/completions";
-      auto answer = post ? client->Post(url.prefix + probe, one_token, "application/json")
-                         : client->Get(url.prefix + probe);
-      if (!answer) {
-        const auto e = answer.error();
-        if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLLoadingCerts ||
-            e == httplib::Error::SSLServerVerification) {
+      const auto answer = detail::probe_once(*client, watch, url.prefix + probe, post, probe_until, options);
+      if (interrupted()) return result;
+      if (answer.status == 0) {
+        if (answer.tls_error) {
           // Waiting will not make a certificate trusted: say so now.
-          result.reason = detail::tls_failure(url, e, tls);
+          result.reason = detail::tls_failure(url, answer.error, tls);
           result.tls_failed = true;
           result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
           if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
           return result;
         }
-        why = detail::describe(e);
+        why = answer.why;
         break;
       }
-      const auto kind = detail::classify_probe(answer->status);
+      const auto kind = detail::classify_probe(answer.status);
       if (kind == detail::ProbeAnswer::up) {
         result.probe = probe;
         break;
       }
       if (kind == detail::ProbeAnswer::starting) {
-        why = std::string(probe) + " answered " + std::to_string(answer->status) + " (starting)";
+        why = std::string(probe) + " answered " + std::to_string(answer.status) + " (starting)";
         break;
       }
-      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer->status);
+      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer.status);
     }
     if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
     result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
@@ -4215,7 +4501,10 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
       logged = true;
       next_log = now + std::chrono::seconds(10);
     }
-    std::this_thread::sleep_for(std::min<clock::duration>(backoff, deadline - (now - start)));
+    const auto resume = now + std::min<clock::duration>(backoff, deadline - (now - start));
+    while (clock::now() < resume && !interrupt_requested())
+      std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(10), resume - clock::now()));
+    if (interrupted()) return result;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
 }
@@ -4490,7 +4779,9 @@ template <class Levels = std::vector<LevelResult>>
 Table comparison_table(const Levels& levels, const ReportOptions& options = {}) {
   const std::string baseline = detail::baseline_of(levels, options);
   bool streamed = false;
+  bool per_token = false;  // a server counted every chunk's tokens (continuous usage stats)
   for (const auto& l : levels) streamed = streamed || l.summary.ttft.has_value();
+  for (const auto& l : levels) per_token = per_token || l.summary.itl_per_token.has_value();
   std::vector<std::string> header = {detail::level_name(levels, false),
                                      "target",
                                      "ok",
@@ -4502,6 +4793,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                      "mean s",
                                      "p95 s"};
   if (streamed) header.insert(header.end(), {"TTFT p95 ms", "TPOT mean ms"});
+  if (per_token) header.insert(header.end(), {"ITL/event p95 ms", "ITL/token p95 ms"});
   header.push_back("vs " + baseline);
   Table table(header);
   bool first = true;
@@ -4531,6 +4823,10 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
       if (streamed) {
         row.push_back(s.ttft ? detail::fixed(s.ttft->p95 * 1e3, 1) : "-");
         row.push_back(s.tpot ? detail::fixed(s.tpot->mean * 1e3, 2) : "-");
+      }
+      if (per_token) {
+        row.push_back(s.itl ? detail::fixed(s.itl->p95 * 1e3, 2) : "-");
+        row.push_back(s.itl_per_token ? detail::fixed(s.itl_per_token->p95 * 1e3, 2) : "-");
       }
       row.push_back(detail::relative_cell(relative_throughput_interval(levels, *l, baseline), label == baseline));
       table.row(std::move(row));
@@ -5204,103 +5500,6 @@ Target make_target(TargetInfo info, MakeSender make_sender) {
 
 }  // namespace servebench
 // ---- end servebench/target.hpp ----
-// ---- begin servebench/scheduler/interrupt.hpp ----
-// servebench — Ctrl-C and SIGTERM: the first stops sending and lets requests in flight finish within a grace period,
-// a second exits at once (130). Handlers are installed for the outermost active run only and restored after.
-
-#include <atomic>
-#include <csignal>
-#include <cstdlib>
-#include <mutex>
-
-#if !defined(_WIN32)
-#include <signal.h>
-#endif
-
-namespace servebench {
-
-namespace detail {
-
-// Signal handlers may touch only lock-free atomics; everything else polls these.
-inline std::atomic<int> interrupt_signals{0};
-inline std::atomic<int> interrupt_signal_number{0};
-inline std::atomic<bool> interrupt_requested_by_call{false};
-
-inline void on_interrupt_signal(int signal_number) {
-  if (interrupt_signals.fetch_add(1) >= 1) std::_Exit(128 + signal_number);  // a second Ctrl-C: leave now (130)
-  interrupt_signal_number.store(signal_number);
-}
-
-// Installs the handlers for the outermost active run only (a sweep's levels share the sweep's) and restores what was
-// there before when that run ends. Also clears the interrupt state at the start of the outermost run.
-class InterruptScope {
- public:
-  explicit InterruptScope(bool install) {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (depth()++ > 0) return;
-    interrupt_signals.store(0);
-    interrupt_signal_number.store(0);
-    interrupt_requested_by_call.store(false);
-    if (!install) return;
-    installed_ = true;
-#if defined(_WIN32)
-    previous_int_ = std::signal(SIGINT, &on_interrupt_signal);
-    previous_term_ = std::signal(SIGTERM, &on_interrupt_signal);
-#else
-    struct sigaction action {};
-    action.sa_handler = &on_interrupt_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;  // other threads' blocking reads carry on; the scheduler polls the flag
-    ::sigaction(SIGINT, &action, &previous_int_);
-    ::sigaction(SIGTERM, &action, &previous_term_);
-#endif
-  }
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-  ~InterruptScope() {
-    std::lock_guard<std::mutex> lock(mutex());
-    --depth();
-    if (!installed_) return;
-#if defined(_WIN32)
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-#else
-    ::sigaction(SIGINT, &previous_int_, nullptr);
-    ::sigaction(SIGTERM, &previous_term_, nullptr);
-#endif
-  }
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static int& depth() {
-    static int d = 0;
-    return d;
-  }
-  bool installed_ = false;
-#if defined(_WIN32)
-  void (*previous_int_)(int) = nullptr;
-  void (*previous_term_)(int) = nullptr;
-#else
-  struct sigaction previous_int_ {};
-  struct sigaction previous_term_ {};
-#endif
-};
-
-}  // namespace detail
-
-// True once the active run has been asked to stop (a signal or request_interrupt()).
-inline bool interrupt_requested() noexcept {
-  return detail::interrupt_signals.load() > 0 || detail::interrupt_requested_by_call.load();
-}
-
-// Stops the active run as a first Ctrl-C would (for programs that handle signals themselves, or a GUI's button).
-inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.store(true); }
-
-}  // namespace servebench
-// ---- end servebench/scheduler/interrupt.hpp ----
 // ---- begin servebench/scheduler/level.hpp ----
 // servebench — what both loops share while a level runs: the registry of senders to cancel, the connections opened
 // before the clock, the counters, the supervisor's stop decisions (Ctrl-C, grace period, level timeout), the warm-up

@@ -316,6 +316,13 @@ class ServerOptions {
     return *this;
   }
   int reasoning_tokens() const { return reasoning_tokens_; }
+  // Streams k tokens per event (the last may hold fewer), as a server with a stream interval or speculative
+  // decoding does; each event is written when its last token is produced. 1 (the default): one event per token.
+  ServerOptions& tokens_per_chunk(int k) {
+    tokens_per_chunk_ = k;
+    return *this;
+  }
+  int tokens_per_chunk() const { return tokens_per_chunk_; }
 
   ServerOptions& early_eos_rate(double v) {
     early_eos_rate_ = v;
@@ -449,6 +456,7 @@ class ServerOptions {
     need(time_scale_ > 0 && std::isfinite(time_scale_), "time_scale must be > 0");
     need(early_eos_rate_ >= 0 && early_eos_rate_ < 1, "early_eos_rate must be in [0, 1)");
     need(reasoning_tokens_ >= 0, "reasoning_tokens must be >= 0");
+    need(tokens_per_chunk_ >= 1, "tokens_per_chunk must be >= 1");
     need(port_ >= 0 && port_ <= 65535, "port must be in [0, 65535]");
     need(threads_ >= 1, "threads must be >= 1");
     need(listen_backlog_ >= 1, "listen_backlog must be >= 1");
@@ -462,6 +470,7 @@ class ServerOptions {
   FaultConfig faults_;
   double early_eos_rate_ = 0;
   int reasoning_tokens_ = 0;
+  int tokens_per_chunk_ = 1;
   ApiFlavour api_ = ApiFlavour::hf;
   std::string model_ = "meta-llama/Meta-Llama-3-8B-Instruct";
   double time_scale_ = 1.0;
@@ -1306,8 +1315,9 @@ inline std::string token_text(std::uint64_t seed, std::uint64_t prompt_hash, std
 //   completions  OpenAI /v1/completions as vLLM serves it, "stream" true or not.
 //   chat         OpenAI /v1/chat/completions; a stream opens with a role-only chunk, and its first token has no
 //                leading space.
-// Both OpenAI formats: SSE `data: {json}\n\n`, one event per token, a usage chunk (empty choices) when
-// stream_options.include_usage, then `data: [DONE]` (server.hpp writes the framing); errors as {"error": {message,
+// Both OpenAI formats: SSE `data: {json}\n\n`, one event per token (ServerOptions::tokens_per_chunk: per k tokens),
+// each with the cumulative usage when stream_options.continuous_usage_stats (vLLM's), a usage chunk (empty choices)
+// when stream_options.include_usage, then `data: [DONE]` (server.hpp writes the framing); errors as {"error": {message,
 // type, param, code}}. Reply ids end in the request's arrival number, the number its faults were drawn with.
 //
 // The server adds "sim_timing" to what a format builds (dialects.hpp says what it holds): it is the same in every
@@ -1333,6 +1343,7 @@ struct GenRequest {
   std::int64_t max_tokens = 16;
   bool stream = false;
   bool include_usage = false;
+  bool continuous_usage = false;  // stream_options.continuous_usage_stats: a cumulative usage in every chunk (vLLM)
   bool ignore_eos = false;
 };
 
@@ -1486,7 +1497,10 @@ class OpenAiWire : public StreamingWireFormat {
     g.stream = request_bool(body, "stream", 400);
     g.ignore_eos = request_bool(body, "ignore_eos", 400);
     auto so = body.find("stream_options");
-    if (so != body.end() && so->is_object()) g.include_usage = request_bool(*so, "include_usage", 400);
+    if (so != body.end() && so->is_object()) {
+      g.include_usage = request_bool(*so, "include_usage", 400);
+      g.continuous_usage = request_bool(*so, "continuous_usage_stats", 400);
+    }
     return g;
   }
 
@@ -1774,7 +1788,8 @@ struct Reply {
   std::uint64_t prompt_hash;
   Nanos arrival;
   std::uint64_t number;      // arrival number: the reply id ends in it, and the faults were drawn with it
-  std::int64_t written = 0;  // tokens written (streaming)
+  std::int64_t written = 0;  // tokens written or waiting in `pending` (streaming)
+  std::string pending;       // the text of the event being gathered (tokens_per_chunk > 1)
   Nanos first_written = 0;
   Nanos first_answer_written = 0;  // with reasoning first: when the first answer token was written
   bool dropped = false;
@@ -1873,11 +1888,18 @@ struct Reply {
         if (!opening.is_null() && !write_event(sink, opening.dump())) return client_left();
       }
       const bool last = i + 1 == target;
+      const bool reasoning = i < c.reasoning_tokens;
+      pending += token(i);
+      // An event ends every tokens_per_chunk tokens, at the last token, and where reasoning gives way to the answer.
+      if (!last && (i + 1) % server->options_.tokens_per_chunk() != 0 && reasoning == (i + 1 < c.reasoning_tokens))
+        continue;
       if (last && !before_last_token()) return false;
-      nlohmann::json event = stream.token_chunk(c, token(i), last ? finish_reason() : nullptr, i < c.reasoning_tokens);
+      nlohmann::json event = stream.token_chunk(c, pending, last ? finish_reason() : nullptr, reasoning);
+      pending.clear();
+      if (gen.continuous_usage) event["usage"] = stream.usage_chunk(c, i + 1)["usage"];
       const Nanos now = now_ns();
-      if (i == 0) first_written = now;
-      if (c.reasoning_tokens > 0 && i == c.reasoning_tokens) first_answer_written = now;
+      if (first_written == 0) first_written = now;
+      if (c.reasoning_tokens > 0 && !reasoning && first_answer_written == 0) first_answer_written = now;
       if (last) event["sim_timing"] = sim_timing(first_written, now, first_answer_written);
       std::string data = event.dump();
       if (mid == FaultPlan::MidReply::cut) cut_in_half(data);

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include <servebench/api.hpp>
 #include <servebench/driver.hpp>
@@ -146,5 +148,42 @@ TEST_CASE("on a reasoning stream TTFT counts from the first reasoning token and 
     REQUIRE(r.ok());
     CHECK(r.n_reasoning == -1);
     CHECK(r.t_first_answer_token == r.t_first_token);
+  }
+}
+
+TEST_CASE("per-token ITL against a simulated server that sends 4 tokens a chunk with continuous usage stats") {
+  sim::Server server(
+      sim::preset("vllm-h100").time_scale(5).threads(8).tokens_per_chunk(4).api(sim::ApiFlavour::openai));
+  server.start();
+  for (bool chat : {false, true}) {
+    CAPTURE(chat);
+    const auto options = DriverOptions().base_url(server.url()).stream(true).continuous_usage_stats(true);
+    const Prompt prompt{"Question 3: Explain concept 3 briefly.", 18};
+    const RequestRecord r = chat ? Driver<sim::openai_chat>(options).send(prompt)
+                                 : Driver<sim::openai_completions>(options).send(prompt);
+    CAPTURE(r.error_message);
+    REQUIRE(r.ok());
+    CHECK(r.n_out == 18);
+    // 18 tokens, 4 a chunk: the simulator's cumulative counts.
+    CHECK(r.event_tokens == std::vector<std::int64_t>{4, 8, 12, 16, 18});
+    std::vector<double> samples;
+    servebench::append_per_token_itl(r, samples);
+    REQUIRE(samples.size() == 14);  // the tokens after the first chunk
+    double sum = 0;
+    for (double v : samples) sum += v;
+    CHECK(sum == doctest::Approx(servebench::ns_to_s(r.t_end - r.t_first_token)));
+    // Ground truth: the server wrote its first and last chunk at sim_timing's times; the per-token mean is that
+    // span over the 14 tokens after the first chunk; the client's spans agree within 2 ms of delivery noise.
+    REQUIRE(r.server_timing.has_value());
+    const double truth = servebench::ns_to_s(r.server_timing->last_token - r.server_timing->first_token) / 14;
+    CHECK(truth > 0);
+    CHECK(std::abs(sum / 14 - truth) * 14 < 0.002);
+  }
+  SUBCASE("without the option no usage rides on the chunks, and there are no per-event counts") {
+    Driver<sim::openai_completions> driver(DriverOptions().base_url(server.url()).stream(true));
+    const auto r = driver.send(Prompt{"Question 3", 9});
+    REQUIRE(r.ok());
+    CHECK(r.event_times.size() == 3);
+    CHECK(r.event_tokens.empty());
   }
 }

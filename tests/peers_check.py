@@ -99,6 +99,52 @@ def case_aiohttp():
         server.wait(timeout=10)
 
 
+def case_per_token_itl():
+    """aiohttp sends 3 tokens a chunk, 3 x 20 ms apart, with a cumulative usage in every chunk when asked
+    (continuous_usage_stats): per-event ITL is about 60 ms, per-token ITL about 20 ms. The expected values are the
+    server's known timing, and the summary's percentiles are recomputed here with numpy from the records."""
+    import numpy
+    port = free_port()
+    server = start("openai_server_aiohttp.py", port, "--tokens-per-chunk", "3", "--step-ms", "20")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            r = run("lab2_3_concurrent", "--vllm", url, "--model", "m", "--stream", "--continuous-usage",
+                    "--concurrency", "1,2", "--max-tokens", "12", "--out", out, "--time-scale", "200")
+            check(r.returncode == 0, "per_token_itl: lab2_3 exits 0")
+            check("ITL/token p95 ms" in r.stdout, "per_token_itl: the table has the per-token ITL column")
+            artifact = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+            levels = [lv for lv in artifact["levels"] if lv["summary"]["target"] == "vllm"]
+            check(len(levels) == 2, "per_token_itl: two vLLM levels")
+            for lv in levels:
+                records = [x for x in lv["records"] if not x.get("warmup")]
+                check(all(x["event_tokens"] == [3, 6, 9, 12] for x in records),
+                      f"per_token_itl: every record counts 3 tokens a chunk: {records[0].get('event_tokens')}")
+                samples = []
+                for x in records:  # the rule of docs/metrics.md, written again here
+                    t, c = x["event_times"], x["event_tokens"]
+                    for i in range(1, len(t)):
+                        k = c[i] - c[i - 1]
+                        samples += [(t[i] - t[i - 1]) / 1e9 / k] * k
+                s = lv["summary"]["itl_per_token"]
+                check(s is not None and s["count"] == len(samples) == 9 * len(records),
+                      f"per_token_itl: {len(samples)} samples, 9 a request")
+                check(abs(s["mean"] - numpy.mean(samples)) < 1e-9 and abs(s["p95"] - numpy.percentile(samples, 95))
+                      < 1e-9, "per_token_itl: mean and p95 agree with numpy over the records")
+                check(0.018 <= s["p50"] <= 0.030, f"per_token_itl: median {s['p50'] * 1e3:.1f} ms, the server's 20 ms")
+                e = lv["summary"]["itl"]
+                check(0.055 <= e["p50"] <= 0.080, f"per_token_itl: per-event median {e['p50'] * 1e3:.1f} ms, 60 ms")
+            r = run("lab2_3_concurrent", "--vllm", url, "--model", "m", "--stream", "--concurrency", "1",
+                    "--max-tokens", "6", "--out", out, "--time-scale", "200")
+            artifact = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+            lv = [lv for lv in artifact["levels"] if lv["summary"]["target"] == "vllm"][0]
+            check(lv["summary"].get("itl_per_token") is None and "ITL/token" not in r.stdout,
+                  "per_token_itl: without --continuous-usage no per-token ITL (the server sent no counts)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def case_tls():
     with tempfile.TemporaryDirectory() as tmp:
         cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
@@ -153,7 +199,8 @@ def case_endpoint_flags():
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
-    parser.add_argument("--case", required=True, choices=["flask", "http_server", "aiohttp", "tls", "endpoint_flags"])
+    parser.add_argument("--case", required=True, choices=["flask", "http_server", "aiohttp", "tls", "endpoint_flags",
+                                                                  "per_token_itl"])
     a = parser.parse_args()
     BIN = a.bin
     globals()["case_" + a.case]()

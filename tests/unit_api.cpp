@@ -39,6 +39,14 @@ TEST_CASE("openai_completions asks for usage in streams and passes vLLM's extens
                           {"min_tokens", 10},
                           {"stream", true},
                           {"stream_options", {{"include_usage", true}}}});
+  SUBCASE("continuous usage stats only when asked for (other servers may reject the field)") {
+    g.continuous_usage = true;
+    for (const auto& body :
+         {api::openai_completions{}.request({"Hi", 7}, g).body, api::openai_chat{}.request({"Hi", 7}, g).body})
+      CHECK(body.at("stream_options") == json{{"include_usage", true}, {"continuous_usage_stats", true}});
+    g.stream = false;
+    CHECK_FALSE(api::openai_completions{}.request({"Hi", 7}, g).body.contains("stream_options"));
+  }
   SUBCASE("and leaves them out when not asked for") {
     const auto plain = api::openai_completions{}.request({"Hi", 7}, GenerationOptions{});
     CHECK(plain.body == json{{"prompt", "Hi"}, {"max_tokens", 7}, {"temperature", 0.0}});

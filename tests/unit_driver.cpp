@@ -202,6 +202,35 @@ TEST_CASE("deadline_exceeded: the whole request takes longer than its deadline")
   }
 }
 
+TEST_CASE("the default deadline is derived from max_tokens: base + per-token allowance x max_tokens") {
+  const DriverOptions defaults;
+  CHECK_FALSE(defaults.deadline().has_value());
+  CHECK(defaults.deadline_for(100) == 160s);       // 60 s + 100 x 1 s
+  CHECK(defaults.deadline_for(0) == 60s + 4096s);  // no max_tokens: DriverOptions::unbounded_reply_tokens assumed
+  CHECK(DriverOptions().deadline(0ms).deadline_for(100) == 0ms);  // explicitly none
+  CHECK(DriverOptions().deadline(2s).deadline_for(100) == 2s);
+  CHECK(DriverOptions().deadline(2s).derived_deadline(1s, 10ms).deadline_for(50) == 1500ms);
+
+  // A server that answers at once and then drips a byte every 50 ms never trips the read timeout (1 s); the
+  // derived deadline (200 ms + 20 x 10 ms = 400 ms) ends the request.
+  TestServer server;
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
+      std::this_thread::sleep_for(50ms);
+      return sink.write(" ", 1);
+    });
+  });
+  server.start();
+  Driver<api::openai_completions> driver(
+      DriverOptions().base_url(server.url()).read_timeout(1s).derived_deadline(200ms, 10ms));
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = driver.send(Prompt{"hi", 20});
+  CHECK(r.error_kind == ErrorKind::deadline_exceeded);
+  CHECK(r.error_message.find("400 ms (derived from max_tokens") != std::string::npos);
+  CHECK(seconds_since(start) >= 0.39);
+  CHECK(seconds_since(start) < 1.0);
+}
+
 TEST_CASE("http_status keeps the status and the first 512 bytes of the body") {
   TestServer server;
   const std::string page = "Service Unavailable " + std::string(1000, 'x');
@@ -427,6 +456,55 @@ TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token r
     const auto ready = wait_until_ready(server.url(), 2s, nullptr);
     CHECK(ready);
     CHECK(ready.probe == "HTTP (/health 404, /v1/models 404, /v1/completions 404)");
+  }
+  SUBCASE("a probe reads at most max_body_bytes of an endless /health body; its status line decides") {
+    TestServer server;
+    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("text/plain", [](std::size_t, httplib::DataSink& sink) {
+        const std::string block(4096, 'h');
+        return sink.write(block.data(), block.size());
+      });
+    });
+    server.start();
+    ReadyOptions limits;
+    limits.max_body_bytes = 16 << 10;
+    const auto start = std::chrono::steady_clock::now();
+    const auto ready = wait_until_ready(server.url(), 5s, nullptr, {}, limits);
+    CHECK(ready);
+    CHECK(ready.probe == "/health");
+    CHECK(seconds_since(start) < 2.0);
+  }
+  SUBCASE("a probe that never gets a status line ends at its probe_timeout, and the wait at its deadline") {
+    TestServer server;
+    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      std::this_thread::sleep_for(1500ms);  // longer than the wait: no status line in time
+      res.set_content("", "text/plain");
+    });
+    server.start();
+    ReadyOptions limits;
+    limits.probe_timeout = 300ms;
+    const auto start = std::chrono::steady_clock::now();
+    const auto ready = wait_until_ready(server.url(), 1s, nullptr, {}, limits);
+    CHECK_FALSE(ready);
+    CHECK(ready.reason.find("no status line within its probe timeout") != std::string::npos);
+    CHECK(seconds_since(start) < 2.5);
+  }
+  SUBCASE("request_interrupt() ends the wait at once") {
+    TestServer server;
+    server.server().Get("/health", [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+    server.start();
+    ReadyOptions no_signals;
+    no_signals.handle_signals = false;
+    std::thread stopper([] {
+      std::this_thread::sleep_for(300ms);
+      request_interrupt();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const auto ready = wait_until_ready(server.url(), 20s, nullptr, {}, no_signals);
+    stopper.join();
+    CHECK_FALSE(ready);
+    CHECK(ready.interrupted);
+    CHECK(seconds_since(start) < 1.0);
   }
   SUBCASE("an unusable URL is a reason, not an exception") {
     const auto ready = wait_until_ready("ftp://host", 1s, nullptr);

@@ -224,3 +224,33 @@ TEST_CASE("t_connect: kept in JSON, absent in old artifacts, counted per level")
   old_summary.erase("connects");
   CHECK(old_summary.get<servebench::LevelSummary>().connects == 0);
 }
+
+TEST_CASE("per-token ITL: a chunk of k tokens after a gap g gives k samples of g / k") {
+  // Events at 100, 130, 190, 200, 260 ms carrying cumulative counts 2, 3, 6, 6, 8: the first chunk's two tokens
+  // belong to TTFT; then 1 token after 30 ms, 3 after 60 ms, none after 10 ms (its gap passes on), 2 after 10 + 60.
+  auto r = streamed(0, 0, 0, {100 * ms, 130 * ms, 190 * ms, 200 * ms, 260 * ms}, 8);
+  r.event_tokens = {2, 3, 6, 6, 8};
+  std::vector<double> samples;
+  servebench::append_per_token_itl(r, samples);
+  const std::vector<double> want = {0.030, 0.020, 0.020, 0.020, 0.035, 0.035};
+  REQUIRE(samples.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) CHECK(samples[i] == doctest::Approx(want[i]).epsilon(1e-9));
+
+  const auto s = servebench::summarize(std::vector<RequestRecord>{r});
+  REQUIRE(s.itl_per_token.has_value());
+  CHECK(s.itl_per_token->count == 6);
+  CHECK(s.itl_per_token->mean == doctest::Approx(0.160 / 6));  // the gaps' sum over the tokens after the first chunk
+  REQUIRE(s.itl.has_value());
+  CHECK(s.itl->count == 4);  // per event, beside it
+
+  SUBCASE("no per-token ITL without a count for every event, or with counts that go down") {
+    for (const std::vector<std::int64_t>& bad : {std::vector<std::int64_t>{}, {2, 3, 6, 8}, {2, 3, 6, 5, 8}}) {
+      auto b = r;
+      b.event_tokens = bad;
+      std::vector<double> none;
+      servebench::append_per_token_itl(b, none);
+      CHECK(none.empty());
+      CHECK_FALSE(servebench::summarize(std::vector<RequestRecord>{b}).itl_per_token.has_value());
+    }
+  }
+}

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -59,15 +60,31 @@ inline constexpr PercentileMethod lab_percentile = PercentileMethod::floor_rank;
 struct SetupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// Ctrl-C (or SIGTERM) while waiting for a real server: programs exit 130, as after an interrupted run.
+struct Interrupted : SetupError {
+  using SetupError::SetupError;
+};
+
+// What a lab program's main returns for an exception past the command line: 130 and a line for Interrupted, else
+// the error line and 2.
+inline int failed(const CLI::App& app, const std::exception& e) {
+  if (dynamic_cast<const Interrupted*>(&e)) {
+    std::cerr << app.get_name() << ": " << e.what() << "\n";
+    return 130;
+  }
+  return examples::error(app, e.what());
+}
 
 // What every lab program may be asked. Defaults are the lab's.
 struct Options {
   std::string hf_url, vllm_url;  // a side without a URL is an embedded simulated server (or skipped, in task 2.1)
   std::string model = lab_model;
-  std::string api = "openai";  // the vLLM side's dialect: hf | openai | chat (the HF side is the lab's)
-  bool stream = false;         // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
+  std::string api = "openai";     // the vLLM side's dialect: hf | openai | chat (the HF side is the lab's)
+  bool stream = false;            // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
+  bool continuous_usage = false;  // ask the vLLM side for usage in every chunk (per-token ITL; vLLM accepts it)
   double time_scale = default_time_scale;
-  double wait_s = 10;  // how long to wait for real servers to answer
+  double wait_s = 10;      // how long to wait for real servers to answer
+  double deadline_s = -1;  // each request's whole deadline; < 0: the driver's, derived from max_tokens; 0: none
   std::string out_dir = "artifacts";
   std::vector<std::size_t> concurrency = default_levels;
   std::size_t repeat = 1;  // repetitions of every level (task 2.3), interleaved across the servers
@@ -112,12 +129,17 @@ inline void add_server_flags(CLI::App& app, Options& o) {
       ->check(CLI::IsMember({"hf", "openai", "chat"}))
       ->capture_default_str();
   app.add_flag("--stream", o.stream, "stream the vLLM side's replies (records TTFT and TPOT)");
+  app.add_flag("--continuous-usage", o.continuous_usage,
+               "with --stream: ask for usage in every chunk (vLLM's continuous_usage_stats), for per-token ITL");
   app.add_option("--time-scale", o.time_scale, "embedded servers run X times faster than real time")
       ->check(CLI::Range(0.01, 10000.0))
       ->capture_default_str();
   app.add_option("--wait", o.wait_s, "seconds to wait for --hf/--vllm servers to answer")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--deadline", o.deadline_s,
+                 "seconds one whole request may take (default: 60 + 1 per max token; 0: no deadline)")
+      ->check(CLI::Range(0.0, 86400.0));
   add_endpoint_flags(app, o);
 }
 
@@ -244,7 +266,10 @@ class Servers {
   std::vector<Target> targets() const {
     const auto options = [this](const char* label, const std::string& url, bool stream) {
       auto o = DriverOptions().label(label).base_url(url).model(options_.model).stream(stream).tls(options_.tls);
+      o.continuous_usage_stats(stream && options_.continuous_usage);
       if (!api_key_.empty()) o.api_key(api_key_);
+      if (options_.deadline_s >= 0)
+        o.deadline(std::chrono::milliseconds(static_cast<long long>(options_.deadline_s * 1000)));
       for (const auto& h : options_.headers) {
         const auto colon = h.find(':');
         const auto value = h.find_first_not_of(' ', colon + 1);
@@ -292,6 +317,7 @@ class Servers {
     if (log) *log << "Waiting for the " << name << " server at " << url << " ...\n";
     const auto ready = wait_until_ready(url, std::chrono::milliseconds(static_cast<long long>(options_.wait_s * 1000)),
                                         nullptr, options_.tls);
+    if (ready.interrupted) throw Interrupted("interrupted while waiting for the " + name + " server at " + url);
     if (!ready && ready.tls_failed) throw SetupError("the " + name + " server at " + url + ": " + ready.reason);
     if (!ready) {
       char waited[32];

@@ -41,6 +41,9 @@ struct GenerationOptions {
   bool stream = false;            // ask for a stream of events (only dialects with `event` can)
   bool ignore_eos = false;        // vLLM extension: generate exactly max_tokens
   std::optional<int> min_tokens;  // vLLM extension
+  // vLLM extension: stream_options.continuous_usage_stats, a cumulative usage in every stream chunk, so a chunk's
+  // token count is known (per-token ITL). Off by default: other servers may reject the unknown field.
+  bool continuous_usage = false;
 };
 
 namespace api {
@@ -214,6 +217,7 @@ void put_openai_options(Json& body, const Prompt& prompt, const GenerationOption
     body["stream"] = true;
     // Without it an OpenAI-style stream carries no token count and n_out would fall back to counting events.
     body["stream_options"] = {{"include_usage", true}};
+    if (g.continuous_usage) body["stream_options"]["continuous_usage_stats"] = true;
   }
 }
 

@@ -99,6 +99,13 @@ class DriverOptions {
     return *this;
   }
   std::optional<int> min_tokens() const noexcept { return generation_.min_tokens; }
+  // Ask for a usage object in every stream chunk (vLLM's stream_options.continuous_usage_stats): the record then
+  // holds each event's token count (event_tokens) and the summary a per-token ITL. Only for servers that accept it.
+  DriverOptions& continuous_usage_stats(bool on) {
+    generation_.continuous_usage = on;
+    return *this;
+  }
+  bool continuous_usage_stats() const noexcept { return generation_.continuous_usage; }
   DriverOptions& connect_timeout(Duration d) {
     connect_timeout_ = d;
     return *this;
@@ -115,13 +122,34 @@ class DriverOptions {
     return *this;
   }
   Duration write_timeout() const noexcept { return write_timeout_; }
-  // The longest one whole request may take, from t_send; zero means none. A connect in progress is not
-  // interrupted (cpp-httplib holds its socket lock while connecting): connect_timeout bounds that part.
+  // The longest one whole request may take, from t_send. Unset (the default), each request's own is derived:
+  //   deadline = deadline_base + deadline_per_token x max_tokens   (60 s + 1 s per token; max_tokens <= 0 counts 4096)
+  // so a server dripping a byte at a time, never silent for a whole read timeout, still ends as deadline_exceeded.
+  // deadline(d) fixes it for every request; deadline(0ms) means none (only the read timeout and the level timeout
+  // bound a request then). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
+  // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
     return *this;
   }
-  Duration deadline() const noexcept { return deadline_; }
+  std::optional<Duration> deadline() const noexcept { return deadline_; }
+  // Back to the derived deadline, with this base and per-token allowance.
+  DriverOptions& derived_deadline(Duration base = std::chrono::seconds(60),
+                                  Duration per_token = std::chrono::seconds(1)) {
+    deadline_.reset();
+    deadline_base_ = base;
+    deadline_per_token_ = per_token;
+    return *this;
+  }
+  Duration deadline_base() const noexcept { return deadline_base_; }
+  Duration deadline_per_token() const noexcept { return deadline_per_token_; }
+  // The deadline a request for `max_tokens` gets: the fixed one, or the derived one; zero means none.
+  Duration deadline_for(int max_tokens) const noexcept {
+    if (deadline_) return *deadline_;
+    return deadline_base_ + deadline_per_token_ * (max_tokens > 0 ? max_tokens : unbounded_reply_tokens);
+  }
+  // What the derived deadline assumes of a request without max_tokens (the server decides its length).
+  static constexpr int unbounded_reply_tokens = 4096;
   // The most bytes one reply may bring; past it the request ends as reply_too_large, so a server that sends without
   // end cannot take the client's memory. 64 MiB by default: thousands of times a long LLM reply.
   DriverOptions& max_reply_bytes(std::size_t n) {
@@ -151,7 +179,9 @@ class DriverOptions {
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
   Duration write_timeout_ = std::chrono::seconds(30);
-  Duration deadline_ = Duration::zero();
+  std::optional<Duration> deadline_;  // unset: derived per request (deadline_for)
+  Duration deadline_base_ = std::chrono::seconds(60);
+  Duration deadline_per_token_ = std::chrono::seconds(1);
   bool keep_text_ = true;
   std::size_t max_reply_bytes_ = std::size_t{64} << 20;
 };
@@ -358,13 +388,15 @@ class Driver {
     bool streaming = false;
     bool keep_text = true;
     std::size_t max_bytes = 0;
-    int status = -1;          // -1: no status line yet
-    Nanos last_activity = 0;  // last byte (or header) arrival
+    DriverOptions::Duration deadline{};  // this request's; zero: none
+    int status = -1;                     // -1: no status line yet
+    Nanos last_activity = 0;             // last byte (or header) arrival
     std::size_t bytes = 0;
     std::string body;  // non-streaming body, or the start of any failed one
     SseParser parser;
     bool terminated = false;
     std::int64_t text_events = 0;  // events that carried a generated token of any kind
+    bool counts_per_event = true;  // every token-carrying event so far had a cumulative completion_tokens
     bool failed = false;
 
     bool on_bytes(Nanos arrived, const char* data, std::size_t n) noexcept {
@@ -412,6 +444,11 @@ class Driver {
           if (text_events == 0) record->t_first_token = arrived;
           record->t_end = arrived;
           record->event_times.push_back(arrived);
+          // Counts per event only when every token-carrying event has one (continuous usage stats).
+          if (e.completion_tokens && counts_per_event)
+            record->event_tokens.push_back(*e.completion_tokens);
+          else if (counts_per_event)
+            counts_per_event = false, record->event_tokens.clear();
           ++text_events;
           if (keep_text && e.carries_text) record->text += e.text;
         }
@@ -454,6 +491,7 @@ class Driver {
     x.max_bytes = options_.max_reply_bytes();
     if (x.streaming) {
       record.event_times.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens + 2 : 16));
+      if (generation.continuous_usage) record.event_tokens.reserve(record.event_times.capacity());
       if (x.keep_text) record.text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
     } else {
       x.body.reserve(4096);
@@ -470,7 +508,8 @@ class Driver {
 
     httplib::Response response;
     httplib::Error error = httplib::Error::Success;
-    const Nanos deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.deadline()).count();
+    x.deadline = options_.deadline_for(prompt.max_tokens);
+    const Nanos deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(x.deadline).count();
     record.t_send = now_ns();  // just before the first byte: connect time counts, as a user waits for it too
     x.last_activity = record.t_send;
     state.begin(deadline_ns > 0 ? record.t_send + deadline_ns : 0);
@@ -496,7 +535,8 @@ class Driver {
         detail::fail(record, reason, "cancelled while in flight");
       else
         detail::fail(record, ErrorKind::deadline_exceeded,
-                     "no complete reply within the deadline of " + std::to_string(options_.deadline().count()) + " ms");
+                     "no complete reply within the deadline of " + std::to_string(x.deadline.count()) + " ms" +
+                         (options_.deadline() ? "" : " (derived from max_tokens: DriverOptions::deadline)"));
       return;
     }
     if (!completed) {

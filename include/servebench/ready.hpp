@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <iostream>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -12,6 +15,7 @@
 #include <httplib.h>
 
 #include "record.hpp"
+#include "scheduler/interrupt.hpp"
 #include "url.hpp"
 
 namespace servebench {
@@ -41,8 +45,22 @@ struct ReadyResult {
   std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
   std::string reason;       // the last reason it was not ready
   bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
+  bool interrupted = false;  // Ctrl-C, SIGTERM or request_interrupt() ended the wait (programs exit 130)
   double waited_s = 0;
   explicit operator bool() const noexcept { return ready; }
+};
+
+// What bounds one readiness probe, so that no server can hold or flood the wait.
+struct ReadyOptions {
+  // A probe reads at most this much of a reply's body and then drops the connection: the status line is what
+  // decides, so an endless /health body costs at most this much memory.
+  std::size_t max_body_bytes = std::size_t{64} << 10;
+  // The longest one probe may take, whole (a server dripping a byte a second never trips a read timeout); never
+  // past the wait's own deadline.
+  std::chrono::milliseconds probe_timeout = std::chrono::seconds(10);
+  // Ctrl-C / SIGTERM end the wait at once (interrupted) instead of killing the program; off: the program's own
+  // handlers stay, and request_interrupt() still ends the wait.
+  bool handle_signals = true;
 };
 
 namespace detail {
@@ -68,6 +86,96 @@ inline ProbeAnswer classify_probe(int status) noexcept {
   if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
   return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
 }
+
+// Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
+// every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
+class ProbeWatch {
+ public:
+  explicit ProbeWatch(httplib::Client& client) : client_(client), thread_([this] { watch(); }) {}
+  ProbeWatch(const ProbeWatch&) = delete;
+  ProbeWatch& operator=(const ProbeWatch&) = delete;
+  ~ProbeWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void begin(std::chrono::steady_clock::time_point until) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    until_ = until;
+    in_probe_ = true;
+    timed_out_ = false;
+  }
+  // True when the watch stopped the probe for its time.
+  bool end() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_probe_ = false;
+    return timed_out_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      if (in_probe_) {
+        const bool late = std::chrono::steady_clock::now() >= until_;
+        if (late || interrupt_requested()) {
+          timed_out_ = timed_out_ || late;
+          client_.stop();
+        }
+      }
+      wake_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  httplib::Client& client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false, in_probe_ = false, timed_out_ = false;
+  std::chrono::steady_clock::time_point until_;
+  std::thread thread_;
+};
+
+// One probe: the status line (0: none), or why there was none. The body is counted, never kept.
+struct ProbeReply {
+  int status = 0;
+  std::string why;
+  bool tls_error = false;
+  httplib::Error error = httplib::Error::Success;
+};
+
+inline ProbeReply probe_once(httplib::Client& client, ProbeWatch& watch, const std::string& path, bool post,
+                             std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
+  ProbeReply reply;
+  httplib::Request request;
+  request.method = post ? "POST" : "GET";
+  request.path = path;
+  if (post) {
+    request.body = R"({"prompt":"Hello","max_tokens":1})";
+    request.headers.emplace("Content-Type", "application/json");
+  }
+  std::size_t bytes = 0;
+  bool too_large = false;
+  request.response_handler = [&reply](const httplib::Response& r) {
+    reply.status = r.status;
+    return true;
+  };
+  request.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
+    bytes += n;
+    too_large = bytes > options.max_body_bytes;
+    return !too_large;
+  };
+  httplib::Response response;
+  watch.begin(until);
+  const bool completed = client.send(request, response, reply.error);
+  const bool timed_out = watch.end();
+  if (completed || reply.status > 0) return reply;  // the status line decides; a body cut short does not matter
+  reply.tls_error = reply.error == httplib::Error::SSLConnection || reply.error == httplib::Error::SSLLoadingCerts ||
+                    reply.error == httplib::Error::SSLServerVerification;
+  reply.why = timed_out ? std::string(path) + " sent no status line within its probe timeout" : describe(reply.error);
+  return reply;
+}
 }  // namespace detail
 
 // Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
@@ -76,11 +184,12 @@ inline ProbeAnswer classify_probe(int status) noexcept {
 // 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
 // does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
 // off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
-// throws: an unusable URL is a reason, returned.
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Each probe
+// is bounded by `options` (its body size and its whole time), and Ctrl-C ends the wait within ~10 ms (interrupted;
+// a connect in progress, at most 2 s, is not cut short). Never throws: an unusable URL is a reason, returned.
 template <class Url = std::string>
 ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
-                             const TlsOptions& tls = {}) {
+                             const TlsOptions& tls = {}, const ReadyOptions& options = {}) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   ReadyResult result;
@@ -93,6 +202,16 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
     result.reason = e.what();
     return result;
   }
+  detail::InterruptScope interrupt_scope(options.handle_signals);
+  detail::ProbeWatch watch(*client);
+  const auto interrupted = [&] {
+    if (!interrupt_requested()) return false;
+    result.interrupted = true;
+    result.reason = "interrupted";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (log) *log << "servebench: stopped waiting for " << base_url << ": interrupted\n";
+    return true;
+  };
   client->set_tcp_nodelay(true);
   client->set_connection_timeout(std::chrono::seconds(2));
   auto backoff = std::chrono::milliseconds(100);
@@ -102,38 +221,38 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
     const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
     // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
     client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    const auto probe_until = clock::now() +
+                             std::min(options.probe_timeout,
+                                      std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
     std::string why;
     std::string unrouted;  // the probes that answered "no such route"
-    const std::string one_token = R"({"prompt":"Hello","max_tokens":1})";
     const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
     for (const char* probe : probes) {
       const bool post = std::string(probe) == "/v1/completions";
-      auto answer = post ? client->Post(url.prefix + probe, one_token, "application/json")
-                         : client->Get(url.prefix + probe);
-      if (!answer) {
-        const auto e = answer.error();
-        if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLLoadingCerts ||
-            e == httplib::Error::SSLServerVerification) {
+      const auto answer = detail::probe_once(*client, watch, url.prefix + probe, post, probe_until, options);
+      if (interrupted()) return result;
+      if (answer.status == 0) {
+        if (answer.tls_error) {
           // Waiting will not make a certificate trusted: say so now.
-          result.reason = detail::tls_failure(url, e, tls);
+          result.reason = detail::tls_failure(url, answer.error, tls);
           result.tls_failed = true;
           result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
           if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
           return result;
         }
-        why = detail::describe(e);
+        why = answer.why;
         break;
       }
-      const auto kind = detail::classify_probe(answer->status);
+      const auto kind = detail::classify_probe(answer.status);
       if (kind == detail::ProbeAnswer::up) {
         result.probe = probe;
         break;
       }
       if (kind == detail::ProbeAnswer::starting) {
-        why = std::string(probe) + " answered " + std::to_string(answer->status) + " (starting)";
+        why = std::string(probe) + " answered " + std::to_string(answer.status) + " (starting)";
         break;
       }
-      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer->status);
+      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer.status);
     }
     if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
     result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
@@ -156,7 +275,10 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
       logged = true;
       next_log = now + std::chrono::seconds(10);
     }
-    std::this_thread::sleep_for(std::min<clock::duration>(backoff, deadline - (now - start)));
+    const auto resume = now + std::min<clock::duration>(backoff, deadline - (now - start));
+    while (clock::now() < resume && !interrupt_requested())
+      std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(10), resume - clock::now()));
+    if (interrupted()) return result;
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
   }
 }

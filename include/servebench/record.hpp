@@ -118,6 +118,9 @@ struct RequestRecord {
   std::optional<Nanos> t_first_answer_token;  // first event with answer text (not reasoning); absent when none
   Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
   std::vector<Nanos> event_times;             // arrival of every text-carrying event (streaming only)
+  // The server's cumulative completion_tokens at each of event_times, when every such event carried one (vLLM's
+  // continuous usage stats); empty otherwise. Per-token ITL is defined from it.
+  std::vector<std::int64_t> event_tokens;
 
   std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
   std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
@@ -158,6 +161,25 @@ struct RequestRecord {
   }
 };
 
+// Per-token inter-token latency (docs/metrics.md): an event that brings k >= 1 new tokens a gap g after the previous
+// one contributes k samples of g / k; an event that brings none passes its gap on to the next that does. The first
+// event's tokens belong to TTFT and give no sample. Appends nothing when the record has no per-event token counts
+// (event_tokens) or they do not match event_times, or go down.
+template <class Out>
+void append_per_token_itl(const RequestRecord& r, Out& out) {
+  if (r.event_tokens.size() != r.event_times.size() || r.event_tokens.size() < 2) return;
+  for (std::size_t i = 1; i < r.event_tokens.size(); ++i)
+    if (r.event_tokens[i] < r.event_tokens[i - 1]) return;
+  Nanos gap = 0;
+  for (std::size_t i = 1; i < r.event_tokens.size(); ++i) {
+    gap += r.event_times[i] - r.event_times[i - 1];
+    const std::int64_t k = r.event_tokens[i] - r.event_tokens[i - 1];
+    if (k == 0) continue;
+    for (std::int64_t j = 0; j < k; ++j) out.push_back(ns_to_s(gap) / static_cast<double>(k));
+    gap = 0;
+  }
+}
+
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
@@ -166,7 +188,8 @@ auto json_fields(const RequestRecord*) {
       field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
       field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
       field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-      field("event_times", &R::event_times), field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
+      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
+      field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
       required("n_out", &R::n_out), field("token_source", &R::token_source), field("http_status", &R::http_status),
       required("error_kind", &R::error_kind), field("error_message", &R::error_message),
       field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
@@ -224,12 +247,14 @@ struct LevelSummary {
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
+  // Per-token ITL (append_per_token_itl): only from requests whose server counted the tokens of every chunk.
+  std::optional<Summary> itl_per_token;
 };
 
 template <class Records = std::vector<RequestRecord>>
 LevelSummary summarize(const Records& records, const SummarizeOptions& options = {}) {
   LevelSummary s;
-  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa;
+  std::vector<double> latency, latency_from_sched, client_queue, ttft, tpot, itl, ttfa, itl_per_token;
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
@@ -263,6 +288,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
       if (auto t = r.tpot_s()) tpot.push_back(*t);
       for (std::size_t i = 1; i < r.event_times.size(); ++i)
         itl.push_back(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
+      append_per_token_itl(r, itl_per_token);
     }
     if (options.slo.met_by(r)) ++good;
   }
@@ -302,6 +328,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   s.ttfa = maybe(ttfa);
   s.tpot = maybe(tpot);
   s.itl = maybe(itl);
+  s.itl_per_token = maybe(itl_per_token);
   return s;
 }
 
@@ -319,7 +346,7 @@ auto json_fields(const LevelSummary*) {
                          field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
                          field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
                          field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-                         field("ttfa", &L::ttfa));
+                         field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token));
 }
 
 }  // namespace servebench

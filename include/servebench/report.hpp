@@ -270,7 +270,9 @@ template <class Levels = std::vector<LevelResult>>
 Table comparison_table(const Levels& levels, const ReportOptions& options = {}) {
   const std::string baseline = detail::baseline_of(levels, options);
   bool streamed = false;
+  bool per_token = false;  // a server counted every chunk's tokens (continuous usage stats)
   for (const auto& l : levels) streamed = streamed || l.summary.ttft.has_value();
+  for (const auto& l : levels) per_token = per_token || l.summary.itl_per_token.has_value();
   std::vector<std::string> header = {detail::level_name(levels, false),
                                      "target",
                                      "ok",
@@ -282,6 +284,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                      "mean s",
                                      "p95 s"};
   if (streamed) header.insert(header.end(), {"TTFT p95 ms", "TPOT mean ms"});
+  if (per_token) header.insert(header.end(), {"ITL/event p95 ms", "ITL/token p95 ms"});
   header.push_back("vs " + baseline);
   Table table(header);
   bool first = true;
@@ -311,6 +314,10 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
       if (streamed) {
         row.push_back(s.ttft ? detail::fixed(s.ttft->p95 * 1e3, 1) : "-");
         row.push_back(s.tpot ? detail::fixed(s.tpot->mean * 1e3, 2) : "-");
+      }
+      if (per_token) {
+        row.push_back(s.itl ? detail::fixed(s.itl->p95 * 1e3, 2) : "-");
+        row.push_back(s.itl_per_token ? detail::fixed(s.itl_per_token->p95 * 1e3, 2) : "-");
       }
       row.push_back(detail::relative_cell(relative_throughput_interval(levels, *l, baseline), label == baseline));
       table.row(std::move(row));

@@ -3,7 +3,7 @@
 if(NOT SERVEBENCH_BUILD_EXAMPLES)
   return()
 endif()
-foreach(case flask http_server aiohttp tls endpoint_flags)
+foreach(case flask http_server aiohttp tls endpoint_flags per_token_itl)
   add_test(NAME peers_${case}_server_with_the_lab_programs
            COMMAND /usr/bin/python3 "${CMAKE_CURRENT_LIST_DIR}/../peers_check.py"
                    --bin "$<TARGET_FILE_DIR:lab2_1_check_server>" --case ${case})

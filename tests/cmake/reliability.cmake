@@ -14,3 +14,14 @@ if(SERVEBENCH_BUILD_EXAMPLES)  # tests/ is added before examples/: the targets a
     set_tests_properties(reliability_${case} PROPERTIES TIMEOUT 120 LABELS no_sanitizer)
   endforeach()
 endif()
+# Hostile servers (tests/hostile_check.py over tests/peers/hostile_server.py): bodies without end, dripped bytes,
+# broken chunked encoding, lying Content-Length, and Ctrl-C during a readiness wait; each bounded in time and memory.
+if(SERVEBENCH_BUILD_EXAMPLES)
+  foreach(case endless_health drip_health endless_reply endless_stream drip_reply drip_stream bad_chunked short_length
+               long_length interrupt_never_ready interrupt_silent)
+    add_test(NAME hostile_${case}
+             COMMAND "${_servebench_reliability_python}" "${CMAKE_CURRENT_LIST_DIR}/../hostile_check.py"
+                     --bin "$<TARGET_FILE_DIR:lab2_2_single_request>" --case ${case})
+    set_tests_properties(hostile_${case} PROPERTIES TIMEOUT 90 LABELS no_sanitizer)
+  endforeach()
+endif()

@@ -279,6 +279,13 @@ class ServerOptions {
     return *this;
   }
   int reasoning_tokens() const { return reasoning_tokens_; }
+  // Streams k tokens per event (the last may hold fewer), as a server with a stream interval or speculative
+  // decoding does; each event is written when its last token is produced. 1 (the default): one event per token.
+  ServerOptions& tokens_per_chunk(int k) {
+    tokens_per_chunk_ = k;
+    return *this;
+  }
+  int tokens_per_chunk() const { return tokens_per_chunk_; }
 
   ServerOptions& early_eos_rate(double v) {
     early_eos_rate_ = v;
@@ -412,6 +419,7 @@ class ServerOptions {
     need(time_scale_ > 0 && std::isfinite(time_scale_), "time_scale must be > 0");
     need(early_eos_rate_ >= 0 && early_eos_rate_ < 1, "early_eos_rate must be in [0, 1)");
     need(reasoning_tokens_ >= 0, "reasoning_tokens must be >= 0");
+    need(tokens_per_chunk_ >= 1, "tokens_per_chunk must be >= 1");
     need(port_ >= 0 && port_ <= 65535, "port must be in [0, 65535]");
     need(threads_ >= 1, "threads must be >= 1");
     need(listen_backlog_ >= 1, "listen_backlog must be >= 1");
@@ -425,6 +433,7 @@ class ServerOptions {
   FaultConfig faults_;
   double early_eos_rate_ = 0;
   int reasoning_tokens_ = 0;
+  int tokens_per_chunk_ = 1;
   ApiFlavour api_ = ApiFlavour::hf;
   std::string model_ = "meta-llama/Meta-Llama-3-8B-Instruct";
   double time_scale_ = 1.0;

@@ -167,7 +167,8 @@ struct Reply {
   std::uint64_t prompt_hash;
   Nanos arrival;
   std::uint64_t number;      // arrival number: the reply id ends in it, and the faults were drawn with it
-  std::int64_t written = 0;  // tokens written (streaming)
+  std::int64_t written = 0;  // tokens written or waiting in `pending` (streaming)
+  std::string pending;       // the text of the event being gathered (tokens_per_chunk > 1)
   Nanos first_written = 0;
   Nanos first_answer_written = 0;  // with reasoning first: when the first answer token was written
   bool dropped = false;
@@ -266,11 +267,18 @@ struct Reply {
         if (!opening.is_null() && !write_event(sink, opening.dump())) return client_left();
       }
       const bool last = i + 1 == target;
+      const bool reasoning = i < c.reasoning_tokens;
+      pending += token(i);
+      // An event ends every tokens_per_chunk tokens, at the last token, and where reasoning gives way to the answer.
+      if (!last && (i + 1) % server->options_.tokens_per_chunk() != 0 && reasoning == (i + 1 < c.reasoning_tokens))
+        continue;
       if (last && !before_last_token()) return false;
-      nlohmann::json event = stream.token_chunk(c, token(i), last ? finish_reason() : nullptr, i < c.reasoning_tokens);
+      nlohmann::json event = stream.token_chunk(c, pending, last ? finish_reason() : nullptr, reasoning);
+      pending.clear();
+      if (gen.continuous_usage) event["usage"] = stream.usage_chunk(c, i + 1)["usage"];
       const Nanos now = now_ns();
-      if (i == 0) first_written = now;
-      if (c.reasoning_tokens > 0 && i == c.reasoning_tokens) first_answer_written = now;
+      if (first_written == 0) first_written = now;
+      if (c.reasoning_tokens > 0 && !reasoning && first_answer_written == 0) first_answer_written = now;
       if (last) event["sim_timing"] = sim_timing(first_written, now, first_answer_written);
       std::string data = event.dump();
       if (mid == FaultPlan::MidReply::cut) cut_in_half(data);

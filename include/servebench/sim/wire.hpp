@@ -8,8 +8,9 @@
 //   completions  OpenAI /v1/completions as vLLM serves it, "stream" true or not.
 //   chat         OpenAI /v1/chat/completions; a stream opens with a role-only chunk, and its first token has no
 //                leading space.
-// Both OpenAI formats: SSE `data: {json}\n\n`, one event per token, a usage chunk (empty choices) when
-// stream_options.include_usage, then `data: [DONE]` (server.hpp writes the framing); errors as {"error": {message,
+// Both OpenAI formats: SSE `data: {json}\n\n`, one event per token (ServerOptions::tokens_per_chunk: per k tokens),
+// each with the cumulative usage when stream_options.continuous_usage_stats (vLLM's), a usage chunk (empty choices)
+// when stream_options.include_usage, then `data: [DONE]` (server.hpp writes the framing); errors as {"error": {message,
 // type, param, code}}. Reply ids end in the request's arrival number, the number its faults were drawn with.
 //
 // The server adds "sim_timing" to what a format builds (dialects.hpp says what it holds): it is the same in every
@@ -38,6 +39,7 @@ struct GenRequest {
   std::int64_t max_tokens = 16;
   bool stream = false;
   bool include_usage = false;
+  bool continuous_usage = false;  // stream_options.continuous_usage_stats: a cumulative usage in every chunk (vLLM)
   bool ignore_eos = false;
 };
 
@@ -191,7 +193,10 @@ class OpenAiWire : public StreamingWireFormat {
     g.stream = request_bool(body, "stream", 400);
     g.ignore_eos = request_bool(body, "ignore_eos", 400);
     auto so = body.find("stream_options");
-    if (so != body.end() && so->is_object()) g.include_usage = request_bool(*so, "include_usage", 400);
+    if (so != body.end() && so->is_object()) {
+      g.include_usage = request_bool(*so, "include_usage", 400);
+      g.continuous_usage = request_bool(*so, "continuous_usage_stats", 400);
+    }
     return g;
   }
 
