@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Drives the installed `servebench` command as a user would: against sim_server (examples/sim_server.cpp, started
 here) for closed, open and repeated runs with the run flags; against the lab's Flask server
-(tests/peers/lab_server_flask.py); run --from, export --csv, report --as vllm, compare, merge (two shards, and four under mpirun
+(tests/peers/lab_server_flask.py); run --from, export --csv, report --as vllm|guidellm, compare, merge (two shards, and four under mpirun
 against one process) and bad input (exit 2, one line, nothing written). Every number checked is recomputed here
 from the records with numpy, not taken from servebench's own summaries.
 
@@ -92,6 +92,16 @@ def check_level_numbers(level, what):
     h = s["histograms"]["latency"]
     check(h["count"] == len(ok), f"{what}: histogram count")
     return lat
+
+
+def report_rows(text):
+    """report --as's table: {(level, target, metric): its six cells}; a later repetition's row replaces earlier."""
+    rows = {}
+    for line in text.splitlines():
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) == 6:
+            rows[(cells[0], cells[1], cells[2])] = cells
+    return rows
 
 
 def histogram_percentile(h, p):
@@ -191,11 +201,7 @@ def case_open(tmp):
         # report --as vllm: vLLM's benchmark_serving rules, recomputed here from the records with numpy
         r = sb("report", os.path.join(out, "results.json"), "--as", "vllm")
         check(r.returncode == 0 and "benchmark_serving.py" in r.stdout, f"report --as vllm: {r.stderr}")
-        rows = {}
-        for line in r.stdout.splitlines():
-            cells = re.split(r"\s{2,}", line.strip())
-            if len(cells) == 6:
-                rows[(cells[0], cells[1], cells[2])] = cells
+        rows = report_rows(r.stdout)
         l0 = a["levels"][4]  # vllm at rate 20, second repetition: the last row under its (level, target) key
         key = (f"{l0['config']['rate']:g}", l0["target"]["label"])
         recs = measured(l0)
@@ -209,6 +215,16 @@ def case_open(tmp):
             row = rows.get(key + (metric,))
             check(row is not None and abs(float(row[4]) - want) <= 0.6 * 10 ** -decimals,
                   f"vLLM {metric}: {row} vs numpy {want}")
+        # report --as guidellm: GuideLLM's per-request ITL and TPOT (benchmark.py), recomputed here
+        r = sb("report", os.path.join(out, "results.json"), "--as", "guidellm")
+        check(r.returncode == 0 and "guidellm/benchmark/benchmark.py" in r.stdout, f"--as guidellm: {r.stderr}")
+        rows = report_rows(r.stdout)
+        decode = [((x["t_end"] - x["t_first_token"]) * 1e-9, x["n_out"]) for x in ok]
+        for metric, want in (("ITL mean ms", np.mean([d / (n - 1) for d, n in decode if n > 1]) * 1e3),
+                             ("TPOT mean ms", np.mean([d / n for d, n in decode if n > 0]) * 1e3),
+                             ("TTFT mean ms", ttft.mean() * 1e3)):
+            row = rows.get(key + (metric,))
+            check(row is not None and abs(float(row[4]) - want) <= 0.006, f"GuideLLM {metric}: {row} vs numpy {want}")
         r = sb("report", os.path.join(out, "results.json"), "--as", "nobody")
         check(r.returncode == 2 and "--as" in r.stderr, "report --as an unknown peer: exit 2")
         # run --from: the recorded workload, arrivals, seeds and SLOs; --requests and --out overridden

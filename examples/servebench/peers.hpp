@@ -22,8 +22,10 @@ struct ReportAsOptions {
 
 inline void add_report_flags(CLI::App& app, ReportAsOptions& o) {
   app.add_option("results", o.input, "a results.json written with its records")->required()->check(CLI::ExistingFile);
-  app.add_option("--as", o.peer, "whose definitions: vllm (benchmarks/benchmark_serving.py)")
-      ->check(CLI::IsMember({"vllm"}))
+  app.add_option("--as", o.peer,
+                 "whose definitions: vllm (benchmarks/benchmark_serving.py), guidellm "
+                 "(src/guidellm/benchmark/benchmark.py)")
+      ->check(CLI::IsMember({"vllm", "guidellm"}))
       ->capture_default_str();
   app.footer("\nExample:\n  servebench report runs/a/results.json --as vllm\n"
              "Each row: servebench's number, the peer's by its own rule from the same records, and the rule.");
@@ -110,6 +112,48 @@ inline void report_as_vllm(std::ostream& out, const Artifact& a) {
   table.print(out);
 }
 
+// GuideLLM's src/guidellm/benchmark/benchmark.py (vllm-project/guidellm, commit 47ce2924; GenerativeTextResponseStats
+// and GenerativeBenchmark): per request, TTFT = first token - start, ITL = (last token - first token) /
+// (output tokens - 1) (what servebench calls TPOT), TPOT = (last token - first token) / output tokens, latency = end
+// - start; the benchmark's duration runs from the first request's start to the last one's end. Only means are shown:
+// GuideLLM's distribution summaries are not reproduced here.
+inline void report_as_guidellm(std::ostream& out, const Artifact& a) {
+  using detail_peers::mean;
+  Table table({"level", "target", "metric", "servebench", "GuideLLM rule", "the rule (GuideLLM)"});
+  bool first = true;
+  const auto f = [](double v, int d) { return servebench::detail::fixed(v, d); };
+  for (const auto& l : a.levels) {
+    if (l.records.empty()) continue;
+    std::vector<double> ttft, itl, tpot, latency;
+    for (const auto& r : l.records) {
+      if (r.warmup || !r.ok()) continue;
+      latency.push_back(r.latency_s());
+      if (!r.streamed || r.n_out == 0) continue;
+      ttft.push_back(r.ttft_s());
+      const double decode = ns_to_s(r.t_end - r.t_first_token);
+      tpot.push_back(decode / static_cast<double>(r.n_out));
+      if (r.n_out > 1) itl.push_back(decode / static_cast<double>(r.n_out - 1));
+    }
+    if (!first) table.separator();
+    first = false;
+    const auto& s = l.summary;
+    const std::string level = servebench::detail::level_text(s.level), label = l.target.label;
+    table.row({level, label, "duration s", f(s.wall_s, 3), f(s.wall_s, 3), "first start .. last end"});
+    const auto row = [&](const char* name, const char* ours_name, const std::optional<Summary>& ours,
+                         const std::vector<double>& v, const char* rule) {
+      if (v.empty()) return;
+      table.row({level, label, std::string(name) + " mean ms",
+                 ours ? f(ours->mean * 1e3, 2) + " (" + ours_name + ")" : "-", f(mean(v) * 1e3, 2), rule});
+    };
+    row("TTFT", "TTFT", s.ttft, ttft, "first token - start");
+    row("ITL", "TPOT", s.tpot, itl, "(last - first token) / (tokens - 1)");
+    row("TPOT", "-", std::nullopt, tpot, "(last - first token) / tokens");
+    row("latency", "latency", s.latency, latency, "end - start");
+  }
+  out << "GuideLLM's definitions: src/guidellm/benchmark/benchmark.py of vllm-project/guidellm\n";
+  table.print(out);
+}
+
 inline int report_command(const ReportAsOptions& o, std::ostream& out) {
   const Artifact a = read_artifact(o.input);
   bool records = false;
@@ -117,7 +161,10 @@ inline int report_command(const ReportAsOptions& o, std::ostream& out) {
   if (!records)
     throw std::runtime_error(o.input + " holds no records (written with --no-records?): the peers' definitions " +
                              "need every request; rerun without --no-records");
-  report_as_vllm(out, a);
+  if (o.peer == "guidellm")
+    report_as_guidellm(out, a);
+  else
+    report_as_vllm(out, a);
   return 0;
 }
 
