@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Drives the installed `servebench` command as a user would: against sim_server (examples/sim_server.cpp, started
 here) for closed, open and repeated runs with the run flags; against the lab's Flask server
-(tests/peers/lab_server_flask.py); run --from, export --csv, report --as vllm|guidellm, compare, merge (two shards, and four under mpirun
+(tests/peers/lab_server_flask.py); run --from, export --csv, report --as vllm|guidellm|aiperf, compare, merge (two shards, and four under mpirun
 against one process) and bad input (exit 2, one line, nothing written). Every number checked is recomputed here
 from the records with numpy, not taken from servebench's own summaries.
 
@@ -225,6 +225,18 @@ def case_open(tmp):
                              ("TTFT mean ms", ttft.mean() * 1e3)):
             row = rows.get(key + (metric,))
             check(row is not None and abs(float(row[4]) - want) <= 0.006, f"GuideLLM {metric}: {row} vs numpy {want}")
+        # report --as aiperf: AIPerf's ITL = (latency - TTFT) / (OSL - 1) and its throughput window
+        r = sb("report", os.path.join(out, "results.json"), "--as", "aiperf")
+        check(r.returncode == 0 and "ai-dynamo/aiperf" in r.stdout, f"--as aiperf: {r.stderr}")
+        rows = report_rows(r.stdout)
+        sent = [x for x in recs if x["t_send"] > 0]
+        aiperf_window = (max(max(x["t_end"], x["t_send"]) for x in sent) - min(x["t_send"] for x in sent)) * 1e-9
+        itl_aiperf = np.mean([((x["t_end"] - x["t_send"]) - (x["t_first_token"] - x["t_send"])) * 1e-9 /
+                              (x["n_out"] - 1) for x in ok if x["n_out"] > 1]) * 1e3
+        for metric, want, tolerance in (("ITL mean ms", itl_aiperf, 0.006),
+                                        ("request throughput req/s", len(ok) / aiperf_window, 0.0006)):
+            row = rows.get(key + (metric,))
+            check(row is not None and abs(float(row[4]) - want) <= tolerance, f"AIPerf {metric}: {row} vs {want}")
         r = sb("report", os.path.join(out, "results.json"), "--as", "nobody")
         check(r.returncode == 2 and "--as" in r.stderr, "report --as an unknown peer: exit 2")
         # run --from: the recorded workload, arrivals, seeds and SLOs; --requests and --out overridden

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,8 +26,8 @@ inline void add_report_flags(CLI::App& app, ReportAsOptions& o) {
   app.add_option("results", o.input, "a results.json written with its records")->required()->check(CLI::ExistingFile);
   app.add_option("--as", o.peer,
                  "whose definitions: vllm (benchmarks/benchmark_serving.py), guidellm "
-                 "(src/guidellm/benchmark/benchmark.py)")
-      ->check(CLI::IsMember({"vllm", "guidellm"}))
+                 "(src/guidellm/benchmark/benchmark.py), aiperf (aiperf/metrics/types/)")
+      ->check(CLI::IsMember({"vllm", "guidellm", "aiperf"}))
       ->capture_default_str();
   app.footer("\nExample:\n  servebench report runs/a/results.json --as vllm\n"
              "Each row: servebench's number, the peer's by its own rule from the same records, and the rule.");
@@ -112,46 +114,94 @@ inline void report_as_vllm(std::ostream& out, const Artifact& a) {
   table.print(out);
 }
 
-// GuideLLM's src/guidellm/benchmark/benchmark.py (vllm-project/guidellm, commit 47ce2924; GenerativeTextResponseStats
-// and GenerativeBenchmark): per request, TTFT = first token - start, ITL = (last token - first token) /
-// (output tokens - 1) (what servebench calls TPOT), TPOT = (last token - first token) / output tokens, latency = end
-// - start; the benchmark's duration runs from the first request's start to the last one's end. Only means are shown:
-// GuideLLM's distribution summaries are not reproduced here.
-inline void report_as_guidellm(std::ostream& out, const Artifact& a) {
-  using detail_peers::mean;
-  Table table({"level", "target", "metric", "servebench", "GuideLLM rule", "the rule (GuideLLM)"});
-  bool first = true;
+// A peer whose numbers the report shows as means of per-request values (their summaries' percentile rules are not
+// reproduced): each metric is servebench's mean beside the mean of the peer's per-request formula.
+struct PeerMean {
+  std::string name;
+  std::function<std::optional<double>(const LevelSummary&)> ours;    // seconds, or empty
+  std::function<std::optional<double>(const RequestRecord&)> value;  // of a successful request, seconds, or empty
+  std::string rule;
+};
+
+inline void report_means(std::ostream& out, const Artifact& a, const std::string& peer, const std::string& source,
+                         const std::vector<PeerMean>& metrics) {
+  Table table({"level", "target", "metric", "servebench", peer + " rule", "the rule (" + peer + ")"});
   const auto f = [](double v, int d) { return servebench::detail::fixed(v, d); };
+  bool first = true;
   for (const auto& l : a.levels) {
     if (l.records.empty()) continue;
-    std::vector<double> ttft, itl, tpot, latency;
-    for (const auto& r : l.records) {
-      if (r.warmup || !r.ok()) continue;
-      latency.push_back(r.latency_s());
-      if (!r.streamed || r.n_out == 0) continue;
-      ttft.push_back(r.ttft_s());
-      const double decode = ns_to_s(r.t_end - r.t_first_token);
-      tpot.push_back(decode / static_cast<double>(r.n_out));
-      if (r.n_out > 1) itl.push_back(decode / static_cast<double>(r.n_out - 1));
-    }
     if (!first) table.separator();
     first = false;
     const auto& s = l.summary;
     const std::string level = servebench::detail::level_text(s.level), label = l.target.label;
-    table.row({level, label, "duration s", f(s.wall_s, 3), f(s.wall_s, 3), "first start .. last end"});
-    const auto row = [&](const char* name, const char* ours_name, const std::optional<Summary>& ours,
-                         const std::vector<double>& v, const char* rule) {
-      if (v.empty()) return;
-      table.row({level, label, std::string(name) + " mean ms",
-                 ours ? f(ours->mean * 1e3, 2) + " (" + ours_name + ")" : "-", f(mean(v) * 1e3, 2), rule});
-    };
-    row("TTFT", "TTFT", s.ttft, ttft, "first token - start");
-    row("ITL", "TPOT", s.tpot, itl, "(last - first token) / (tokens - 1)");
-    row("TPOT", "-", std::nullopt, tpot, "(last - first token) / tokens");
-    row("latency", "latency", s.latency, latency, "end - start");
+    // Both peers' window: the first request's start to the last response's end, every request counted.
+    Nanos start = 0, end = 0;
+    std::size_t ok = 0;
+    for (const auto& r : l.records) {
+      if (r.warmup || r.t_send == 0) continue;
+      start = start ? std::min(start, r.t_send) : r.t_send;
+      end = std::max(end, std::max(r.t_end, r.t_send));
+      ok += r.ok() ? 1 : 0;
+    }
+    const double duration = end > start ? ns_to_s(end - start) : 0;
+    table.row({level, label, "duration s", f(s.wall_s, 3), f(duration, 3), "first request start .. last end"});
+    table.row({level, label, "request throughput req/s", f(s.throughput_req_per_sec, 3),
+               duration > 0 ? f(static_cast<double>(ok) / duration, 3) : "-", "successful / duration"});
+    for (const auto& m : metrics) {
+      std::vector<double> v;
+      for (const auto& r : l.records)
+        if (!r.warmup && r.ok())
+          if (const auto x = m.value(r)) v.push_back(*x);
+      if (v.empty()) continue;
+      const auto ours = m.ours(s);
+      table.row({level, label, m.name + " mean ms", ours ? f(*ours * 1e3, 2) : "-", f(detail_peers::mean(v) * 1e3, 2),
+                 m.rule});
+    }
   }
-  out << "GuideLLM's definitions: src/guidellm/benchmark/benchmark.py of vllm-project/guidellm\n";
+  out << peer << "'s definitions: " << source << "\n";
   table.print(out);
+}
+
+inline std::optional<double> mean_of(const std::optional<Summary>& s) {
+  return s ? std::optional<double>(s->mean) : std::nullopt;
+}
+// (last token - first token) / (tokens - k): the peers' per-request decode rates.
+inline std::optional<double> decode_per_token(const RequestRecord& r, std::int64_t k) {
+  if (!r.streamed || r.n_out - k <= 0) return std::nullopt;
+  return ns_to_s(r.t_end - r.t_first_token) / static_cast<double>(r.n_out - k);
+}
+inline std::optional<double> streamed_ttft(const RequestRecord& r) {
+  return r.streamed ? std::optional<double>(r.ttft_s()) : std::nullopt;
+}
+
+// GuideLLM's src/guidellm/benchmark/benchmark.py (vllm-project/guidellm, commit 47ce2924; GenerativeTextResponseStats
+// and GenerativeBenchmark): per request, TTFT = first token - start, ITL = (last token - first token) / (tokens - 1)
+// (servebench's TPOT), TPOT = (last token - first token) / tokens, latency = end - start; the benchmark's duration
+// runs from the first request's start to the last one's end.
+inline void report_as_guidellm(std::ostream& out, const Artifact& a) {
+  report_means(out, a, "GuideLLM", "src/guidellm/benchmark/benchmark.py of vllm-project/guidellm",
+               {{"TTFT", [](const LevelSummary& s) { return mean_of(s.ttft); }, streamed_ttft, "first token - start"},
+                {"ITL", [](const LevelSummary& s) { return mean_of(s.tpot); },
+                 [](const RequestRecord& r) { return decode_per_token(r, 1); },
+                 "(last - first token) / (tokens - 1); ours: TPOT"},
+                {"TPOT", [](const LevelSummary&) { return std::optional<double>(); },
+                 [](const RequestRecord& r) { return decode_per_token(r, 0); }, "(last - first token) / tokens"},
+                {"latency", [](const LevelSummary& s) { return mean_of(s.latency); },
+                 [](const RequestRecord& r) { return std::optional<double>(r.latency_s()); }, "end - start"}});
+}
+
+// AIPerf's aiperf/metrics/types/ (ai-dynamo/aiperf): inter_token_latency_metric.py, ITL = (request latency - TTFT) /
+// (output sequence length - 1) (servebench's TPOT); inter_chunk_latency_metric.py, the gaps between chunks
+// (servebench's ITL); request_throughput_metric.py, valid requests / benchmark_duration_metric.py's maximum response
+// timestamp - minimum request timestamp.
+inline void report_as_aiperf(std::ostream& out, const Artifact& a) {
+  report_means(
+      out, a, "AIPerf", "aiperf/metrics/types/*_metric.py of ai-dynamo/aiperf",
+      {{"TTFT", [](const LevelSummary& s) { return mean_of(s.ttft); }, streamed_ttft, "first response - request"},
+       {"ITL", [](const LevelSummary& s) { return mean_of(s.tpot); },
+        [](const RequestRecord& r) { return decode_per_token(r, 1); }, "(latency - TTFT) / (tokens - 1); ours: TPOT"},
+       {"request latency", [](const LevelSummary& s) { return mean_of(s.latency); },
+        [](const RequestRecord& r) { return std::optional<double>(r.latency_s()); }, "last response - request"}});
 }
 
 inline int report_command(const ReportAsOptions& o, std::ostream& out) {
@@ -163,6 +213,8 @@ inline int report_command(const ReportAsOptions& o, std::ostream& out) {
                              "need every request; rerun without --no-records");
   if (o.peer == "guidellm")
     report_as_guidellm(out, a);
+  else if (o.peer == "aiperf")
+    report_as_aiperf(out, a);
   else
     report_as_vllm(out, a);
   return 0;
