@@ -976,6 +976,19 @@ struct SummarizeOptions {
   Slo slo;
 };
 
+// Mergeable histograms of a level's samples (seconds), beside the exact summaries: shards of one run made by
+// several processes merge into the histograms one process would have built (see LogHistogram's stated error).
+struct LevelHistograms {
+  std::optional<LogHistogram> latency, ttft, tpot, itl;
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const LevelHistograms*) {
+  using H = LevelHistograms;
+  return std::make_tuple(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
+                         field("itl", &H::itl));
+}
+
 // One level of one target. Durations in the summaries are seconds. A summary is absent (null in JSON) when it has
 // no samples: for example TTFT when nothing was streamed, or latency when every request failed.
 struct LevelSummary {
@@ -987,7 +1000,8 @@ struct LevelSummary {
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
   std::size_t connects = 0;  // requests that had to open a connection (RequestRecord::t_connect)
-  double wall_s = 0;         // first t_send to last t_end
+  double wall_s = 0;                   // first t_send to last t_end
+  Nanos first_send = 0, last_end = 0;  // that window on the steady clock of the process that ran the level
   // The load the server saw, whatever was asked: requests in flight (t_send to t_end, failures included), at most
   // and on average over the wall time (the sum of their durations / wall, Little's law).
   std::size_t peak_in_flight = 0;
@@ -1000,6 +1014,7 @@ struct LevelSummary {
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
   // Per-token ITL (append_per_token_itl): only from requests whose server counted the tokens of every chunk.
   std::optional<Summary> itl_per_token;
+  LevelHistograms histograms;   // latency, TTFT, TPOT and ITL of the successful requests
 };
 
 template <class Records = std::vector<RequestRecord>>
@@ -1044,6 +1059,8 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     if (options.slo.met_by(r)) ++good;
   }
   s.wall_s = any_sent ? ns_to_s(last_end - first_send) : 0.0;
+  s.first_send = first_send;
+  s.last_end = last_end;
   // In flight: +1 at each t_send, -1 at each t_end; ends sort before sends at the same instant.
   std::vector<std::pair<Nanos, int>> edges;
   Nanos busy = 0;
@@ -1068,6 +1085,13 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
   }
+  auto histogram = [](const std::vector<double>& v) -> std::optional<LogHistogram> {
+    if (v.empty()) return std::nullopt;
+    LogHistogram h;
+    for (double x : v) h.add(x);
+    return h;
+  };
+  s.histograms = {histogram(latency), histogram(ttft), histogram(tpot), histogram(itl)};
   auto maybe = [&](std::vector<double>& v) -> std::optional<Summary> {
     if (v.empty()) return std::nullopt;
     return summarize_samples(std::move(v), options.method);
@@ -1086,18 +1110,19 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
-                         required("successful", &L::successful), required("failed", &L::failed),
-                         field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         field("connects", &L::connects), required("wall_s", &L::wall_s),
-                         field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
-                         required("throughput_req_per_sec", &L::throughput_req_per_sec),
-                         required("output_tokens_per_sec", &L::output_tokens_per_sec),
-                         field("total_output_tokens", &L::total_output_tokens),
-                         field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
-                         field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-                         field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token));
+  return std::make_tuple(
+      required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
+      required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
+      field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects),
+      required("wall_s", &L::wall_s), field("first_send", &L::first_send),
+      field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
+      field("mean_in_flight", &L::mean_in_flight), required("throughput_req_per_sec", &L::throughput_req_per_sec),
+      required("output_tokens_per_sec", &L::output_tokens_per_sec),
+      field("total_output_tokens", &L::total_output_tokens), field("goodput_req_per_sec", &L::goodput_req_per_sec),
+      field("latency", &L::latency), field("latency_from_sched", &L::latency_from_sched),
+      field("client_queue", &L::client_queue), field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
+      field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token),
+      field("histograms", &L::histograms));
 }
 
 }  // namespace servebench
@@ -1664,6 +1689,8 @@ struct tgi {
 // levels when written, never set by hand; so are the intervals across repetitions ("repetitions", see
 // repetitions.hpp) when the levels came from a repeated sweep. Artifacts of schema 1 (servebench 0.1) still read.
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -2139,15 +2166,40 @@ namespace servebench {
 inline constexpr const char* artifact_schema = "servebench.artifact/2";
 inline constexpr const char* artifact_schema_v1 = "servebench.artifact/1";
 
+// One instant read on both clocks: record timestamps are steady-clock nanoseconds of the process that made them, so
+// `t - steady_ns + system_ns` puts them on the wall clock (UTC nanoseconds since 1970), where the records of several
+// processes or hosts line up (as well as their clocks agree: NTP keeps hosts within milliseconds).
+struct WallAnchor {
+  std::int64_t system_ns = 0;  // std::chrono::system_clock, nanoseconds since 1970-01-01 UTC
+  Nanos steady_ns = 0;         // now_ns() at the same instant
+
+  static WallAnchor now() {
+    WallAnchor a;
+    a.steady_ns = now_ns();
+    a.system_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return a;
+  }
+  // A steady timestamp of this process on the wall clock.
+  std::int64_t to_wall(Nanos steady) const noexcept { return steady - steady_ns + system_ns; }
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const WallAnchor*) {
+  return std::make_tuple(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
+}
+
 struct RunMetadata {
   std::string servebench_version = SERVEBENCH_VERSION_STRING;
   std::string utc_time = utc_now_iso8601();  // when the run started
   std::string hostname = host_name();
   std::vector<std::string> command_line;
-  nlohmann::json configuration = nlohmann::json::object();  // anything else the program wants to keep
-  std::optional<double> time_scale;                         // set when simulated servers ran faster than real time
-  std::string model;                                        // for titles, when known
-  std::string gpu;                                          // for titles, when known
+  nlohmann::json configuration = nlohmann::json::object();    // anything else the program wants to keep
+  std::optional<double> time_scale;                           // set when simulated servers ran faster than real time
+  std::string model;                                          // for titles, when known
+  std::string gpu;                                            // for titles, when known
+  std::optional<WallAnchor> wall_anchor = WallAnchor::now();  // absent in artifacts written before it existed
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -2156,7 +2208,7 @@ auto json_fields(const RunMetadata*) {
   return std::make_tuple(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
                          field("hostname", &M::hostname), field("command_line", &M::command_line),
                          field("configuration", &M::configuration), field("time_scale", &M::time_scale),
-                         field("model", &M::model), field("gpu", &M::gpu));
+                         field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
 }
 
 struct Artifact {
@@ -2297,6 +2349,7 @@ Artifact parse_artifact(const std::string& text, const std::string& origin = "ar
     if (schema == artifact_schema_v1) detail::upgrade_artifact_v1(j);
     Artifact artifact;
     detail::at_key("metadata", [&] { detail::read_value(j["metadata"], artifact.metadata); });
+    if (!j["metadata"].contains("wall_anchor")) artifact.metadata.wall_anchor.reset();  // not the reading's time
     detail::at_key("levels", [&] { detail::read_value(j["levels"], artifact.levels); });
     if (const auto extra = j.find("extra"); extra != j.end()) artifact.extra = *extra;
     return artifact;

@@ -57,6 +57,20 @@ TEST_CASE("an artifact survives a write and a read") {
   CHECK(back.levels[0].records.at(0).n_out == 50);
   CHECK(back.extra["note"] == "kept");
 
+  SUBCASE("the wall-clock anchor puts steady timestamps on UTC") {
+    REQUIRE(back.metadata.wall_anchor);
+    const auto& anchor = *back.metadata.wall_anchor;
+    CHECK(anchor.system_ns > 1'700'000'000'000'000'000);  // after 2023
+    CHECK(anchor.to_wall(anchor.steady_ns) == anchor.system_ns);
+    CHECK(anchor.to_wall(anchor.steady_ns + 5) == anchor.system_ns + 5);
+    const auto written = sample_artifact();
+    servebench::write_artifact(dir + "/anchor.json", written);
+    const auto read = servebench::read_artifact(dir + "/anchor.json").metadata.wall_anchor;
+    REQUIRE(read);
+    CHECK(read->system_ns == written.metadata.wall_anchor->system_ns);
+    CHECK(read->steady_ns == written.metadata.wall_anchor->steady_ns);
+  }
+
   SUBCASE("without records the summaries remain") {
     servebench::write_artifact(path, sample_artifact(), false);
     const auto lean = servebench::read_artifact(path);
@@ -200,6 +214,7 @@ TEST_CASE("an artifact of schema 1 (servebench 0.1) still reads, upgraded to the
   // tests/data/artifact_v1.json: written by servebench 0.1.0 (the fuzz corpus's with_records.json, with ground truth
   // on a record and the lab's percentile name "lab").
   const auto a = servebench::read_artifact(std::string(SERVEBENCH_SOURCE_DIR) + "/tests/data/artifact_v1.json");
+  CHECK_FALSE(a.metadata.wall_anchor);  // it had none: not the time it was read
   REQUIRE(a.levels.size() == 1);
   const auto& level = a.levels[0];
   CHECK(level.target.label == "vllm");

@@ -96,6 +96,39 @@ TEST_CASE("summarize counts, classifies and times a level") {
   CHECK_FALSE(s.goodput_req_per_sec.has_value());        // no SLOs given
 }
 
+TEST_CASE("a summary carries mergeable histograms of its samples and the window of its wall time") {
+  const std::vector<RequestRecord> records{
+      streamed(0, 0, 5 * ms, {40 * ms, 50 * ms, 60 * ms}, 3),    // latency 55, ttft 35, tpot 10, itl 10 10
+      streamed(1, 0, 10 * ms, {60 * ms, 80 * ms, 110 * ms}, 3),  // latency 100, ttft 50, tpot 25, itl 20 30
+      failed(2, 20 * ms, 300 * ms, ErrorKind::http_status),      // in the window, in no histogram
+  };
+  const auto s = servebench::summarize(records);
+  CHECK(s.first_send == records[0].t_send);  // the earliest send
+  CHECK(s.last_end == records[2].t_end);     // the failure ends last
+  CHECK(s.last_end - s.first_send == 295 * ms);
+  CHECK(servebench::ns_to_s(s.last_end - s.first_send) == doctest::Approx(s.wall_s));
+  REQUIRE(s.histograms.latency);
+  servebench::LogHistogram latency;  // built by hand from the latencies above
+  latency.add(0.055), latency.add(0.100);
+  CHECK(*s.histograms.latency == latency);
+  REQUIRE(s.histograms.itl);
+  CHECK(s.histograms.itl->count() == 4);
+  CHECK(s.histograms.itl->max() == doctest::Approx(0.030));
+  CHECK(s.histograms.tpot->count() == 2);
+  CHECK(s.histograms.ttft->min() == doctest::Approx(0.035));
+  // Two halves summarised apart merge into the whole's histogram.
+  const auto a = servebench::summarize(std::vector<RequestRecord>{records[0]});
+  const auto b = servebench::summarize(std::vector<RequestRecord>{records[1], records[2]});
+  CHECK(servebench::merge(*a.histograms.itl, *b.histograms.itl) == *s.histograms.itl);
+  // And they survive JSON.
+  const nlohmann::json j = s;
+  servebench::LevelSummary back;
+  servebench::from_json(j, back);
+  CHECK(*back.histograms.latency == *s.histograms.latency);
+  CHECK(back.first_send == s.first_send);
+  CHECK_FALSE(servebench::summarize(std::vector<RequestRecord>{records[2]}).histograms.latency);
+}
+
 TEST_CASE("goodput counts only requests meeting every SLO") {
   const std::vector<RequestRecord> records{
       streamed(0, 0, 0, {40 * ms, 50 * ms, 60 * ms}, 3),   // ttft 40, tpot 10, latency 60

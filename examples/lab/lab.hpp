@@ -119,6 +119,29 @@ inline void add_endpoint_flags(CLI::App& app, Options& o) {
   app.add_flag("--insecure", o.tls.insecure, "https without verifying the server's certificate (marked as such)");
 }
 
+// The API key in the variable --api-key-env names ("" without the flag); SetupError when it is not set.
+inline std::string endpoint_api_key(const Options& o) {
+  if (o.api_key_env.empty()) return {};
+  const char* key = std::getenv(o.api_key_env.c_str());
+  if (!key || !*key)
+    throw SetupError("--api-key-env " + o.api_key_env + ": the environment variable is not set (export " +
+                     o.api_key_env + "=... first)");
+  return key;
+}
+
+// `d` with the endpoint flags applied: the API key (from endpoint_api_key), the --header lines and TLS.
+inline DriverOptions with_endpoint(DriverOptions d, const Options& o, const std::string& api_key) {
+  d.tls(o.tls);
+  if (!api_key.empty()) d.api_key(api_key);
+  if (o.deadline_s >= 0) d.deadline(std::chrono::milliseconds(static_cast<long long>(o.deadline_s * 1000)));
+  for (const auto& h : o.headers) {
+    const auto colon = h.find(':');
+    const auto value = h.find_first_not_of(' ', colon + 1);
+    d.header(h.substr(0, colon), value == std::string::npos ? std::string() : h.substr(value));
+  }
+  return d;
+}
+
 // --hf, --vllm, --model, --api, --stream, --time-scale, --wait.
 inline void add_server_flags(CLI::App& app, Options& o) {
   app.add_option("--hf", o.hf_url, "the HF baseline server (lab API); default: an embedded simulated one")
@@ -209,13 +232,7 @@ class Servers {
  public:
   // Throws SetupError when a real server does not answer within options.wait_s.
   explicit Servers(Options options, std::ostream* log = nullptr) : options_(std::move(options)) {
-    if (!options_.api_key_env.empty()) {
-      const char* key = std::getenv(options_.api_key_env.c_str());
-      if (!key || !*key)
-        throw SetupError("--api-key-env " + options_.api_key_env + ": the environment variable is not set (export " +
-                         options_.api_key_env + "=... first)");
-      api_key_ = key;
-    }
+    api_key_ = endpoint_api_key(options_);
     if (options_.tls.insecure && log)
       *log << "warning: --insecure: https servers' certificates are not verified (recorded in the artifact)\n";
     char factor[32];
@@ -265,16 +282,9 @@ class Servers {
   // skipped side has no target.
   std::vector<Target> targets() const {
     const auto options = [this](const char* label, const std::string& url, bool stream) {
-      auto o = DriverOptions().label(label).base_url(url).model(options_.model).stream(stream).tls(options_.tls);
+      auto o = with_endpoint(DriverOptions().label(label).base_url(url).model(options_.model).stream(stream), options_,
+                             api_key_);
       o.continuous_usage_stats(stream && options_.continuous_usage);
-      if (!api_key_.empty()) o.api_key(api_key_);
-      if (options_.deadline_s >= 0)
-        o.deadline(std::chrono::milliseconds(static_cast<long long>(options_.deadline_s * 1000)));
-      for (const auto& h : options_.headers) {
-        const auto colon = h.find(':');
-        const auto value = h.find_first_not_of(' ', colon + 1);
-        o.header(h.substr(0, colon), value == std::string::npos ? std::string() : h.substr(value));
-      }
       return o;
     };
     std::vector<Target> out;

@@ -6,6 +6,8 @@
 // repetitions.hpp) when the levels came from a repeated sweep. Artifacts of schema 1 (servebench 0.1) still read.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,15 +29,40 @@ namespace servebench {
 inline constexpr const char* artifact_schema = "servebench.artifact/2";
 inline constexpr const char* artifact_schema_v1 = "servebench.artifact/1";
 
+// One instant read on both clocks: record timestamps are steady-clock nanoseconds of the process that made them, so
+// `t - steady_ns + system_ns` puts them on the wall clock (UTC nanoseconds since 1970), where the records of several
+// processes or hosts line up (as well as their clocks agree: NTP keeps hosts within milliseconds).
+struct WallAnchor {
+  std::int64_t system_ns = 0;  // std::chrono::system_clock, nanoseconds since 1970-01-01 UTC
+  Nanos steady_ns = 0;         // now_ns() at the same instant
+
+  static WallAnchor now() {
+    WallAnchor a;
+    a.steady_ns = now_ns();
+    a.system_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return a;
+  }
+  // A steady timestamp of this process on the wall clock.
+  std::int64_t to_wall(Nanos steady) const noexcept { return steady - steady_ns + system_ns; }
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const WallAnchor*) {
+  return std::make_tuple(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
+}
+
 struct RunMetadata {
   std::string servebench_version = SERVEBENCH_VERSION_STRING;
   std::string utc_time = utc_now_iso8601();  // when the run started
   std::string hostname = host_name();
   std::vector<std::string> command_line;
-  nlohmann::json configuration = nlohmann::json::object();  // anything else the program wants to keep
-  std::optional<double> time_scale;                         // set when simulated servers ran faster than real time
-  std::string model;                                        // for titles, when known
-  std::string gpu;                                          // for titles, when known
+  nlohmann::json configuration = nlohmann::json::object();    // anything else the program wants to keep
+  std::optional<double> time_scale;                           // set when simulated servers ran faster than real time
+  std::string model;                                          // for titles, when known
+  std::string gpu;                                            // for titles, when known
+  std::optional<WallAnchor> wall_anchor = WallAnchor::now();  // absent in artifacts written before it existed
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -44,7 +71,7 @@ auto json_fields(const RunMetadata*) {
   return std::make_tuple(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
                          field("hostname", &M::hostname), field("command_line", &M::command_line),
                          field("configuration", &M::configuration), field("time_scale", &M::time_scale),
-                         field("model", &M::model), field("gpu", &M::gpu));
+                         field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
 }
 
 struct Artifact {
@@ -185,6 +212,7 @@ Artifact parse_artifact(const std::string& text, const std::string& origin = "ar
     if (schema == artifact_schema_v1) detail::upgrade_artifact_v1(j);
     Artifact artifact;
     detail::at_key("metadata", [&] { detail::read_value(j["metadata"], artifact.metadata); });
+    if (!j["metadata"].contains("wall_anchor")) artifact.metadata.wall_anchor.reset();  // not the reading's time
     detail::at_key("levels", [&] { detail::read_value(j["levels"], artifact.levels); });
     if (const auto extra = j.find("extra"); extra != j.end()) artifact.extra = *extra;
     return artifact;

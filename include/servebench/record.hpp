@@ -183,16 +183,17 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(
-      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
-      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
-      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-      field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
-      required("n_out", &R::n_out), field("token_source", &R::token_source), field("http_status", &R::http_status),
-      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
+  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
+                         required("t_send", &R::t_send), field("t_connect", &R::t_connect),
+                         required("t_first_token", &R::t_first_token),
+                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+                         field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
+                         field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+                         field("token_source", &R::token_source), field("http_status", &R::http_status),
+                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+                         field("body_start", &R::body_start), field("text", &R::text),
+                         field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -225,6 +226,19 @@ struct SummarizeOptions {
   Slo slo;
 };
 
+// Mergeable histograms of a level's samples (seconds), beside the exact summaries: shards of one run made by
+// several processes merge into the histograms one process would have built (see LogHistogram's stated error).
+struct LevelHistograms {
+  std::optional<LogHistogram> latency, ttft, tpot, itl;
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const LevelHistograms*) {
+  using H = LevelHistograms;
+  return std::make_tuple(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
+                         field("itl", &H::itl));
+}
+
 // One level of one target. Durations in the summaries are seconds. A summary is absent (null in JSON) when it has
 // no samples: for example TTFT when nothing was streamed, or latency when every request failed.
 struct LevelSummary {
@@ -235,8 +249,9 @@ struct LevelSummary {
   std::size_t failed = 0;
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
-  std::size_t connects = 0;  // requests that had to open a connection (RequestRecord::t_connect)
-  double wall_s = 0;         // first t_send to last t_end
+  std::size_t connects = 0;            // requests that had to open a connection (RequestRecord::t_connect)
+  double wall_s = 0;                   // first t_send to last t_end
+  Nanos first_send = 0, last_end = 0;  // that window on the steady clock of the process that ran the level
   // The load the server saw, whatever was asked: requests in flight (t_send to t_end, failures included), at most
   // and on average over the wall time (the sum of their durations / wall, Little's law).
   std::size_t peak_in_flight = 0;
@@ -249,6 +264,7 @@ struct LevelSummary {
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
   // Per-token ITL (append_per_token_itl): only from requests whose server counted the tokens of every chunk.
   std::optional<Summary> itl_per_token;
+  LevelHistograms histograms;  // latency, TTFT, TPOT and ITL of the successful requests
 };
 
 template <class Records = std::vector<RequestRecord>>
@@ -293,6 +309,8 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     if (options.slo.met_by(r)) ++good;
   }
   s.wall_s = any_sent ? ns_to_s(last_end - first_send) : 0.0;
+  s.first_send = first_send;
+  s.last_end = last_end;
   // In flight: +1 at each t_send, -1 at each t_end; ends sort before sends at the same instant.
   std::vector<std::pair<Nanos, int>> edges;
   Nanos busy = 0;
@@ -317,6 +335,13 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
   }
+  auto histogram = [](const std::vector<double>& v) -> std::optional<LogHistogram> {
+    if (v.empty()) return std::nullopt;
+    LogHistogram h;
+    for (double x : v) h.add(x);
+    return h;
+  };
+  s.histograms = {histogram(latency), histogram(ttft), histogram(tpot), histogram(itl)};
   auto maybe = [&](std::vector<double>& v) -> std::optional<Summary> {
     if (v.empty()) return std::nullopt;
     return summarize_samples(std::move(v), options.method);
@@ -335,18 +360,17 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
-                         required("successful", &L::successful), required("failed", &L::failed),
-                         field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         field("connects", &L::connects), required("wall_s", &L::wall_s),
-                         field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
-                         required("throughput_req_per_sec", &L::throughput_req_per_sec),
-                         required("output_tokens_per_sec", &L::output_tokens_per_sec),
-                         field("total_output_tokens", &L::total_output_tokens),
-                         field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
-                         field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-                         field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token));
+  return std::make_tuple(
+      required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
+      required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
+      field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),
+      field("first_send", &L::first_send), field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
+      field("mean_in_flight", &L::mean_in_flight), required("throughput_req_per_sec", &L::throughput_req_per_sec),
+      required("output_tokens_per_sec", &L::output_tokens_per_sec),
+      field("total_output_tokens", &L::total_output_tokens), field("goodput_req_per_sec", &L::goodput_req_per_sec),
+      field("latency", &L::latency), field("latency_from_sched", &L::latency_from_sched),
+      field("client_queue", &L::client_queue), field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
+      field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token), field("histograms", &L::histograms));
 }
 
 }  // namespace servebench
