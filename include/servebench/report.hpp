@@ -19,6 +19,7 @@
 
 #include "artifact.hpp"
 #include "chart.hpp"
+#include "modelled_time.hpp"
 #include "result.hpp"
 
 namespace servebench {
@@ -271,6 +272,8 @@ std::vector<std::string> failure_lines(const Levels& levels) {
 // The table, then the failure and warning lines, indented.
 inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
                              const ReportOptions& options = {}) {
+  const std::string note = modelled_time_note(levels);
+  if (!note.empty()) out << note << "\n";
   comparison_table(levels, options).print(out);
   for (const auto& line : failure_lines(levels)) out << "  " << line << "\n";
 }
@@ -290,8 +293,12 @@ void print_markdown_report(std::ostream& out, const A& artifact, const ReportOpt
   for (const auto& t : artifact.targets())
     out << "- target `" << t.label << "`: " << (t.url.empty() ? "-" : t.url) << " (" << t.dialect
         << (t.model.empty() ? "" : ", model " + t.model) << ")\n";
-  if (m.time_scale)
-    out << "- simulated servers ran " << detail::level_text(*m.time_scale) << "x faster than real time\n";
+  const std::string note = modelled_time_note(artifact.levels);
+  if (!note.empty())
+    out << "- " << note << "\n";
+  else if (m.time_scale)  // an artifact of before modelled time: its times are the accelerated wall-clock ones
+    out << "- simulated servers ran " << detail::level_text(*m.time_scale) << "x faster than real time (times are "
+        << "wall-clock)\n";
   if (artifact.interrupted()) out << "- **interrupted**: the levels below are what completed\n";
   out << "\n";
   comparison_table(artifact.levels, options).print_markdown(out);

@@ -108,6 +108,9 @@ struct LevelResult {
   std::size_t late_sends = 0;          // measured requests sent more than 1 ms after t_sched
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
+  // Set when records and summary are in modelled time: measured against a simulated server running this many times
+  // faster than the GPU it models (see modelled_time.hpp); measured wall-clock durations = these / time_scale.
+  std::optional<double> time_scale;
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -118,7 +121,7 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings));
+                         field("warnings", &L::warnings), field("time_scale", &L::time_scale));
 }
 
 // The levels of `levels` that belong to `label`, in order.
