@@ -39,6 +39,10 @@ def load(path):
 
 def case_run(tmp):
     out = os.path.join(tmp, "artifacts")
+    r = run("lab2_3_concurrent", "--help")
+    for preset, machine in [("hf-transformers-h200", "H200"), ("transformers-cb-h200", "H200"), ("vllm-h100", "H100")]:
+        check(f"  {preset}: 1x NVIDIA {machine}" in r.stdout, f"--help gives {preset}'s provenance once")
+        check(r.stdout.count(f"  {preset}: ") == 1, f"--help lists {preset} once")
     r = run("lab2_1_check_server", "--max-tokens", "8")
     check(r.returncode == 0, f"lab2_1 exit {r.returncode}: {r.stderr}")
     check("hf (" in r.stdout and "vllm (" in r.stdout and r.stdout.count(": OK in") == 2, f"lab2_1 output: {r.stdout}")

@@ -121,14 +121,16 @@ inline void add_server_flags(CLI::App& app, Options& o) {
   app.add_option("--time-scale", o.time_scale, "embedded servers run X times faster than real time")
       ->check(CLI::Range(0.01, 10000.0))
       ->capture_default_str();
-  std::string presets = "embedded server's preset; default: the measured H200 pair. Presets:";
+  app.add_option("--hf-preset", o.hf_preset, "the HF side's embedded server (presets below)")
+      ->check(CLI::IsMember(sim::preset_names()))
+      ->capture_default_str();
+  app.add_option("--vllm-preset", o.vllm_preset, "the vLLM side's embedded server (presets below)")
+      ->check(CLI::IsMember(sim::preset_names()))
+      ->capture_default_str();
+  std::string presets = "Presets of the embedded servers (the default pair was measured side by side on one H200; see "
+                        "docs/simulator.md):";
   for (const auto& p : sim::preset_infos()) presets += std::string("\n  ") + p.name + ": " + sim::provenance(p);
-  app.add_option("--hf-preset", o.hf_preset, "the HF-side " + presets)
-      ->check(CLI::IsMember(sim::preset_names()))
-      ->capture_default_str();
-  app.add_option("--vllm-preset", o.vllm_preset, "the vLLM-side " + presets)
-      ->check(CLI::IsMember(sim::preset_names()))
-      ->capture_default_str();
+  app.footer(presets);
   app.add_option("--variability", o.run_variability,
                  "run-to-run variability of an embedded batching server: sigma of a log-normal factor on each busy "
                  "period's step times (0: off; the measured H200 server's: " +
@@ -190,9 +192,10 @@ void write_json(const std::string& path, const Json& value) {
 }
 
 // The two servers under test. A side given by URL is a real server, waited for (wait_until_ready); a side without
-// one is an embedded simulated server on a free port of 127.0.0.1: the HF-like sequential server (the lab's API) or
-// the vLLM-like continuous-batching one, calibrated on GPU measurements and run `time_scale` times faster than real
-// time. The log says which side is which.
+// one is an embedded simulated server on a free port of 127.0.0.1, from its preset (by default the pair measured side
+// by side on one H200: the lab's HF server and a continuous-batching one), run `time_scale` times faster than real
+// time; modelled() restates its levels in modelled GPU time. The log says which side is which and where each
+// preset's numbers come from.
 class Servers {
  public:
   // Throws SetupError when a real server does not answer within options.wait_s.
