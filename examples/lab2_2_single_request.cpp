@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     // One request at a time through each engine: a closed loop of one worker over the three prompts.
     std::vector<LevelResult> runs;
     for (const auto& target : servers.targets()) {
-      runs.push_back(run_closed_loop(ClosedLoop().concurrency(1).requests(3).quiet(options.quiet), workload, target));
+      runs.push_back(servers.modelled(
+          run_closed_loop(ClosedLoop().concurrency(1).requests(3).quiet(options.quiet), workload, target)));
       if (runs.back().interrupted) break;
     }
     const bool interrupted = runs.back().interrupted;
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
                                        : std::vector<lab::SingleRequest>{};
 
     std::cout << "\n";
+    if (const auto note = modelled_time_note(runs); !note.empty()) std::cout << note << "\n";
     lab::print_single_requests(std::cout, rows);
 
     Artifact full;
@@ -45,8 +47,6 @@ int main(int argc, char** argv) {
     const auto full_file = options.path("single_request_comparison.full.json");
     lab::write_json(lab_file, lab::single_request_json(rows));
     lab::write_json(full_file, artifact_to_json(full));
-    if (servers.time_scale())
-      std::cout << "(simulated servers ran " << *servers.time_scale() << "x faster than real time)\n";
     lab::print_paths(std::cout, {{lab_file, "lab format"}, {full_file, "full artifact: metadata and every request"}});
     return interrupted ? 130 : 0;
   } catch (const examples::UsageError& e) {

@@ -2,7 +2,7 @@
 // continuous-batching server on 8000, so the lab's own Python scripts (or any OpenAI client) can be pointed at them
 // without a GPU.
 //
-//   sim_server                      # 8001: hf-transformers-h200 (lab HF API), 8000: vllm-h100 (OpenAI API)
+//   sim_server                      # 8001: hf-transformers-h200 (lab HF API), 8000: transformers-cb-h200 (OpenAI)
 //   sim_server --time-scale 10      # ten times faster than the real GPUs
 #include <csignal>
 #include <cstdio>
@@ -20,7 +20,7 @@
 int main(int argc, char** argv) {
   int hf_port = 8001, vllm_port = 8000;
   double time_scale = 1.0;
-  std::string host = "127.0.0.1", vllm_preset = "vllm-h100";
+  std::string host = "127.0.0.1", vllm_preset = servebench::sim::measured_pair.vllm;
   CLI::App args("Runs the lab's two simulated servers until Ctrl-C.", "sim_server");
   args.add_option("--hf-port", hf_port, "port of the HF-like sequential server (0: any free port)")
       ->check(CLI::Range(0, 65535))
@@ -32,7 +32,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   args.add_option("--host", host, "address to listen on (0.0.0.0 for every interface)")->capture_default_str();
-  args.add_option("--vllm-preset", vllm_preset, "preset of the --vllm-port server")
+  std::string presets = "preset of the --vllm-port server (default: the H200 pair's). Presets:";
+  for (const auto& p : servebench::sim::preset_infos())
+    presets += std::string("\n  ") + p.name + ": " + servebench::sim::provenance(p);
+  args.add_option("--vllm-preset", vllm_preset, presets)
       ->check(CLI::IsMember(servebench::sim::preset_names()))
       ->capture_default_str();
   if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;

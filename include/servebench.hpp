@@ -8,6 +8,7 @@
 #include "servebench/chart.hpp"
 #include "servebench/driver.hpp"
 #include "servebench/files.hpp"
+#include "servebench/modelled_time.hpp"
 #include "servebench/ready.hpp"
 #include "servebench/record.hpp"
 #include "servebench/repetitions.hpp"

@@ -24,6 +24,7 @@
 //   servebench/connection.hpp
 //   servebench/url.hpp
 //   servebench/sse.hpp
+//   servebench/modelled_time.hpp
 //   servebench/ready.hpp
 //   servebench/scheduler/interrupt.hpp
 //   servebench/report.hpp
@@ -934,16 +935,17 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(
-      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
-      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
-      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-      field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning),
-      required("n_out", &R::n_out), field("token_source", &R::token_source), field("http_status", &R::http_status),
-      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
+  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
+                         required("t_send", &R::t_send), field("t_connect", &R::t_connect),
+                         required("t_first_token", &R::t_first_token),
+                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+                         field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
+                         field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+                         field("token_source", &R::token_source), field("http_status", &R::http_status),
+                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+                         field("body_start", &R::body_start), field("text", &R::text),
+                         field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -999,7 +1001,7 @@ struct LevelSummary {
   std::size_t failed = 0;
   std::size_t interrupted = 0;
   std::map<std::string, std::size_t> failed_by_kind;
-  std::size_t connects = 0;  // requests that had to open a connection (RequestRecord::t_connect)
+  std::size_t connects = 0;            // requests that had to open a connection (RequestRecord::t_connect)
   double wall_s = 0;                   // first t_send to last t_end
   Nanos first_send = 0, last_end = 0;  // that window on the steady clock of the process that ran the level
   // The load the server saw, whatever was asked: requests in flight (t_send to t_end, failures included), at most
@@ -1014,7 +1016,7 @@ struct LevelSummary {
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
   // Per-token ITL (append_per_token_itl): only from requests whose server counted the tokens of every chunk.
   std::optional<Summary> itl_per_token;
-  LevelHistograms histograms;   // latency, TTFT, TPOT and ITL of the successful requests
+  LevelHistograms histograms;  // latency, TTFT, TPOT and ITL of the successful requests
 };
 
 template <class Records = std::vector<RequestRecord>>
@@ -1113,16 +1115,14 @@ auto json_fields(const LevelSummary*) {
   return std::make_tuple(
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
-      field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects),
-      required("wall_s", &L::wall_s), field("first_send", &L::first_send),
-      field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
+      field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),
+      field("first_send", &L::first_send), field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
       field("mean_in_flight", &L::mean_in_flight), required("throughput_req_per_sec", &L::throughput_req_per_sec),
       required("output_tokens_per_sec", &L::output_tokens_per_sec),
       field("total_output_tokens", &L::total_output_tokens), field("goodput_req_per_sec", &L::goodput_req_per_sec),
       field("latency", &L::latency), field("latency_from_sched", &L::latency_from_sched),
       field("client_queue", &L::client_queue), field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-      field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token),
-      field("histograms", &L::histograms));
+      field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token), field("histograms", &L::histograms));
 }
 
 }  // namespace servebench
@@ -1959,6 +1959,9 @@ struct LevelResult {
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
   std::size_t repetition = 0;          // which repetition of this (target, level) it was, from 0 (Sweep::repeat)
+  // Set when records and summary are in modelled time: measured against a simulated server running this many times
+  // faster than the GPU it models (see modelled_time.hpp); measured wall-clock durations = these / time_scale.
+  std::optional<double> time_scale;
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -1969,7 +1972,8 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings), field("repetition", &L::repetition));
+                         field("warnings", &L::warnings), field("repetition", &L::repetition),
+                         field("time_scale", &L::time_scale));
 }
 
 // The levels of `levels` that belong to `label`, in order.
@@ -4183,6 +4187,98 @@ class Driver {
 
 }  // namespace servebench
 // ---- end servebench/driver.hpp ----
+// ---- begin servebench/modelled_time.hpp ----
+// servebench — modelled time: a level measured against a simulated server that runs `time_scale` times faster than
+// the GPU it models, restated in the time of that GPU. It is done once, where a program knows the target is such a
+// server (to_modelled_time), and the level says so (LevelResult::time_scale): every summary, table, chart and
+// artifact read from it is then in modelled time, and nothing downstream multiplies again. Levels against real
+// servers are never touched. The measured wall-clock durations are the modelled ones divided by time_scale.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+
+namespace servebench {
+
+namespace detail {
+inline Nanos stretch(Nanos t, Nanos origin, double factor) {
+  if (t == 0) return 0;  // "never" stays never
+  return origin + static_cast<Nanos>(std::llround(static_cast<double>(t - origin) * factor));
+}
+}  // namespace detail
+
+// `measured` in modelled time: every timestamp of every record stretched by `time_scale` about the level's first
+// scheduled or sent request, and the summary computed again from those records with the level's own percentile
+// method and SLOs (so durations are multiplied by time_scale and rates divided by it, SLOs judged in GPU time).
+// Throws std::invalid_argument for a scale not > 0, or a level already in modelled time.
+inline LevelResult to_modelled_time(LevelResult measured, double time_scale) {
+  if (!(time_scale > 0) || !std::isfinite(time_scale))
+    throw std::invalid_argument("to_modelled_time: time_scale must be a finite number > 0");
+  if (measured.time_scale)
+    throw std::invalid_argument("to_modelled_time: the level is already in modelled time (time_scale set)");
+  Nanos origin = 0;
+  for (const auto& r : measured.records)
+    for (Nanos t : {r.t_sched, r.t_send})
+      if (t != 0) origin = origin == 0 ? t : std::min(origin, t);
+  const auto s = [&](Nanos t) { return detail::stretch(t, origin, time_scale); };
+  for (auto& r : measured.records) {
+    r.t_sched = s(r.t_sched);
+    r.t_send = s(r.t_send);
+    r.t_first_token = s(r.t_first_token);
+    r.t_end = s(r.t_end);
+    if (r.t_first_answer_token) r.t_first_answer_token = s(*r.t_first_answer_token);
+    if (r.t_connect) r.t_connect = s(*r.t_connect);
+    for (auto& t : r.event_times) t = s(t);
+    if (r.server_timing) {
+      r.server_timing->first_token = s(r.server_timing->first_token);
+      r.server_timing->last_token = s(r.server_timing->last_token);
+      if (r.server_timing->first_answer_token)
+        r.server_timing->first_answer_token = s(*r.server_timing->first_answer_token);
+    }
+  }
+  const LevelSummary before = measured.summary;
+  SummarizeOptions options;
+  options.method = measured.config.percentile_method;
+  options.slo = measured.config.slo;
+  measured.summary = summarize(measured.records, options);
+  measured.summary.level = before.level;
+  measured.summary.target = before.target;
+  measured.time_scale = time_scale;
+  return measured;
+}
+
+// The time scale of the levels in modelled time, when they share one; nullopt when none is.
+// Throws std::invalid_argument when they were measured at different scales (one table cannot say both).
+inline std::optional<double> modelled_time_scale(const std::vector<LevelResult>& levels) {
+  std::optional<double> scale;
+  for (const auto& l : levels) {
+    if (!l.time_scale) continue;
+    if (scale && *scale != *l.time_scale)
+      throw std::invalid_argument("levels in modelled time measured at different time scales");
+    scale = l.time_scale;
+  }
+  return scale;
+}
+
+// The one line that says so, for the head of a table or report: "times are modelled GPU time (simulated servers
+// ran 20x faster than real time)". Empty when no level is in modelled time.
+inline std::string modelled_time_note(const std::vector<LevelResult>& levels) {
+  const auto scale = modelled_time_scale(levels);
+  if (!scale) return {};
+  char factor[32];
+  std::snprintf(factor, sizeof factor, "%g", *scale);
+  const bool all = std::all_of(levels.begin(), levels.end(), [](const LevelResult& l) { return l.time_scale; });
+  return std::string("times are modelled GPU time") + (all ? "" : " for the simulated servers") +
+         " (simulated servers ran " + factor + "x faster than real time)";
+}
+
+}  // namespace servebench
+// ---- end servebench/modelled_time.hpp ----
 // ---- begin servebench/ready.hpp ----
 // servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
 // describe_failure(), one line for a person on why a request failed and what to try.
@@ -4927,6 +5023,8 @@ std::optional<std::string> repetition_note(const Levels& levels) {
 // The table, then the repetition note, the failure and warning lines, indented.
 inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
                              const ReportOptions& options = {}) {
+  const std::string note = modelled_time_note(levels);
+  if (!note.empty()) out << note << "\n";
   comparison_table(levels, options).print(out);
   if (const auto note = repetition_note(levels)) out << "  " << *note << "\n";
   for (const auto& line : failure_lines(levels)) out << "  " << line << "\n";
@@ -4947,8 +5045,12 @@ void print_markdown_report(std::ostream& out, const A& artifact, const ReportOpt
   for (const auto& t : artifact.targets())
     out << "- target `" << t.label << "`: " << (t.url.empty() ? "-" : t.url) << " (" << t.dialect
         << (t.model.empty() ? "" : ", model " + t.model) << ")\n";
-  if (m.time_scale)
-    out << "- simulated servers ran " << detail::level_text(*m.time_scale) << "x faster than real time\n";
+  const std::string note = modelled_time_note(artifact.levels);
+  if (!note.empty())
+    out << "- " << note << "\n";
+  else if (m.time_scale)  // an artifact of before modelled time: its times are the accelerated wall-clock ones
+    out << "- simulated servers ran " << detail::level_text(*m.time_scale) << "x faster than real time (times are "
+        << "wall-clock)\n";
   if (artifact.interrupted()) out << "- **interrupted**: the levels below are what completed\n";
   out << "\n";
   comparison_table(artifact.levels, options).print_markdown(out);

@@ -10,8 +10,8 @@
 //   servebench/sim/config.hpp
 //   servebench/sim/dialects.hpp
 //   servebench/sim/engine.hpp
-//   servebench/sim/faults.hpp
 //   servebench/sim/random.hpp
+//   servebench/sim/faults.hpp
 //   servebench/sim/presets.hpp
 //   servebench/sim/server.hpp
 //   servebench/sim/tokens.hpp
@@ -27,7 +27,7 @@
 // servebench_sim.hpp): the measurement core (<servebench.hpp>) never includes it, so a program that only measures
 // real servers neither compiles nor links a server. One concern a header, under servebench/sim/:
 //   config.hpp    EngineConfig, FaultConfig, ServerOptions, ServerStats: plain data and the fluent options
-//   presets.hpp   preset("hf-transformers-h200" | "vllm-h100" | "transformers-cb-h200"), from measurements
+//   presets.hpp   preset("hf-transformers-h200" | "transformers-cb-h200" | "vllm-h100"), each with its provenance
 //   engine.hpp    the sequential and continuous-batching models in model time, their real-time loop, predict_burst
 //   faults.hpp    one request's seeded draw of faults and the named points of a reply where each acts
 //   wire.hpp      the wire formats (hf, OpenAI completions, OpenAI chat): requests in, replies and errors out
@@ -103,6 +103,11 @@ inline std::vector<BatchStepTime> vllm_h100_step_times() {
 }
 }  // namespace detail
 
+// 2026-12-01-h200-rerun.json: the batching server's mean latency at 1 / 5 / 10 / 20 concurrent over four runs
+// (two with the lab's client, two with servebench) has a standard deviation of log(latency) of 0.51 / 0.45 / 0.39
+// / 0.18, pooled 0.40 (numpy: sqrt(mean(var(log x, ddof=1)))). The HF server's is 0.11: it is steady.
+inline constexpr double measured_run_variability = 0.40;
+
 // Every engine parameter, in model milliseconds. Plain data; ServerOptions has a fluent setter for each.
 struct EngineConfig {
   EngineKind kind = EngineKind::sequential;
@@ -123,6 +128,10 @@ struct EngineConfig {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
   std::int64_t kv_cache_tokens = 400000;
+  // Run-to-run variability: every busy period (idle to idle) multiplies its step times by its own log-normal
+  // factor of this sigma (median 1), drawn from the server's seed and the period's number. 0 (the default): off;
+  // measured_run_variability is what the measured batching server showed.
+  double run_variability = 0;
 
   // Decode step time of a batch of `batch_size` sequences (continuous batching), from the table.
   double decode_step_ms(int batch_size) const {
@@ -159,6 +168,7 @@ struct EngineConfig {
     need(first_request_extra_ms >= 0, "first_request_extra_ms must be >= 0");
     need(prefill_ms_per_token >= 0, "prefill_ms_per_token must be >= 0");
     need(max_model_len > 0, "max_model_len must be > 0");
+    need(run_variability >= 0 && run_variability <= 2, "run_variability must be in [0, 2]");
     if (kind == EngineKind::sequential) {
       need(host_step_ms >= 0 && device_step_ms >= 0 && host_step_ms + device_step_ms > 0,
            "host_step_ms and device_step_ms must be >= 0 and not both 0");
@@ -305,6 +315,11 @@ class ServerOptions {
     return *this;
   }
   std::int64_t kv_cache_tokens() const { return engine_.kv_cache_tokens; }
+  ServerOptions& run_variability(double v) {
+    engine_.run_variability = v;
+    return *this;
+  }
+  double run_variability() const { return engine_.run_variability; }
 
   // Early end of sequence: per-token probability that a request without ignore_eos stops before max_tokens
   // (finish_reason "stop"). 0 (the default) always generates exactly max_tokens.
@@ -570,7 +585,9 @@ using openai_chat = timed<api::openai_chat>;
 //   every other running sequence one token; finished sequences leave at once. Step time =
 //   step_ms_by_batch(batch size), interpolated linearly between the table's points (and beyond the last along the
 //   last segment), + prefill_ms_per_token * prompt tokens prefilled in the step. Requests arriving during a step
-//   join at the next one.
+//   join at the next one. With run_variability > 0, each busy period (from idle until the engine is idle again)
+//   has all its step times multiplied by one log-normal factor exp(run_variability * z), z standard normal, drawn
+//   from the seed and the period's number: repeated runs differ as the measured server's did.
 
 #include <algorithm>
 #include <atomic>
@@ -589,6 +606,46 @@ using openai_chat = timed<api::openai_chat>;
 #include <utility>
 #include <vector>
 
+// ---- begin servebench/sim/random.hpp ----
+// servebench::sim — seeded randomness. Everything a simulated server draws (faults, early ends of sequence, the
+// words of a reply) is a pure function of the server's seed and a request's number or prompt, so a test can
+// recompute what any reply got.
+
+#include <cstdint>
+#include <string>
+
+namespace servebench {
+namespace sim {
+namespace detail {
+
+inline std::uint64_t splitmix64(std::uint64_t x) noexcept {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// A small seeded generator: uniform doubles in [0, 1).
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() noexcept { return splitmix64(state_++ * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL); }
+  double uniform() noexcept { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+
+ private:
+  std::uint64_t state_;
+};
+
+inline std::uint64_t hash_text(const std::string& s) noexcept {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+}  // namespace detail
+}  // namespace sim
+}  // namespace servebench
+// ---- end servebench/sim/random.hpp ----
 
 namespace servebench {
 namespace sim {
@@ -727,7 +784,7 @@ class SequentialModel final : public Model {
 // vLLM-like iteration-level scheduling (see the top of the file).
 class BatchingModel final : public Model {
  public:
-  explicit BatchingModel(EngineConfig config) : config_(std::move(config)) {}
+  explicit BatchingModel(EngineConfig config, std::uint64_t seed = 0) : config_(std::move(config)), seed_(seed) {}
 
   // An idle engine starts its next step at an event of its own, after every arrival at that instant has been
   // added; a busy one takes arrivals at its next step.
@@ -809,9 +866,10 @@ class BatchingModel final : public Model {
       in_step_ = false;
       return;
     }
+    if (!in_step_) period_factor_ = period_factor(periods_++);
     max_batch_ = std::max(max_batch_, running_.size());
-    double ms = config_.decode_step_ms(static_cast<int>(running_.size())) +
-                config_.prefill_ms_per_token * static_cast<double>(prefill_tokens);
+    double ms = period_factor_ * (config_.decode_step_ms(static_cast<int>(running_.size())) +
+                                  config_.prefill_ms_per_token * static_cast<double>(prefill_tokens));
     if (!warmed_up_) {
       ms += config_.first_request_extra_ms;
       warmed_up_ = true;
@@ -820,7 +878,19 @@ class BatchingModel final : public Model {
     in_step_ = true;
   }
 
+  // exp(sigma * z) for busy period `n`, z standard normal (Box-Muller on two seeded uniforms).
+  double period_factor(std::uint64_t n) const {
+    if (config_.run_variability <= 0) return 1.0;
+    Rng rng(splitmix64(seed_ ^ (0xB5AD4ECEDA1CE2A9ULL + n)));
+    const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();  // u1 in (0, 1]
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return std::exp(config_.run_variability * z);
+  }
+
   EngineConfig config_;
+  std::uint64_t seed_ = 0;
+  std::uint64_t periods_ = 0;
+  double period_factor_ = 1.0;
   std::deque<JobPtr> waiting_;
   std::vector<JobPtr> running_;
   bool in_step_ = false;
@@ -832,16 +902,17 @@ class BatchingModel final : public Model {
   bool warmed_up_ = false;
 };
 
-inline std::unique_ptr<Model> make_model(const EngineConfig& config) {
+inline std::unique_ptr<Model> make_model(const EngineConfig& config, std::uint64_t seed = 0) {
   if (config.kind == EngineKind::sequential) return std::make_unique<SequentialModel>(config);
-  return std::make_unique<BatchingModel>(config);
+  return std::make_unique<BatchingModel>(config, seed);
 }
 
 // Drives a Model in real time on one thread: sleeps until the model's next event (model time / time_scale after
 // the engine's start), fires it, and hands every emitted token to the waiting request. Handlers never block it.
 class EngineLoop {
  public:
-  EngineLoop(const EngineConfig& config, double time_scale) : model_(make_model(config)), time_scale_(time_scale) {}
+  EngineLoop(const EngineConfig& config, double time_scale, std::uint64_t seed = 0)
+      : model_(make_model(config, seed)), time_scale_(time_scale) {}
   ~EngineLoop() { stop(); }
 
   void start() {
@@ -967,7 +1038,8 @@ class EngineLoop {
 }  // namespace detail
 
 // What the model predicts for `concurrency` requests sent at once (the lab's concurrent test), each with
-// `prompt_tokens` and `max_tokens`, in model seconds (request_overhead_ms included). No threads, no clock.
+// `prompt_tokens` and `max_tokens`, in model seconds (request_overhead_ms included). No threads, no clock. `seed`
+// draws the burst's run_variability factor (the server's seed: its first busy period).
 struct BurstPrediction {
   double wall_s = 0;  // first request sent to last reply done
   double mean_latency_s = 0;
@@ -977,12 +1049,12 @@ struct BurstPrediction {
 };
 
 inline BurstPrediction predict_burst(const EngineConfig& config, int concurrency, std::int64_t prompt_tokens,
-                                     std::int64_t max_tokens) {
+                                     std::int64_t max_tokens, std::uint64_t seed = 0) {
   config.validate();
   if (concurrency < 1 || prompt_tokens < 1 || max_tokens < 1)
     throw std::invalid_argument(
         "servebench::sim::predict_burst: concurrency, prompt_tokens and max_tokens must be >= 1");
-  auto model = detail::make_model(config);
+  auto model = detail::make_model(config, seed);
   const Nanos overhead = detail::ms_to_ns(config.request_overhead_ms);
   std::vector<detail::JobPtr> jobs;
   for (int i = 0; i < concurrency; ++i) {
@@ -1041,46 +1113,6 @@ inline BurstPrediction predict_burst(const EngineConfig& config, int concurrency
 #include <string>
 #include <vector>
 
-// ---- begin servebench/sim/random.hpp ----
-// servebench::sim — seeded randomness. Everything a simulated server draws (faults, early ends of sequence, the
-// words of a reply) is a pure function of the server's seed and a request's number or prompt, so a test can
-// recompute what any reply got.
-
-#include <cstdint>
-#include <string>
-
-namespace servebench {
-namespace sim {
-namespace detail {
-
-inline std::uint64_t splitmix64(std::uint64_t x) noexcept {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-// A small seeded generator: uniform doubles in [0, 1).
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() noexcept { return splitmix64(state_++ * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL); }
-  double uniform() noexcept { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
-
- private:
-  std::uint64_t state_;
-};
-
-inline std::uint64_t hash_text(const std::string& s) noexcept {
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-
-}  // namespace detail
-}  // namespace sim
-}  // namespace servebench
-// ---- end servebench/sim/random.hpp ----
 
 namespace servebench {
 namespace sim {
@@ -1162,9 +1194,10 @@ inline FaultPlan draw_faults(const FaultConfig& f, std::uint64_t seed, std::uint
 }  // namespace servebench
 // ---- end servebench/sim/faults.hpp ----
 // ---- begin servebench/sim/presets.hpp ----
-// servebench::sim — presets: ServerOptions named after what they model, with defaults taken from measurements of
-// real GPUs (the numbers and their sources are in shared/calibration/). A time-scale factor then runs them faster
-// than real time in tests and demos.
+// servebench::sim — presets: ServerOptions named after what they model, each with its provenance (the machine, the
+// engine and the file or publication its numbers come from; the files are in shared/calibration/). Presets of one
+// provenance make a pair whose ratios mean something: measured_pair() is the two servers measured side by side on
+// one H200. A time-scale factor then runs them faster than real time in tests and demos.
 
 #include <stdexcept>
 #include <string>
@@ -1174,25 +1207,77 @@ inline FaultPlan draw_faults(const FaultConfig& f, std::uint64_t seed, std::uint
 namespace servebench {
 namespace sim {
 
-inline std::vector<std::string> preset_names() { return {"hf-transformers-h200", "vllm-h100", "transformers-cb-h200"}; }
+// Where a preset's numbers come from. Shown by --help, written into artifacts, listed in docs/simulator.md.
+struct PresetInfo {
+  const char* name;
+  const char* machine;  // the GPU the numbers were taken on
+  const char* engine;   // the serving engine modelled
+  const char* source;   // the calibration file or publication
+  const char* role;     // "hf" (the lab's baseline API) or "vllm" (OpenAI API)
+};
+
+inline const std::vector<PresetInfo>& preset_infos() {
+  static const std::vector<PresetInfo> infos = {
+      {"hf-transformers-h200", "1x NVIDIA H200",
+       "HF transformers 5.17 eager generate, one per request (the lab's server)",
+       "measured: h200-llama3-8b-transformers.json, h200-transformers-batching-vs-lab-server.json", "hf"},
+      {"transformers-cb-h200", "1x NVIDIA H200",
+       "transformers 5.17 ContinuousBatchingManager behind an OpenAI-compatible server",
+       "measured: h200-transformers-batching-vs-lab-server.json, 2026-12-01-h200-rerun.json", "vllm"},
+      {"vllm-h100", "1x NVIDIA H100-80GB", "vLLM 0.21 (CUDA graphs, paged attention)",
+       "published: InferenceBench concurrency sweep (vllm-llama3-8b-published.json), not measured here", "vllm"},
+  };
+  return infos;
+}
+
+inline std::vector<std::string> preset_names() {
+  std::vector<std::string> out;
+  for (const auto& i : preset_infos()) out.push_back(i.name);
+  return out;
+}
+
+// Throws std::invalid_argument naming the valid presets.
+inline const PresetInfo& preset_info(const std::string& name) {
+  for (const auto& i : preset_infos())
+    if (name == i.name) return i;
+  std::string valid;
+  for (const auto& n : preset_names()) valid += (valid.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown servebench::sim preset '" + name + "' (valid: " + valid + ")");
+}
+
+// "machine, engine; source": one line for logs and --help.
+inline std::string provenance(const PresetInfo& i) {
+  return std::string(i.machine) + ", " + i.engine + "; " + i.source;
+}
+
+// The pair of one provenance: the lab's HF server and a continuous-batching server measured side by side on one
+// H200 through the lab's own client (h200-transformers-batching-vs-lab-server.json).
+struct PresetPair {
+  const char* hf;
+  const char* vllm;
+};
+inline constexpr PresetPair measured_pair{"hf-transformers-h200", "transformers-cb-h200"};
 
 inline ServerOptions preset(const std::string& name) {
+  const PresetInfo& info = preset_info(name);  // throws for an unknown name
   ServerOptions o;
-  if (name == "hf-transformers-h200") {
+  EngineConfig e;
+  if (info.name == std::string("hf-transformers-h200")) {
     // h200-llama3-8b-transformers.json: the lab's server. See the sequential model in engine.hpp.
-    EngineConfig e;
     e.kind = EngineKind::sequential;
     e.request_overhead_ms = 30.0;
     e.host_step_ms = 35.0;
     e.device_step_ms = 29.2;
     e.host_contention_per_loop = 0.0048;
     e.prefill_ms_per_token = 0.034;  // prefill 22.4 ms at 512 tokens, 62.8 ms at 2048: +40 ms
+    // h200-transformers-batching-vs-lab-server.json: its first 100-token request after start took 8.99 s, later ones
+    // 6.36-6.61 s (this model: 6.45 s): 2.55 s of warm-up (CUDA context, kernel selection) in the first step.
+    e.first_request_extra_ms = 2550.0;
     return o.engine_config(e).api(ApiFlavour::hf);
   }
-  if (name == "vllm-h100") {
+  if (info.name == std::string("vllm-h100")) {
     // vllm-llama3-8b-published.json (InferenceBench, H100, vLLM 0.21): TPOT p50 6.48 / 6.59 / 10.94 / 46.91 ms at
     // 1 / 4 / 16 / 64 concurrent; TTFT p50 14 ms alone = 6 ms overhead + one 6.5 ms step + a short prompt.
-    EngineConfig e;
     e.kind = EngineKind::continuous_batching;
     e.request_overhead_ms = 6.0;
     e.prefill_ms_per_token = 0.03;  // ~33k prompt tokens/s: compute-bound prefill of an 8B model
@@ -1203,27 +1288,21 @@ inline ServerOptions preset(const std::string& name) {
     e.max_model_len = 8192;
     return o.engine_config(e).api(ApiFlavour::openai);
   }
-  if (name == "transformers-cb-h200") {
-    // h200-transformers-batching-vs-lab-server.json, measured through the lab's client with 50-token replies:
-    // mean latency 1.82 / 5.30 / 6.42 / 5.95 s at 1 / 5 / 10 / 20 concurrent and 3.05-3.83 s for 100 tokens alone
-    // give about 200 ms overhead and steps of 32 / 102 / 124 / 115 ms; offline 50 tokens at batch 64: 5.45 s
-    // (109 ms). The first request after start took 8.5 s instead of ~3.4: 5 s of warm-up in the first step.
-    EngineConfig e;
-    e.kind = EngineKind::continuous_batching;
-    e.request_overhead_ms = 200.0;
-    e.first_request_extra_ms = 5000.0;
-    e.prefill_ms_per_token = 0.0;
-    static const BatchStepTime measured[] = {{1, 32.0}, {5, 102.0}, {10, 124.0}, {20, 115.0}, {64, 109.0}};
-    e.step_ms_by_batch = detail::step_table(measured);
-    e.max_num_seqs = 64;
-    e.max_num_batched_tokens = 8192;
-    e.kv_cache_tokens = 400000;
-    e.max_model_len = 8192;
-    return o.engine_config(e).api(ApiFlavour::openai);
-  }
-  std::string valid;
-  for (const auto& n : preset_names()) valid += (valid.empty() ? "" : ", ") + n;
-  throw std::invalid_argument("unknown servebench::sim preset '" + name + "' (valid: " + valid + ")");
+  // transformers-cb-h200. h200-transformers-batching-vs-lab-server.json, measured through the lab's client with
+  // 50-token replies: mean latency 1.82 / 5.30 / 6.42 / 5.95 s at 1 / 5 / 10 / 20 concurrent and 3.05-3.83 s for
+  // 100 tokens alone give about 200 ms overhead and steps of 32 / 102 / 124 / 115 ms; offline 50 tokens at batch
+  // 64: 5.45 s (109 ms). The first request after start took 8.5 s instead of ~3.4: 5 s of warm-up in the first step.
+  e.kind = EngineKind::continuous_batching;
+  e.request_overhead_ms = 200.0;
+  e.first_request_extra_ms = 5000.0;
+  e.prefill_ms_per_token = 0.0;
+  static const BatchStepTime measured[] = {{1, 32.0}, {5, 102.0}, {10, 124.0}, {20, 115.0}, {64, 109.0}};
+  e.step_ms_by_batch = detail::step_table(measured);
+  e.max_num_seqs = 64;
+  e.max_num_batched_tokens = 8192;
+  e.kv_cache_tokens = 400000;
+  e.max_model_len = 8192;
+  return o.engine_config(e).api(ApiFlavour::openai);
 }
 
 }  // namespace sim
@@ -1669,7 +1748,7 @@ namespace detail {
 class ServerState {
  public:
   explicit ServerState(ServerOptions options)
-      : options_(std::move(options)), engine_(options_.engine_config(), options_.time_scale()),
+      : options_(std::move(options)), engine_(options_.engine_config(), options_.time_scale(), options_.seed()),
         created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                      .count()) {}
 

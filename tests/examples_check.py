@@ -39,6 +39,10 @@ def load(path):
 
 def case_run(tmp):
     out = os.path.join(tmp, "artifacts")
+    r = run("lab2_3_concurrent", "--help")
+    for preset, machine in [("hf-transformers-h200", "H200"), ("transformers-cb-h200", "H200"), ("vllm-h100", "H100")]:
+        check(f"  {preset}: 1x NVIDIA {machine}" in r.stdout, f"--help gives {preset}'s provenance once")
+        check(r.stdout.count(f"  {preset}: ") == 1, f"--help lists {preset} once")
     r = run("lab2_1_check_server", "--max-tokens", "8")
     check(r.returncode == 0, f"lab2_1 exit {r.returncode}: {r.stderr}")
     check("hf (" in r.stdout and "vllm (" in r.stdout and r.stdout.count(": OK in") == 2, f"lab2_1 output: {r.stdout}")
@@ -79,9 +83,18 @@ def case_run(tmp):
     vllm = [data[c]["vllm"]["throughput_req_per_sec"] for c in ("1", "5", "10", "20")]
     # The calibration's shape: HF flat from 5 on (within 25%: timing on a loaded machine), vLLM far ahead at 20.
     check(max(hf[1:]) / min(hf[1:]) < 1.25, f"HF throughput flat from 5 on: {hf}")
-    check(vllm[3] / hf[3] > 5, f"vLLM well above 5x HF at 20: {vllm[3] / hf[3]:.1f}x")
+    # Modelled time and the measured pair's ratios, as the lab's plotting script draws them (vllm / hf per level):
+    # h200-transformers-batching-vs-lab-server.json measured 1.82 / 1.72 / 3.14 / 6.56 and HF 0.301 .. 0.546 req/s.
+    for got, want in zip([v / h for v, h in zip(vllm, hf)], [1.82, 1.72, 3.14, 6.56]):
+        check(abs(got / want - 1) <= 0.15, f"ratio {got:.2f} within 15% of the measured {want}: {vllm} / {hf}")
+    check(all(0.25 < h < 0.65 for h in hf), f"HF in modelled req/s (0.30-0.55 measured): {hf}")
+    check("times are modelled GPU time" in r.stdout, "the table says modelled time once")
     full = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
     check(full["metadata"]["time_scale"] == 20 and full["metadata"]["interrupted"] is False, "2.3 metadata")
+    presets = full["metadata"]["configuration"]["presets"]
+    check(presets["hf"]["preset"] == "hf-transformers-h200" and presets["vllm"]["preset"] == "transformers-cb-h200"
+          and all("H200" in p["machine"] and ".json" in p["source"] for p in presets.values()), f"provenance {presets}")
+    check(all(l["time_scale"] == 20 for l in full["levels"]), "every level in modelled time")
     check(len(full["levels"]) == 8, "8 runs in the full artifact")
     check(sum(len(l["records"]) for l in full["levels"]) == 2 * (1 + 5 + 10 + 20), "every record kept")
     check(any(l["summary"]["ttft"] for l in full["levels"]), "streamed TTFT present")

@@ -222,6 +222,34 @@ TEST_CASE("Servers start the embedded HF-like and vLLM-like pair, and both answe
   CHECK(*m.time_scale == 200);
   CHECK(m.model == lab::lab_model);
   CHECK(m.configuration["max_tokens"] == 8);
+  // The embedded pair is the one measured side by side on one H200, and the artifact says where it comes from.
+  CHECK(m.configuration["presets"]["hf"]["preset"] == "hf-transformers-h200");
+  CHECK(m.configuration["presets"]["vllm"]["preset"] == "transformers-cb-h200");
+  CHECK(m.configuration["presets"]["vllm"]["machine"] == "1x NVIDIA H200");
+  CHECK(m.configuration["presets"]["vllm"]["source"].get<std::string>().find(
+            "h200-transformers-batching-vs-lab-server.json") != std::string::npos);
+  CHECK(m.configuration["presets"]["vllm"]["run_variability"] == 0.0);  // off unless asked for
+}
+
+TEST_CASE("Servers put levels of embedded servers in modelled time and leave real ones alone") {
+  lab::Options o;
+  o.time_scale = 20;
+  o.warmed = true;
+  lab::Servers servers(o);
+  const auto targets = servers.targets();
+  const auto workload = template_prompts(lab::question_template, 8);
+  auto level = run_closed_loop(ClosedLoop().concurrency(1).requests(1).quiet(true).handle_signals(false), workload,
+                               targets[1]);
+  const double raw_wall = level.summary.wall_s;
+  const auto modelled = servers.modelled(level);
+  REQUIRE(modelled.time_scale);
+  CHECK(*modelled.time_scale == 20);
+  CHECK(modelled.summary.wall_s == doctest::Approx(raw_wall * 20).epsilon(0.001));
+  // transformers-cb-h200, warmed: 200 ms overhead + 8 steps of 32 ms = 0.456 s of modelled time (within 15%: the
+  // real 23 ms this takes at 20x carries the client's own overhead).
+  CHECK(modelled.summary.wall_s == doctest::Approx(0.456).epsilon(0.15));
+  level.target.label = "another";  // not an embedded side: untouched
+  CHECK_FALSE(servers.modelled(level).time_scale);
 }
 
 TEST_CASE("Servers refuse a real server that does not answer, naming it and the fix") {

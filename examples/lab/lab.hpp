@@ -16,6 +16,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -32,8 +33,10 @@ namespace lab {
 inline constexpr const char* lab_model = "meta-llama/Meta-Llama-3-8B-Instruct";
 // The embedded servers run this much faster than the GPUs they model, so the whole lab takes seconds.
 inline constexpr double default_time_scale = 20;
-inline constexpr const char* hf_preset = "hf-transformers-h200";
-inline constexpr const char* vllm_preset = "vllm-h100";
+// The embedded pair: one provenance (the two servers measured side by side on one H200), so its ratios are the
+// measured ones. --hf-preset / --vllm-preset pick others (each labelled with its provenance in --help).
+inline constexpr const char* hf_preset = sim::measured_pair.hf;
+inline constexpr const char* vllm_preset = sim::measured_pair.vllm;
 
 // The lab's target labels and chart colours.
 inline constexpr const char* hf_label = "hf";
@@ -83,8 +86,12 @@ struct Options {
   bool stream = false;            // stream the vLLM side's replies (TTFT and TPOT); the lab's HF server cannot
   bool continuous_usage = false;  // ask the vLLM side for usage in every chunk (per-token ITL; vLLM accepts it)
   double time_scale = default_time_scale;
-  double wait_s = 10;      // how long to wait for real servers to answer
-  double deadline_s = -1;  // each request's whole deadline; < 0: the driver's, derived from max_tokens; 0: none
+  std::string hf_preset = lab::hf_preset, vllm_preset = lab::vllm_preset;  // the embedded servers
+  // The embedded servers have served before (task 2.3 follows 2.2 in the lab): no first-request warm-up.
+  bool warmed = false;
+  double run_variability = 0;  // the batching server's, off unless asked for (--variability)
+  double wait_s = 10;          // how long to wait for real servers to answer
+  double deadline_s = -1;      // each request's whole deadline; < 0: the driver's, derived from max_tokens; 0: none
   std::string out_dir = "artifacts";
   std::vector<std::size_t> concurrency = default_levels;
   std::size_t repeat = 1;  // repetitions of every level (task 2.3), interleaved across the servers
@@ -157,6 +164,22 @@ inline void add_server_flags(CLI::App& app, Options& o) {
   app.add_option("--time-scale", o.time_scale, "embedded servers run X times faster than real time")
       ->check(CLI::Range(0.01, 10000.0))
       ->capture_default_str();
+  app.add_option("--hf-preset", o.hf_preset, "the HF side's embedded server (presets below)")
+      ->check(CLI::IsMember(sim::preset_names()))
+      ->capture_default_str();
+  app.add_option("--vllm-preset", o.vllm_preset, "the vLLM side's embedded server (presets below)")
+      ->check(CLI::IsMember(sim::preset_names()))
+      ->capture_default_str();
+  std::string presets = "Presets of the embedded servers (the default pair was measured side by side on one H200; see "
+                        "docs/simulator.md):";
+  for (const auto& p : sim::preset_infos()) presets += std::string("\n  ") + p.name + ": " + sim::provenance(p);
+  app.footer(presets);
+  app.add_option("--variability", o.run_variability,
+                 "run-to-run variability of an embedded batching server: sigma of a log-normal factor on each busy "
+                 "period's step times (0: off; the measured H200 server's: " +
+                     servebench::detail::fixed(sim::measured_run_variability, 2) + ")")
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
   app.add_option("--wait", o.wait_s, "seconds to wait for --hf/--vllm servers to answer")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
@@ -225,9 +248,10 @@ void write_json(const std::string& path, const Json& value) {
 }
 
 // The two servers under test. A side given by URL is a real server, waited for (wait_until_ready); a side without
-// one is an embedded simulated server on a free port of 127.0.0.1: the HF-like sequential server (the lab's API) or
-// the vLLM-like continuous-batching one, calibrated on GPU measurements and run `time_scale` times faster than real
-// time. The log says which side is which.
+// one is an embedded simulated server on a free port of 127.0.0.1, from its preset (by default the pair measured side
+// by side on one H200: the lab's HF server and a continuous-batching one), run `time_scale` times faster than real
+// time; modelled() restates its levels in modelled GPU time. The log says which side is which and where each
+// preset's numbers come from.
 class Servers {
  public:
   // Throws SetupError when a real server does not answer within options.wait_s.
@@ -235,37 +259,28 @@ class Servers {
     api_key_ = endpoint_api_key(options_);
     if (options_.tls.insecure && log)
       *log << "warning: --insecure: https servers' certificates are not verified (recorded in the artifact)\n";
-    char factor[32];
-    std::snprintf(factor, sizeof factor, "%g", options_.time_scale);
     const bool skip = options_.skip_missing_side && options_.one_real_server();
     if (options_.hf_url.empty() && skip) {
       if (log) *log << "HF side: skipped (no --hf URL)\n";
     } else if (options_.hf_url.empty()) {
-      hf_ = std::make_unique<sim::Server>(sim::preset(hf_preset).time_scale(options_.time_scale).model(options_.model));
-      hf_->start();
+      hf_ = embedded(options_.hf_preset, sim::ApiFlavour::hf, "HF", log);
       hf_url_ = hf_->url();
-      if (log) *log << "HF side: embedded simulated server " << hf_preset << " at " << hf_url_ << " (no --hf URL)\n";
     } else {
       hf_url_ = wait_for("HF", options_.hf_url, log);
     }
     if (options_.vllm_url.empty() && skip) {
       if (log) *log << "vLLM side: skipped (no --vllm URL)\n";
     } else if (options_.vllm_url.empty()) {
-      vllm_ = std::make_unique<sim::Server>(
-          sim::preset(vllm_preset)
-              .time_scale(options_.time_scale)
-              .model(options_.model)
-              .api(options_.api == "hf" ? sim::ApiFlavour::hf : sim::ApiFlavour::openai));
-      vllm_->start();
+      vllm_ = embedded(options_.vllm_preset, options_.api == "hf" ? sim::ApiFlavour::hf : sim::ApiFlavour::openai,
+                       "vLLM", log);
       vllm_url_ = vllm_->url();
-      if (log)
-        *log << "vLLM side: embedded simulated server " << vllm_preset << " at " << vllm_url_ << " (no --vllm URL)\n";
     } else {
       vllm_url_ = wait_for("vLLM", options_.vllm_url, log);
     }
-    if (log && (hf_ || vllm_))
-      *log << "simulated servers running " << factor << "x faster than real time (their times below are real; "
-           << "multiply by " << factor << " for the modelled GPU)\n";
+    // (The tables say once that their times are modelled GPU time, and at which time scale the servers ran.)
+    if (log && hf_ && vllm_ &&
+        std::string(sim::preset_info(options_.hf_preset).machine) != sim::preset_info(options_.vllm_preset).machine)
+      *log << "warning: the two presets come from different machines; their ratio is not one that was measured\n";
   }
 
   // True when any side is an embedded simulated server.
@@ -276,6 +291,14 @@ class Servers {
   const std::string& vllm_url() const noexcept { return vllm_url_; }
   std::optional<double> time_scale() const {
     return simulated() ? std::optional<double>(options_.time_scale) : std::nullopt;
+  }
+
+  // A level as tables and files show it: in modelled GPU time when its target is an embedded server, as measured
+  // when it is a real one. The one place the lab programs convert.
+  LevelResult modelled(LevelResult level) const {
+    const bool is_embedded = (level.target.label == hf_label && hf_simulated()) ||
+                             (level.target.label == vllm_label && vllm_simulated());
+    return is_embedded ? to_modelled_time(std::move(level), options_.time_scale) : level;
   }
 
   // "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream. Every worker gets its own Driver. A
@@ -307,21 +330,54 @@ class Servers {
     m.command_line.assign(argv, argv + argc);
     configuration["stream"] = options_.stream;
     configuration["api"] = options_.api;
-    const auto side = [](const std::unique_ptr<sim::Server>& embedded, const char* preset, const std::string& url) {
-      return embedded ? std::string("embedded ") + preset : url.empty() ? std::string("skipped") : "real " + url;
+    const auto side = [](const std::unique_ptr<sim::Server>& sim_server, const std::string& preset,
+                         const std::string& url) {
+      return sim_server ? "embedded " + preset : url.empty() ? std::string("skipped") : "real " + url;
     };
-    configuration["hf_side"] = side(hf_, hf_preset, hf_url_);
-    configuration["vllm_side"] = side(vllm_, vllm_preset, vllm_url_);
+    configuration["hf_side"] = side(hf_, options_.hf_preset, hf_url_);
+    configuration["vllm_side"] = side(vllm_, options_.vllm_preset, vllm_url_);
+    // Each embedded server's provenance, and its parameters as run.
+    for (const auto& [label, server, name] : {std::make_tuple(hf_label, hf_.get(), options_.hf_preset),
+                                              std::make_tuple(vllm_label, vllm_.get(), options_.vllm_preset)}) {
+      if (!server) continue;
+      const auto& info = sim::preset_info(name);
+      const auto& e = server->options().engine_config();
+      configuration["presets"][label] = {{"preset", info.name},
+                                         {"machine", info.machine},
+                                         {"engine", info.engine},
+                                         {"source", info.source},
+                                         {"first_request_extra_ms", e.first_request_extra_ms},
+                                         {"run_variability", e.run_variability}};
+    }
     m.configuration = std::move(configuration);
     m.model = options_.model;
     if (simulated()) {
       m.time_scale = options_.time_scale;
-      m.gpu = std::string("sim ") + (hf_ ? hf_preset : "real") + " / " + (vllm_ ? vllm_preset : "real");
+      const std::string hf = hf_ ? options_.hf_preset : "real", vllm = vllm_ ? options_.vllm_preset : "real";
+      m.gpu = "sim " + hf + " / " + vllm;
     }
     return m;
   }
 
  private:
+  // Starts the embedded server of one side from its preset, at the time scale, and says which it is.
+  std::unique_ptr<sim::Server> embedded(const std::string& name, sim::ApiFlavour api, const char* side,
+                                        std::ostream* log) const {
+    auto o = sim::preset(name).time_scale(options_.time_scale).model(options_.model).api(api);
+    if (options_.warmed) o.first_request_extra_ms(0);
+    if (o.engine() == sim::EngineKind::continuous_batching) o.run_variability(options_.run_variability);
+    auto server = std::make_unique<sim::Server>(o);
+    server->start();
+    // One GET /health before anything is timed: a process's first connection pays for loading the resolver, ~0.1 s
+    // that the time scale would multiply into seconds of modelled time on the first request. The engine is untouched.
+    wait_until_ready(server->url(), std::chrono::seconds(5), nullptr);
+    if (log)
+      *log << side << " side: embedded simulated server " << name << " at " << server->url() << " (no --"
+           << (side[0] == 'H' ? "hf" : "vllm") << " URL)\n  " << sim::provenance(sim::preset_info(name))
+           << (options_.warmed ? "; warmed (no first-request delay)" : "") << "\n";
+    return server;
+  }
+
   // Waits for a real server; returns its URL or throws SetupError naming it and the fix.
   std::string wait_for(const std::string& name, const std::string& url, std::ostream* log) const {
     if (log) *log << "Waiting for the " << name << " server at " << url << " ...\n";
@@ -563,7 +619,7 @@ inline std::string chart_subtitle(const Artifact& full) {
   if (!m.gpu.empty()) s += (s.empty() ? "" : " · ") + m.gpu;
   if (m.time_scale) {
     char factor[48];
-    std::snprintf(factor, sizeof factor, "%gx speed", *m.time_scale);
+    std::snprintf(factor, sizeof factor, "modelled GPU time (sim %gx)", *m.time_scale);
     s += (s.empty() ? "" : " · ") + std::string(factor);
   }
   if (full.interrupted()) s += (s.empty() ? "" : " · ") + std::string("interrupted run");

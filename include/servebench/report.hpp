@@ -20,6 +20,7 @@
 
 #include "artifact.hpp"
 #include "chart.hpp"
+#include "modelled_time.hpp"
 #include "repetitions.hpp"
 #include "result.hpp"
 
@@ -365,6 +366,8 @@ std::optional<std::string> repetition_note(const Levels& levels) {
 // The table, then the repetition note, the failure and warning lines, indented.
 inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
                              const ReportOptions& options = {}) {
+  const std::string note = modelled_time_note(levels);
+  if (!note.empty()) out << note << "\n";
   comparison_table(levels, options).print(out);
   if (const auto note = repetition_note(levels)) out << "  " << *note << "\n";
   for (const auto& line : failure_lines(levels)) out << "  " << line << "\n";
@@ -385,8 +388,12 @@ void print_markdown_report(std::ostream& out, const A& artifact, const ReportOpt
   for (const auto& t : artifact.targets())
     out << "- target `" << t.label << "`: " << (t.url.empty() ? "-" : t.url) << " (" << t.dialect
         << (t.model.empty() ? "" : ", model " + t.model) << ")\n";
-  if (m.time_scale)
-    out << "- simulated servers ran " << detail::level_text(*m.time_scale) << "x faster than real time\n";
+  const std::string note = modelled_time_note(artifact.levels);
+  if (!note.empty())
+    out << "- " << note << "\n";
+  else if (m.time_scale)  // an artifact of before modelled time: its times are the accelerated wall-clock ones
+    out << "- simulated servers ran " << detail::level_text(*m.time_scale) << "x faster than real time (times are "
+        << "wall-clock)\n";
   if (artifact.interrupted()) out << "- **interrupted**: the levels below are what completed\n";
   out << "\n";
   comparison_table(artifact.levels, options).print_markdown(out);

@@ -109,6 +109,9 @@ struct LevelResult {
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
   std::size_t repetition = 0;          // which repetition of this (target, level) it was, from 0 (Sweep::repeat)
+  // Set when records and summary are in modelled time: measured against a simulated server running this many times
+  // faster than the GPU it models (see modelled_time.hpp); measured wall-clock durations = these / time_scale.
+  std::optional<double> time_scale;
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -119,7 +122,8 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings), field("repetition", &L::repetition));
+                         field("warnings", &L::warnings), field("repetition", &L::repetition),
+                         field("time_scale", &L::time_scale));
 }
 
 // The levels of `levels` that belong to `label`, in order.

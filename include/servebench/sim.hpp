@@ -6,7 +6,7 @@
 // servebench_sim.hpp): the measurement core (<servebench.hpp>) never includes it, so a program that only measures
 // real servers neither compiles nor links a server. One concern a header, under servebench/sim/:
 //   config.hpp    EngineConfig, FaultConfig, ServerOptions, ServerStats: plain data and the fluent options
-//   presets.hpp   preset("hf-transformers-h200" | "vllm-h100" | "transformers-cb-h200"), from measurements
+//   presets.hpp   preset("hf-transformers-h200" | "transformers-cb-h200" | "vllm-h100"), each with its provenance
 //   engine.hpp    the sequential and continuous-batching models in model time, their real-time loop, predict_burst
 //   faults.hpp    one request's seeded draw of faults and the named points of a reply where each acts
 //   wire.hpp      the wire formats (hf, OpenAI completions, OpenAI chat): requests in, replies and errors out

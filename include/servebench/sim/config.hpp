@@ -66,6 +66,11 @@ inline std::vector<BatchStepTime> vllm_h100_step_times() {
 }
 }  // namespace detail
 
+// 2026-12-01-h200-rerun.json: the batching server's mean latency at 1 / 5 / 10 / 20 concurrent over four runs
+// (two with the lab's client, two with servebench) has a standard deviation of log(latency) of 0.51 / 0.45 / 0.39
+// / 0.18, pooled 0.40 (numpy: sqrt(mean(var(log x, ddof=1)))). The HF server's is 0.11: it is steady.
+inline constexpr double measured_run_variability = 0.40;
+
 // Every engine parameter, in model milliseconds. Plain data; ServerOptions has a fluent setter for each.
 struct EngineConfig {
   EngineKind kind = EngineKind::sequential;
@@ -86,6 +91,10 @@ struct EngineConfig {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
   std::int64_t kv_cache_tokens = 400000;
+  // Run-to-run variability: every busy period (idle to idle) multiplies its step times by its own log-normal
+  // factor of this sigma (median 1), drawn from the server's seed and the period's number. 0 (the default): off;
+  // measured_run_variability is what the measured batching server showed.
+  double run_variability = 0;
 
   // Decode step time of a batch of `batch_size` sequences (continuous batching), from the table.
   double decode_step_ms(int batch_size) const {
@@ -122,6 +131,7 @@ struct EngineConfig {
     need(first_request_extra_ms >= 0, "first_request_extra_ms must be >= 0");
     need(prefill_ms_per_token >= 0, "prefill_ms_per_token must be >= 0");
     need(max_model_len > 0, "max_model_len must be > 0");
+    need(run_variability >= 0 && run_variability <= 2, "run_variability must be in [0, 2]");
     if (kind == EngineKind::sequential) {
       need(host_step_ms >= 0 && device_step_ms >= 0 && host_step_ms + device_step_ms > 0,
            "host_step_ms and device_step_ms must be >= 0 and not both 0");
@@ -268,6 +278,11 @@ class ServerOptions {
     return *this;
   }
   std::int64_t kv_cache_tokens() const { return engine_.kv_cache_tokens; }
+  ServerOptions& run_variability(double v) {
+    engine_.run_variability = v;
+    return *this;
+  }
+  double run_variability() const { return engine_.run_variability; }
 
   // Early end of sequence: per-token probability that a request without ignore_eos stops before max_tokens
   // (finish_reason "stop"). 0 (the default) always generates exactly max_tokens.

@@ -25,7 +25,9 @@
 //   every other running sequence one token; finished sequences leave at once. Step time =
 //   step_ms_by_batch(batch size), interpolated linearly between the table's points (and beyond the last along the
 //   last segment), + prefill_ms_per_token * prompt tokens prefilled in the step. Requests arriving during a step
-//   join at the next one.
+//   join at the next one. With run_variability > 0, each busy period (from idle until the engine is idle again)
+//   has all its step times multiplied by one log-normal factor exp(run_variability * z), z standard normal, drawn
+//   from the seed and the period's number: repeated runs differ as the measured server's did.
 #pragma once
 
 #include <algorithm>
@@ -47,6 +49,7 @@
 
 #include "../record.hpp"
 #include "config.hpp"
+#include "random.hpp"
 
 namespace servebench {
 namespace sim {
@@ -185,7 +188,7 @@ class SequentialModel final : public Model {
 // vLLM-like iteration-level scheduling (see the top of the file).
 class BatchingModel final : public Model {
  public:
-  explicit BatchingModel(EngineConfig config) : config_(std::move(config)) {}
+  explicit BatchingModel(EngineConfig config, std::uint64_t seed = 0) : config_(std::move(config)), seed_(seed) {}
 
   // An idle engine starts its next step at an event of its own, after every arrival at that instant has been
   // added; a busy one takes arrivals at its next step.
@@ -267,9 +270,10 @@ class BatchingModel final : public Model {
       in_step_ = false;
       return;
     }
+    if (!in_step_) period_factor_ = period_factor(periods_++);
     max_batch_ = std::max(max_batch_, running_.size());
-    double ms = config_.decode_step_ms(static_cast<int>(running_.size())) +
-                config_.prefill_ms_per_token * static_cast<double>(prefill_tokens);
+    double ms = period_factor_ * (config_.decode_step_ms(static_cast<int>(running_.size())) +
+                                  config_.prefill_ms_per_token * static_cast<double>(prefill_tokens));
     if (!warmed_up_) {
       ms += config_.first_request_extra_ms;
       warmed_up_ = true;
@@ -278,7 +282,19 @@ class BatchingModel final : public Model {
     in_step_ = true;
   }
 
+  // exp(sigma * z) for busy period `n`, z standard normal (Box-Muller on two seeded uniforms).
+  double period_factor(std::uint64_t n) const {
+    if (config_.run_variability <= 0) return 1.0;
+    Rng rng(splitmix64(seed_ ^ (0xB5AD4ECEDA1CE2A9ULL + n)));
+    const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();  // u1 in (0, 1]
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    return std::exp(config_.run_variability * z);
+  }
+
   EngineConfig config_;
+  std::uint64_t seed_ = 0;
+  std::uint64_t periods_ = 0;
+  double period_factor_ = 1.0;
   std::deque<JobPtr> waiting_;
   std::vector<JobPtr> running_;
   bool in_step_ = false;
@@ -290,16 +306,17 @@ class BatchingModel final : public Model {
   bool warmed_up_ = false;
 };
 
-inline std::unique_ptr<Model> make_model(const EngineConfig& config) {
+inline std::unique_ptr<Model> make_model(const EngineConfig& config, std::uint64_t seed = 0) {
   if (config.kind == EngineKind::sequential) return std::make_unique<SequentialModel>(config);
-  return std::make_unique<BatchingModel>(config);
+  return std::make_unique<BatchingModel>(config, seed);
 }
 
 // Drives a Model in real time on one thread: sleeps until the model's next event (model time / time_scale after
 // the engine's start), fires it, and hands every emitted token to the waiting request. Handlers never block it.
 class EngineLoop {
  public:
-  EngineLoop(const EngineConfig& config, double time_scale) : model_(make_model(config)), time_scale_(time_scale) {}
+  EngineLoop(const EngineConfig& config, double time_scale, std::uint64_t seed = 0)
+      : model_(make_model(config, seed)), time_scale_(time_scale) {}
   ~EngineLoop() { stop(); }
 
   void start() {
@@ -425,7 +442,8 @@ class EngineLoop {
 }  // namespace detail
 
 // What the model predicts for `concurrency` requests sent at once (the lab's concurrent test), each with
-// `prompt_tokens` and `max_tokens`, in model seconds (request_overhead_ms included). No threads, no clock.
+// `prompt_tokens` and `max_tokens`, in model seconds (request_overhead_ms included). No threads, no clock. `seed`
+// draws the burst's run_variability factor (the server's seed: its first busy period).
 struct BurstPrediction {
   double wall_s = 0;  // first request sent to last reply done
   double mean_latency_s = 0;
@@ -435,12 +453,12 @@ struct BurstPrediction {
 };
 
 inline BurstPrediction predict_burst(const EngineConfig& config, int concurrency, std::int64_t prompt_tokens,
-                                     std::int64_t max_tokens) {
+                                     std::int64_t max_tokens, std::uint64_t seed = 0) {
   config.validate();
   if (concurrency < 1 || prompt_tokens < 1 || max_tokens < 1)
     throw std::invalid_argument(
         "servebench::sim::predict_burst: concurrency, prompt_tokens and max_tokens must be >= 1");
-  auto model = detail::make_model(config);
+  auto model = detail::make_model(config, seed);
   const Nanos overhead = detail::ms_to_ns(config.request_overhead_ms);
   std::vector<detail::JobPtr> jobs;
   for (int i = 0; i < concurrency; ++i) {

@@ -48,7 +48,7 @@ namespace detail {
 class ServerState {
  public:
   explicit ServerState(ServerOptions options)
-      : options_(std::move(options)), engine_(options_.engine_config(), options_.time_scale()),
+      : options_(std::move(options)), engine_(options_.engine_config(), options_.time_scale(), options_.seed()),
         created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                      .count()) {}
 
