@@ -16,6 +16,7 @@
 //   servebench/artifact.hpp
 //   servebench/files.hpp
 //   servebench/result.hpp
+//   servebench/metrics/series.hpp
 //   servebench/version.hpp
 //   servebench/chart.hpp
 //   servebench/chart/primitives.hpp
@@ -1660,6 +1661,111 @@ inline std::string host_name() {
 
 #include <nlohmann/json.hpp>
 
+// ---- begin servebench/metrics/series.hpp ----
+// servebench — what a level saw of the server's own metrics (its Prometheus /metrics endpoint, scraped while the
+// level ran by metrics/scrape.hpp): gauges as time series, counters as series and their change over the level, and
+// what the scraping cost. Plain data, stored in LevelResult::server_metrics and so in the artifact.
+//
+// The metrics that matter for LLM servers have different names per server; server_metric() finds the series of a
+// role (requests running, requests waiting, KV-cache usage, ...) under any of the names vLLM, SGLang and TGI use.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+
+namespace servebench {
+
+// One metric (one name and one set of labels) over a level.
+struct MetricSeries {
+  std::string name;    // the sample's name, as the server wrote it ("vllm:num_requests_running")
+  std::string labels;  // its labels as written in the exposition ({model_name="m"}), "" when none
+  std::string type;    // gauge, counter or untyped (a histogram's or summary's _sum and _count are counters)
+  std::vector<std::int64_t> t;  // when each value was read: steady-clock nanoseconds, the clock of the records
+  std::vector<double> values;   // non-finite values are left out (JSON has no NaN)
+  double delta = 0;             // counters: last minus first, resets (a value going down) counted from zero
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const MetricSeries*) {
+  using S = MetricSeries;
+  return std::make_tuple(required("name", &S::name), field("labels", &S::labels), field("type", &S::type),
+                         field("t", &S::t), field("values", &S::values), field("delta", &S::delta));
+}
+
+// Everything scraped during one level.
+struct ServerMetrics {
+  std::string url;           // what was scraped
+  double interval_s = 0;     // the asked interval between scrapes
+  std::uint64_t scrapes = 0;  // attempted
+  std::uint64_t failed = 0;   // no answer, an HTTP error status or text with no metric in it (timeouts included)
+  std::uint64_t timed_out = 0;
+  std::uint64_t parse_errors = 0;  // bad lines, summed over the scrapes (the good lines still count)
+  double scrape_ms_mean = 0;        // the cost of one scrape, request to parsed text
+  double scrape_ms_max = 0;
+  std::vector<std::string> errors;  // the first few failures, for a person
+  std::vector<MetricSeries> series;
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const ServerMetrics*) {
+  using M = ServerMetrics;
+  return std::make_tuple(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
+                         field("failed", &M::failed), field("timed_out", &M::timed_out),
+                         field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
+                         field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
+                         field("series", &M::series));
+}
+
+// What a metric means, whatever the server calls it.
+enum class ServerMetric {
+  running,         // requests in the running batch
+  waiting,         // requests queued, not yet running
+  kv_cache_usage,  // share of the KV cache in use, 0..1
+  prefix_cache_queries,
+  prefix_cache_hits,
+  preemptions,
+};
+
+// The names each role goes by: vLLM (older and newer spellings), SGLang, TGI; the first found wins.
+inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
+  static const std::vector<std::string> names[] = {
+      {"vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"},
+      {"vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"},
+      {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"},
+      {"vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total", "vllm:prefix_cache_queries",
+       "vllm:gpu_prefix_cache_queries"},
+      {"vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total", "vllm:prefix_cache_hits",
+       "vllm:gpu_prefix_cache_hits"},
+      {"vllm:num_preemptions_total", "vllm:num_preemptions"},
+  };
+  return names[static_cast<std::size_t>(role)];
+}
+
+// Every name the scraper keeps unless told otherwise: the roles above and a few more counters of each server.
+inline std::vector<std::string> known_server_metric_names() {
+  std::vector<std::string> out;
+  for (int r = 0; r <= static_cast<int>(ServerMetric::preemptions); ++r)
+    for (const auto& n : server_metric_names(static_cast<ServerMetric>(r))) out.push_back(n);
+  for (const char* n : {"vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:request_success_total",
+                        "sglang:cache_hit_rate", "sglang:gen_throughput", "sglang:num_used_tokens",
+                        "tgi_request_count", "tgi_request_success", "tgi_batch_current_max_tokens"})
+    out.push_back(n);
+  return out;
+}
+
+// The series of a role, or nullptr (several label sets: the first).
+inline const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
+  for (const auto& name : server_metric_names(role))
+    for (const auto& s : metrics.series)
+      if (s.name == name && !s.values.empty()) return &s;
+  return nullptr;
+}
+
+}  // namespace servebench
+// ---- end servebench/metrics/series.hpp ----
 
 namespace servebench {
 
@@ -1751,6 +1857,7 @@ struct LevelResult {
   std::size_t late_sends = 0;          // measured requests sent more than 1 ms after t_sched
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
+  std::optional<ServerMetrics> server_metrics;  // the server's /metrics during the level, when scraped
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -1761,7 +1868,7 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings));
+                         field("warnings", &L::warnings), field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.
@@ -4161,6 +4268,8 @@ inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<Lev
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -4169,6 +4278,11 @@ namespace servebench {
 
 // A request sent more than this long after its t_sched counts as late (open loop: the client fell behind).
 inline constexpr Nanos late_send_threshold_ns = 1'000'000;
+
+// Watches a level from outside (metrics/scrape.hpp's scrape_each_level() reads the server's /metrics): called with
+// the level's target just before the level starts; what it returns is called with the result once the last request
+// has ended, to add what it saw. A level run from a sender factory passes an empty TargetInfo.
+using LevelWatcher = std::function<std::function<void(LevelResult&)>(const TargetInfo&)>;
 
 namespace detail {
 
@@ -4255,6 +4369,13 @@ class RunOptions {
   // clang-format on
   const SummarizeOptions& summarize_options() const noexcept { return summarize_options_; }
 
+  // Something that watches each level (see LevelWatcher); none by default.
+  Derived& watch(LevelWatcher watcher) {
+    watcher_ = std::move(watcher);
+    return self();
+  }
+  const LevelWatcher& watcher() const noexcept { return watcher_; }
+
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
 
@@ -4267,6 +4388,7 @@ class RunOptions {
   bool quiet_ = false;
   bool handle_signals_ = true;
   SummarizeOptions summarize_options_;
+  LevelWatcher watcher_;
 };
 
 }  // namespace detail
@@ -4361,6 +4483,13 @@ inline LevelConfig level_config(const OpenLoop& o) {
   c.seed = o.seed();
   c.max_in_flight = o.max_in_flight();
   return c;
+}
+
+// Starts the options' watcher on a level's target; returns what to call with the result (empty when none).
+template <class Options>
+std::function<void(LevelResult&)> start_watching(const Options& o, const std::optional<TargetInfo>& target) {
+  if (!o.watcher()) return {};
+  return o.watcher()(target ? *target : TargetInfo{});
 }
 
 }  // namespace detail
@@ -5098,6 +5227,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   detail::PhaseBarrier after_warmup(workers);
   std::atomic<std::uint64_t> next_warmup{0}, next_request{0};
   std::atomic<std::size_t> running{workers};
+  const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
 
   {
@@ -5153,7 +5283,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
       progress.update(level.done(), request_limit, level.failed(), after_warmup.measured_start(), 0, true);
     for (auto& t : threads) t.join();
   }
-  return level.finish(std::move(target), 0);
+  LevelResult result = level.finish(std::move(target), 0);
+  if (watching) watching(result);
+  return result;
 }
 
 }  // namespace detail
@@ -5281,6 +5413,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     job_ready.notify_all();
   };
 
+  const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
   {
@@ -5329,7 +5462,9 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   for (auto& t : threads) t.join();
   progress.update(level.done(), offsets.size(), level.failed(), t0, 0, true);
   const std::size_t never_sent = offsets.size() - static_cast<std::size_t>(level.done());
-  return level.finish(std::move(target), never_sent);
+  LevelResult result = level.finish(std::move(target), never_sent);
+  if (watching) watching(result);
+  return result;
 }
 
 }  // namespace detail

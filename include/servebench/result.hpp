@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/series.hpp"
 #include "record.hpp"
 #include "serialize.hpp"
 #include "stats.hpp"
@@ -108,6 +109,7 @@ struct LevelResult {
   std::size_t late_sends = 0;          // measured requests sent more than 1 ms after t_sched
   double late_send_share = 0;          // late_sends / measured requests actually sent
   std::vector<std::string> warnings;   // for a person: late sends, interruption, timeout
+  std::optional<ServerMetrics> server_metrics;  // the server's /metrics during the level, when scraped
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -118,7 +120,7 @@ auto json_fields(const LevelResult*) {
                          field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings));
+                         field("warnings", &L::warnings), field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.

@@ -338,35 +338,40 @@ inline std::string format_value(double v) {
   return std::string(buffer, end);
 }
 
+namespace detail {
+inline std::string escape(const std::string& s, bool quote) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (quote && c == '"')
+      out += "\\\"";
+    else
+      out += c;
+  }
+  return out;
+}
+}  // namespace detail
+
+// Labels as the format writes them: {a="1",b="x\"y"}; "" for none.
+inline std::string format_labels(const std::vector<std::pair<std::string, std::string>>& labels) {
+  if (labels.empty()) return {};
+  std::string out = "{";
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    out += (i ? "," : "") + labels[i].first + "=\"" + detail::escape(labels[i].second, true) + "\"";
+  return out + "}";
+}
+
 // Writes families as exposition text; parse() reads it back to the same families (labels and HELP escaped).
 inline std::string write(const std::vector<Family>& families) {
-  auto escape = [](const std::string& s, bool quote) {
-    std::string out;
-    for (char c : s) {
-      if (c == '\\')
-        out += "\\\\";
-      else if (c == '\n')
-        out += "\\n";
-      else if (quote && c == '"')
-        out += "\\\"";
-      else
-        out += c;
-    }
-    return out;
-  };
   std::string out;
   for (const auto& f : families) {
-    if (!f.help.empty()) out += "# HELP " + f.name + " " + escape(f.help, false) + "\n";
+    if (!f.help.empty()) out += "# HELP " + f.name + " " + detail::escape(f.help, false) + "\n";
     out += "# TYPE " + f.name + " " + f.type + "\n";
     for (const auto& s : f.samples) {
-      out += s.name;
-      if (!s.labels.empty()) {
-        out += '{';
-        for (std::size_t i = 0; i < s.labels.size(); ++i)
-          out += (i ? "," : "") + s.labels[i].first + "=\"" + escape(s.labels[i].second, true) + "\"";
-        out += '}';
-      }
-      out += ' ' + format_value(s.value);
+      out += s.name + format_labels(s.labels) + ' ' + format_value(s.value);
       if (s.timestamp_ms) out += ' ' + std::to_string(*s.timestamp_ms);
       out += '\n';
     }
