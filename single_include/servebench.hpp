@@ -20,11 +20,13 @@
 //   servebench/version.hpp
 //   servebench/chart.hpp
 //   servebench/chart/primitives.hpp
+//   servebench/chart/timeline.hpp
 //   servebench/driver.hpp
 //   servebench/sse.hpp
 //   servebench/url.hpp
-//   servebench/ready.hpp
+//   servebench/html_report.hpp
 //   servebench/report.hpp
+//   servebench/ready.hpp
 //   servebench/scheduler.hpp
 //   servebench/scheduler/arrivals.hpp
 //   servebench/scheduler/options.hpp
@@ -39,8 +41,9 @@
 
 // ---- begin servebench.hpp ----
 // servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads, the
-// scheduler, artifacts, reports and charts. The simulated servers are a part of their own, included on purpose:
-// <servebench/sim.hpp> (CMake target servebench::sim), so a program that never starts one never compiles it.
+// scheduler, artifacts, reports (text, markdown, HTML) and charts. The simulated servers are a part of their own,
+// included on purpose: <servebench/sim.hpp> (CMake target servebench::sim), so a program that never starts one never
+// compiles it.
 
 // ---- begin servebench/api.hpp ----
 // servebench — request/response dialects: how a prompt becomes an HTTP request body, and how a reply (a whole JSON
@@ -1680,9 +1683,9 @@ namespace servebench {
 
 // One metric (one name and one set of labels) over a level.
 struct MetricSeries {
-  std::string name;    // the sample's name, as the server wrote it ("vllm:num_requests_running")
-  std::string labels;  // its labels as written in the exposition ({model_name="m"}), "" when none
-  std::string type;    // gauge, counter or untyped (a histogram's or summary's _sum and _count are counters)
+  std::string name;             // the sample's name, as the server wrote it ("vllm:num_requests_running")
+  std::string labels;           // its labels as written in the exposition ({model_name="m"}), "" when none
+  std::string type;             // gauge, counter or untyped (a histogram's or summary's _sum and _count are counters)
   std::vector<std::int64_t> t;  // when each value was read: steady-clock nanoseconds, the clock of the records
   std::vector<double> values;   // non-finite values are left out (JSON has no NaN)
   double delta = 0;             // counters: last minus first, resets (a value going down) counted from zero
@@ -1697,13 +1700,13 @@ auto json_fields(const MetricSeries*) {
 
 // Everything scraped during one level.
 struct ServerMetrics {
-  std::string url;           // what was scraped
-  double interval_s = 0;     // the asked interval between scrapes
+  std::string url;            // what was scraped
+  double interval_s = 0;      // the asked interval between scrapes
   std::uint64_t scrapes = 0;  // attempted
   std::uint64_t failed = 0;   // no answer, an HTTP error status or text with no metric in it (timeouts included)
   std::uint64_t timed_out = 0;
   std::uint64_t parse_errors = 0;  // bad lines, summed over the scrapes (the good lines still count)
-  double scrape_ms_mean = 0;        // the cost of one scrape, request to parsed text
+  double scrape_ms_mean = 0;       // the cost of one scrape, request to parsed text
   double scrape_ms_max = 0;
   std::vector<std::string> errors;  // the first few failures, for a person
   std::vector<MetricSeries> series;
@@ -1750,8 +1753,8 @@ inline std::vector<std::string> known_server_metric_names() {
   for (int r = 0; r <= static_cast<int>(ServerMetric::preemptions); ++r)
     for (const auto& n : server_metric_names(static_cast<ServerMetric>(r))) out.push_back(n);
   for (const char* n : {"vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:request_success_total",
-                        "sglang:cache_hit_rate", "sglang:gen_throughput", "sglang:num_used_tokens",
-                        "tgi_request_count", "tgi_request_success", "tgi_batch_current_max_tokens"})
+                        "sglang:cache_hit_rate", "sglang:gen_throughput", "sglang:num_used_tokens", "tgi_request_count",
+                        "tgi_request_success", "tgi_batch_current_max_tokens"})
     out.push_back(n);
   return out;
 }
@@ -2085,7 +2088,8 @@ Artifact read_artifact(const std::string& path) {
 // ---- end servebench/artifact.hpp ----
 // ---- begin servebench/chart.hpp ----
 // servebench — self-contained SVG charts: grouped bars (throughput per level with speedup labels), lines (mean and
-// p95 latency per level), a TTFT/TPOT pair of panels, and latency CDFs from raw samples.
+// p95 latency per level), a TTFT/TPOT pair of panels, latency CDFs from raw samples, and the timeline of every
+// request next to the server's running and waiting counts (chart/timeline.hpp).
 //
 // Charts are plain data; render_* are free functions returning the SVG text. The SVG has no scripts, no CSS and no
 // external fonts or images (system sans-serif fonts only), a white background and dark text of at least 11px, so it
@@ -2587,6 +2591,198 @@ inline std::string format_tick(double value, double step) {
 }  // namespace chart
 }  // namespace servebench
 // ---- end servebench/chart/primitives.hpp ----
+// ---- begin servebench/chart/timeline.hpp ----
+// servebench — the timeline chart: what each request did and what the server was doing meanwhile. One column per
+// target (the lab's HF-like and vLLM-like side by side, on one time axis): a horizontal bar per request from send to
+// last token with its first token marked and failures in another colour; under it the requests in flight as the
+// client saw them and, where the server's /metrics were scraped, its running and waiting counts.
+//
+// Plain data like the other charts; timeline_lane() builds a column from a LevelResult.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+
+namespace servebench {
+namespace chart {
+
+struct TimelineRequest {
+  double start_s = 0;         // sent, seconds from the column's origin
+  double first_token_s = -1;  // first token (< 0: none)
+  double end_s = 0;           // last token, or when it failed
+  bool failed = false;
+};
+
+// A step function: the value holds from each point's time until the next point's.
+using Steps = std::vector<std::pair<double, double>>;
+
+struct TimelineLane {
+  std::string name;
+  std::vector<TimelineRequest> requests;  // drawn top to bottom in this order
+  Steps in_flight;                        // requests in flight as the client saw them
+  Steps server_running, server_waiting;   // scraped from the server (empty: not scraped)
+};
+
+struct TimelineChart {
+  std::string title, subtitle;
+  std::vector<TimelineLane> lanes;
+  int width = 1000, height = 560;
+};
+
+namespace detail {
+
+inline Steps to_steps(const MetricSeries* series, Nanos origin) {
+  Steps out;
+  if (!series) return out;
+  for (std::size_t i = 0; i < series->t.size() && i < series->values.size(); ++i)
+    out.push_back({static_cast<double>(series->t[i] - origin) / 1e9, series->values[i]});
+  return out;
+}
+
+}  // namespace detail
+
+// A column from one level: times from the level's first send; the in-flight count from the records; the server's
+// running and waiting counts from its scraped metrics, when any.
+template <class Level = LevelResult>
+TimelineLane timeline_lane(const Level& level, std::string name = {}) {
+  TimelineLane lane;
+  lane.name = name.empty() ? level.target.label : std::move(name);
+  Nanos origin = std::numeric_limits<Nanos>::max();
+  for (const auto& r : level.records)
+    if (r.t_send > 0) origin = std::min(origin, r.t_send);
+  if (origin == std::numeric_limits<Nanos>::max()) return lane;
+  std::vector<std::pair<double, int>> changes;
+  for (const auto& r : level.records) {
+    if (r.t_send <= 0) continue;
+    TimelineRequest q;
+    q.start_s = static_cast<double>(r.t_send - origin) / 1e9;
+    q.end_s = std::max(q.start_s, static_cast<double>((r.t_end > 0 ? r.t_end : r.t_send) - origin) / 1e9);
+    if (r.ok() && r.t_first_token > 0) q.first_token_s = static_cast<double>(r.t_first_token - origin) / 1e9;
+    q.failed = !r.ok();
+    lane.requests.push_back(q);
+    changes.push_back({q.start_s, +1});
+    changes.push_back({q.end_s, -1});
+  }
+  std::sort(lane.requests.begin(), lane.requests.end(),
+            [](const TimelineRequest& a, const TimelineRequest& b) { return a.start_s < b.start_s; });
+  std::sort(changes.begin(), changes.end());  // at one instant, ends (-1) before starts (+1)
+  int n = 0;
+  lane.in_flight.push_back({0, 0});
+  for (const auto& c : changes) {
+    n += c.second;
+    if (!lane.in_flight.empty() && lane.in_flight.back().first == c.first)
+      lane.in_flight.back().second = n;
+    else
+      lane.in_flight.push_back({c.first, static_cast<double>(n)});
+  }
+  if (level.server_metrics) {
+    lane.server_running = detail::to_steps(server_metric(*level.server_metrics, ServerMetric::running), origin);
+    lane.server_waiting = detail::to_steps(server_metric(*level.server_metrics, ServerMetric::waiting), origin);
+  }
+  return lane;
+}
+
+template <class Chart = TimelineChart>
+std::string render_timeline(const Chart& chart) {
+  detail::check_size(chart.width, chart.height);
+  detail::Svg svg(chart.width, chart.height, chart.title);
+  const char* ok_color = "#4e79a7";
+  const char* fail_color = "#e15759";
+  const char* first_color = "#111111";
+  const std::vector<detail::Style> legend = {
+      {"request (send to last token)", ok_color, false},
+      {"failed", fail_color, false},
+      {"first token", first_color, false},
+  };
+  const double top = detail::draw_header(svg, chart.title, chart.subtitle, legend, detail::Swatch::box, false);
+  bool any = false;
+  double t_max = 0, count_max = 1;
+  for (const auto& lane : chart.lanes) {
+    for (const auto& q : lane.requests) {
+      for (double v : {q.start_s, q.end_s, q.first_token_s})
+        if (!std::isfinite(v))
+          throw std::invalid_argument("render_timeline: '" + lane.name + "' has a non-finite time");
+      t_max = std::max(t_max, q.end_s);
+      any = true;
+    }
+    for (const Steps* s : {&lane.in_flight, &lane.server_running, &lane.server_waiting})
+      for (const auto& p : *s)
+        if (std::isfinite(p.second)) count_max = std::max(count_max, p.second);
+  }
+  if (!any) return detail::no_data(svg, top);
+  const auto xt = nice_ticks(0, t_max, 6);
+  const double xmax = xt.back() > 0 ? xt.back() : 1;
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
+  const auto yt = nice_ticks(0, count_max, 4);
+  const double bottom = chart.height - 46.0;
+  const double counts_h = std::max(70.0, (bottom - top) * 0.3);
+  const double bars_bottom = bottom - counts_h - 34;
+  const double column_w = chart.width / static_cast<double>(chart.lanes.size());
+  const char* series_colors[] = {"#59a14f", "#f28e2b", "#b07aa1"};
+  const char* series_names[] = {"in flight (client)", "running (server)", "waiting (server)"};
+  for (std::size_t c = 0; c < chart.lanes.size(); ++c) {
+    const auto& lane = chart.lanes[c];
+    const double x0 = column_w * static_cast<double>(c);
+    const detail::Rect bars{x0 + 44, top + 20, x0 + column_w - 16, bars_bottom};
+    const detail::Rect counts{bars.left, bars_bottom + 26, bars.right, bottom};
+    auto px = [&](double t) { return bars.left + std::min(t, xmax) / xmax * bars.width(); };
+    svg.text((bars.left + bars.right) / 2, top + 8, detail::fit_text(lane.name, 13, bars.width()), 13, "middle", true);
+    for (double t : xt) svg.line(px(t), bars.top, px(t), bars.bottom, "#eeeeee", 1);
+    // Bars: one row per request, at most 14 px high so a few requests do not become slabs.
+    const std::size_t n = lane.requests.size();
+    const double row = n ? std::min(14.0, bars.height() / static_cast<double>(n)) : 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& q = lane.requests[i];
+      const double y = bars.top + row * static_cast<double>(i);
+      const double h = std::max(1.0, row * 0.75);
+      svg.rect(px(q.start_s), y, std::max(1.0, px(q.end_s) - px(q.start_s)), h, q.failed ? fail_color : ok_color);
+      if (q.first_token_s >= 0) svg.rect(px(q.first_token_s) - 1, y, 2.5, h, first_color);
+    }
+    svg.text(bars.left - 6, (bars.top + bars.bottom) / 2, "requests", 12, "middle", false, "#444444", -90);
+    svg.line(bars.left, bars.bottom, bars.right, bars.bottom, "#444444", 1);
+    // Counts panel: gridlines, ticks, step lines.
+    auto py = [&](double v) { return counts.bottom - v / yt.back() * counts.height(); };
+    for (double t : yt) {
+      svg.line(counts.left, py(t), counts.right, py(t), "#e3e3e3", 1);
+      svg.text(counts.left - 4, py(t) + 4, format_tick(t, yt.size() > 1 ? yt[1] - yt[0] : 1), 11, "end");
+    }
+    const Steps* steps[] = {&lane.in_flight, &lane.server_running, &lane.server_waiting};
+    double legend_x = counts.left;
+    for (int s = 0; s < 3; ++s) {
+      const Steps& st = *steps[s];
+      if (st.empty()) continue;
+      std::vector<std::pair<double, double>> points;
+      for (std::size_t i = 0; i < st.size(); ++i) {
+        if (!std::isfinite(st[i].second) || st[i].first < 0) continue;
+        if (!points.empty()) points.push_back({px(st[i].first), points.back().second});
+        points.push_back({px(st[i].first), py(st[i].second)});
+      }
+      if (points.empty()) continue;
+      svg.polyline(points, series_colors[s], s == 2);
+      svg.line(legend_x, counts.top - 8, legend_x + 16, counts.top - 8, series_colors[s], 2.5, s == 2);
+      svg.text(legend_x + 20, counts.top - 4, series_names[s], 11);
+      legend_x += 28 + detail::text_width(series_names[s], 11);
+    }
+    svg.line(counts.left, counts.bottom, counts.right, counts.bottom, "#444444", 1);
+    for (double t : xt) {
+      svg.line(px(t), counts.bottom, px(t), counts.bottom + 4, "#444444", 1);
+      svg.text(px(t), counts.bottom + 17, format_tick(t, xstep), 11, "middle");
+    }
+    svg.text((counts.left + counts.right) / 2, counts.bottom + 36, "seconds from the level's first request", 12,
+             "middle");
+  }
+  return svg.finish();
+}
+
+}  // namespace chart
+}  // namespace servebench
+// ---- end servebench/chart/timeline.hpp ----
 
 namespace servebench {
 namespace chart {
@@ -3679,169 +3875,22 @@ class Driver {
 
 }  // namespace servebench
 // ---- end servebench/driver.hpp ----
-// ---- begin servebench/ready.hpp ----
-// servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
-// describe_failure(), one line for a person on why a request failed and what to try.
+// ---- begin servebench/html_report.hpp ----
+// servebench — the HTML report of a run: one self-contained file (inline SVG charts and inline CSS, no script, no
+// font, no image, nothing fetched), readable offline and printable. It holds what ran (version, time, host,
+// command, targets, configuration), the comparison table, failures by kind and warnings, the throughput, latency and
+// streaming charts, and per level the timeline of every request beside the server's own running and waiting counts
+// when they were scraped (metrics/scrape.hpp), with a table of what the scrapes saw and cost.
+//
+//   servebench::write_html_report("artifacts/report.html", artifact);            // next to the artifact
 
 #include <algorithm>
-#include <chrono>
-#include <iostream>
+#include <cstddef>
 #include <ostream>
+#include <sstream>
 #include <string>
-#include <thread>
+#include <vector>
 
-#include <httplib.h>
-
-
-namespace servebench {
-
-// One line for a person: why a request failed and what to try. For programs that send a request and stop.
-inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
-  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
-  switch (r.error_kind) {
-    case ErrorKind::connect_refused:
-    case ErrorKind::connect_timeout:
-      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
-    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
-    case ErrorKind::tls: return line;  // tls_failure already names the fix
-    case ErrorKind::http_status: {
-      std::string body = r.body_start.substr(0, 200);
-      for (char& c : body)
-        if (c == '\n' || c == '\r') c = ' ';
-      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
-    }
-    default: return line;
-  }
-}
-
-// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
-struct ReadyResult {
-  bool ready = false;
-  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
-  std::string reason;       // the last reason it was not ready
-  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
-  double waited_s = 0;
-  explicit operator bool() const noexcept { return ready; }
-};
-
-namespace detail {
-inline std::string describe(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection: return "connection refused or host unknown";
-    case httplib::Error::ConnectionTimeout: return "connect timed out";
-    case httplib::Error::Read: return "connection closed or read timed out";
-    case httplib::Error::Write: return "write failed";
-    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
-  }
-}
-
-// What one probe's answer says about the server.
-enum class ProbeAnswer {
-  up,          // the process answers HTTP: ready
-  starting,    // 502 / 503 / 504: a proxy or a server still loading its model
-  next_probe,  // 404 / 405 / 501: this server has no such route; ask the next probe
-};
-
-inline ProbeAnswer classify_probe(int status) noexcept {
-  if (status == 502 || status == 503 || status == 504) return ProbeAnswer::starting;
-  if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
-  return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
-}
-}  // namespace detail
-
-// Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
-// (vLLM, TGI), GET /v1/models (OpenAI-compatible servers), a 1-token POST /v1/completions (the lab's Flask server
-// has only that). Any HTTP answer but 502/503/504 means the process is up (a 500 or 401 comes from a live server);
-// 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
-// does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
-// off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
-// throws: an unusable URL is a reason, returned.
-template <class Url = std::string>
-ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
-                             const TlsOptions& tls = {}) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  ReadyResult result;
-  detail::BaseUrl url;
-  std::unique_ptr<httplib::Client> client;
-  try {
-    url = detail::parse_base_url(base_url);
-    client = detail::make_client(url, tls);
-  } catch (const std::exception& e) {
-    result.reason = e.what();
-    return result;
-  }
-  client->set_tcp_nodelay(true);
-  client->set_connection_timeout(std::chrono::seconds(2));
-  auto backoff = std::chrono::milliseconds(100);
-  auto next_log = start;
-  bool logged = false;
-  for (;;) {
-    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
-    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
-    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
-    std::string why;
-    std::string unrouted;  // the probes that answered "no such route"
-    const std::string one_token = R"({"prompt":"Hello","max_tokens":1})";
-    const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
-    for (const char* probe : probes) {
-      const bool post = std::string(probe) == "/v1/completions";
-      auto answer = post ? client->Post(url.prefix + probe, one_token, "application/json")
-                         : client->Get(url.prefix + probe);
-      if (!answer) {
-        const auto e = answer.error();
-        if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLLoadingCerts ||
-            e == httplib::Error::SSLServerVerification) {
-          // Waiting will not make a certificate trusted: say so now.
-          result.reason = detail::tls_failure(url, e, tls);
-          result.tls_failed = true;
-          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
-          return result;
-        }
-        why = detail::describe(e);
-        break;
-      }
-      const auto kind = detail::classify_probe(answer->status);
-      if (kind == detail::ProbeAnswer::up) {
-        result.probe = probe;
-        break;
-      }
-      if (kind == detail::ProbeAnswer::starting) {
-        why = std::string(probe) + " answered " + std::to_string(answer->status) + " (starting)";
-        break;
-      }
-      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer->status);
-    }
-    if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
-    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-    if (!result.probe.empty()) {
-      result.ready = true;
-      if (log && logged)
-        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe << ")\n";
-      return result;
-    }
-    result.reason = why;
-    const auto now = clock::now();
-    if (now - start >= deadline) {
-      if (log)
-        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why << "\n";
-      return result;
-    }
-    if (log && now >= next_log) {
-      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
-           << " s of " << deadline.count() / 1000 << " s\n";
-      logged = true;
-      next_log = now + std::chrono::seconds(10);
-    }
-    std::this_thread::sleep_for(std::min<clock::duration>(backoff, deadline - (now - start)));
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
-}
-
-}  // namespace servebench
-// ---- end servebench/ready.hpp ----
 // ---- begin servebench/report.hpp ----
 // servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
 // relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
@@ -4230,6 +4279,336 @@ inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<Lev
 
 }  // namespace servebench
 // ---- end servebench/report.hpp ----
+
+namespace servebench {
+
+namespace detail {
+
+inline std::string html(const std::string& text) { return chart::xml_escape(text); }
+
+// An SVG document as an element inside HTML: its XML declaration dropped.
+inline std::string inline_svg(const std::string& svg) {
+  const auto at = svg.find("<svg");
+  return "<figure>" + (at == std::string::npos ? svg : svg.substr(at)) + "</figure>\n";
+}
+
+inline std::string html_table(const Table& table) {
+  std::ostringstream text;
+  table.print_markdown(text);
+  // The markdown form is the table's one rendering of its cells; rows of it become rows here.
+  std::string out = "<table>\n";
+  std::istringstream lines(text.str());
+  std::string line;
+  std::size_t row = 0;
+  while (std::getline(lines, line)) {
+    if (row++ == 1) continue;  // the alignment row
+    out += "<tr>";
+    std::vector<std::string> cells;
+    std::string cell;
+    for (std::size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+        cell += '|';
+        ++i;
+      } else if (line[i] == '|') {
+        cells.push_back(cell.size() >= 2 ? cell.substr(1, cell.size() - 2) : cell);
+        cell.clear();
+      } else {
+        cell += line[i];
+      }
+    }
+    const char* tag = row == 1 ? "th" : "td";
+    for (const auto& c : cells) out += std::string("<") + tag + ">" + html(c) + "</" + tag + ">";
+    out += "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+inline std::string fixed_or_dash(const MetricSeries* s, bool use_max) {
+  if (!s || s->values.empty()) return "-";
+  double v = 0;
+  if (use_max) {
+    v = *std::max_element(s->values.begin(), s->values.end());
+  } else {
+    for (double x : s->values) v += x;
+    v /= static_cast<double>(s->values.size());
+  }
+  return fixed(v, 2);
+}
+
+}  // namespace detail
+
+// The timeline of one level: one column per target that ran it, on one time axis.
+template <class Levels = std::vector<LevelResult>>
+chart::TimelineChart timeline_chart(const Levels& levels, double level, const ReportOptions& options = {}) {
+  chart::TimelineChart c;
+  c.title = "Every request at " + detail::level_name(levels, false) + " " + detail::level_text(level);
+  c.subtitle = options.subtitle;
+  for (const auto& label : detail::ordered_labels(levels, detail::baseline_of(levels, options)))
+    if (const auto* l = detail::find_level(levels, label, level)) c.lanes.push_back(chart::timeline_lane(*l));
+  return c;
+}
+
+// The report as HTML text.
+template <class A = Artifact>
+std::string html_report(const A& artifact, const ReportOptions& options = {}) {
+  const auto& m = artifact.metadata;
+  const auto& levels = artifact.levels;
+  std::string title = "servebench report";
+  const auto labels = target_labels(levels);
+  for (std::size_t i = 0; i < labels.size(); ++i) title += (i ? " vs " : ": ") + labels[i];
+  std::string out;
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + detail::html(title) +
+         "</title>\n<style>\n"
+         "body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;color:#222;background:#fff;margin:24px;"
+         "max-width:1100px}\n"
+         "h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}\n"
+         "table{border-collapse:collapse;font-size:13px;margin:8px 0}\n"
+         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}\n"
+         "td:nth-child(2){text-align:left}\n"
+         "figure{margin:12px 0}figure svg{max-width:100%;height:auto}\n"
+         "pre{background:#f6f6f6;padding:8px;font-size:12px;white-space:pre-wrap}\n"
+         ".warn{color:#8a4b00}\n"
+         "@media print{body{margin:0}figure,table{page-break-inside:avoid}}\n"
+         "</style>\n</head>\n<body>\n";
+  out += "<h1>" + detail::html(title) + "</h1>\n<ul>\n";
+  out += "<li>servebench " + detail::html(m.servebench_version) + ", " + detail::html(m.utc_time) + ", host " +
+         detail::html(m.hostname) + "</li>\n";
+  if (!m.command_line.empty()) {
+    std::string command;
+    for (const auto& a : m.command_line) command += (command.empty() ? "" : " ") + a;
+    out += "<li>command: <code>" + detail::html(command) + "</code></li>\n";
+  }
+  for (const auto& t : artifact.targets())
+    out += "<li>target <b>" + detail::html(t.label) + "</b>: " + detail::html(t.url.empty() ? "-" : t.url) + " (" +
+           detail::html(t.dialect) + (t.model.empty() ? "" : ", model " + detail::html(t.model)) + ")</li>\n";
+  if (!m.model.empty()) out += "<li>model: " + detail::html(m.model) + "</li>\n";
+  if (!m.gpu.empty()) out += "<li>GPU: " + detail::html(m.gpu) + "</li>\n";
+  if (m.time_scale)
+    out += "<li>simulated servers ran " + detail::level_text(*m.time_scale) + "x faster than real time</li>\n";
+  if (artifact.interrupted())
+    out += "<li class=\"warn\"><b>interrupted</b>: the levels below are what completed</li>\n";
+  out += "</ul>\n";
+
+  out += "<h2>Results</h2>\n" + detail::html_table(comparison_table(levels, options));
+  const auto lines = failure_lines(levels);
+  out += "<h2>Failures and warnings</h2>\n";
+  if (lines.empty())
+    out += "<p>None.</p>\n";
+  else {
+    out += "<ul>\n";
+    for (const auto& line : lines) out += "<li class=\"warn\">" + detail::html(line) + "</li>\n";
+    out += "</ul>\n";
+  }
+
+  out += "<h2>Charts</h2>\n";
+  if (!levels.empty()) {
+    out += detail::inline_svg(chart::render_grouped_bars(throughput_chart(levels, options)));
+    out += detail::inline_svg(chart::render_lines(latency_chart(levels, options)));
+    if (const auto streaming = ttft_tpot_chart(levels, options))
+      out += detail::inline_svg(chart::render_ttft_tpot(*streaming));
+  }
+
+  out += "<h2>Timelines</h2>\n<p>One bar per request from send to last token, its first token marked; under it the "
+         "requests in flight as the client saw them and, where the server's metrics were scraped, its running and "
+         "waiting counts.</p>\n";
+  for (double value : detail::level_values(levels))
+    out += detail::inline_svg(chart::render_timeline(timeline_chart(levels, value, options)));
+
+  bool scraped = false;
+  for (const auto& l : levels) scraped = scraped || l.server_metrics.has_value();
+  if (scraped) {
+    Table t({detail::level_name(levels, false), "target", "scrapes", "failed", "scrape ms mean", "scrape ms max",
+             "running max", "waiting max", "KV usage mean", "preemptions"});
+    for (const auto& l : levels) {
+      if (!l.server_metrics) continue;
+      const auto& s = *l.server_metrics;
+      const auto* preempt = server_metric(s, ServerMetric::preemptions);
+      t.row({detail::level_text(l.summary.level), l.target.label, std::to_string(s.scrapes), std::to_string(s.failed),
+             detail::fixed(s.scrape_ms_mean, 2), detail::fixed(s.scrape_ms_max, 2),
+             detail::fixed_or_dash(server_metric(s, ServerMetric::running), true),
+             detail::fixed_or_dash(server_metric(s, ServerMetric::waiting), true),
+             detail::fixed_or_dash(server_metric(s, ServerMetric::kv_cache_usage), false),
+             preempt ? detail::fixed(preempt->delta, 0) : "-"});
+    }
+    out += "<h2>Server metrics</h2>\n" + detail::html_table(t);
+  }
+
+  out += "<h2>Configuration</h2>\n<pre>" + detail::html(m.configuration.dump(2)) + "</pre>\n";
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+// Writes the report atomically (never half a file). Throws std::runtime_error naming the path.
+template <class A = Artifact>
+void write_html_report(const std::string& path, const A& artifact, const ReportOptions& options = {}) {
+  write_file_atomic(path, html_report(artifact, options));
+}
+
+}  // namespace servebench
+// ---- end servebench/html_report.hpp ----
+// ---- begin servebench/ready.hpp ----
+// servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
+// describe_failure(), one line for a person on why a request failed and what to try.
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+
+namespace servebench {
+
+// One line for a person: why a request failed and what to try. For programs that send a request and stop.
+inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
+  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
+  switch (r.error_kind) {
+    case ErrorKind::connect_refused:
+    case ErrorKind::connect_timeout:
+      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
+    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
+    case ErrorKind::tls: return line;  // tls_failure already names the fix
+    case ErrorKind::http_status: {
+      std::string body = r.body_start.substr(0, 200);
+      for (char& c : body)
+        if (c == '\n' || c == '\r') c = ' ';
+      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
+    }
+    default: return line;
+  }
+}
+
+// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
+struct ReadyResult {
+  bool ready = false;
+  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
+  std::string reason;       // the last reason it was not ready
+  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
+  double waited_s = 0;
+  explicit operator bool() const noexcept { return ready; }
+};
+
+namespace detail {
+inline std::string describe(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection: return "connection refused or host unknown";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "connection closed or read timed out";
+    case httplib::Error::Write: return "write failed";
+    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
+  }
+}
+
+// What one probe's answer says about the server.
+enum class ProbeAnswer {
+  up,          // the process answers HTTP: ready
+  starting,    // 502 / 503 / 504: a proxy or a server still loading its model
+  next_probe,  // 404 / 405 / 501: this server has no such route; ask the next probe
+};
+
+inline ProbeAnswer classify_probe(int status) noexcept {
+  if (status == 502 || status == 503 || status == 504) return ProbeAnswer::starting;
+  if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
+  return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
+}
+}  // namespace detail
+
+// Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
+// (vLLM, TGI), GET /v1/models (OpenAI-compatible servers), a 1-token POST /v1/completions (the lab's Flask server
+// has only that). Any HTTP answer but 502/503/504 means the process is up (a 500 or 401 comes from a live server);
+// 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
+// does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
+// off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Never
+// throws: an unusable URL is a reason, returned.
+template <class Url = std::string>
+ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
+                             const TlsOptions& tls = {}) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  ReadyResult result;
+  detail::BaseUrl url;
+  std::unique_ptr<httplib::Client> client;
+  try {
+    url = detail::parse_base_url(base_url);
+    client = detail::make_client(url, tls);
+  } catch (const std::exception& e) {
+    result.reason = e.what();
+    return result;
+  }
+  client->set_tcp_nodelay(true);
+  client->set_connection_timeout(std::chrono::seconds(2));
+  auto backoff = std::chrono::milliseconds(100);
+  auto next_log = start;
+  bool logged = false;
+  for (;;) {
+    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
+    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    std::string why;
+    std::string unrouted;  // the probes that answered "no such route"
+    const std::string one_token = R"({"prompt":"Hello","max_tokens":1})";
+    const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
+    for (const char* probe : probes) {
+      const bool post = std::string(probe) == "/v1/completions";
+      auto answer = post ? client->Post(url.prefix + probe, one_token, "application/json")
+                         : client->Get(url.prefix + probe);
+      if (!answer) {
+        const auto e = answer.error();
+        if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLLoadingCerts ||
+            e == httplib::Error::SSLServerVerification) {
+          // Waiting will not make a certificate trusted: say so now.
+          result.reason = detail::tls_failure(url, e, tls);
+          result.tls_failed = true;
+          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
+          return result;
+        }
+        why = detail::describe(e);
+        break;
+      }
+      const auto kind = detail::classify_probe(answer->status);
+      if (kind == detail::ProbeAnswer::up) {
+        result.probe = probe;
+        break;
+      }
+      if (kind == detail::ProbeAnswer::starting) {
+        why = std::string(probe) + " answered " + std::to_string(answer->status) + " (starting)";
+        break;
+      }
+      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer->status);
+    }
+    if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (!result.probe.empty()) {
+      result.ready = true;
+      if (log && logged)
+        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe << ")\n";
+      return result;
+    }
+    result.reason = why;
+    const auto now = clock::now();
+    if (now - start >= deadline) {
+      if (log)
+        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why << "\n";
+      return result;
+    }
+    if (log && now >= next_log) {
+      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
+           << " s of " << deadline.count() / 1000 << " s\n";
+      logged = true;
+      next_log = now + std::chrono::seconds(10);
+    }
+    std::this_thread::sleep_for(std::min<clock::duration>(backoff, deadline - (now - start)));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace servebench
+// ---- end servebench/ready.hpp ----
 // ---- begin servebench/scheduler.hpp ----
 // servebench — the scheduler: turns single requests into experiments (its parts are in scheduler/).
 //
