@@ -4,8 +4,11 @@
 //   lab2_3_concurrent                                  # embedded simulated servers, no GPU needed
 //   lab2_3_concurrent --hf http://127.0.0.1:8001 --vllm http://127.0.0.1:8000 --stream
 //
-// Writes artifacts/concurrent_benchmark.json (the lab's format, so its plotting script reads it) and
-// artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both).
+// Writes artifacts/concurrent_benchmark.json (the lab's format, so its plotting script reads it),
+// artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both) and
+// artifacts/concurrent_benchmark.html (the report: tables, charts, and per level the timeline of every request
+// beside the server's running and waiting counts, scraped from its /metrics: the embedded servers' always, a real
+// server's with --metrics).
 #include <iostream>
 
 #include "lab/lab.hpp"
@@ -17,6 +20,7 @@ int main(int argc, char** argv) {
   CLI::App args("Lab task 2.3: concurrent requests, HF baseline vs vLLM.", "lab2_3_concurrent");
   lab::add_server_flags(args, options);
   lab::add_workload_flags(args, options, /*concurrency_levels=*/true);
+  lab::add_metrics_flags(args, options);
   lab::add_output_flags(args, options);
   if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
@@ -32,7 +36,10 @@ int main(int argc, char** argv) {
     bool interrupted = false;
     for (std::size_t n : options.concurrency) {
       for (const auto& target : servers.targets()) {
-        runs.push_back(run_closed_loop(ClosedLoop().concurrency(n).requests(n).quiet(options.quiet), workload, target));
+        const bool embedded = target.label() == lab::hf_label ? servers.hf_simulated() : servers.vllm_simulated();
+        runs.push_back(run_closed_loop(
+            ClosedLoop().concurrency(n).requests(n).quiet(options.quiet).watch(lab::metrics_watcher(options, embedded)),
+            workload, target));
         interrupted = runs.back().interrupted;
         if (interrupted) break;
       }
@@ -49,10 +56,13 @@ int main(int argc, char** argv) {
     const auto full_file = options.path("concurrent_benchmark.full.json");
     lab::write_json(lab_file, lab::concurrent_benchmark_json(lab::concurrency_levels(runs)));
     lab::write_json(full_file, artifact_to_json(full));
+    const auto report_file = options.path("concurrent_benchmark.html");
+    write_html_report(report_file, full, lab::report_options());
     if (servers.time_scale())
       std::cout << "(simulated servers ran " << *servers.time_scale() << "x faster than real time)\n";
     lab::print_paths(std::cout, {{lab_file, "lab format (p95 by the lab's rule)"},
-                                 {full_file, "full artifact: metadata and every request"}});
+                                 {full_file, "full artifact: metadata and every request"},
+                                 {report_file, "report: open in a browser (tables, charts, request timelines)"}});
     if (interrupted) {
       std::cerr << "lab2_3_concurrent: interrupted; the files hold the levels that ran\n";
       return 130;

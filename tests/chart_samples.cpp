@@ -28,6 +28,7 @@ static servebench::LevelResult lab_level(const std::string& label, int n, bool b
     r.index = static_cast<std::uint64_t>(i);
     r.t_sched = r.t_send = t0 + i * s / 200;
     r.n_out = 50;
+    r.streamed = batched;
     r.t_end = batched ? r.t_send + s + i * s / 20 : t0 + static_cast<Nanos>(3.2 * n * 0.55 * s);
     r.t_first_token = r.t_send + (batched ? s / 20 : static_cast<Nanos>(0.06 * n * s));
     if (!batched && i == n - 1 && n > 1) {

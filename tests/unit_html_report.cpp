@@ -21,6 +21,7 @@ RequestRecord request(Nanos send, Nanos first, Nanos end, bool ok = true) {
   r.t_sched = r.t_send = send;
   r.t_first_token = first;
   r.t_end = end;
+  r.streamed = true;
   if (!ok) {
     r.error_kind = servebench::ErrorKind::http_status;
     r.error_message = "HTTP 500 <boom>";
@@ -79,6 +80,9 @@ TEST_CASE("timeline_lane: bars from send to last token, first tokens, failures, 
     CAPTURE(t);
     CHECK(step_at(lane.in_flight, t) == in_flight_at(records, t));
   }
+  auto unstreamed = level;
+  unstreamed.records[0].streamed = false;  // a non-streaming reply's t_first_token is its end: no marker
+  CHECK(servebench::chart::timeline_lane(unstreamed).requests[0].first_token_s < 0);
   REQUIRE(lane.server_running.size() == 2);
   CHECK(lane.server_running[1].first == doctest::Approx(1.0));
   CHECK(lane.server_running[1].second == 3);
@@ -115,10 +119,10 @@ TEST_CASE("the HTML report holds the run, the table, failures, charts and timeli
   CHECK(page.find("src=") == std::string::npos);  // nothing fetched
   CHECK(page.find("href=") == std::string::npos);
   CHECK(page.find("<?xml") == std::string::npos);  // SVGs inlined as elements
-  // Throughput, latency and one timeline (one level): three charts.
+  // Throughput, latency, streaming (the requests streamed) and one timeline (one level): four charts.
   std::size_t svgs = 0;
   for (auto at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
-  CHECK(svgs == 3);
+  CHECK(svgs == 4);
   CHECK(page.find("HTTP 500 &lt;boom&gt;") != std::string::npos);
   CHECK(page.find("1 http_status") != std::string::npos);
   CHECK(page.find("warning: a warning") != std::string::npos);

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <servebench.hpp>
+#include <servebench/metrics.hpp>
 #include <servebench/sim.hpp>
 
 #include "../common/cli.hpp"
@@ -76,6 +77,10 @@ struct Options {
   // For real servers: hosted or internal endpoints.
   std::string api_key_env;           // the API key is read from this environment variable
   std::vector<std::string> headers;  // "Name: value"
+  // The servers' own metrics (task 2.3): the embedded servers' always; a real server's with --metrics.
+  bool metrics = false;
+  std::string metrics_url;        // another address than the server's /metrics (every real server)
+  double metrics_interval_s = 0;  // 0: 1 s; embedded servers: 0.1 s of modelled time
   TlsOptions
       tls;  // --ca-cert, --insecure  // with one real server given, leave the other side out (task 2.1 checks one)
 
@@ -118,6 +123,34 @@ inline void add_server_flags(CLI::App& app, Options& o) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   add_endpoint_flags(app, o);
+}
+
+// --metrics, --metrics-url, --metrics-interval: scrape the servers' Prometheus /metrics while each level runs.
+inline void add_metrics_flags(CLI::App& app, Options& o) {
+  app.add_flag("--metrics", o.metrics,
+               "scrape each real server's /metrics during every level (the embedded servers' always are)");
+  app.add_option("--metrics-url", o.metrics_url,
+                 "scrape this address instead of the server's /metrics (implies "
+                 "--metrics)")
+      ->type_name("URL");
+  app.add_option("--metrics-interval", o.metrics_interval_s,
+                 "seconds between scrapes (default 1; embedded servers: 0.1 of modelled time)")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->type_name("SECONDS");
+}
+
+// Watches a level of `target` by scraping its server's metrics, or nothing: an embedded server is always scraped
+// (it serves /metrics; every 0.1 s of modelled time, or --metrics-interval seconds of modelled time), a real one
+// with --metrics or --metrics-url (every second, or --metrics-interval).
+inline LevelWatcher metrics_watcher(const Options& o, bool embedded) {
+  if (!embedded && !o.metrics && o.metrics_url.empty()) return {};
+  ScrapeOptions scrape;
+  // The embedded vLLM-like server finishes a level in about a modelled second: 0.1 s shows its batch fill and drain.
+  scrape.interval_s = o.metrics_interval_s > 0 ? o.metrics_interval_s : embedded ? 0.1 : 1.0;
+  if (embedded) scrape.interval_s /= o.time_scale;
+  if (!embedded) scrape.url = o.metrics_url;
+  scrape.tls = o.tls;
+  return scrape_each_level(scrape);
 }
 
 // --out, --quiet.

@@ -24,7 +24,7 @@ namespace chart {
 
 struct TimelineRequest {
   double start_s = 0;         // sent, seconds from the column's origin
-  double first_token_s = -1;  // first token (< 0: none)
+  double first_token_s = -1;  // first token of a streamed reply (< 0: none, or not streamed)
   double end_s = 0;           // last token, or when it failed
   bool failed = false;
 };
@@ -73,7 +73,8 @@ TimelineLane timeline_lane(const Level& level, std::string name = {}) {
     TimelineRequest q;
     q.start_s = static_cast<double>(r.t_send - origin) / 1e9;
     q.end_s = std::max(q.start_s, static_cast<double>((r.t_end > 0 ? r.t_end : r.t_send) - origin) / 1e9);
-    if (r.ok() && r.t_first_token > 0) q.first_token_s = static_cast<double>(r.t_first_token - origin) / 1e9;
+    if (r.ok() && r.streamed && r.t_first_token > 0)
+      q.first_token_s = static_cast<double>(r.t_first_token - origin) / 1e9;
     q.failed = !r.ok();
     lane.requests.push_back(q);
     changes.push_back({q.start_s, +1});

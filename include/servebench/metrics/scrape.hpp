@@ -38,7 +38,7 @@ namespace servebench {
 struct ScrapeOptions {
   std::string url;                 // the endpoint ("http://host:port/metrics"); empty: the target's, see metrics_url()
   double interval_s = 1.0;         // between scrapes; the first is at the level's start, the last at its end
-  double timeout_s = 0;            // one scrape's limit; 0: the interval, at most 5 s
+  double timeout_s = 0;            // one scrape's limit; 0: the interval, within 1 to 5 s
   std::vector<std::string> names;  // kept besides known_server_metric_names() (a histogram's name keeps _sum, _count)
   bool keep_all = false;           // keep every metric (histogram buckets and quantiles excepted)
   TlsOptions tls;
@@ -67,7 +67,7 @@ class Scraper {
     url_ = detail::parse_base_url(options_.url.substr(0, path_at));
     path_ = options_.url.substr(path_at);
     client_ = detail::make_client(url_, options_.tls);
-    const double timeout = options_.timeout_s > 0 ? options_.timeout_s : std::min(options_.interval_s, 5.0);
+    const double timeout = options_.timeout_s > 0 ? options_.timeout_s : std::clamp(options_.interval_s, 1.0, 5.0);
     const auto limit = std::chrono::microseconds(static_cast<std::int64_t>(timeout * 1e6));
     client_->set_connection_timeout(limit);
     client_->set_read_timeout(limit);
