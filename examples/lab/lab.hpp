@@ -79,7 +79,7 @@ struct Options {
   std::vector<std::string> headers;  // "Name: value"
   // The servers' own metrics (task 2.3): the embedded servers' always; a real server's with --metrics.
   bool metrics = false;
-  std::string metrics_url;        // another address than the server's /metrics (every real server)
+  std::string metrics_url;        // another address than the servers' /metrics (for every side)
   double metrics_interval_s = 0;  // 0: 1 s; embedded servers: 0.1 s of modelled time
   TlsOptions
       tls;  // --ca-cert, --insecure  // with one real server given, leave the other side out (task 2.1 checks one)
@@ -130,8 +130,7 @@ inline void add_metrics_flags(CLI::App& app, Options& o) {
   app.add_flag("--metrics", o.metrics,
                "scrape each real server's /metrics during every level (the embedded servers' always are)");
   app.add_option("--metrics-url", o.metrics_url,
-                 "scrape this address instead of the server's /metrics (implies "
-                 "--metrics)")
+                 "scrape this address instead of each server's /metrics (implies --metrics)")
       ->type_name("URL");
   app.add_option("--metrics-interval", o.metrics_interval_s,
                  "seconds between scrapes (default 1; embedded servers: 0.1 of modelled time)")
@@ -148,7 +147,7 @@ inline LevelWatcher metrics_watcher(const Options& o, bool embedded) {
   // The embedded vLLM-like server finishes a level in about a modelled second: 0.1 s shows its batch fill and drain.
   scrape.interval_s = o.metrics_interval_s > 0 ? o.metrics_interval_s : embedded ? 0.1 : 1.0;
   if (embedded) scrape.interval_s /= o.time_scale;
-  if (!embedded) scrape.url = o.metrics_url;
+  scrape.url = o.metrics_url;  // empty: each server's own /metrics
   scrape.tls = o.tls;
   return scrape_each_level(scrape);
 }
