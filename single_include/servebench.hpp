@@ -2663,7 +2663,8 @@ TimelineLane timeline_lane(const Level& level, std::string name = {}) {
     TimelineRequest q;
     q.start_s = static_cast<double>(r.t_send - origin) / 1e9;
     q.end_s = std::max(q.start_s, static_cast<double>((r.t_end > 0 ? r.t_end : r.t_send) - origin) / 1e9);
-    if (r.ok() && r.streamed && r.t_first_token > 0) q.first_token_s = static_cast<double>(r.t_first_token - origin) / 1e9;
+    if (r.ok() && r.streamed && r.t_first_token > 0)
+      q.first_token_s = static_cast<double>(r.t_first_token - origin) / 1e9;
     q.failed = !r.ok();
     lane.requests.push_back(q);
     changes.push_back({q.start_s, +1});
