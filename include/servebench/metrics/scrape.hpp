@@ -3,9 +3,9 @@
 //
 // A Scraper has its own thread and its own connection: it never shares a sender, a lock or a socket with the
 // requests being measured. A scrape that fails or times out is counted (ServerMetrics::failed, timed_out), never
-// thrown; what each scrape cost is reported. Included on purpose (not by <servebench.hpp>):
+// thrown; what each scrape cost is reported.
 //
-//   #include <servebench/metrics.hpp>
+//   #include <servebench.hpp>   // or <servebench/metrics.hpp>
 //   auto options = servebench::ClosedLoop().concurrency(8).requests(64)
 //                      .watch(servebench::scrape_each_level(servebench::ScrapeOptions{}));  // target URL + /metrics
 //   auto result = servebench::run_closed_loop(options, workload, target);   // result.server_metrics
