@@ -8,6 +8,7 @@
 #include <servebench/stats.hpp>
 
 #include "bench_common.hpp"
+#include "bench_sim.hpp"
 
 using namespace servebench;
 using namespace servebench::bench;
@@ -33,14 +34,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<std::string>> rows;
   nlohmann::json target_point;
   for (const int streams : o.levels_or<int>({1, 64, 512, 2000})) {
-    // A continuous-batching engine with a flat 20 ms step that admits every stream at once: the client, not the
-    // engine's queue, is what is measured. 16 tokens per stream.
-    sim::EngineConfig engine;
-    engine.kind = sim::EngineKind::continuous_batching;
-    engine.step_ms_by_batch = {{1, step_ms}, {4096, step_ms}};
-    engine.max_num_seqs = 4096;
-    engine.max_num_batched_tokens = 1 << 20;
-    engine.kv_cache_tokens = std::int64_t{1} << 30;
+    // A flat 20 ms step that admits every stream at once; 16 tokens per stream.
+    const sim::EngineConfig engine = flat_step_engine(step_ms);
     sim::Server server(sim::ServerOptions()
                            .engine_config(engine)
                            .api(sim::ApiFlavour::openai)

@@ -5,8 +5,11 @@
 //   lab2_3_concurrent --hf http://127.0.0.1:8001 --vllm http://127.0.0.1:8000 --stream
 //   lab2_3_concurrent --repeat 5                       # every level 5 times, interleaved: means and 95% intervals
 //
-// Writes artifacts/concurrent_benchmark.json (the lab's format, so its plotting script reads it) and
-// artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both).
+// Writes artifacts/concurrent_benchmark.json (the lab's format, so its plotting script reads it),
+// artifacts/concurrent_benchmark.full.json (every request, every metric; lab2_4_visualize draws from both) and
+// artifacts/concurrent_benchmark.html (the report: tables, charts, and per level the timeline of every request
+// beside the server's running and waiting counts, scraped from its /metrics: the embedded servers' always, a real
+// server's with --metrics).
 #include <iostream>
 
 #include "lab/lab.hpp"
@@ -20,6 +23,7 @@ int main(int argc, char** argv) {
   lab::add_server_flags(args, options);
   lab::add_workload_flags(args, options, /*concurrency_levels=*/true);
   lab::add_repeat_flag(args, options);
+  lab::add_metrics_flags(args, options);
   lab::add_output_flags(args, options);
   if (auto exit_code = examples::parse(args, argc, argv)) return *exit_code;
   try {
@@ -36,7 +40,7 @@ int main(int argc, char** argv) {
                      .concurrency_levels(options.concurrency)
                      .order(TargetOrder::interleaved)
                      .requests_per_worker(1)
-                     .closed_loop(ClosedLoop().quiet(options.quiet))
+                     .closed_loop(ClosedLoop().quiet(options.quiet).watch(lab::metrics_watcher(options, servers)))
                      .repeat(options.repeat);
     if (options.repeat > 1) sweep.target_warmup(options.concurrency.front());
     SweepResult result = run_sweep(sweep, workload, servers.targets());
@@ -54,8 +58,11 @@ int main(int argc, char** argv) {
     const auto full_file = options.path("concurrent_benchmark.full.json");
     lab::write_json(lab_file, lab::concurrent_benchmark_json(lab::concurrency_levels(runs)));
     lab::write_json(full_file, artifact_to_json(full));
+    const auto report_file = options.path("concurrent_benchmark.html");
+    write_html_report(report_file, full, lab::report_options());
     lab::print_paths(std::cout, {{lab_file, "lab format (p95 by the lab's rule)"},
-                                 {full_file, "full artifact: metadata and every request"}});
+                                 {full_file, "full artifact: metadata and every request"},
+                                 {report_file, "report: open in a browser (tables, charts, request timelines)"}});
     if (interrupted) {
       std::cerr << "lab2_3_concurrent: interrupted; the files hold the levels that ran\n";
       return 130;

@@ -1,6 +1,7 @@
 // servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads, the
-// scheduler, artifacts, reports and charts. The simulated servers are a part of their own, included on purpose:
-// <servebench/sim.hpp> (CMake target servebench::sim), so a program that never starts one never compiles it.
+// scheduler, artifacts, reports (text, markdown, HTML), charts, and the servers' own metrics (scraped from /metrics).
+// The simulated servers are a part of their own, included on purpose: <servebench/sim.hpp> (CMake target
+// servebench::sim), so a program that never starts one never compiles it.
 #pragma once
 
 #include "servebench/api.hpp"
@@ -8,6 +9,8 @@
 #include "servebench/chart.hpp"
 #include "servebench/driver.hpp"
 #include "servebench/files.hpp"
+#include "servebench/html_report.hpp"
+#include "servebench/metrics.hpp"
 #include "servebench/modelled_time.hpp"
 #include "servebench/ready.hpp"
 #include "servebench/record.hpp"

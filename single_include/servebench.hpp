@@ -17,20 +17,26 @@
 //   servebench/files.hpp
 //   servebench/repetitions.hpp
 //   servebench/result.hpp
+//   servebench/metrics/series.hpp
 //   servebench/version.hpp
 //   servebench/chart.hpp
 //   servebench/chart/primitives.hpp
+//   servebench/chart/timeline.hpp
 //   servebench/driver.hpp
 //   servebench/connection.hpp
 //   servebench/url.hpp
 //   servebench/sse.hpp
+//   servebench/html_report.hpp
+//   servebench/report.hpp
 //   servebench/modelled_time.hpp
+//   servebench/metrics.hpp
+//   servebench/metrics/prometheus.hpp
+//   servebench/metrics/scrape.hpp
+//   servebench/scheduler/options.hpp
 //   servebench/ready.hpp
 //   servebench/scheduler/interrupt.hpp
-//   servebench/report.hpp
 //   servebench/scheduler.hpp
 //   servebench/scheduler/arrivals.hpp
-//   servebench/scheduler/options.hpp
 //   servebench/scheduler/closed_loop.hpp
 //   servebench/target.hpp
 //   servebench/scheduler/level.hpp
@@ -41,8 +47,9 @@
 
 // ---- begin servebench.hpp ----
 // servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads, the
-// scheduler, artifacts, reports and charts. The simulated servers are a part of their own, included on purpose:
-// <servebench/sim.hpp> (CMake target servebench::sim), so a program that never starts one never compiles it.
+// scheduler, artifacts, reports (text, markdown, HTML), charts, and the servers' own metrics (scraped from /metrics).
+// The simulated servers are a part of their own, included on purpose: <servebench/sim.hpp> (CMake target
+// servebench::sim), so a program that never starts one never compiles it.
 
 // ---- begin servebench/api.hpp ----
 // servebench — request/response dialects: how a prompt becomes an HTTP request body, and how a reply (a whole JSON
@@ -1867,6 +1874,111 @@ inline std::string host_name() {
 
 #include <nlohmann/json.hpp>
 
+// ---- begin servebench/metrics/series.hpp ----
+// servebench — what a level saw of the server's own metrics (its Prometheus /metrics endpoint, scraped while the
+// level ran by metrics/scrape.hpp): gauges as time series, counters as series and their change over the level, and
+// what the scraping cost. Plain data, stored in LevelResult::server_metrics and so in the artifact.
+//
+// The metrics that matter for LLM servers have different names per server; server_metric() finds the series of a
+// role (requests running, requests waiting, KV-cache usage, ...) under any of the names vLLM, SGLang and TGI use.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+
+namespace servebench {
+
+// One metric (one name and one set of labels) over a level.
+struct MetricSeries {
+  std::string name;             // the sample's name, as the server wrote it ("vllm:num_requests_running")
+  std::string labels;           // its labels as written in the exposition ({model_name="m"}), "" when none
+  std::string type;             // gauge, counter or untyped (a histogram's or summary's _sum and _count are counters)
+  std::vector<std::int64_t> t;  // when each value was read: steady-clock nanoseconds, the clock of the records
+  std::vector<double> values;   // non-finite values are left out (JSON has no NaN)
+  double delta = 0;             // counters: last minus first, resets (a value going down) counted from zero
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const MetricSeries*) {
+  using S = MetricSeries;
+  return std::make_tuple(required("name", &S::name), field("labels", &S::labels), field("type", &S::type),
+                         field("t", &S::t), field("values", &S::values), field("delta", &S::delta));
+}
+
+// Everything scraped during one level.
+struct ServerMetrics {
+  std::string url;            // what was scraped
+  double interval_s = 0;      // the asked interval between scrapes
+  std::uint64_t scrapes = 0;  // attempted
+  std::uint64_t failed = 0;   // no answer, an HTTP error status or text with no metric in it (timeouts included)
+  std::uint64_t timed_out = 0;
+  std::uint64_t parse_errors = 0;  // bad lines, summed over the scrapes (the good lines still count)
+  double scrape_ms_mean = 0;       // the cost of one scrape, request to parsed text
+  double scrape_ms_max = 0;
+  std::vector<std::string> errors;  // the first few failures, for a person
+  std::vector<MetricSeries> series;
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const ServerMetrics*) {
+  using M = ServerMetrics;
+  return std::make_tuple(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
+                         field("failed", &M::failed), field("timed_out", &M::timed_out),
+                         field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
+                         field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
+                         field("series", &M::series));
+}
+
+// What a metric means, whatever the server calls it.
+enum class ServerMetric {
+  running,         // requests in the running batch
+  waiting,         // requests queued, not yet running
+  kv_cache_usage,  // share of the KV cache in use, 0..1
+  prefix_cache_queries,
+  prefix_cache_hits,
+  preemptions,
+};
+
+// The names each role goes by: vLLM (older and newer spellings), SGLang, TGI; the first found wins.
+inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
+  static const std::vector<std::string> names[] = {
+      {"vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"},
+      {"vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"},
+      {"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"},
+      {"vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total", "vllm:prefix_cache_queries",
+       "vllm:gpu_prefix_cache_queries"},
+      {"vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total", "vllm:prefix_cache_hits",
+       "vllm:gpu_prefix_cache_hits"},
+      {"vllm:num_preemptions_total", "vllm:num_preemptions"},
+  };
+  return names[static_cast<std::size_t>(role)];
+}
+
+// Every name the scraper keeps unless told otherwise: the roles above and a few more counters of each server.
+inline std::vector<std::string> known_server_metric_names() {
+  std::vector<std::string> out;
+  for (int r = 0; r <= static_cast<int>(ServerMetric::preemptions); ++r)
+    for (const auto& n : server_metric_names(static_cast<ServerMetric>(r))) out.push_back(n);
+  for (const char* n : {"vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:request_success_total",
+                        "sglang:cache_hit_rate", "sglang:gen_throughput", "sglang:num_used_tokens", "tgi_request_count",
+                        "tgi_request_success", "tgi_batch_current_max_tokens"})
+    out.push_back(n);
+  return out;
+}
+
+// The series of a role, or nullptr (several label sets: the first).
+inline const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
+  for (const auto& name : server_metric_names(role))
+    for (const auto& s : metrics.series)
+      if (s.name == name && !s.values.empty()) return &s;
+  return nullptr;
+}
+
+}  // namespace servebench
+// ---- end servebench/metrics/series.hpp ----
 
 namespace servebench {
 
@@ -1962,6 +2074,7 @@ struct LevelResult {
   // Set when records and summary are in modelled time: measured against a simulated server running this many times
   // faster than the GPU it models (see modelled_time.hpp); measured wall-clock durations = these / time_scale.
   std::optional<double> time_scale;
+  std::optional<ServerMetrics> server_metrics;  // the server's /metrics during the level, when scraped
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -1973,7 +2086,7 @@ auto json_fields(const LevelResult*) {
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
                          field("warnings", &L::warnings), field("repetition", &L::repetition),
-                         field("time_scale", &L::time_scale));
+                         field("time_scale", &L::time_scale), field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.
@@ -2371,7 +2484,8 @@ Artifact read_artifact(const std::string& path) {
 // ---- end servebench/artifact.hpp ----
 // ---- begin servebench/chart.hpp ----
 // servebench — self-contained SVG charts: grouped bars (throughput per level with speedup labels), lines (mean and
-// p95 latency per level), a TTFT/TPOT pair of panels, and latency CDFs from raw samples.
+// p95 latency per level), a TTFT/TPOT pair of panels, latency CDFs from raw samples, and the timeline of every
+// request next to the server's running and waiting counts (chart/timeline.hpp).
 //
 // Charts are plain data; render_* are free functions returning the SVG text. The SVG has no scripts, no CSS and no
 // external fonts or images (system sans-serif fonts only), a white background and dark text of at least 11px, so it
@@ -2873,6 +2987,199 @@ inline std::string format_tick(double value, double step) {
 }  // namespace chart
 }  // namespace servebench
 // ---- end servebench/chart/primitives.hpp ----
+// ---- begin servebench/chart/timeline.hpp ----
+// servebench — the timeline chart: what each request did and what the server was doing meanwhile. One column per
+// target (the lab's HF-like and vLLM-like side by side, on one time axis): a horizontal bar per request from send to
+// last token with its first token marked and failures in another colour; under it the requests in flight as the
+// client saw them and, where the server's /metrics were scraped, its running and waiting counts.
+//
+// Plain data like the other charts; timeline_lane() builds a column from a LevelResult.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+
+namespace servebench {
+namespace chart {
+
+struct TimelineRequest {
+  double start_s = 0;         // sent, seconds from the column's origin
+  double first_token_s = -1;  // first token of a streamed reply (< 0: none, or not streamed)
+  double end_s = 0;           // last token, or when it failed
+  bool failed = false;
+};
+
+// A step function: the value holds from each point's time until the next point's.
+using Steps = std::vector<std::pair<double, double>>;
+
+struct TimelineLane {
+  std::string name;
+  std::vector<TimelineRequest> requests;  // drawn top to bottom in this order
+  Steps in_flight;                        // requests in flight as the client saw them
+  Steps server_running, server_waiting;   // scraped from the server (empty: not scraped)
+};
+
+struct TimelineChart {
+  std::string title, subtitle;
+  std::vector<TimelineLane> lanes;
+  int width = 1000, height = 560;
+};
+
+namespace detail {
+
+inline Steps to_steps(const MetricSeries* series, Nanos origin) {
+  Steps out;
+  if (!series) return out;
+  for (std::size_t i = 0; i < series->t.size() && i < series->values.size(); ++i)
+    out.push_back({static_cast<double>(series->t[i] - origin) / 1e9, series->values[i]});
+  return out;
+}
+
+}  // namespace detail
+
+// A column from one level: times from the level's first send; the in-flight count from the records; the server's
+// running and waiting counts from its scraped metrics, when any.
+template <class Level = LevelResult>
+TimelineLane timeline_lane(const Level& level, std::string name = {}) {
+  TimelineLane lane;
+  lane.name = name.empty() ? level.target.label : std::move(name);
+  Nanos origin = std::numeric_limits<Nanos>::max();
+  for (const auto& r : level.records)
+    if (r.t_send > 0) origin = std::min(origin, r.t_send);
+  if (origin == std::numeric_limits<Nanos>::max()) return lane;
+  std::vector<std::pair<double, int>> changes;
+  for (const auto& r : level.records) {
+    if (r.t_send <= 0) continue;
+    TimelineRequest q;
+    q.start_s = static_cast<double>(r.t_send - origin) / 1e9;
+    q.end_s = std::max(q.start_s, static_cast<double>((r.t_end > 0 ? r.t_end : r.t_send) - origin) / 1e9);
+    if (r.ok() && r.streamed && r.t_first_token > 0)
+      q.first_token_s = static_cast<double>(r.t_first_token - origin) / 1e9;
+    q.failed = !r.ok();
+    lane.requests.push_back(q);
+    changes.push_back({q.start_s, +1});
+    changes.push_back({q.end_s, -1});
+  }
+  std::sort(lane.requests.begin(), lane.requests.end(),
+            [](const TimelineRequest& a, const TimelineRequest& b) { return a.start_s < b.start_s; });
+  std::sort(changes.begin(), changes.end());  // at one instant, ends (-1) before starts (+1)
+  int n = 0;
+  lane.in_flight.push_back({0, 0});
+  for (const auto& c : changes) {
+    n += c.second;
+    if (!lane.in_flight.empty() && lane.in_flight.back().first == c.first)
+      lane.in_flight.back().second = n;
+    else
+      lane.in_flight.push_back({c.first, static_cast<double>(n)});
+  }
+  if (level.server_metrics) {
+    lane.server_running = detail::to_steps(server_metric(*level.server_metrics, ServerMetric::running), origin);
+    lane.server_waiting = detail::to_steps(server_metric(*level.server_metrics, ServerMetric::waiting), origin);
+  }
+  return lane;
+}
+
+template <class Chart = TimelineChart>
+std::string render_timeline(const Chart& chart) {
+  detail::check_size(chart.width, chart.height);
+  detail::Svg svg(chart.width, chart.height, chart.title);
+  const char* ok_color = "#4e79a7";
+  const char* fail_color = "#e15759";
+  const char* first_color = "#111111";
+  const std::vector<detail::Style> legend = {
+      {"request (send to last token)", ok_color, false},
+      {"failed", fail_color, false},
+      {"first token", first_color, false},
+  };
+  const double top = detail::draw_header(svg, chart.title, chart.subtitle, legend, detail::Swatch::box, false);
+  bool any = false;
+  double t_max = 0, count_max = 1;
+  for (const auto& lane : chart.lanes) {
+    for (const auto& q : lane.requests) {
+      for (double v : {q.start_s, q.end_s, q.first_token_s})
+        if (!std::isfinite(v))
+          throw std::invalid_argument("render_timeline: '" + lane.name + "' has a non-finite time");
+      t_max = std::max(t_max, q.end_s);
+      any = true;
+    }
+    for (const Steps* s : {&lane.in_flight, &lane.server_running, &lane.server_waiting})
+      for (const auto& p : *s)
+        if (std::isfinite(p.second)) count_max = std::max(count_max, p.second);
+  }
+  if (!any) return detail::no_data(svg, top);
+  const auto xt = nice_ticks(0, t_max, 6);
+  const double xmax = xt.back() > 0 ? xt.back() : 1;
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1;
+  const auto yt = nice_ticks(0, count_max, 4);
+  const double bottom = chart.height - 46.0;
+  const double counts_h = std::max(70.0, (bottom - top) * 0.3);
+  const double bars_bottom = bottom - counts_h - 34;
+  const double column_w = chart.width / static_cast<double>(chart.lanes.size());
+  const char* series_colors[] = {"#59a14f", "#f28e2b", "#b07aa1"};
+  const char* series_names[] = {"in flight (client)", "running (server)", "waiting (server)"};
+  for (std::size_t c = 0; c < chart.lanes.size(); ++c) {
+    const auto& lane = chart.lanes[c];
+    const double x0 = column_w * static_cast<double>(c);
+    const detail::Rect bars{x0 + 44, top + 20, x0 + column_w - 16, bars_bottom};
+    const detail::Rect counts{bars.left, bars_bottom + 26, bars.right, bottom};
+    auto px = [&](double t) { return bars.left + std::min(t, xmax) / xmax * bars.width(); };
+    svg.text((bars.left + bars.right) / 2, top + 8, detail::fit_text(lane.name, 13, bars.width()), 13, "middle", true);
+    for (double t : xt) svg.line(px(t), bars.top, px(t), bars.bottom, "#eeeeee", 1);
+    // Bars: one row per request, at most 14 px high so a few requests do not become slabs.
+    const std::size_t n = lane.requests.size();
+    const double row = n ? std::min(14.0, bars.height() / static_cast<double>(n)) : 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& q = lane.requests[i];
+      const double y = bars.top + row * static_cast<double>(i);
+      const double h = std::max(1.0, row * 0.75);
+      svg.rect(px(q.start_s), y, std::max(1.0, px(q.end_s) - px(q.start_s)), h, q.failed ? fail_color : ok_color);
+      if (q.first_token_s >= 0) svg.rect(px(q.first_token_s) - 1, y, 2.5, h, first_color);
+    }
+    svg.text(bars.left - 6, (bars.top + bars.bottom) / 2, "requests", 12, "middle", false, "#444444", -90);
+    svg.line(bars.left, bars.bottom, bars.right, bars.bottom, "#444444", 1);
+    // Counts panel: gridlines, ticks, step lines.
+    auto py = [&](double v) { return counts.bottom - v / yt.back() * counts.height(); };
+    for (double t : yt) {
+      svg.line(counts.left, py(t), counts.right, py(t), "#e3e3e3", 1);
+      svg.text(counts.left - 4, py(t) + 4, format_tick(t, yt.size() > 1 ? yt[1] - yt[0] : 1), 11, "end");
+    }
+    const Steps* steps[] = {&lane.in_flight, &lane.server_running, &lane.server_waiting};
+    double legend_x = counts.left;
+    for (int s = 0; s < 3; ++s) {
+      const Steps& st = *steps[s];
+      if (st.empty()) continue;
+      std::vector<std::pair<double, double>> points;
+      for (std::size_t i = 0; i < st.size(); ++i) {
+        if (!std::isfinite(st[i].second) || st[i].first < 0) continue;
+        if (!points.empty()) points.push_back({px(st[i].first), points.back().second});
+        points.push_back({px(st[i].first), py(st[i].second)});
+      }
+      if (points.empty()) continue;
+      svg.polyline(points, series_colors[s], s == 2);
+      svg.line(legend_x, counts.top - 8, legend_x + 16, counts.top - 8, series_colors[s], 2.5, s == 2);
+      svg.text(legend_x + 20, counts.top - 4, series_names[s], 11);
+      legend_x += 28 + detail::text_width(series_names[s], 11);
+    }
+    svg.line(counts.left, counts.bottom, counts.right, counts.bottom, "#444444", 1);
+    for (double t : xt) {
+      svg.line(px(t), counts.bottom, px(t), counts.bottom + 4, "#444444", 1);
+      svg.text(px(t), counts.bottom + 17, format_tick(t, xstep), 11, "middle");
+    }
+    svg.text((counts.left + counts.right) / 2, counts.bottom + 36, "seconds from the level's first request", 12,
+             "middle");
+  }
+  return svg.finish();
+}
+
+}  // namespace chart
+}  // namespace servebench
+// ---- end servebench/chart/timeline.hpp ----
 
 namespace servebench {
 namespace chart {
@@ -4187,6 +4494,42 @@ class Driver {
 
 }  // namespace servebench
 // ---- end servebench/driver.hpp ----
+// ---- begin servebench/html_report.hpp ----
+// servebench — the HTML report of a run: one self-contained file (inline SVG charts and inline CSS, no script, no
+// font, no image, nothing fetched), readable offline and printable. It holds what ran (version, time, host,
+// command, targets, configuration), the comparison table, failures by kind and warnings, the throughput, latency and
+// streaming charts, and per level the timeline of every request beside the server's own running and waiting counts
+// when they were scraped (metrics/scrape.hpp), with a table of what the scrapes saw and cost.
+//
+//   servebench::write_html_report("artifacts/report.html", artifact);            // next to the artifact
+
+#include <algorithm>
+#include <cstddef>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+// ---- begin servebench/report.hpp ----
+// servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
+// relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
+// baseline's at the same level; with repetitions "1.80x [1.50, 2.10] *", its 95% interval and whether that
+// excludes 1); the failures and warnings under it; and the charts of the same results, grouped by
+// target label. Nothing here measures; everything reads LevelResults as the schedulers return them.
+//
+//   servebench::print_comparison(std::cout, sweep.levels, {"hf"});      // baseline "hf"
+//   servebench::chart::write_svg("throughput.svg", render_grouped_bars(servebench::throughput_chart(levels)));
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
 // ---- begin servebench/modelled_time.hpp ----
 // servebench — modelled time: a level measured against a simulated server that runs `time_scale` times faster than
 // the GPU it models, restated in the time of that GPU. It is done once, where a program knows the target is such a
@@ -4241,6 +4584,11 @@ inline LevelResult to_modelled_time(LevelResult measured, double time_scale) {
         r.server_timing->first_answer_token = s(*r.server_timing->first_answer_token);
     }
   }
+  if (measured.server_metrics) {  // scraped on the same steady clock: the same stretch keeps it beside the records
+    measured.server_metrics->interval_s *= time_scale;
+    for (auto& series : measured.server_metrics->series)
+      for (auto& t : series.t) t = s(t);
+  }
   const LevelSummary before = measured.summary;
   SummarizeOptions options;
   options.method = measured.config.percentile_method;
@@ -4279,407 +4627,6 @@ inline std::string modelled_time_note(const std::vector<LevelResult>& levels) {
 
 }  // namespace servebench
 // ---- end servebench/modelled_time.hpp ----
-// ---- begin servebench/ready.hpp ----
-// servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
-// describe_failure(), one line for a person on why a request failed and what to try.
-
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <iostream>
-#include <mutex>
-#include <ostream>
-#include <string>
-#include <thread>
-
-#include <httplib.h>
-
-// ---- begin servebench/scheduler/interrupt.hpp ----
-// servebench — Ctrl-C and SIGTERM: the first stops sending and lets requests in flight finish within a grace period,
-// a second exits at once (130). Handlers are installed for the outermost active run only and restored after.
-
-#include <atomic>
-#include <csignal>
-#include <cstdlib>
-#include <mutex>
-
-#if !defined(_WIN32)
-#include <signal.h>
-#endif
-
-namespace servebench {
-
-namespace detail {
-
-// Signal handlers may touch only lock-free atomics; everything else polls these.
-inline std::atomic<int> interrupt_signals{0};
-inline std::atomic<int> interrupt_signal_number{0};
-inline std::atomic<bool> interrupt_requested_by_call{false};
-
-inline void on_interrupt_signal(int signal_number) {
-  if (interrupt_signals.fetch_add(1) >= 1) std::_Exit(128 + signal_number);  // a second Ctrl-C: leave now (130)
-  interrupt_signal_number.store(signal_number);
-}
-
-// Installs the handlers for the outermost active run only (a sweep's levels share the sweep's) and restores what was
-// there before when that run ends. Also clears the interrupt state at the start of the outermost run.
-class InterruptScope {
- public:
-  explicit InterruptScope(bool install) {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (depth()++ > 0) return;
-    interrupt_signals.store(0);
-    interrupt_signal_number.store(0);
-    interrupt_requested_by_call.store(false);
-    if (!install) return;
-    installed_ = true;
-#if defined(_WIN32)
-    previous_int_ = std::signal(SIGINT, &on_interrupt_signal);
-    previous_term_ = std::signal(SIGTERM, &on_interrupt_signal);
-#else
-    struct sigaction action {};
-    action.sa_handler = &on_interrupt_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;  // other threads' blocking reads carry on; the scheduler polls the flag
-    ::sigaction(SIGINT, &action, &previous_int_);
-    ::sigaction(SIGTERM, &action, &previous_term_);
-#endif
-  }
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-  ~InterruptScope() {
-    std::lock_guard<std::mutex> lock(mutex());
-    --depth();
-    if (!installed_) return;
-#if defined(_WIN32)
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-#else
-    ::sigaction(SIGINT, &previous_int_, nullptr);
-    ::sigaction(SIGTERM, &previous_term_, nullptr);
-#endif
-  }
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static int& depth() {
-    static int d = 0;
-    return d;
-  }
-  bool installed_ = false;
-#if defined(_WIN32)
-  void (*previous_int_)(int) = nullptr;
-  void (*previous_term_)(int) = nullptr;
-#else
-  struct sigaction previous_int_ {};
-  struct sigaction previous_term_ {};
-#endif
-};
-
-}  // namespace detail
-
-// True once the active run has been asked to stop (a signal or request_interrupt()).
-inline bool interrupt_requested() noexcept {
-  return detail::interrupt_signals.load() > 0 || detail::interrupt_requested_by_call.load();
-}
-
-// Stops the active run as a first Ctrl-C would (for programs that handle signals themselves, or a GUI's button).
-inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.store(true); }
-
-}  // namespace servebench
-// ---- end servebench/scheduler/interrupt.hpp ----
-
-namespace servebench {
-
-// One line for a person: why a request failed and what to try. For programs that send a request and stop.
-inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
-  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
-  switch (r.error_kind) {
-    case ErrorKind::connect_refused:
-    case ErrorKind::connect_timeout:
-      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
-    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
-    case ErrorKind::tls: return line;  // tls_failure already names the fix
-    case ErrorKind::http_status: {
-      std::string body = r.body_start.substr(0, 200);
-      for (char& c : body)
-        if (c == '\n' || c == '\r') c = ' ';
-      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
-    }
-    default: return line;
-  }
-}
-
-// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
-struct ReadyResult {
-  bool ready = false;
-  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
-  std::string reason;       // the last reason it was not ready
-  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
-  bool interrupted = false;  // Ctrl-C, SIGTERM or request_interrupt() ended the wait (programs exit 130)
-  double waited_s = 0;
-  explicit operator bool() const noexcept { return ready; }
-};
-
-// What bounds one readiness probe, so that no server can hold or flood the wait.
-struct ReadyOptions {
-  // A probe reads at most this much of a reply's body and then drops the connection: the status line is what
-  // decides, so an endless /health body costs at most this much memory.
-  std::size_t max_body_bytes = std::size_t{64} << 10;
-  // The longest one probe may take, whole (a server dripping a byte a second never trips a read timeout); never
-  // past the wait's own deadline.
-  std::chrono::milliseconds probe_timeout = std::chrono::seconds(10);
-  // Ctrl-C / SIGTERM end the wait at once (interrupted) instead of killing the program; off: the program's own
-  // handlers stay, and request_interrupt() still ends the wait.
-  bool handle_signals = true;
-};
-
-namespace detail {
-inline std::string describe(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection: return "connection refused or host unknown";
-    case httplib::Error::ConnectionTimeout: return "connect timed out";
-    case httplib::Error::Read: return "connection closed or read timed out";
-    case httplib::Error::Write: return "write failed";
-    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
-  }
-}
-
-// What one probe's answer says about the server.
-enum class ProbeAnswer {
-  up,          // the process answers HTTP: ready
-  starting,    // 502 / 503 / 504: a proxy or a server still loading its model
-  next_probe,  // 404 / 405 / 501: this server has no such route; ask the next probe
-};
-
-inline ProbeAnswer classify_probe(int status) noexcept {
-  if (status == 502 || status == 503 || status == 504) return ProbeAnswer::starting;
-  if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
-  return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
-}
-
-// Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
-// every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
-class ProbeWatch {
- public:
-  explicit ProbeWatch(httplib::Client& client) : client_(client), thread_([this] { watch(); }) {}
-  ProbeWatch(const ProbeWatch&) = delete;
-  ProbeWatch& operator=(const ProbeWatch&) = delete;
-  ~ProbeWatch() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void begin(std::chrono::steady_clock::time_point until) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    until_ = until;
-    in_probe_ = true;
-    timed_out_ = false;
-  }
-  // True when the watch stopped the probe for its time.
-  bool end() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    in_probe_ = false;
-    return timed_out_;
-  }
-
- private:
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stopping_) {
-      if (in_probe_) {
-        const bool late = std::chrono::steady_clock::now() >= until_;
-        if (late || interrupt_requested()) {
-          timed_out_ = timed_out_ || late;
-          client_.stop();
-        }
-      }
-      wake_.wait_for(lock, std::chrono::milliseconds(10));
-    }
-  }
-  httplib::Client& client_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false, in_probe_ = false, timed_out_ = false;
-  std::chrono::steady_clock::time_point until_;
-  std::thread thread_;
-};
-
-// One probe: the status line (0: none), or why there was none. The body is counted, never kept.
-struct ProbeReply {
-  int status = 0;
-  std::string why;
-  bool tls_error = false;
-  httplib::Error error = httplib::Error::Success;
-};
-
-inline ProbeReply probe_once(httplib::Client& client, ProbeWatch& watch, const std::string& path, bool post,
-                             std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
-  ProbeReply reply;
-  httplib::Request request;
-  request.method = post ? "POST" : "GET";
-  request.path = path;
-  if (post) {
-    request.body = R"({"prompt":"Hello","max_tokens":1})";
-    request.headers.emplace("Content-Type", "application/json");
-  }
-  std::size_t bytes = 0;
-  bool too_large = false;
-  request.response_handler = [&reply](const httplib::Response& r) {
-    reply.status = r.status;
-    return true;
-  };
-  request.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
-    bytes += n;
-    too_large = bytes > options.max_body_bytes;
-    return !too_large;
-  };
-  httplib::Response response;
-  watch.begin(until);
-  const bool completed = client.send(request, response, reply.error);
-  const bool timed_out = watch.end();
-  if (completed || reply.status > 0) return reply;  // the status line decides; a body cut short does not matter
-  reply.tls_error = reply.error == httplib::Error::SSLConnection || reply.error == httplib::Error::SSLLoadingCerts ||
-                    reply.error == httplib::Error::SSLServerVerification;
-  reply.why = timed_out ? std::string(path) + " sent no status line within its probe timeout" : describe(reply.error);
-  return reply;
-}
-}  // namespace detail
-
-// Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
-// (vLLM, TGI), GET /v1/models (OpenAI-compatible servers), a 1-token POST /v1/completions (the lab's Flask server
-// has only that). Any HTTP answer but 502/503/504 means the process is up (a 500 or 401 comes from a live server);
-// 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
-// does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
-// off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Each probe
-// is bounded by `options` (its body size and its whole time), and Ctrl-C ends the wait within ~10 ms (interrupted;
-// a connect in progress, at most 2 s, is not cut short). Never throws: an unusable URL is a reason, returned.
-template <class Url = std::string>
-ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
-                             const TlsOptions& tls = {}, const ReadyOptions& options = {}) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  ReadyResult result;
-  detail::BaseUrl url;
-  std::unique_ptr<httplib::Client> client;
-  try {
-    url = detail::parse_base_url(base_url);
-    client = detail::make_client(url, tls);
-  } catch (const std::exception& e) {
-    result.reason = e.what();
-    return result;
-  }
-  detail::InterruptScope interrupt_scope(options.handle_signals);
-  detail::ProbeWatch watch(*client);
-  const auto interrupted = [&] {
-    if (!interrupt_requested()) return false;
-    result.interrupted = true;
-    result.reason = "interrupted";
-    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-    if (log) *log << "servebench: stopped waiting for " << base_url << ": interrupted\n";
-    return true;
-  };
-  client->set_tcp_nodelay(true);
-  client->set_connection_timeout(std::chrono::seconds(2));
-  auto backoff = std::chrono::milliseconds(100);
-  auto next_log = start;
-  bool logged = false;
-  for (;;) {
-    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
-    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
-    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
-    const auto probe_until = clock::now() +
-                             std::min(options.probe_timeout,
-                                      std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
-    std::string why;
-    std::string unrouted;  // the probes that answered "no such route"
-    const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
-    for (const char* probe : probes) {
-      const bool post = std::string(probe) == "/v1/completions";
-      const auto answer = detail::probe_once(*client, watch, url.prefix + probe, post, probe_until, options);
-      if (interrupted()) return result;
-      if (answer.status == 0) {
-        if (answer.tls_error) {
-          // Waiting will not make a certificate trusted: say so now.
-          result.reason = detail::tls_failure(url, answer.error, tls);
-          result.tls_failed = true;
-          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
-          return result;
-        }
-        why = answer.why;
-        break;
-      }
-      const auto kind = detail::classify_probe(answer.status);
-      if (kind == detail::ProbeAnswer::up) {
-        result.probe = probe;
-        break;
-      }
-      if (kind == detail::ProbeAnswer::starting) {
-        why = std::string(probe) + " answered " + std::to_string(answer.status) + " (starting)";
-        break;
-      }
-      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer.status);
-    }
-    if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
-    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-    if (!result.probe.empty()) {
-      result.ready = true;
-      if (log && logged)
-        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe << ")\n";
-      return result;
-    }
-    result.reason = why;
-    const auto now = clock::now();
-    if (now - start >= deadline) {
-      if (log)
-        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why << "\n";
-      return result;
-    }
-    if (log && now >= next_log) {
-      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
-           << " s of " << deadline.count() / 1000 << " s\n";
-      logged = true;
-      next_log = now + std::chrono::seconds(10);
-    }
-    const auto resume = now + std::min<clock::duration>(backoff, deadline - (now - start));
-    while (clock::now() < resume && !interrupt_requested())
-      std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(10), resume - clock::now()));
-    if (interrupted()) return result;
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
-}
-
-}  // namespace servebench
-// ---- end servebench/ready.hpp ----
-// ---- begin servebench/report.hpp ----
-// servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
-// relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
-// baseline's at the same level; with repetitions "1.80x [1.50, 2.10] *", its 95% interval and whether that
-// excludes 1); the failures and warnings under it; and the charts of the same results, grouped by
-// target label. Nothing here measures; everything reads LevelResults as the schedulers return them.
-//
-//   servebench::print_comparison(std::cout, sweep.levels, {"hf"});      // baseline "hf"
-//   servebench::chart::write_svg("throughput.svg", render_grouped_bars(servebench::throughput_chart(levels)));
-
-#include <algorithm>
-#include <cctype>
-#include <cstdio>
-#include <map>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <utility>
-#include <vector>
-
 
 namespace servebench {
 
@@ -5150,36 +5097,587 @@ inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<Lev
 
 }  // namespace servebench
 // ---- end servebench/report.hpp ----
-// ---- begin servebench/scheduler.hpp ----
-// servebench — the scheduler: turns single requests into experiments (its parts are in scheduler/).
-//
-//   * Closed loop (run_closed_loop): exactly N requests in flight until a request count or a duration is reached —
-//     the lab's concurrency experiment. Each of the N workers owns one sender (one connection, kept alive).
-//   * Open loop (run_open_loop): arrivals at a rate, constant / Poisson / gamma with a burstiness factor, computed up
-//     front from a seed so a run repeats exactly. A request keeps its arrival time as `t_sched`, so a late send shows
-//     up in `client_queue` and `latency_from_sched` instead of hiding (coordinated omission).
-//   * Sweep (run_sweep): a list of concurrency levels or rates against one or more targets, one after another (as the
-//     lab does) or interleaved level by level (so machine noise hits every target alike).
-//   * Warm-up requests are sent and kept out of the statistics; a level timeout abandons what is still in flight as
-//     `deadline_exceeded`; Ctrl-C / SIGTERM stop sending, give in-flight requests a grace period, and return every
-//     record gathered so far, marked interrupted. A second Ctrl-C exits at once.
-//
-// Every loop returns a LevelResult (result.hpp): the target, the settings it ran with, the summary, every record and
-// how the run went; write_artifact() stores it whole.
-//
-//   auto target = servebench::make_target<servebench::api::openai_completions>(
-//       servebench::DriverOptions().label("vllm").base_url("http://127.0.0.1:8000").model("my-model"));
-//   auto result = servebench::run_closed_loop(servebench::ClosedLoop().concurrency(10).requests(100).warmup(2),
-//                                             servebench::template_prompts("Question {i}?", 50), target);
 
-// ---- begin servebench/scheduler/arrivals.hpp ----
-// servebench — open-loop arrival processes (constant, Poisson, gamma), sampled from a seed with arithmetic written
-// out here so that a seed repeats a schedule on every platform.
+namespace servebench {
 
+namespace detail {
+
+inline std::string html(const std::string& text) { return chart::xml_escape(text); }
+
+// An SVG document as an element inside HTML: its XML declaration dropped.
+inline std::string inline_svg(const std::string& svg) {
+  const auto at = svg.find("<svg");
+  return "<figure>" + (at == std::string::npos ? svg : svg.substr(at)) + "</figure>\n";
+}
+
+inline std::string html_table(const Table& table) {
+  std::ostringstream text;
+  table.print_markdown(text);
+  // The markdown form is the table's one rendering of its cells; rows of it become rows here.
+  std::string out = "<table>\n";
+  std::istringstream lines(text.str());
+  std::string line;
+  std::size_t row = 0;
+  while (std::getline(lines, line)) {
+    if (row++ == 1) continue;  // the alignment row
+    out += "<tr>";
+    std::vector<std::string> cells;
+    std::string cell;
+    for (std::size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+        cell += '|';
+        ++i;
+      } else if (line[i] == '|') {
+        cells.push_back(cell.size() >= 2 ? cell.substr(1, cell.size() - 2) : cell);
+        cell.clear();
+      } else {
+        cell += line[i];
+      }
+    }
+    const char* tag = row == 1 ? "th" : "td";
+    for (const auto& c : cells) out += std::string("<") + tag + ">" + html(c) + "</" + tag + ">";
+    out += "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+inline std::string fixed_or_dash(const MetricSeries* s, bool use_max) {
+  if (!s || s->values.empty()) return "-";
+  double v = 0;
+  if (use_max) {
+    v = *std::max_element(s->values.begin(), s->values.end());
+  } else {
+    for (double x : s->values) v += x;
+    v /= static_cast<double>(s->values.size());
+  }
+  return fixed(v, 2);
+}
+
+}  // namespace detail
+
+// The timeline of one level: one column per target that ran it, on one time axis.
+template <class Levels = std::vector<LevelResult>>
+chart::TimelineChart timeline_chart(const Levels& levels, double level, const ReportOptions& options = {}) {
+  chart::TimelineChart c;
+  c.title = "Every request at " + detail::level_name(levels, false) + " " + detail::level_text(level);
+  c.subtitle = options.subtitle;
+  for (const auto& label : detail::ordered_labels(levels, detail::baseline_of(levels, options)))
+    if (const auto* l = detail::find_level(levels, label, level)) c.lanes.push_back(chart::timeline_lane(*l));
+  return c;
+}
+
+// The report as HTML text.
+template <class A = Artifact>
+std::string html_report(const A& artifact, const ReportOptions& options = {}) {
+  const auto& m = artifact.metadata;
+  const auto& levels = artifact.levels;
+  std::string title = "servebench report";
+  const auto labels = target_labels(levels);
+  for (std::size_t i = 0; i < labels.size(); ++i) title += (i ? " vs " : ": ") + labels[i];
+  std::string out;
+  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + detail::html(title) +
+         "</title>\n<style>\n"
+         "body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;color:#222;background:#fff;margin:24px;"
+         "max-width:1100px}\n"
+         "h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}\n"
+         "table{border-collapse:collapse;font-size:13px;margin:8px 0}\n"
+         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}\n"
+         "td:nth-child(2){text-align:left}\n"
+         "figure{margin:12px 0}figure svg{max-width:100%;height:auto}\n"
+         "pre{background:#f6f6f6;padding:8px;font-size:12px;white-space:pre-wrap}\n"
+         ".warn{color:#8a4b00}\n"
+         "@media print{body{margin:0}figure,table{page-break-inside:avoid}}\n"
+         "</style>\n</head>\n<body>\n";
+  out += "<h1>" + detail::html(title) + "</h1>\n<ul>\n";
+  out += "<li>servebench " + detail::html(m.servebench_version) + ", " + detail::html(m.utc_time) + ", host " +
+         detail::html(m.hostname) + "</li>\n";
+  if (!m.command_line.empty()) {
+    std::string command;
+    for (const auto& a : m.command_line) command += (command.empty() ? "" : " ") + a;
+    out += "<li>command: <code>" + detail::html(command) + "</code></li>\n";
+  }
+  for (const auto& t : artifact.targets())
+    out += "<li>target <b>" + detail::html(t.label) + "</b>: " + detail::html(t.url.empty() ? "-" : t.url) + " (" +
+           detail::html(t.dialect) + (t.model.empty() ? "" : ", model " + detail::html(t.model)) + ")</li>\n";
+  if (!m.model.empty()) out += "<li>model: " + detail::html(m.model) + "</li>\n";
+  if (!m.gpu.empty()) out += "<li>GPU: " + detail::html(m.gpu) + "</li>\n";
+  if (m.time_scale)
+    out += "<li>simulated servers ran " + detail::level_text(*m.time_scale) + "x faster than real time</li>\n";
+  if (artifact.interrupted())
+    out += "<li class=\"warn\"><b>interrupted</b>: the levels below are what completed</li>\n";
+  out += "</ul>\n";
+
+  out += "<h2>Results</h2>\n" + detail::html_table(comparison_table(levels, options));
+  const auto lines = failure_lines(levels);
+  out += "<h2>Failures and warnings</h2>\n";
+  if (lines.empty())
+    out += "<p>None.</p>\n";
+  else {
+    out += "<ul>\n";
+    for (const auto& line : lines) out += "<li class=\"warn\">" + detail::html(line) + "</li>\n";
+    out += "</ul>\n";
+  }
+
+  out += "<h2>Charts</h2>\n";
+  if (!levels.empty()) {
+    out += detail::inline_svg(chart::render_grouped_bars(throughput_chart(levels, options)));
+    out += detail::inline_svg(chart::render_lines(latency_chart(levels, options)));
+    if (const auto streaming = ttft_tpot_chart(levels, options))
+      out += detail::inline_svg(chart::render_ttft_tpot(*streaming));
+  }
+
+  out += "<h2>Timelines</h2>\n<p>One bar per request from send to last token, its first token marked; under it the "
+         "requests in flight as the client saw them and, where the server's metrics were scraped, its running and "
+         "waiting counts.</p>\n";
+  for (double value : detail::level_values(levels))
+    out += detail::inline_svg(chart::render_timeline(timeline_chart(levels, value, options)));
+
+  bool scraped = false;
+  for (const auto& l : levels) scraped = scraped || l.server_metrics.has_value();
+  if (scraped) {
+    Table t({detail::level_name(levels, false), "target", "scrapes", "failed", "scrape ms mean", "scrape ms max",
+             "running max", "waiting max", "KV usage mean", "preemptions"});
+    for (const auto& l : levels) {
+      if (!l.server_metrics) continue;
+      const auto& s = *l.server_metrics;
+      const auto* preempt = server_metric(s, ServerMetric::preemptions);
+      t.row({detail::level_text(l.summary.level), l.target.label, std::to_string(s.scrapes), std::to_string(s.failed),
+             detail::fixed(s.scrape_ms_mean, 2), detail::fixed(s.scrape_ms_max, 2),
+             detail::fixed_or_dash(server_metric(s, ServerMetric::running), true),
+             detail::fixed_or_dash(server_metric(s, ServerMetric::waiting), true),
+             detail::fixed_or_dash(server_metric(s, ServerMetric::kv_cache_usage), false),
+             preempt ? detail::fixed(preempt->delta, 0) : "-"});
+    }
+    out += "<h2>Server metrics</h2>\n" + detail::html_table(t);
+  }
+
+  out += "<h2>Configuration</h2>\n<pre>" + detail::html(m.configuration.dump(2)) + "</pre>\n";
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+// Writes the report atomically (never half a file). Throws std::runtime_error naming the path.
+template <class A = Artifact>
+void write_html_report(const std::string& path, const A& artifact, const ReportOptions& options = {}) {
+  write_file_atomic(path, html_report(artifact, options));
+}
+
+}  // namespace servebench
+// ---- end servebench/html_report.hpp ----
+// ---- begin servebench/metrics.hpp ----
+// servebench — the server's own metrics: the Prometheus text format (metrics/prometheus.hpp), the series a level
+// keeps of them (metrics/series.hpp, part of every LevelResult) and the scraper that gathers them while a level
+// runs (metrics/scrape.hpp). Part of <servebench.hpp>; this header alone serves a program that needs nothing else.
+
+// ---- begin servebench/metrics/prometheus.hpp ----
+// servebench — the Prometheus text exposition format (version 0.0.4, what vLLM, SGLang and TGI serve on /metrics):
+// a parser that follows the format's rules and a writer whose output the parser reads back unchanged.
+//
+//   * Lines end at '\n' (a trailing '\r' is tolerated). Blank lines are skipped; `# HELP name text` and
+//     `# TYPE name counter|gauge|histogram|summary|untyped` describe a family; any other `#` line is a comment.
+//   * A sample is `name{label="value",...} value [timestamp]`: metric names match [a-zA-Z_:][a-zA-Z0-9_:]*, label
+//     names [a-zA-Z_][a-zA-Z0-9_]*; label values escape `\\`, `\"` and `\n` (HELP text escapes `\\` and `\n`); a
+//     trailing comma inside the braces is allowed; the value is a float (`NaN`, `+Inf`, `-Inf` included) and the
+//     optional timestamp an integer of milliseconds.
+//   * A histogram's `_bucket`, `_sum`, `_count` (and `_created`) samples, a summary's `_sum` and `_count`, and a
+//     counter's `_total` and `_created` belong to the family their TYPE line named; a sample no TYPE line claims
+//     makes an untyped family of its own.
+//   * A TYPE line must come before the family's first sample and only once; a label named twice in one sample is an
+//     error. A bad line is reported (its number and what is wrong) and skipped; the rest of the text still counts.
+
+#include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace servebench::prometheus {
+
+struct Sample {
+  std::string name;                                         // the sample's own name ("x_bucket", "x_sum", ...)
+  std::vector<std::pair<std::string, std::string>> labels;  // in the order written, unescaped
+  double value = 0;
+  std::optional<std::int64_t> timestamp_ms;
+
+  // The value of a label, or nullptr.
+  const std::string* label(std::string_view key) const {
+    for (const auto& l : labels)
+      if (l.first == key) return &l.second;
+    return nullptr;
+  }
+};
+
+struct Family {
+  std::string name;
+  std::string type = "untyped";  // counter, gauge, histogram, summary or untyped
+  std::string help;
+  std::vector<Sample> samples;
+};
+
+struct ParseError {
+  std::size_t line = 0;  // 1-based
+  std::string message;
+};
+
+struct Exposition {
+  std::vector<Family> families;
+  std::vector<ParseError> errors;  // at most max_errors are kept; error_count counts all
+  std::size_t error_count = 0;
+
+  static constexpr std::size_t max_errors = 16;
+
+  // The family of that name, or nullptr.
+  const Family* find(std::string_view name) const {
+    for (const auto& f : families)
+      if (f.name == name) return &f;
+    return nullptr;
+  }
+};
+
+namespace detail {
+
+inline bool name_start(char c, bool colon) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+}
+inline bool name_char(char c, bool colon) { return name_start(c, colon) || (c >= '0' && c <= '9'); }
+inline bool blank(char c) { return c == ' ' || c == '\t'; }
+
+inline bool valid_name(std::string_view s, bool colon) {
+  if (s.empty() || !name_start(s[0], colon)) return false;
+  for (char c : s)
+    if (!name_char(c, colon)) return false;
+  return true;
+}
+
+inline bool is_type_name(std::string_view t) {
+  return t == "counter" || t == "gauge" || t == "histogram" || t == "summary" || t == "untyped";
+}
+
+// Reads one name at `at`; empty when none.
+inline std::string_view read_name(std::string_view line, std::size_t& at, bool colon) {
+  const std::size_t from = at;
+  if (at < line.size() && name_start(line[at], colon))
+    while (at < line.size() && name_char(line[at], colon)) ++at;
+  return line.substr(from, at - from);
+}
+
+inline void skip_blanks(std::string_view line, std::size_t& at) {
+  while (at < line.size() && blank(line[at])) ++at;
+}
+
+inline bool equals_ignoring_case(std::string_view a, const char* b) {
+  if (a.size() != std::strlen(b)) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != b[i]) return false;
+  }
+  return true;
+}
+
+// A float as Go's strconv.ParseFloat reads it (what Prometheus uses), less hexadecimal and underscores: an optional
+// sign, then digits with an optional fraction and exponent, or Inf / Infinity / NaN in any case.
+inline std::optional<double> parse_float(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  bool negative = false;
+  std::string_view body = s;
+  if (body[0] == '+' || body[0] == '-') {
+    negative = body[0] == '-';
+    body.remove_prefix(1);
+  }
+  if (equals_ignoring_case(body, "inf") || equals_ignoring_case(body, "infinity"))
+    return negative ? -HUGE_VAL : HUGE_VAL;
+  if (equals_ignoring_case(body, "nan")) return std::nan("");
+  if (body.empty() || !(body[0] == '.' || (body[0] >= '0' && body[0] <= '9'))) return std::nullopt;
+  double value = 0;
+  const auto [end, error] = std::from_chars(body.data(), body.data() + body.size(), value);
+  if (end != body.data() + body.size()) return std::nullopt;
+  if (error == std::errc::result_out_of_range) {
+    // Go gives ±Inf for an overflow and 0 for an underflow; from_chars leaves the value alone.
+    const std::size_t exponent = body.find_first_of("eE");
+    value = exponent == std::string_view::npos || body.find('-', exponent) == std::string_view::npos ? HUGE_VAL : 0.0;
+  } else if (error != std::errc()) {
+    return std::nullopt;
+  }
+  return negative ? -value : value;
+}
+
+inline std::optional<std::int64_t> parse_timestamp(std::string_view s) {
+  std::int64_t value = 0;
+  const char* begin = s.data();
+  if (!s.empty() && s[0] == '+') ++begin;  // Go's ParseInt takes a plus sign
+  if (begin == s.data() + s.size()) return std::nullopt;
+  const auto [end, error] = std::from_chars(begin, s.data() + s.size(), value);
+  if (error != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+// Unescapes `\\`, `\n` and (when `quote`) `\"`; a backslash before anything else is kept as written, which is how
+// Prometheus itself reads it.
+inline std::string unescape(std::string_view s, bool quote) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      const char next = s[i + 1];
+      if (next == '\\' || next == 'n' || (quote && next == '"')) {
+        out += next == 'n' ? '\n' : next;
+        ++i;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+// Whether a sample named `sample` belongs to the family `family` of type `type`.
+inline bool belongs(std::string_view family, std::string_view type, std::string_view sample) {
+  if (sample == family) return true;
+  if (sample.size() <= family.size() || sample.substr(0, family.size()) != family) return false;
+  const std::string_view suffix = sample.substr(family.size());
+  if (type == "histogram") return suffix == "_bucket" || suffix == "_sum" || suffix == "_count" || suffix == "_created";
+  if (type == "summary") return suffix == "_sum" || suffix == "_count" || suffix == "_created";
+  if (type == "counter") return suffix == "_total" || suffix == "_created";
+  return false;
+}
+
+// Parses one sample line into `out`; returns the error, or an empty string.
+inline std::string parse_sample(std::string_view line, Sample& out) {
+  std::size_t at = 0;
+  out.name = std::string(read_name(line, at, true));
+  if (out.name.empty()) return "a sample must start with a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)";
+  const std::size_t after_name = at;
+  skip_blanks(line, at);
+  if (at < line.size() && line[at] == '{') {
+    ++at;
+    for (;;) {
+      skip_blanks(line, at);
+      if (at < line.size() && line[at] == '}') {
+        ++at;
+        break;
+      }
+      const std::string_view key = read_name(line, at, false);
+      if (key.empty()) return "expected a label name ([a-zA-Z_][a-zA-Z0-9_]*) or '}' in the labels of " + out.name;
+      skip_blanks(line, at);
+      if (at >= line.size() || line[at] != '=') return "expected '=' after label " + std::string(key);
+      ++at;
+      skip_blanks(line, at);
+      if (at >= line.size() || line[at] != '"') return "the value of label " + std::string(key) + " must be quoted";
+      const std::size_t from = ++at;
+      while (at < line.size() && line[at] != '"') at += line[at] == '\\' ? 2 : 1;
+      if (at >= line.size()) return "the value of label " + std::string(key) + " has no closing quote";
+      for (const auto& l : out.labels)
+        if (l.first == key) return "label " + std::string(key) + " appears twice in one sample of " + out.name;
+      out.labels.emplace_back(std::string(key), unescape(line.substr(from, at - from), true));
+      ++at;
+      skip_blanks(line, at);
+      if (at < line.size() && line[at] == ',') {
+        ++at;
+        continue;
+      }
+      if (at < line.size() && line[at] == '}') {
+        ++at;
+        break;
+      }
+      return "expected ',' or '}' after the value of label " + std::string(key);
+    }
+  } else if (at == after_name) {
+    return "expected a space or '{' after the metric name " + out.name;
+  }
+  skip_blanks(line, at);
+  std::size_t from = at;
+  while (at < line.size() && !blank(line[at])) ++at;
+  const auto value = parse_float(line.substr(from, at - from));
+  if (!value)
+    return "the value of " + out.name + " is not a number: '" + std::string(line.substr(from, at - from)) + "'";
+  out.value = *value;
+  skip_blanks(line, at);
+  if (at < line.size()) {
+    from = at;
+    while (at < line.size() && !blank(line[at])) ++at;
+    out.timestamp_ms = parse_timestamp(line.substr(from, at - from));
+    if (!out.timestamp_ms)
+      return "the timestamp of " + out.name + " must be whole milliseconds: '" +
+             std::string(line.substr(from, at - from)) + "'";
+    skip_blanks(line, at);
+    if (at < line.size()) return "unexpected text after the timestamp of " + out.name;
+  }
+  return {};
+}
+
+}  // namespace detail
+
+// Parses exposition text. Never throws on bad text: bad lines go into `errors`. As in Prometheus's own parser, a
+// family is one per name: samples written apart still join the family they belong to.
+inline Exposition parse(std::string_view text) {
+  Exposition out;
+  auto error = [&](std::size_t line, std::string message) {
+    if (out.errors.size() < Exposition::max_errors) out.errors.push_back({line, std::move(message)});
+    ++out.error_count;
+  };
+  auto named = [&](std::string_view name) -> Family* {
+    for (auto& f : out.families)
+      if (f.name == name) return &f;
+    return nullptr;
+  };
+  auto add = [&](std::string_view name) -> Family& {
+    out.families.push_back(Family{std::string(name), "untyped", {}, {}});
+    return out.families.back();
+  };
+  std::vector<std::string> typed, helped;  // names that had a TYPE line, a HELP line
+  auto seen = [](const std::vector<std::string>& names, std::string_view name) {
+    for (const auto& n : names)
+      if (n == name) return true;
+    return false;
+  };
+  std::size_t number = 0;
+  std::size_t from = 0;
+  while (from < text.size()) {
+    std::size_t end = text.find('\n', from);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(from, end - from);
+    from = end + 1;
+    ++number;
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::size_t at = 0;
+    detail::skip_blanks(line, at);
+    if (at == line.size()) continue;
+    if (line[at] == '#') {
+      ++at;
+      detail::skip_blanks(line, at);
+      const std::size_t word_from = at;
+      while (at < line.size() && !detail::blank(line[at])) ++at;
+      const std::string_view word = line.substr(word_from, at - word_from);
+      if (word != "HELP" && word != "TYPE") continue;  // a comment
+      detail::skip_blanks(line, at);
+      const std::string_view name = detail::read_name(line, at, true);
+      if (name.empty() || (at < line.size() && !detail::blank(line[at]))) {
+        error(number, std::string(word) + " needs a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+        continue;
+      }
+      detail::skip_blanks(line, at);
+      std::string_view rest = line.substr(at);
+      Family* family = named(name);
+      if (word == "TYPE") {
+        while (!rest.empty() && detail::blank(rest.back())) rest.remove_suffix(1);
+        if (!detail::is_type_name(rest)) {
+          error(number, "TYPE of " + std::string(name) +
+                            " must be counter, gauge, histogram, summary or untyped, not '" + std::string(rest) + "'");
+        } else if (seen(typed, name)) {
+          error(number, "a second TYPE line for " + std::string(name));
+        } else if (family && !family->samples.empty()) {
+          error(number, "the TYPE line of " + std::string(name) + " comes after its samples");
+        } else {
+          typed.emplace_back(name);
+          (family ? *family : add(name)).type = std::string(rest);
+        }
+      } else if (seen(helped, name)) {
+        error(number, "a second HELP line for " + std::string(name));
+      } else {
+        helped.emplace_back(name);
+        (family ? *family : add(name)).help = detail::unescape(rest, false);
+      }
+      continue;
+    }
+    Sample sample;
+    if (std::string message = detail::parse_sample(line.substr(at), sample); !message.empty()) {
+      error(number, std::move(message));
+      continue;
+    }
+    Family* family = nullptr;
+    for (auto it = out.families.rbegin(); it != out.families.rend() && !family; ++it)
+      if (detail::belongs(it->name, it->type, sample.name)) family = &*it;
+    (family ? *family : add(sample.name)).samples.push_back(std::move(sample));
+  }
+  return out;
+}
+
+// A float as the format writes it: NaN, +Inf, -Inf, or the shortest text that reads back to the same double.
+inline std::string format_value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, v);
+  if (error != std::errc()) return std::to_string(v);
+  return std::string(buffer, end);
+}
+
+namespace detail {
+inline std::string escape(const std::string& s, bool quote) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (quote && c == '"')
+      out += "\\\"";
+    else
+      out += c;
+  }
+  return out;
+}
+}  // namespace detail
+
+// Labels as the format writes them: {a="1",b="x\"y"}; "" for none.
+inline std::string format_labels(const std::vector<std::pair<std::string, std::string>>& labels) {
+  if (labels.empty()) return {};
+  std::string out = "{";
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    out += (i ? "," : "") + labels[i].first + "=\"" + detail::escape(labels[i].second, true) + "\"";
+  return out + "}";
+}
+
+// Writes families as exposition text; parse() reads it back to the same families (labels and HELP escaped).
+inline std::string write(const std::vector<Family>& families) {
+  std::string out;
+  for (const auto& f : families) {
+    if (!f.help.empty()) out += "# HELP " + f.name + " " + detail::escape(f.help, false) + "\n";
+    out += "# TYPE " + f.name + " " + f.type + "\n";
+    for (const auto& s : f.samples) {
+      out += s.name + format_labels(s.labels) + ' ' + format_value(s.value);
+      if (s.timestamp_ms) out += ' ' + std::to_string(*s.timestamp_ms);
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+}  // namespace servebench::prometheus
+// ---- end servebench/metrics/prometheus.hpp ----
+// ---- begin servebench/metrics/scrape.hpp ----
+// servebench — scraping a server's Prometheus endpoint while a level runs, so a result shows what the server was
+// doing (requests running and waiting, KV-cache usage, preemptions) next to what the client measured.
+//
+// A Scraper has its own thread and its own connection: it never shares a sender, a lock or a socket with the
+// requests being measured. A scrape that fails or times out is counted (ServerMetrics::failed, timed_out), never
+// thrown; what each scrape cost is reported.
+//
+//   #include <servebench.hpp>   // or <servebench/metrics.hpp>
+//   auto options = servebench::ClosedLoop().concurrency(8).requests(64)
+//                      .watch(servebench::scrape_each_level(servebench::ScrapeOptions{}));  // target URL + /metrics
+//   auto result = servebench::run_closed_loop(options, workload, target);   // result.server_metrics
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 // ---- begin servebench/scheduler/options.hpp ----
@@ -5188,6 +5686,8 @@ inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<Lev
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -5198,6 +5698,11 @@ namespace servebench {
 inline constexpr Nanos late_send_threshold_ns = 1'000'000;
 // A connect slower than this was almost surely a lost SYN retried (Linux retries after 1 s): a full accept queue.
 inline constexpr Nanos slow_connect_threshold_ns = 900'000'000;
+
+// Watches a level from outside (metrics/scrape.hpp's scrape_each_level() reads the server's /metrics): called with
+// the level's target just before the level starts; what it returns is called with the result once the last request
+// has ended, to add what it saw. A level run from a sender factory passes an empty TargetInfo.
+using LevelWatcher = std::function<std::function<void(LevelResult&)>(const TargetInfo&)>;
 
 namespace detail {
 
@@ -5293,6 +5798,13 @@ class RunOptions {
   // clang-format on
   const SummarizeOptions& summarize_options() const noexcept { return summarize_options_; }
 
+  // Something that watches each level (see LevelWatcher); none by default.
+  Derived& watch(LevelWatcher watcher) {
+    watcher_ = std::move(watcher);
+    return self();
+  }
+  const LevelWatcher& watcher() const noexcept { return watcher_; }
+
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
 
@@ -5306,6 +5818,7 @@ class RunOptions {
   bool handle_signals_ = true;
   bool preconnect_ = true;
   SummarizeOptions summarize_options_;
+  LevelWatcher watcher_;
 };
 
 }  // namespace detail
@@ -5402,10 +5915,645 @@ inline LevelConfig level_config(const OpenLoop& o) {
   return c;
 }
 
+// Starts the options' watcher on a level's target; returns what to call with the result (empty when none).
+template <class Options>
+std::function<void(LevelResult&)> start_watching(const Options& o, const std::optional<TargetInfo>& target) {
+  if (!o.watcher()) return {};
+  return o.watcher()(target ? *target : TargetInfo{});
+}
+
 }  // namespace detail
 
 }  // namespace servebench
 // ---- end servebench/scheduler/options.hpp ----
+
+namespace servebench {
+
+struct ScrapeOptions {
+  std::string url;                 // the endpoint ("http://host:port/metrics"); empty: the target's, see metrics_url()
+  double interval_s = 1.0;         // between scrapes; the first is at the level's start, the last at its end
+  double timeout_s = 0;            // one scrape's limit; 0: the interval, within 1 to 5 s
+  std::vector<std::string> names;  // kept besides known_server_metric_names() (a histogram's name keeps _sum, _count)
+  bool keep_all = false;           // keep every metric (histogram buckets and quantiles excepted)
+  TlsOptions tls;
+};
+
+// Where a server's metrics are by default: the base URL with "/metrics" (a trailing "/v1" of the base dropped, as
+// vLLM, SGLang and TGI serve them at the root).
+inline std::string metrics_url(std::string base_url) {
+  while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
+  if (base_url.size() >= 3 && base_url.compare(base_url.size() - 3, 3, "/v1") == 0)
+    base_url.resize(base_url.size() - 3);
+  return base_url + "/metrics";
+}
+
+class Scraper {
+ public:
+  // Throws std::invalid_argument for an unusable URL or interval, naming the fix.
+  explicit Scraper(ScrapeOptions options) : options_(std::move(options)) {
+    if (!(options_.interval_s > 0) || options_.interval_s > 3600)
+      throw std::invalid_argument("the metrics interval must be between 0 and 3600 seconds (--metrics-interval)");
+    const auto path_at = options_.url.find(
+        '/', options_.url.find("://") == std::string::npos ? 0 : options_.url.find("://") + 3);
+    if (path_at == std::string::npos)
+      throw std::invalid_argument("metrics URL '" + options_.url +
+                                  "' names no path (expected http://host:port/metrics)");
+    url_ = detail::parse_base_url(options_.url.substr(0, path_at));
+    path_ = options_.url.substr(path_at);
+    client_ = detail::make_client(url_, options_.tls);
+    const double timeout = options_.timeout_s > 0 ? options_.timeout_s : std::clamp(options_.interval_s, 1.0, 5.0);
+    const auto limit = std::chrono::microseconds(static_cast<std::int64_t>(timeout * 1e6));
+    client_->set_connection_timeout(limit);
+    client_->set_read_timeout(limit);
+    client_->set_write_timeout(limit);
+    client_->set_keep_alive(true);
+    timeout_ns_ = static_cast<Nanos>(timeout * 1e9);
+    for (const auto& n : known_server_metric_names()) keep_.push_back(n);
+    for (const auto& n : options_.names) keep_.push_back(n);
+    result_.url = options_.url;
+    result_.interval_s = options_.interval_s;
+  }
+  Scraper(const Scraper&) = delete;
+  Scraper& operator=(const Scraper&) = delete;
+  ~Scraper() { stop(); }
+
+  // Scrapes at once, then every interval on its own thread.
+  void start() {
+    if (thread_.joinable()) return;
+    thread_ = std::thread([this] { run(); });
+  }
+
+  // One last scrape (so counters cover the whole level), then the thread ends; returns everything gathered.
+  ServerMetrics stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();
+      scrape_once();
+    }
+    return result_;
+  }
+
+  // One scrape now, on the calling thread (the thread calls it; tests and benchmarks may too).
+  void scrape_once() {
+    const Nanos begin = now_ns();
+    ++result_.scrapes;
+    auto response = client_->Get(path_.c_str());
+    const Nanos end = now_ns();
+    const double ms = static_cast<double>(end - begin) / 1e6;
+    cost_ms_sum_ += ms;
+    result_.scrape_ms_max = std::max(result_.scrape_ms_max, ms);
+    result_.scrape_ms_mean = cost_ms_sum_ / static_cast<double>(result_.scrapes);
+    if (!response) {
+      const bool timed_out = end - begin >= timeout_ns_ * 9 / 10;
+      if (timed_out) ++result_.timed_out;
+      fail(timed_out ? "no answer within " + std::to_string(timeout_ns_ / 1'000'000) + " ms"
+                     : "no answer (" + httplib::to_string(response.error()) + ")");
+      return;
+    }
+    if (response->status != 200) {
+      fail("HTTP " + std::to_string(response->status));
+      return;
+    }
+    const auto parsed = prometheus::parse(response->body);
+    result_.parse_errors += parsed.error_count;
+    std::size_t samples = 0;
+    for (const auto& family : parsed.families) {
+      const bool wanted_family = wanted(family.name);
+      for (const auto& s : family.samples) {
+        ++samples;
+        if (!keep_sample(family, s, wanted_family)) continue;
+        add(family, s, end);
+      }
+    }
+    if (samples == 0) fail("the answer holds no metric (is " + options_.url + " a Prometheus endpoint?)");
+  }
+
+  const ScrapeOptions& options() const noexcept { return options_; }
+
+ private:
+  bool wanted(const std::string& name) const {
+    if (options_.keep_all) return true;
+    for (const auto& n : keep_)
+      if (n == name) return true;
+    return false;
+  }
+  // A histogram's or summary's buckets and quantiles are never kept; their _sum and _count are.
+  bool keep_sample(const prometheus::Family& family, const prometheus::Sample& s, bool wanted_family) const {
+    if (family.type == "histogram" || family.type == "summary") {
+      const auto ends = [&](const char* suffix) {
+        const std::size_t n = std::char_traits<char>::length(suffix);
+        return s.name.size() > n && s.name.compare(s.name.size() - n, n, suffix) == 0;
+      };
+      return (ends("_sum") || ends("_count")) && (wanted_family || wanted(s.name));
+    }
+    return wanted_family || wanted(s.name);
+  }
+
+  void add(const prometheus::Family& family, const prometheus::Sample& s, Nanos at) {
+    if (!std::isfinite(s.value)) return;
+    const std::string labels = prometheus::format_labels(s.labels);
+    const auto key = s.name + labels;
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      MetricSeries series;
+      series.name = s.name;
+      series.labels = labels;
+      series.type = family.type == "gauge" ? "gauge" : family.type == "untyped" ? "untyped" : "counter";
+      result_.series.push_back(std::move(series));
+      it = index_.emplace(key, result_.series.size() - 1).first;
+    }
+    MetricSeries& series = result_.series[it->second];
+    if (series.type == "counter" && !series.values.empty()) {
+      const double last = series.values.back();
+      series.delta += s.value >= last ? s.value - last : s.value;  // went down: the counter restarted from zero
+    }
+    series.t.push_back(at);
+    series.values.push_back(s.value);
+  }
+
+  void fail(std::string why) {
+    ++result_.failed;
+    if (result_.errors.size() < 5) result_.errors.push_back(options_.url + ": " + why);
+  }
+
+  void run() {
+    const Nanos interval = static_cast<Nanos>(options_.interval_s * 1e9);
+    Nanos next = now_ns();
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      scrape_once();
+      lock.lock();
+      // On the schedule start + k * interval; a scrape that overran skips the ticks it missed.
+      const Nanos now = now_ns();
+      next += interval;
+      if (next <= now) next += ((now - next) / interval + 1) * interval;
+      wake_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)),
+                       [&] { return stopping_; });
+    }
+  }
+
+  ScrapeOptions options_;
+  detail::BaseUrl url_;
+  std::string path_;
+  std::unique_ptr<httplib::Client> client_;
+  Nanos timeout_ns_ = 0;
+  std::vector<std::string> keep_;
+  std::map<std::string, std::size_t> index_;
+  ServerMetrics result_;
+  double cost_ms_sum_ = 0;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// A LevelWatcher (RunOptions::watch) that scrapes every level: the address in `options.url`, or else each level's
+// target's metrics_url(). The level's result gets the series in LevelResult::server_metrics, and a warning when
+// scrapes failed.
+inline LevelWatcher scrape_each_level(ScrapeOptions options) {
+  return [options](const TargetInfo& target) -> std::function<void(LevelResult&)> {
+    ScrapeOptions mine = options;
+    if (mine.url.empty()) {
+      if (target.url.empty())
+        throw std::invalid_argument("servebench: scraping metrics needs a URL (the target has none: --metrics-url)");
+      mine.url = metrics_url(target.url);
+    }
+    if (!target.url.empty() && target.insecure) mine.tls.insecure = true;
+    auto scraper = std::make_shared<Scraper>(std::move(mine));
+    scraper->start();
+    return [scraper](LevelResult& result) {
+      result.server_metrics = scraper->stop();
+      const auto& m = *result.server_metrics;
+      if (m.failed > 0)
+        result.warnings.push_back(result.target.label + ": " + std::to_string(m.failed) + " of " +
+                                  std::to_string(m.scrapes) + " metrics scrapes failed (" +
+                                  (m.errors.empty() ? std::string("?") : m.errors.front()) + ")");
+    };
+  };
+}
+
+}  // namespace servebench
+// ---- end servebench/metrics/scrape.hpp ----
+// ---- end servebench/metrics.hpp ----
+// ---- begin servebench/ready.hpp ----
+// servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
+// describe_failure(), one line for a person on why a request failed and what to try.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <iostream>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+// ---- begin servebench/scheduler/interrupt.hpp ----
+// servebench — Ctrl-C and SIGTERM: the first stops sending and lets requests in flight finish within a grace period,
+// a second exits at once (130). Handlers are installed for the outermost active run only and restored after.
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+
+#if !defined(_WIN32)
+#include <signal.h>
+#endif
+
+namespace servebench {
+
+namespace detail {
+
+// Signal handlers may touch only lock-free atomics; everything else polls these.
+inline std::atomic<int> interrupt_signals{0};
+inline std::atomic<int> interrupt_signal_number{0};
+inline std::atomic<bool> interrupt_requested_by_call{false};
+
+inline void on_interrupt_signal(int signal_number) {
+  if (interrupt_signals.fetch_add(1) >= 1) std::_Exit(128 + signal_number);  // a second Ctrl-C: leave now (130)
+  interrupt_signal_number.store(signal_number);
+}
+
+// Installs the handlers for the outermost active run only (a sweep's levels share the sweep's) and restores what was
+// there before when that run ends. Also clears the interrupt state at the start of the outermost run.
+class InterruptScope {
+ public:
+  explicit InterruptScope(bool install) {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (depth()++ > 0) return;
+    interrupt_signals.store(0);
+    interrupt_signal_number.store(0);
+    interrupt_requested_by_call.store(false);
+    if (!install) return;
+    installed_ = true;
+#if defined(_WIN32)
+    previous_int_ = std::signal(SIGINT, &on_interrupt_signal);
+    previous_term_ = std::signal(SIGTERM, &on_interrupt_signal);
+#else
+    struct sigaction action {};
+    action.sa_handler = &on_interrupt_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // other threads' blocking reads carry on; the scheduler polls the flag
+    ::sigaction(SIGINT, &action, &previous_int_);
+    ::sigaction(SIGTERM, &action, &previous_term_);
+#endif
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+  ~InterruptScope() {
+    std::lock_guard<std::mutex> lock(mutex());
+    --depth();
+    if (!installed_) return;
+#if defined(_WIN32)
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+#else
+    ::sigaction(SIGINT, &previous_int_, nullptr);
+    ::sigaction(SIGTERM, &previous_term_, nullptr);
+#endif
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& depth() {
+    static int d = 0;
+    return d;
+  }
+  bool installed_ = false;
+#if defined(_WIN32)
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
+#else
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+#endif
+};
+
+}  // namespace detail
+
+// True once the active run has been asked to stop (a signal or request_interrupt()).
+inline bool interrupt_requested() noexcept {
+  return detail::interrupt_signals.load() > 0 || detail::interrupt_requested_by_call.load();
+}
+
+// Stops the active run as a first Ctrl-C would (for programs that handle signals themselves, or a GUI's button).
+inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.store(true); }
+
+}  // namespace servebench
+// ---- end servebench/scheduler/interrupt.hpp ----
+
+namespace servebench {
+
+// One line for a person: why a request failed and what to try. For programs that send a request and stop.
+inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
+  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
+  switch (r.error_kind) {
+    case ErrorKind::connect_refused:
+    case ErrorKind::connect_timeout:
+      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
+    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
+    case ErrorKind::tls: return line;  // tls_failure already names the fix
+    case ErrorKind::http_status: {
+      std::string body = r.body_start.substr(0, 200);
+      for (char& c : body)
+        if (c == '\n' || c == '\r') c = ' ';
+      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
+    }
+    default: return line;
+  }
+}
+
+// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
+struct ReadyResult {
+  bool ready = false;
+  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
+  std::string reason;       // the last reason it was not ready
+  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
+  bool interrupted = false;  // Ctrl-C, SIGTERM or request_interrupt() ended the wait (programs exit 130)
+  double waited_s = 0;
+  explicit operator bool() const noexcept { return ready; }
+};
+
+// What bounds one readiness probe, so that no server can hold or flood the wait.
+struct ReadyOptions {
+  // A probe reads at most this much of a reply's body and then drops the connection: the status line is what
+  // decides, so an endless /health body costs at most this much memory.
+  std::size_t max_body_bytes = std::size_t{64} << 10;
+  // The longest one probe may take, whole (a server dripping a byte a second never trips a read timeout); never
+  // past the wait's own deadline.
+  std::chrono::milliseconds probe_timeout = std::chrono::seconds(10);
+  // Ctrl-C / SIGTERM end the wait at once (interrupted) instead of killing the program; off: the program's own
+  // handlers stay, and request_interrupt() still ends the wait.
+  bool handle_signals = true;
+};
+
+namespace detail {
+inline std::string describe(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection: return "connection refused or host unknown";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "connection closed or read timed out";
+    case httplib::Error::Write: return "write failed";
+    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
+  }
+}
+
+// What one probe's answer says about the server.
+enum class ProbeAnswer {
+  up,          // the process answers HTTP: ready
+  starting,    // 502 / 503 / 504: a proxy or a server still loading its model
+  next_probe,  // 404 / 405 / 501: this server has no such route; ask the next probe
+};
+
+inline ProbeAnswer classify_probe(int status) noexcept {
+  if (status == 502 || status == 503 || status == 504) return ProbeAnswer::starting;
+  if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
+  return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
+}
+
+// Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
+// every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
+class ProbeWatch {
+ public:
+  explicit ProbeWatch(httplib::Client& client) : client_(client), thread_([this] { watch(); }) {}
+  ProbeWatch(const ProbeWatch&) = delete;
+  ProbeWatch& operator=(const ProbeWatch&) = delete;
+  ~ProbeWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void begin(std::chrono::steady_clock::time_point until) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    until_ = until;
+    in_probe_ = true;
+    timed_out_ = false;
+  }
+  // True when the watch stopped the probe for its time.
+  bool end() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_probe_ = false;
+    return timed_out_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      if (in_probe_) {
+        const bool late = std::chrono::steady_clock::now() >= until_;
+        if (late || interrupt_requested()) {
+          timed_out_ = timed_out_ || late;
+          client_.stop();
+        }
+      }
+      wake_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  httplib::Client& client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false, in_probe_ = false, timed_out_ = false;
+  std::chrono::steady_clock::time_point until_;
+  std::thread thread_;
+};
+
+// One probe: the status line (0: none), or why there was none. The body is counted, never kept.
+struct ProbeReply {
+  int status = 0;
+  std::string why;
+  bool tls_error = false;
+  httplib::Error error = httplib::Error::Success;
+};
+
+inline ProbeReply probe_once(httplib::Client& client, ProbeWatch& watch, const std::string& path, bool post,
+                             std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
+  ProbeReply reply;
+  httplib::Request request;
+  request.method = post ? "POST" : "GET";
+  request.path = path;
+  if (post) {
+    request.body = R"({"prompt":"Hello","max_tokens":1})";
+    request.headers.emplace("Content-Type", "application/json");
+  }
+  std::size_t bytes = 0;
+  bool too_large = false;
+  request.response_handler = [&reply](const httplib::Response& r) {
+    reply.status = r.status;
+    return true;
+  };
+  request.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
+    bytes += n;
+    too_large = bytes > options.max_body_bytes;
+    return !too_large;
+  };
+  httplib::Response response;
+  watch.begin(until);
+  const bool completed = client.send(request, response, reply.error);
+  const bool timed_out = watch.end();
+  if (completed || reply.status > 0) return reply;  // the status line decides; a body cut short does not matter
+  reply.tls_error = reply.error == httplib::Error::SSLConnection || reply.error == httplib::Error::SSLLoadingCerts ||
+                    reply.error == httplib::Error::SSLServerVerification;
+  reply.why = timed_out ? std::string(path) + " sent no status line within its probe timeout" : describe(reply.error);
+  return reply;
+}
+}  // namespace detail
+
+// Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
+// (vLLM, TGI), GET /v1/models (OpenAI-compatible servers), a 1-token POST /v1/completions (the lab's Flask server
+// has only that). Any HTTP answer but 502/503/504 means the process is up (a 500 or 401 comes from a live server);
+// 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
+// does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
+// off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Each probe
+// is bounded by `options` (its body size and its whole time), and Ctrl-C ends the wait within ~10 ms (interrupted;
+// a connect in progress, at most 2 s, is not cut short). Never throws: an unusable URL is a reason, returned.
+template <class Url = std::string>
+ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
+                             const TlsOptions& tls = {}, const ReadyOptions& options = {}) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  ReadyResult result;
+  detail::BaseUrl url;
+  std::unique_ptr<httplib::Client> client;
+  try {
+    url = detail::parse_base_url(base_url);
+    client = detail::make_client(url, tls);
+  } catch (const std::exception& e) {
+    result.reason = e.what();
+    return result;
+  }
+  detail::InterruptScope interrupt_scope(options.handle_signals);
+  detail::ProbeWatch watch(*client);
+  const auto interrupted = [&] {
+    if (!interrupt_requested()) return false;
+    result.interrupted = true;
+    result.reason = "interrupted";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (log) *log << "servebench: stopped waiting for " << base_url << ": interrupted\n";
+    return true;
+  };
+  client->set_tcp_nodelay(true);
+  client->set_connection_timeout(std::chrono::seconds(2));
+  auto backoff = std::chrono::milliseconds(100);
+  auto next_log = start;
+  bool logged = false;
+  for (;;) {
+    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
+    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    const auto probe_until = clock::now() +
+                             std::min(options.probe_timeout,
+                                      std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    std::string why;
+    std::string unrouted;  // the probes that answered "no such route"
+    const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
+    for (const char* probe : probes) {
+      const bool post = std::string(probe) == "/v1/completions";
+      const auto answer = detail::probe_once(*client, watch, url.prefix + probe, post, probe_until, options);
+      if (interrupted()) return result;
+      if (answer.status == 0) {
+        if (answer.tls_error) {
+          // Waiting will not make a certificate trusted: say so now.
+          result.reason = detail::tls_failure(url, answer.error, tls);
+          result.tls_failed = true;
+          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
+          return result;
+        }
+        why = answer.why;
+        break;
+      }
+      const auto kind = detail::classify_probe(answer.status);
+      if (kind == detail::ProbeAnswer::up) {
+        result.probe = probe;
+        break;
+      }
+      if (kind == detail::ProbeAnswer::starting) {
+        why = std::string(probe) + " answered " + std::to_string(answer.status) + " (starting)";
+        break;
+      }
+      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer.status);
+    }
+    if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (!result.probe.empty()) {
+      result.ready = true;
+      if (log && logged)
+        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe << ")\n";
+      return result;
+    }
+    result.reason = why;
+    const auto now = clock::now();
+    if (now - start >= deadline) {
+      if (log)
+        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why << "\n";
+      return result;
+    }
+    if (log && now >= next_log) {
+      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
+           << " s of " << deadline.count() / 1000 << " s\n";
+      logged = true;
+      next_log = now + std::chrono::seconds(10);
+    }
+    const auto resume = now + std::min<clock::duration>(backoff, deadline - (now - start));
+    while (clock::now() < resume && !interrupt_requested())
+      std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(10), resume - clock::now()));
+    if (interrupted()) return result;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace servebench
+// ---- end servebench/ready.hpp ----
+// ---- begin servebench/scheduler.hpp ----
+// servebench — the scheduler: turns single requests into experiments (its parts are in scheduler/).
+//
+//   * Closed loop (run_closed_loop): exactly N requests in flight until a request count or a duration is reached —
+//     the lab's concurrency experiment. Each of the N workers owns one sender (one connection, kept alive).
+//   * Open loop (run_open_loop): arrivals at a rate, constant / Poisson / gamma with a burstiness factor, computed up
+//     front from a seed so a run repeats exactly. A request keeps its arrival time as `t_sched`, so a late send shows
+//     up in `client_queue` and `latency_from_sched` instead of hiding (coordinated omission).
+//   * Sweep (run_sweep): a list of concurrency levels or rates against one or more targets, one after another (as the
+//     lab does) or interleaved level by level (so machine noise hits every target alike).
+//   * Warm-up requests are sent and kept out of the statistics; a level timeout abandons what is still in flight as
+//     `deadline_exceeded`; Ctrl-C / SIGTERM stop sending, give in-flight requests a grace period, and return every
+//     record gathered so far, marked interrupted. A second Ctrl-C exits at once.
+//
+// Every loop returns a LevelResult (result.hpp): the target, the settings it ran with, the summary, every record and
+// how the run went; write_artifact() stores it whole.
+//
+//   auto target = servebench::make_target<servebench::api::openai_completions>(
+//       servebench::DriverOptions().label("vllm").base_url("http://127.0.0.1:8000").model("my-model"));
+//   auto result = servebench::run_closed_loop(servebench::ClosedLoop().concurrency(10).requests(100).warmup(2),
+//                                             servebench::template_prompts("Question {i}?", 50), target);
+
+// ---- begin servebench/scheduler/arrivals.hpp ----
+// servebench — open-loop arrival processes (constant, Poisson, gamma), sampled from a seed with arithmetic written
+// out here so that a seed repeats a schedule on every platform.
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
 
 namespace servebench {
 
@@ -6148,6 +7296,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   detail::PhaseBarrier after_warmup(workers);
   std::atomic<std::uint64_t> next_warmup{0}, next_request{0};
   std::atomic<std::size_t> running{workers};
+  const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
 
   {
@@ -6204,7 +7353,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
       progress.update(level.done(), request_limit, level.failed(), after_warmup.measured_start(), 0, true);
     for (auto& t : threads) t.join();
   }
-  return level.finish(std::move(target), 0);
+  LevelResult result = level.finish(std::move(target), 0);
+  if (watching) watching(result);
+  return result;
 }
 
 }  // namespace detail
@@ -6343,6 +7494,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     job_ready.notify_all();
   };
 
+  const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
   const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
@@ -6393,7 +7545,9 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   for (auto& t : threads) t.join();
   progress.update(level.done(), offsets.size(), level.failed(), t0, 0, true);
   const std::size_t never_sent = offsets.size() - static_cast<std::size_t>(level.done());
-  return level.finish(std::move(target), never_sent);
+  LevelResult result = level.finish(std::move(target), never_sent);
+  if (watching) watching(result);
+  return result;
 }
 
 }  // namespace detail

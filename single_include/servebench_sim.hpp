@@ -680,6 +680,15 @@ constexpr Nanos no_event = std::numeric_limits<Nanos>::max();
 inline Nanos ms_to_ns(double ms) { return static_cast<Nanos>(std::llround(ms * 1e6)); }
 
 // An engine in model time (nanoseconds from its start), without threads or clocks: add() a job at time v,
+// What an engine holds at one moment, read for the server's /metrics and its tests.
+struct EngineCounts {
+  Nanos at = 0;                   // real (steady-clock) time it became so
+  std::size_t running = 0;        // in the batch (batching) / in a generate loop (sequential)
+  std::size_t waiting = 0;        // queued, not yet running (arrivals the loop has not taken yet included)
+  double kv_usage = 0;            // batching: KV-cache tokens reserved / kv_cache_tokens; sequential: 0
+  std::uint64_t preemptions = 0;  // these models never preempt (a reservation per sequence): always 0
+};
+
 // next_event() says when something happens next, fire() makes it happen. The real-time loop drives it; tests and
 // predict_burst() drive it directly.
 class Model {
@@ -690,6 +699,7 @@ class Model {
   virtual void fire(std::vector<Emission>& out) = 0;
   virtual std::size_t max_batch() const = 0;
   virtual void all_jobs(std::vector<JobPtr>& out) const = 0;
+  virtual void counts(EngineCounts& out) const = 0;
 };
 
 // Two FIFO resources in tandem, host then device, shared by every generate loop (see the top of the file).
@@ -737,6 +747,9 @@ class SequentialModel final : public Model {
   }
 
   std::size_t max_batch() const override { return max_batch_; }
+
+  // Every loop in progress is running (the loops interleave); none waits inside the engine.
+  void counts(EngineCounts& out) const override { out.running = active_; }
 
   void all_jobs(std::vector<JobPtr>& out) const override {
     out.insert(out.end(), host_queue_.begin(), host_queue_.end());
@@ -823,6 +836,12 @@ class BatchingModel final : public Model {
   }
 
   std::size_t max_batch() const override { return max_batch_; }
+
+  void counts(EngineCounts& out) const override {
+    out.running = running_.size();
+    out.waiting = waiting_.size();
+    out.kv_usage = static_cast<double>(kv_used_) / static_cast<double>(config_.kv_cache_tokens);
+  }
 
   void all_jobs(std::vector<JobPtr>& out) const override {
     out.insert(out.end(), waiting_.begin(), waiting_.end());
@@ -929,6 +948,7 @@ class EngineLoop {
       }
       job->submitted = now_ns();
       arrivals_.push_back(std::move(job));
+      note_counts();
     }
     cv_.notify_one();
   }
@@ -958,6 +978,18 @@ class EngineLoop {
   }
   std::uint64_t tokens() const { return tokens_.load(); }
 
+  // What the engine holds now.
+  EngineCounts counts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return counts_locked();
+  }
+  // Every change of the running and waiting counts since the start, in order (the first max_history).
+  std::vector<EngineCounts> counts_history() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return history_;
+  }
+  static constexpr std::size_t max_history = 200000;
+
  private:
   static void abort_job(Job& job) {
     {
@@ -965,6 +997,20 @@ class EngineLoop {
       if (!job.finished) job.aborted = true;
     }
     job.cv.notify_all();
+  }
+
+  EngineCounts counts_locked() const {
+    EngineCounts c;
+    model_->counts(c);
+    c.waiting += arrivals_.size();
+    c.at = now_ns();
+    return c;
+  }
+  void note_counts() {
+    if (history_.size() >= max_history) return;
+    const EngineCounts c = counts_locked();
+    if (!history_.empty() && history_.back().running == c.running && history_.back().waiting == c.waiting) return;
+    history_.push_back(c);
   }
 
   Nanos to_model(Nanos real) const { return static_cast<Nanos>(static_cast<double>(real - origin_) * time_scale_); }
@@ -984,6 +1030,7 @@ class EngineLoop {
           model_->add(std::move(arrivals_.front()), at);
           arrivals_.pop_front();
           max_batch_ = model_->max_batch();
+          note_counts();
           continue;
         }
       }
@@ -1001,6 +1048,7 @@ class EngineLoop {
       emissions.clear();
       model_->fire(emissions);
       max_batch_ = model_->max_batch();
+      note_counts();
       lock.unlock();
       deliver(emissions);
       lock.lock();
@@ -1032,6 +1080,7 @@ class EngineLoop {
   bool stopping_ = false;
   std::size_t max_batch_ = 0;
   std::atomic<std::uint64_t> tokens_{0};
+  std::vector<EngineCounts> history_;
   std::thread thread_;
 };
 
@@ -1315,7 +1364,8 @@ inline ServerOptions preset(const std::string& name) {
 // wire.hpp; this file only moves them through the engine and onto the connection.
 //
 // Routes, on 127.0.0.1 by default: api "hf" serves POST /v1/completions in the hf format; api "openai" serves POST
-// /v1/completions and /v1/chat/completions in the completions and chat formats. Both: GET /health, GET /v1/models.
+// /v1/completions and /v1/chat/completions in the completions and chat formats. Both: GET /health, GET /v1/models,
+// and GET /metrics: the engine's state in vLLM's Prometheus format (metrics_text()).
 //
 // Ground truth: every reply carries "sim_timing": {"first_token_ns", "last_token_ns"} on std::chrono::steady_clock
 // (the same clock as servebench::now_ns() when client and server share a process). Streaming: taken just before
@@ -1816,6 +1866,40 @@ class ServerState {
 
   void handle_generation(const httplib::Request& req, httplib::Response& res, const WireFormat& wire);
 
+  // The engine's state as vLLM writes it on /metrics (the names vLLM 0.10 uses; both engines, so a chart reads the
+  // lab's two servers alike): requests running and waiting, KV-cache usage (batching only: the sequential engine
+  // has no KV cache of its own to speak of), preemptions (these engines never preempt), tokens generated and
+  // requests finished.
+  std::string metrics_text() const {
+    namespace prom = servebench::prometheus;
+    const EngineCounts c = engine_.counts();
+    const std::vector<std::pair<std::string, std::string>> model{{"model_name", options_.model()}};
+    std::uint64_t completed = 0;
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      completed = stats_.completed;
+    }
+    std::vector<prom::Family> families;
+    auto add = [&](const char* name, const char* type, const char* help, double value) {
+      families.push_back(prom::Family{name, type, help, {prom::Sample{name, model, value, std::nullopt}}});
+    };
+    add("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
+        static_cast<double>(c.running));
+    add("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
+        static_cast<double>(c.waiting));
+    if (options_.engine() == EngineKind::continuous_batching)
+      add("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", c.kv_usage);
+    add("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.",
+        static_cast<double>(c.preemptions));
+    // Prefix cache: vllm:prefix_cache_queries_total and vllm:prefix_cache_hits_total belong here once the engine
+    // keeps a prefix cache (it has none yet).
+    add("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
+        static_cast<double>(engine_.tokens()));
+    add("vllm:request_success_total", "counter", "Count of successfully processed requests.",
+        static_cast<double>(completed));
+    return prom::write(families);
+  }
+
   void install_routes() {
     const bool hf = options_.api() == ApiFlavour::hf;
     if (hf) {
@@ -1830,6 +1914,9 @@ class ServerState {
         res.set_content(R"({"status":"ok"})", "application/json");
       else
         res.status = 200;
+    });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
     });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       const nlohmann::json j{{"object", "list"},
@@ -2168,6 +2255,12 @@ class Server {
     st.tokens = state_->engine_.tokens();
     st.max_batch = state_->engine_.max_batch();
     return st;
+  }
+
+  // Every change of the engine's running and waiting counts while it ran (the ground truth of /metrics); empty
+  // once stopped.
+  std::vector<detail::EngineCounts> engine_history() const {
+    return state_ ? state_->engine_.counts_history() : std::vector<detail::EngineCounts>{};
   }
 
  private:

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Opens every chart that tests/chart_samples.cpp writes in headless Chromium and checks it really renders.
+"""Opens every chart that tests/chart_samples.cpp writes in headless Chromium and checks it really renders, then
+its HTML report (report.html): it loads with no console message at all (the report has no script, so any message
+is a fault: a blocked resource, a parse error) and its charts are visible in a screenshot of the whole page.
 
 Per chart: (1) the SVG parses as XML; (2) an HTML page holding it in an <img> loads it - onload/onerror set the
 page title, read back with --dump-dom (a malformed SVG fires onerror); (3) a screenshot at the chart's size is not
@@ -22,6 +24,9 @@ import xml.etree.ElementTree as ET
 RUN_TIMEOUT_S = 90
 HF = (0xFF, 0x6B, 0x6B)
 VLLM = (0x4E, 0xCD, 0xC4)
+TIMELINE_BAR = (0x4E, 0x79, 0xA7)
+TIMELINE_FAILED = (0xE1, 0x57, 0x59)
+REPORT_SIZE = (1150, 5200)
 
 # Which charts must show which lab colours (sampled from tests/chart_samples.cpp's data).
 EXPECTED_COLOURS = {
@@ -30,6 +35,7 @@ EXPECTED_COLOURS = {
     "ttft_tpot.svg": [HF, VLLM],
     "latency_cdf.svg": [HF, VLLM],
     "edge_one_category.svg": [HF, VLLM],
+    "timeline.svg": [TIMELINE_BAR, TIMELINE_FAILED],
 }
 
 
@@ -151,7 +157,45 @@ def main():
         print("%d of %d charts failed: %s (SVGs, pages and screenshots in %s)" % (len(failures), len(charts),
               ", ".join(failures), out), file=sys.stderr)
         sys.exit(1)
-    print("OK: %d charts rendered in %s; screenshots in %s" % (len(charts), chromium, out))
+    try:
+        check_report(chromium, Image, out)
+    except ChartFailure as e:
+        print("FAIL: " + str(e), file=sys.stderr)
+        sys.exit(1)
+    print("OK: %d charts and the HTML report rendered in %s; screenshots in %s" % (len(charts), chromium, out))
+
+
+def check_report(chromium, Image, out):
+    page = os.path.join(out, "report.html")
+    if not os.path.isfile(page):
+        bad("the samples wrote no report.html")
+    url = "file://" + page
+    rc, dom, err = run_chromium(chromium, ["--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000",
+                                           "--dump-dom", url], out)
+    if rc != 0:
+        bad("report.html: chromium --dump-dom exited with %d: %s" % (rc, err[-2000:]))
+    if "<title>servebench report: hf vs vllm</title>" not in dom:
+        bad("report.html did not load (no title in the DOM)")
+    consoles = [line for line in err.splitlines() if "CONSOLE" in line]
+    if consoles:
+        bad("report.html logged to the console: " + " | ".join(consoles[:5]))
+    svgs = dom.count("<svg")
+    if svgs < 5:
+        bad("report.html holds %d charts, expected throughput, latency and 3 timelines" % svgs)
+    png = os.path.join(out, "report.png")
+    rc, _, err = run_chromium(chromium, ["--virtual-time-budget=5000", "--window-size=%d,%d" % REPORT_SIZE,
+                                         "--screenshot=" + png, url], out)
+    if rc != 0 or not os.path.isfile(png):
+        bad("report.html: chromium --screenshot failed (exit %d): %s" % (rc, err[-2000:]))
+    image = Image.open(png).convert("RGB")
+    pixels = list(image.getdata())
+    for name, colour in (("HF bars", HF), ("vLLM bars", VLLM), ("timeline bars", TIMELINE_BAR),
+                         ("failed requests", TIMELINE_FAILED)):
+        count = sum(1 for p in pixels if close(p, colour))
+        print("  report.png: %s (#%02x%02x%02x): %d pixels" % ((name,) + colour + (count,)))
+        if count < 200:
+            bad("report.html: %s are not visible in the screenshot (%d pixels of #%02x%02x%02x)"
+                % ((name, count) + colour))
 
 
 def check_chart(chromium, Image, out, name):

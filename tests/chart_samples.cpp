@@ -1,6 +1,7 @@
-// Writes one SVG per chart kind (plus edge cases) into the directory given as argv[1]; tests/browser_check.py opens
-// each in headless Chromium. The data mirror the lab's shapes: 2.4's throughput bars, latency lines, TTFT/TPOT
-// panels and a latency CDF.
+// Writes one SVG per chart kind (plus edge cases) into the directory given as argv[1], and report.html, the HTML
+// report of a made-up 2.3 run; tests/browser_check.py opens each in headless Chromium. The data mirror the lab's
+// shapes: 2.4's throughput bars, latency lines, TTFT/TPOT panels, a latency CDF, and the 2.3 timeline (HF's
+// requests all ending together, vLLM's batched, with the server's running and waiting counts).
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -8,8 +9,58 @@
 #include <vector>
 
 #include <servebench/chart.hpp>
+#include <servebench/html_report.hpp>
 
 namespace chart = servebench::chart;
+
+// One level of the lab's 2.3 run, made up: `n` requests sent at once; HF's end together (one after another per
+// token), vLLM's each after its own time; vLLM's server counts scraped every 0.25 s.
+static servebench::LevelResult lab_level(const std::string& label, int n, bool batched) {
+  using servebench::Nanos;
+  constexpr Nanos s = 1'000'000'000;
+  const Nanos t0 = 50 * s;
+  servebench::LevelResult l;
+  l.target.label = label;
+  l.target.url = "http://127.0.0.1:800" + std::to_string(batched ? 0 : 1);
+  l.config.concurrency = static_cast<std::size_t>(n);
+  for (int i = 0; i < n; ++i) {
+    servebench::RequestRecord r;
+    r.index = static_cast<std::uint64_t>(i);
+    r.t_sched = r.t_send = t0 + i * s / 200;
+    r.n_out = 50;
+    r.streamed = batched;
+    r.t_end = batched ? r.t_send + s + i * s / 20 : t0 + static_cast<Nanos>(3.2 * n * 0.55 * s);
+    r.t_first_token = r.t_send + (batched ? s / 20 : static_cast<Nanos>(0.06 * n * s));
+    if (!batched && i == n - 1 && n > 1) {
+      r.error_kind = servebench::ErrorKind::read_timeout;
+      r.error_message = "no data for 30 s";
+    }
+    l.records.push_back(r);
+  }
+  l.summary = servebench::summarize(l.records);
+  l.summary.level = n;
+  l.summary.target = label;
+  if (batched) {
+    servebench::ServerMetrics m;
+    m.url = l.target.url + "/metrics";
+    m.interval_s = 0.25;
+    servebench::MetricSeries running{"vllm:num_requests_running", "", "gauge", {}, {}, 0};
+    servebench::MetricSeries waiting{"vllm:num_requests_waiting", "", "gauge", {}, {}, 0};
+    for (int k = 0; k * s / 4 <= s + n * s / 20; ++k) {
+      const Nanos t = t0 + k * s / 4;
+      int in = 0;
+      for (const auto& r : l.records) in += r.t_send <= t && t < r.t_end;
+      running.t.push_back(t);
+      running.values.push_back(std::min(in, 8));
+      waiting.t.push_back(t);
+      waiting.values.push_back(std::max(0, in - 8));
+      ++m.scrapes;
+    }
+    m.series = {running, waiting};
+    l.server_metrics = m;
+  }
+  return l;
+}
 
 static bool write(const std::string& dir, const std::string& name, const std::string& svg) {
   try {
@@ -100,5 +151,21 @@ int main(int argc, char** argv) {
   chart::LineChart empty;
   empty.title = "No series";
   ok = write(dir, "edge_no_data.svg", chart::render_lines(empty)) && ok;
+
+  servebench::Artifact run;
+  run.metadata.command_line = {"lab2_3_concurrent", "--concurrency", "1,5,20"};
+  run.metadata.configuration = {{"levels", {1, 5, 20}}};
+  for (int n : {1, 5, 20})
+    for (bool batched : {false, true}) run.levels.push_back(lab_level(batched ? "vllm" : "hf", n, batched));
+  servebench::ReportOptions options;
+  options.baseline = "hf";
+  options.colors = {{"hf", "#ff6b6b"}, {"vllm", "#4ecdc4"}};
+  ok = write(dir, "timeline.svg", chart::render_timeline(servebench::timeline_chart(run.levels, 20, options))) && ok;
+  try {
+    servebench::write_html_report(dir + "/report.html", run, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    ok = false;
+  }
   return ok ? 0 : 1;
 }

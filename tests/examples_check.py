@@ -78,6 +78,25 @@ def case_run(tmp):
             check([k for k, _ in fields] == LAB_FIELDS, f"{level} {name} fields {[k for k, _ in fields]}")
             f = dict(fields)
             check(f["successful"] == int(level) and f["failed"] == 0, f"{level} {name} all succeeded")
+    # The embedded servers' /metrics were scraped at every level: running and waiting series, never more requests
+    # than were sent at once; the HF-like server runs all of its level's requests together (interleaved loops).
+    full = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+    for level in full["levels"]:
+        m = level.get("server_metrics")
+        where = f"2.3 {level['target']['label']} at {level['config']['concurrency']}"
+        check(m is not None and m["scrapes"] >= 2, f"{where}: metrics scraped")
+        series = {s["name"]: s["values"] for s in m["series"]}
+        for name in ("vllm:num_requests_running", "vllm:num_requests_waiting"):
+            check(name in series and series[name], f"{where}: {name} series")
+        n = level["config"]["concurrency"]
+        # One scrape's answer holds both: together they are the requests inside the server at that moment.
+        both = zip(series["vllm:num_requests_running"], series["vllm:num_requests_waiting"])
+        check(all(a + b <= n for a, b in both), f"{where}: never more than {n} requests in the server")
+        if level["target"]["label"] == "hf" and n == 20:
+            check(max(series["vllm:num_requests_running"]) == 20, f"{where}: all 20 loops ran together")
+    report = os.path.join(out, "concurrent_benchmark.html")
+    check("concurrent_benchmark.html" in r.stdout and os.path.isfile(report), "lab2_3 points to its HTML report")
+    check(open(report, encoding="utf-8").read().count("<svg") >= 6, "the report holds the charts and 4 timelines")
     data = json.load(open(os.path.join(out, "concurrent_benchmark.json")))
     hf = [data[c]["hf"]["throughput_req_per_sec"] for c in ("1", "5", "10", "20")]
     vllm = [data[c]["vllm"]["throughput_req_per_sec"] for c in ("1", "5", "10", "20")]

@@ -3,9 +3,10 @@
 port of 127.0.0.1 and stopped by its PID:
   * the lab's HF server on Flask (tests/peers/lab_server_flask.py: no /health route, one generate at a time),
   * a lab HF server on Python's http.server (tests/peers/lab_server_http.py: GET /health answers 501),
-  * an OpenAI-compatible server on aiohttp (tests/peers/openai_server_aiohttp.py: /v1/models, streaming).
+  * an OpenAI-compatible server on aiohttp (tests/peers/openai_server_aiohttp.py: /v1/models, streaming),
+  * a /metrics endpoint of the Prometheus Python client library (tests/peers/metrics_server_prometheus.py).
 Each program must find the server ready (wait_until_ready), run, and say which side was real and which embedded.
-Usage: peers_check.py --bin DIR --case flask|http_server|aiohttp"""
+Usage: peers_check.py --bin DIR --case flask|http_server|aiohttp|tls|endpoint_flags|prometheus"""
 import argparse
 import json
 import os
@@ -196,11 +197,35 @@ def case_endpoint_flags():
         server.wait(timeout=10)
 
 
+def case_prometheus():
+    port = free_port()
+    server = start("metrics_server_prometheus.py", port, "--lifetime", "100")
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            r = run("lab2_3_concurrent", "--concurrency", "1,5", "--time-scale", "5", "--metrics-url",
+                    f"http://127.0.0.1:{port}/metrics", "--metrics-interval", "0.5", "--out", out)
+            check(r.returncode == 0, "prometheus: lab2_3 ran with --metrics-url")
+            full = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+            for level in full["levels"]:
+                m = level["server_metrics"]
+                where = f"prometheus: {level['target']['label']} at {level['config']['concurrency']}"
+                series = {s["name"]: s for s in m["series"]}
+                check(m["failed"] == 0 and m["scrapes"] >= 2, f"{where}: {m['scrapes']} scrapes, none failed")
+                running, waiting = series["vllm:num_requests_running"], series["vllm:num_requests_waiting"]
+                check(set(running["values"]) == {3} and set(waiting["values"]) == {2}, f"{where}: gauges as served")
+                check(running["labels"] == '{model_name="m"}', f"{where}: labels kept")
+                counter = series["vllm:num_preemptions_total"]
+                check(counter["type"] == "counter" and counter["delta"] > 0, f"{where}: counter delta {counter['delta']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
     parser.add_argument("--case", required=True, choices=["flask", "http_server", "aiohttp", "tls", "endpoint_flags",
-                                                                  "per_token_itl"])
+                                                                  "per_token_itl", "prometheus"])
     a = parser.parse_args()
     BIN = a.bin
     globals()["case_" + a.case]()

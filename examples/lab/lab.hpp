@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include <servebench.hpp>
+#include <servebench/metrics.hpp>
 #include <servebench/sim.hpp>
 
 #include "../common/cli.hpp"
@@ -101,6 +102,10 @@ struct Options {
   // For real servers: hosted or internal endpoints.
   std::string api_key_env;           // the API key is read from this environment variable
   std::vector<std::string> headers;  // "Name: value"
+  // The servers' own metrics (task 2.3): the embedded servers' always; a real server's with --metrics.
+  bool metrics = false;
+  std::string metrics_url;        // another address than the servers' /metrics (for every side)
+  double metrics_interval_s = 0;  // 0: 1 s; embedded servers: 0.1 s of modelled time
   TlsOptions
       tls;  // --ca-cert, --insecure  // with one real server given, leave the other side out (task 2.1 checks one)
 
@@ -187,6 +192,33 @@ inline void add_server_flags(CLI::App& app, Options& o) {
                  "seconds one whole request may take (default: 60 + 1 per max token; 0: no deadline)")
       ->check(CLI::Range(0.0, 86400.0));
   add_endpoint_flags(app, o);
+}
+
+// --metrics, --metrics-url, --metrics-interval: scrape the servers' Prometheus /metrics while each level runs.
+inline void add_metrics_flags(CLI::App& app, Options& o) {
+  app.add_flag("--metrics", o.metrics,
+               "scrape each real server's /metrics during every level (the embedded servers' always are)");
+  app.add_option("--metrics-url", o.metrics_url,
+                 "scrape this address instead of each server's /metrics (implies --metrics)")
+      ->type_name("URL");
+  app.add_option("--metrics-interval", o.metrics_interval_s,
+                 "seconds between scrapes (default 1; embedded servers: 0.1 of modelled time)")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->type_name("SECONDS");
+}
+
+// Watches a level of `target` by scraping its server's metrics, or nothing: an embedded server is always scraped
+// (it serves /metrics; every 0.1 s of modelled time, or --metrics-interval seconds of modelled time), a real one
+// with --metrics or --metrics-url (every second, or --metrics-interval).
+inline LevelWatcher metrics_watcher(const Options& o, bool embedded) {
+  if (!embedded && !o.metrics && o.metrics_url.empty()) return {};
+  ScrapeOptions scrape;
+  // The embedded vLLM-like server finishes a level in about a modelled second: 0.1 s shows its batch fill and drain.
+  scrape.interval_s = o.metrics_interval_s > 0 ? o.metrics_interval_s : embedded ? 0.1 : 1.0;
+  if (embedded) scrape.interval_s /= o.time_scale;
+  scrape.url = o.metrics_url;  // empty: each server's own /metrics
+  scrape.tls = o.tls;
+  return scrape_each_level(scrape);
 }
 
 // --out, --quiet.
@@ -400,6 +432,17 @@ class Servers {
   std::string hf_url_, vllm_url_;
   std::string api_key_;
 };
+
+// The lab programs' LevelWatcher: each side's metrics_watcher(), the embedded side scraped even without --metrics.
+inline LevelWatcher metrics_watcher(const Options& o, const Servers& servers) {
+  const LevelWatcher hf = metrics_watcher(o, servers.hf_simulated());
+  const LevelWatcher vllm = metrics_watcher(o, servers.vllm_simulated());
+  if (!hf && !vllm) return {};
+  return [hf, vllm](const TargetInfo& target) -> std::function<void(LevelResult&)> {
+    const LevelWatcher& side = target.label == hf_label ? hf : vllm;
+    return side ? side(target) : std::function<void(LevelResult&)>();
+  };
+}
 
 // The report options of every lab table and chart: baseline "hf", the lab's colours.
 inline ReportOptions report_options(std::string subtitle = {}) {

@@ -1,5 +1,6 @@
 // servebench — self-contained SVG charts: grouped bars (throughput per level with speedup labels), lines (mean and
-// p95 latency per level), a TTFT/TPOT pair of panels, and latency CDFs from raw samples.
+// p95 latency per level), a TTFT/TPOT pair of panels, latency CDFs from raw samples, and the timeline of every
+// request next to the server's running and waiting counts (chart/timeline.hpp).
 //
 // Charts are plain data; render_* are free functions returning the SVG text. The SVG has no scripts, no CSS and no
 // external fonts or images (system sans-serif fonts only), a white background and dark text of at least 11px, so it
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "chart/primitives.hpp"
+#include "chart/timeline.hpp"
 #include "files.hpp"
 
 namespace servebench {

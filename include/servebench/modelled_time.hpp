@@ -54,6 +54,11 @@ inline LevelResult to_modelled_time(LevelResult measured, double time_scale) {
         r.server_timing->first_answer_token = s(*r.server_timing->first_answer_token);
     }
   }
+  if (measured.server_metrics) {  // scraped on the same steady clock: the same stretch keeps it beside the records
+    measured.server_metrics->interval_s *= time_scale;
+    for (auto& series : measured.server_metrics->series)
+      for (auto& t : series.t) t = s(t);
+  }
   const LevelSummary before = measured.summary;
   SummarizeOptions options;
   options.method = measured.config.percentile_method;

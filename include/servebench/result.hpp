@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/series.hpp"
 #include "record.hpp"
 #include "serialize.hpp"
 #include "stats.hpp"
@@ -112,6 +113,7 @@ struct LevelResult {
   // Set when records and summary are in modelled time: measured against a simulated server running this many times
   // faster than the GPU it models (see modelled_time.hpp); measured wall-clock durations = these / time_scale.
   std::optional<double> time_scale;
+  std::optional<ServerMetrics> server_metrics;  // the server's /metrics during the level, when scraped
 };
 
 template <class = void>  // see "deferred" in serialize.hpp
@@ -123,7 +125,7 @@ auto json_fields(const LevelResult*) {
                          field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
                          field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
                          field("warnings", &L::warnings), field("repetition", &L::repetition),
-                         field("time_scale", &L::time_scale));
+                         field("time_scale", &L::time_scale), field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.

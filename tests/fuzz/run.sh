@@ -43,7 +43,7 @@ status=0
 printf '%-12s %10s %12s %8s %s\n' target seconds executions corpus result
 for name in $targets; do
   dict=tests/fuzz/json.dict
-  [[ $name == sse ]] && dict=tests/fuzz/sse.dict
+  [[ -f tests/fuzz/$name.dict ]] && dict=tests/fuzz/$name.dict
   work=$out/corpus/$name  # new inputs go here, never into the repository's seed corpus
   mkdir -p "$work"
   result=ok

@@ -38,6 +38,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   detail::PhaseBarrier after_warmup(workers);
   std::atomic<std::uint64_t> next_warmup{0}, next_request{0};
   std::atomic<std::size_t> running{workers};
+  const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
 
   {
@@ -94,7 +95,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
       progress.update(level.done(), request_limit, level.failed(), after_warmup.measured_start(), 0, true);
     for (auto& t : threads) t.join();
   }
-  return level.finish(std::move(target), 0);
+  LevelResult result = level.finish(std::move(target), 0);
+  if (watching) watching(result);
+  return result;
 }
 
 }  // namespace detail

@@ -124,6 +124,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     job_ready.notify_all();
   };
 
+  const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
   const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
@@ -174,7 +175,9 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   for (auto& t : threads) t.join();
   progress.update(level.done(), offsets.size(), level.failed(), t0, 0, true);
   const std::size_t never_sent = offsets.size() - static_cast<std::size_t>(level.done());
-  return level.finish(std::move(target), never_sent);
+  LevelResult result = level.finish(std::move(target), never_sent);
+  if (watching) watching(result);
+  return result;
 }
 
 }  // namespace detail

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -16,6 +18,11 @@ namespace servebench {
 inline constexpr Nanos late_send_threshold_ns = 1'000'000;
 // A connect slower than this was almost surely a lost SYN retried (Linux retries after 1 s): a full accept queue.
 inline constexpr Nanos slow_connect_threshold_ns = 900'000'000;
+
+// Watches a level from outside (metrics/scrape.hpp's scrape_each_level() reads the server's /metrics): called with
+// the level's target just before the level starts; what it returns is called with the result once the last request
+// has ended, to add what it saw. A level run from a sender factory passes an empty TargetInfo.
+using LevelWatcher = std::function<std::function<void(LevelResult&)>(const TargetInfo&)>;
 
 namespace detail {
 
@@ -111,6 +118,13 @@ class RunOptions {
   // clang-format on
   const SummarizeOptions& summarize_options() const noexcept { return summarize_options_; }
 
+  // Something that watches each level (see LevelWatcher); none by default.
+  Derived& watch(LevelWatcher watcher) {
+    watcher_ = std::move(watcher);
+    return self();
+  }
+  const LevelWatcher& watcher() const noexcept { return watcher_; }
+
  private:
   Derived& self() noexcept { return static_cast<Derived&>(*this); }
 
@@ -124,6 +138,7 @@ class RunOptions {
   bool handle_signals_ = true;
   bool preconnect_ = true;
   SummarizeOptions summarize_options_;
+  LevelWatcher watcher_;
 };
 
 }  // namespace detail
@@ -218,6 +233,13 @@ inline LevelConfig level_config(const OpenLoop& o) {
   c.seed = o.seed();
   c.max_in_flight = o.max_in_flight();
   return c;
+}
+
+// Starts the options' watcher on a level's target; returns what to call with the result (empty when none).
+template <class Options>
+std::function<void(LevelResult&)> start_watching(const Options& o, const std::optional<TargetInfo>& target) {
+  if (!o.watcher()) return {};
+  return o.watcher()(target ? *target : TargetInfo{});
 }
 
 }  // namespace detail

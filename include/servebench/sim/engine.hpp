@@ -84,6 +84,15 @@ constexpr Nanos no_event = std::numeric_limits<Nanos>::max();
 inline Nanos ms_to_ns(double ms) { return static_cast<Nanos>(std::llround(ms * 1e6)); }
 
 // An engine in model time (nanoseconds from its start), without threads or clocks: add() a job at time v,
+// What an engine holds at one moment, read for the server's /metrics and its tests.
+struct EngineCounts {
+  Nanos at = 0;                   // real (steady-clock) time it became so
+  std::size_t running = 0;        // in the batch (batching) / in a generate loop (sequential)
+  std::size_t waiting = 0;        // queued, not yet running (arrivals the loop has not taken yet included)
+  double kv_usage = 0;            // batching: KV-cache tokens reserved / kv_cache_tokens; sequential: 0
+  std::uint64_t preemptions = 0;  // these models never preempt (a reservation per sequence): always 0
+};
+
 // next_event() says when something happens next, fire() makes it happen. The real-time loop drives it; tests and
 // predict_burst() drive it directly.
 class Model {
@@ -94,6 +103,7 @@ class Model {
   virtual void fire(std::vector<Emission>& out) = 0;
   virtual std::size_t max_batch() const = 0;
   virtual void all_jobs(std::vector<JobPtr>& out) const = 0;
+  virtual void counts(EngineCounts& out) const = 0;
 };
 
 // Two FIFO resources in tandem, host then device, shared by every generate loop (see the top of the file).
@@ -141,6 +151,9 @@ class SequentialModel final : public Model {
   }
 
   std::size_t max_batch() const override { return max_batch_; }
+
+  // Every loop in progress is running (the loops interleave); none waits inside the engine.
+  void counts(EngineCounts& out) const override { out.running = active_; }
 
   void all_jobs(std::vector<JobPtr>& out) const override {
     out.insert(out.end(), host_queue_.begin(), host_queue_.end());
@@ -227,6 +240,12 @@ class BatchingModel final : public Model {
   }
 
   std::size_t max_batch() const override { return max_batch_; }
+
+  void counts(EngineCounts& out) const override {
+    out.running = running_.size();
+    out.waiting = waiting_.size();
+    out.kv_usage = static_cast<double>(kv_used_) / static_cast<double>(config_.kv_cache_tokens);
+  }
 
   void all_jobs(std::vector<JobPtr>& out) const override {
     out.insert(out.end(), waiting_.begin(), waiting_.end());
@@ -333,6 +352,7 @@ class EngineLoop {
       }
       job->submitted = now_ns();
       arrivals_.push_back(std::move(job));
+      note_counts();
     }
     cv_.notify_one();
   }
@@ -362,6 +382,18 @@ class EngineLoop {
   }
   std::uint64_t tokens() const { return tokens_.load(); }
 
+  // What the engine holds now.
+  EngineCounts counts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return counts_locked();
+  }
+  // Every change of the running and waiting counts since the start, in order (the first max_history).
+  std::vector<EngineCounts> counts_history() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return history_;
+  }
+  static constexpr std::size_t max_history = 200000;
+
  private:
   static void abort_job(Job& job) {
     {
@@ -369,6 +401,20 @@ class EngineLoop {
       if (!job.finished) job.aborted = true;
     }
     job.cv.notify_all();
+  }
+
+  EngineCounts counts_locked() const {
+    EngineCounts c;
+    model_->counts(c);
+    c.waiting += arrivals_.size();
+    c.at = now_ns();
+    return c;
+  }
+  void note_counts() {
+    if (history_.size() >= max_history) return;
+    const EngineCounts c = counts_locked();
+    if (!history_.empty() && history_.back().running == c.running && history_.back().waiting == c.waiting) return;
+    history_.push_back(c);
   }
 
   Nanos to_model(Nanos real) const { return static_cast<Nanos>(static_cast<double>(real - origin_) * time_scale_); }
@@ -388,6 +434,7 @@ class EngineLoop {
           model_->add(std::move(arrivals_.front()), at);
           arrivals_.pop_front();
           max_batch_ = model_->max_batch();
+          note_counts();
           continue;
         }
       }
@@ -405,6 +452,7 @@ class EngineLoop {
       emissions.clear();
       model_->fire(emissions);
       max_batch_ = model_->max_batch();
+      note_counts();
       lock.unlock();
       deliver(emissions);
       lock.lock();
@@ -436,6 +484,7 @@ class EngineLoop {
   bool stopping_ = false;
   std::size_t max_batch_ = 0;
   std::atomic<std::uint64_t> tokens_{0};
+  std::vector<EngineCounts> history_;
   std::thread thread_;
 };
 

@@ -4,7 +4,8 @@
 // wire.hpp; this file only moves them through the engine and onto the connection.
 //
 // Routes, on 127.0.0.1 by default: api "hf" serves POST /v1/completions in the hf format; api "openai" serves POST
-// /v1/completions and /v1/chat/completions in the completions and chat formats. Both: GET /health, GET /v1/models.
+// /v1/completions and /v1/chat/completions in the completions and chat formats. Both: GET /health, GET /v1/models,
+// and GET /metrics: the engine's state in vLLM's Prometheus format (metrics_text()).
 //
 // Ground truth: every reply carries "sim_timing": {"first_token_ns", "last_token_ns"} on std::chrono::steady_clock
 // (the same clock as servebench::now_ns() when client and server share a process). Streaming: taken just before
@@ -33,6 +34,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "../metrics/prometheus.hpp"
 #include "../record.hpp"
 #include "config.hpp"
 #include "engine.hpp"
@@ -116,6 +118,40 @@ class ServerState {
 
   void handle_generation(const httplib::Request& req, httplib::Response& res, const WireFormat& wire);
 
+  // The engine's state as vLLM writes it on /metrics (the names vLLM 0.10 uses; both engines, so a chart reads the
+  // lab's two servers alike): requests running and waiting, KV-cache usage (batching only: the sequential engine
+  // has no KV cache of its own to speak of), preemptions (these engines never preempt), tokens generated and
+  // requests finished.
+  std::string metrics_text() const {
+    namespace prom = servebench::prometheus;
+    const EngineCounts c = engine_.counts();
+    const std::vector<std::pair<std::string, std::string>> model{{"model_name", options_.model()}};
+    std::uint64_t completed = 0;
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      completed = stats_.completed;
+    }
+    std::vector<prom::Family> families;
+    auto add = [&](const char* name, const char* type, const char* help, double value) {
+      families.push_back(prom::Family{name, type, help, {prom::Sample{name, model, value, std::nullopt}}});
+    };
+    add("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.",
+        static_cast<double>(c.running));
+    add("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.",
+        static_cast<double>(c.waiting));
+    if (options_.engine() == EngineKind::continuous_batching)
+      add("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", c.kv_usage);
+    add("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.",
+        static_cast<double>(c.preemptions));
+    // Prefix cache: vllm:prefix_cache_queries_total and vllm:prefix_cache_hits_total belong here once the engine
+    // keeps a prefix cache (it has none yet).
+    add("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
+        static_cast<double>(engine_.tokens()));
+    add("vllm:request_success_total", "counter", "Count of successfully processed requests.",
+        static_cast<double>(completed));
+    return prom::write(families);
+  }
+
   void install_routes() {
     const bool hf = options_.api() == ApiFlavour::hf;
     if (hf) {
@@ -130,6 +166,9 @@ class ServerState {
         res.set_content(R"({"status":"ok"})", "application/json");
       else
         res.status = 200;
+    });
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
     });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       const nlohmann::json j{{"object", "list"},
@@ -468,6 +507,12 @@ class Server {
     st.tokens = state_->engine_.tokens();
     st.max_batch = state_->engine_.max_batch();
     return st;
+  }
+
+  // Every change of the engine's running and waiting counts while it ran (the ground truth of /metrics); empty
+  // once stopped.
+  std::vector<detail::EngineCounts> engine_history() const {
+    return state_ ? state_->engine_.counts_history() : std::vector<detail::EngineCounts>{};
   }
 
  private:
