@@ -20,3 +20,6 @@
 #include "servebench/url.hpp"
 #include "servebench/version.hpp"
 #include "servebench/workload.hpp"
+#include "servebench/workload/datasets.hpp"
+#include "servebench/workload/lengths.hpp"
+#include "servebench/workload/tokenizer.hpp"

@@ -1249,6 +1249,7 @@ inline ServerOptions preset(const std::string& name) {
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -1264,6 +1265,7 @@ inline ServerOptions preset(const std::string& name) {
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 
 namespace servebench {
@@ -1273,6 +1275,39 @@ namespace detail {
 // Prompt length in pseudo-tokens: about four bytes a token, as BPE tokenizers average on English text.
 inline std::int64_t count_prompt_tokens(const std::string& text) {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>((text.size() + 3) / 4));
+}
+
+// What a chat template adds per message (role markers), as Llama 3's adds about 4: template tokens have id 0.
+inline constexpr std::int64_t chat_template_tokens = 4;
+
+// The pseudo-tokens themselves, as POST /tokenize returns them: each id packs up to four bytes of the text
+// (little-endian), so /detokenize gives the text back exactly and tokenize(t).size() == count_prompt_tokens(t).
+// The empty text is one token, id 0 (as a tokenizer's beginning-of-sequence token), whose text is empty.
+inline std::vector<std::int64_t> tokenize(const std::string& text) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(text.size() / 4 + 1);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t id = 0;
+    for (std::size_t b = 0; b < 4 && i + b < text.size(); ++b)
+      id |= static_cast<std::uint32_t>(static_cast<unsigned char>(text[i + b])) << (8 * b);
+    ids.push_back(id);
+  }
+  if (ids.empty()) ids.push_back(0);
+  return ids;
+}
+
+// The text of `ids`; false when an id is not one tokenize() can give (negative, or above 32 bits).
+inline bool detokenize(const std::vector<std::int64_t>& ids, std::string& text) {
+  text.clear();
+  for (const auto id : ids) {
+    if (id < 0 || id > 0xFFFFFFFFLL) return false;
+    for (int b = 0; b < 4; ++b) {
+      const auto byte = static_cast<char>((static_cast<std::uint64_t>(id) >> (8 * b)) & 0xFF);
+      if (byte == 0) break;
+      text += byte;
+    }
+  }
+  return true;
 }
 
 // Token i of a reply: one word, deterministic in (seed, prompt, i), as greedy decoding is.
@@ -1625,7 +1660,7 @@ class ChatWire final : public OpenAiWire {
       else if (c != m.end() && !c->is_null())
         content = c->dump();
       g.prompt += m["role"].get<std::string>() + ": " + content + "\n";
-      g.prompt_tokens += count_prompt_tokens(content) + 4;  // Llama-3's template adds about 4 per message
+      g.prompt_tokens += count_prompt_tokens(content) + chat_template_tokens;
     }
     g.max_tokens = request_int(body, "max_completion_tokens", request_int(body, "max_tokens", 16, 400), 400);
   }
@@ -1730,6 +1765,7 @@ class ServerState {
     } else {
       route("/v1/completions", completions_wire_);
       route("/v1/chat/completions", chat_wire_);
+      install_tokenizer_routes();
     }
     http_.Get("/health", [hf](const httplib::Request&, httplib::Response& res) {
       // vLLM answers 200 with an empty body; the lab's HF server with a small JSON object.
@@ -1752,6 +1788,46 @@ class ServerState {
   }
 
  private:
+  // vLLM's and SGLang's POST /tokenize {"prompt"} or {"messages"} -> {"tokens", "count", "max_model_len"} (the
+  // count is what usage.prompt_tokens will say, chat template included), and /detokenize {"tokens"} -> {"prompt"};
+  // llama.cpp's {"content"} is read too, and /detokenize answers it under "content" as well.
+  void install_tokenizer_routes() {
+    auto bad = [this](httplib::Response& res, const std::string& message) { completions_wire_.error(res, 400, message); };
+    http_.Post("/tokenize", [this, bad](const httplib::Request& req, httplib::Response& res) {
+      const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_object()) return bad(res, "request body must be a JSON object");
+      std::vector<std::int64_t> ids;
+      const auto messages = body.find("messages");
+      const auto prompt = body.find("prompt") != body.end() ? body.find("prompt") : body.find("content");
+      if (messages != body.end()) {
+        if (!messages->is_array() || messages->empty()) return bad(res, "'messages' must be a non-empty list");
+        for (const auto& m : *messages) {
+          if (!m.is_object() || !m.contains("content") || !m["content"].is_string())
+            return bad(res, "each message needs a 'content' string");
+          ids.insert(ids.end(), static_cast<std::size_t>(chat_template_tokens), 0);
+          const auto content = tokenize(m["content"].get<std::string>());
+          ids.insert(ids.end(), content.begin(), content.end());
+        }
+      } else if (prompt != body.end() && prompt->is_string()) {
+        ids = tokenize(prompt->get<std::string>());
+      } else {
+        return bad(res, "'prompt' (string) or 'messages' is required");
+      }
+      const nlohmann::json out{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", options_.max_model_len()}};
+      res.set_content(out.dump(), "application/json");
+    });
+    http_.Post("/detokenize", [bad](const httplib::Request& req, httplib::Response& res) {
+      const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+      const auto tokens = body.is_object() ? body.find("tokens") : body.end();
+      if (!body.is_object() || tokens == body.end() || !tokens->is_array() ||
+          !std::all_of(tokens->begin(), tokens->end(), [](const nlohmann::json& t) { return t.is_number_integer(); }))
+        return bad(res, "'tokens' must be a list of integer token ids");
+      std::string text;
+      if (!detokenize(tokens->get<std::vector<std::int64_t>>(), text)) return bad(res, "unknown token id in 'tokens'");
+      res.set_content(nlohmann::json{{"prompt", text}, {"content", text}}.dump(), "application/json");
+    });
+  }
+
   void route(const char* path, const WireFormat& wire) {
     http_.Post(path, [this, &wire](const httplib::Request& req, httplib::Response& res) {
       handle_generation(req, res, wire);

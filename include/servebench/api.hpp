@@ -41,6 +41,9 @@ struct GenerationOptions {
   bool stream = false;            // ask for a stream of events (only dialects with `event` can)
   bool ignore_eos = false;        // vLLM extension: generate exactly max_tokens
   std::optional<int> min_tokens;  // vLLM extension
+  // Generate exactly each prompt's max_tokens: ignore_eos and min_tokens = max_tokens (vLLM, SGLang, llama.cpp).
+  // TGI has no equivalent; the summary's short_outputs then says how many replies ended early.
+  bool force_output_length = false;
 };
 
 namespace api {
@@ -208,8 +211,9 @@ void put_openai_options(Json& body, const Prompt& prompt, const GenerationOption
   if (!g.model.empty()) body["model"] = g.model;
   body["max_tokens"] = prompt.max_tokens;
   body["temperature"] = g.temperature;
-  if (g.ignore_eos) body["ignore_eos"] = true;
+  if (g.ignore_eos || g.force_output_length) body["ignore_eos"] = true;
   if (g.min_tokens) body["min_tokens"] = *g.min_tokens;
+  if (g.force_output_length) body["min_tokens"] = prompt.max_tokens;
   if (g.stream) {
     body["stream"] = true;
     // Without it an OpenAI-style stream carries no token count and n_out would fall back to counting events.
@@ -281,13 +285,16 @@ struct openai_completions {
   }
 };
 
-// OpenAI /v1/chat/completions: one user message; streamed text arrives in choices[0].delta.content.
+// OpenAI /v1/chat/completions: the prompt's messages, or one user message of its text; streamed text arrives in
+// choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
   template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    HttpCall call{"/v1/chat/completions",
-                  {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt.text}}})}}};
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& m : prompt.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    if (messages.empty()) messages.push_back({{"role", "user"}, {"content", prompt.text}});
+    HttpCall call{"/v1/chat/completions", {{"messages", std::move(messages)}}};
     detail::put_openai_options(call.body, prompt, g);
     return call;
   }

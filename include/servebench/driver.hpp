@@ -97,6 +97,12 @@ class DriverOptions {
     return *this;
   }
   std::optional<int> min_tokens() const noexcept { return generation_.min_tokens; }
+  // Every reply exactly max_tokens long where the dialect can ask for it (GenerationOptions::force_output_length).
+  DriverOptions& force_output_length(bool on) {
+    generation_.force_output_length = on;
+    return *this;
+  }
+  bool force_output_length() const noexcept { return generation_.force_output_length; }
   DriverOptions& connect_timeout(Duration d) {
     connect_timeout_ = d;
     return *this;

@@ -118,8 +118,10 @@ struct RequestRecord {
   Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
   std::vector<Nanos> event_times;             // arrival of every text-carrying event (streaming only)
 
-  std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
-  std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
+  std::int64_t n_in = -1;             // prompt tokens when the server reported them, else -1
+  std::int64_t n_in_expected = -1;    // the workload's count of the prompt's tokens (Prompt::input_tokens), else -1
+  std::int64_t n_out_requested = -1;  // the max_tokens asked for, when a scheduler sent it, else -1
+  std::int64_t n_reasoning = -1;      // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -160,6 +162,7 @@ auto json_fields(const RequestRecord*) {
                          required("t_send", &R::t_send), required("t_first_token", &R::t_first_token),
                          field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
                          field("event_times", &R::event_times), field("n_in", &R::n_in),
+                         field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
                          field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
                          field("token_source", &R::token_source), field("http_status", &R::http_status),
                          required("error_kind", &R::error_kind), field("error_message", &R::error_message),
@@ -215,6 +218,17 @@ struct LevelSummary {
   double throughput_req_per_sec = 0;
   double output_tokens_per_sec = 0;
   std::int64_t total_output_tokens = 0;
+  // Prompt tokens as the server reported them (usage.prompt_tokens), over the successful requests that carry a count.
+  std::int64_t total_input_tokens = 0;
+  std::size_t input_tokens_reported = 0;  // successful requests whose reply carried usage.prompt_tokens
+  double input_tokens_per_sec = 0;
+  double total_tokens_per_sec = 0;  // input + output
+  // Prompts built to a length (Prompt::input_tokens) whose server count differs from it: never silently accepted.
+  std::size_t input_length_checked = 0;
+  std::size_t input_length_mismatches = 0;
+  // Output lengths asked for (max_tokens) against those achieved, over the successful requests.
+  std::int64_t requested_output_tokens = 0;
+  std::size_t short_outputs = 0;  // successful requests that got fewer tokens than max_tokens (an early EOS)
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
@@ -247,6 +261,18 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     }
     ++s.successful;
     s.total_output_tokens += r.n_out;
+    if (r.n_in >= 0) {
+      s.total_input_tokens += r.n_in;
+      ++s.input_tokens_reported;
+      if (r.n_in_expected >= 0) {
+        ++s.input_length_checked;
+        if (r.n_in != r.n_in_expected) ++s.input_length_mismatches;
+      }
+    }
+    if (r.n_out_requested > 0) {
+      s.requested_output_tokens += r.n_out_requested;
+      if (r.n_out < r.n_out_requested) ++s.short_outputs;
+    }
     latency.push_back(r.latency_s());
     latency_from_sched.push_back(r.latency_from_sched_s());
     client_queue.push_back(r.client_queue_s());
@@ -280,6 +306,8 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   if (s.wall_s > 0) {
     s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
     s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
+    s.input_tokens_per_sec = static_cast<double>(s.total_input_tokens) / s.wall_s;
+    s.total_tokens_per_sec = s.input_tokens_per_sec + s.output_tokens_per_sec;
     if (options.slo.any()) s.goodput_req_per_sec = static_cast<double>(good) / s.wall_s;
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
@@ -301,18 +329,22 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
-                         required("successful", &L::successful), required("failed", &L::failed),
-                         field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         required("wall_s", &L::wall_s), field("peak_in_flight", &L::peak_in_flight),
-                         field("mean_in_flight", &L::mean_in_flight),
-                         required("throughput_req_per_sec", &L::throughput_req_per_sec),
-                         required("output_tokens_per_sec", &L::output_tokens_per_sec),
-                         field("total_output_tokens", &L::total_output_tokens),
-                         field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
-                         field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-                         field("ttfa", &L::ttfa));
+  return std::make_tuple(
+      required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
+      required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
+      field("failed_by_kind", &L::failed_by_kind), required("wall_s", &L::wall_s),
+      field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
+      required("throughput_req_per_sec", &L::throughput_req_per_sec),
+      required("output_tokens_per_sec", &L::output_tokens_per_sec),
+      field("total_output_tokens", &L::total_output_tokens), field("total_input_tokens", &L::total_input_tokens),
+      field("input_tokens_reported", &L::input_tokens_reported),
+      field("input_tokens_per_sec", &L::input_tokens_per_sec), field("total_tokens_per_sec", &L::total_tokens_per_sec),
+      field("input_length_checked", &L::input_length_checked),
+      field("input_length_mismatches", &L::input_length_mismatches),
+      field("requested_output_tokens", &L::requested_output_tokens), field("short_outputs", &L::short_outputs),
+      field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
+      field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
+      field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl), field("ttfa", &L::ttfa));
 }
 
 }  // namespace servebench

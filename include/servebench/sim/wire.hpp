@@ -330,7 +330,7 @@ class ChatWire final : public OpenAiWire {
       else if (c != m.end() && !c->is_null())
         content = c->dump();
       g.prompt += m["role"].get<std::string>() + ": " + content + "\n";
-      g.prompt_tokens += count_prompt_tokens(content) + 4;  // Llama-3's template adds about 4 per message
+      g.prompt_tokens += count_prompt_tokens(content) + chat_template_tokens;
     }
     g.max_tokens = request_int(body, "max_completion_tokens", request_int(body, "max_tokens", 16, 400), 400);
   }
