@@ -22,4 +22,6 @@
 #include "servebench/workload.hpp"
 #include "servebench/workload/datasets.hpp"
 #include "servebench/workload/lengths.hpp"
+#include "servebench/workload/multiturn.hpp"
 #include "servebench/workload/tokenizer.hpp"
+#include "servebench/workload/trace.hpp"

@@ -36,7 +36,9 @@
 //   servebench/scheduler/sweep.hpp
 //   servebench/workload/datasets.hpp
 //   servebench/workload/lengths.hpp
+//   servebench/workload/multiturn.hpp
 //   servebench/workload/tokenizer.hpp
+//   servebench/workload/trace.hpp
 #pragma once
 
 // ---- begin servebench.hpp ----
@@ -750,10 +752,11 @@ struct RequestRecord {
   Nanos t_end = 0;                            // last text-carrying event, or the last byte of a non-streaming reply
   std::vector<Nanos> event_times;             // arrival of every text-carrying event (streaming only)
 
-  std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
+  std::int64_t n_in = -1;             // prompt tokens when the server reported them, else -1
   std::int64_t n_in_expected = -1;    // the workload's count of the prompt's tokens (Prompt::input_tokens), else -1
   std::int64_t n_out_requested = -1;  // the max_tokens asked for, when a scheduler sent it, else -1
-  std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
+  std::int64_t n_in_cached = -1;      // of n_in, tokens the server found in its prefix cache, when it says, else -1
+  std::int64_t n_reasoning = -1;      // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -795,11 +798,11 @@ auto json_fields(const RequestRecord*) {
                          field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
                          field("event_times", &R::event_times), field("n_in", &R::n_in),
                          field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
-                         field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                         field("token_source", &R::token_source), field("http_status", &R::http_status),
-                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                         field("body_start", &R::body_start), field("text", &R::text),
-                         field("server_timing", &R::server_timing));
+                         field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning),
+                         required("n_out", &R::n_out), field("token_source", &R::token_source),
+                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
+                         field("error_message", &R::error_message), field("body_start", &R::body_start),
+                         field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -858,6 +861,10 @@ struct LevelSummary {
   // Prompts built to a length (Prompt::input_tokens) whose server count differs from it: never silently accepted.
   std::size_t input_length_checked = 0;
   std::size_t input_length_mismatches = 0;
+  // Prefix cache, when the server reports it (usage.prompt_tokens_details.cached_tokens): the cached share of the
+  // input tokens of the requests that say.
+  std::int64_t cached_input_tokens = 0;
+  std::optional<double> prefix_hit_rate;
   // Output lengths asked for (max_tokens) against those achieved, over the successful requests.
   std::int64_t requested_output_tokens = 0;
   std::size_t short_outputs = 0;  // successful requests that got fewer tokens than max_tokens (an early EOS)
@@ -873,6 +880,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
+  std::int64_t cached_of = 0;  // input tokens of the requests that reported a cached count
   for (const auto& r : records) {
     if (r.warmup) continue;
     if (s.target.empty()) s.target = r.target;
@@ -900,6 +908,10 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
         ++s.input_length_checked;
         if (r.n_in != r.n_in_expected) ++s.input_length_mismatches;
       }
+    }
+    if (r.n_in_cached >= 0 && r.n_in > 0) {
+      cached_of += r.n_in;
+      s.cached_input_tokens += r.n_in_cached;
     }
     if (r.n_out_requested > 0) {
       s.requested_output_tokens += r.n_out_requested;
@@ -944,6 +956,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
   }
+  if (cached_of > 0) s.prefix_hit_rate = static_cast<double>(s.cached_input_tokens) / static_cast<double>(cached_of);
   auto maybe = [&](std::vector<double>& v) -> std::optional<Summary> {
     if (v.empty()) return std::nullopt;
     return summarize_samples(std::move(v), options.method);
@@ -961,26 +974,23 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return std::make_tuple(required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
-                         required("successful", &L::successful), required("failed", &L::failed),
-                         field("interrupted", &L::interrupted), field("failed_by_kind", &L::failed_by_kind),
-                         required("wall_s", &L::wall_s), field("peak_in_flight", &L::peak_in_flight),
-                         field("mean_in_flight", &L::mean_in_flight),
-                         required("throughput_req_per_sec", &L::throughput_req_per_sec),
-                         required("output_tokens_per_sec", &L::output_tokens_per_sec),
-                         field("total_output_tokens", &L::total_output_tokens),
-                         field("total_input_tokens", &L::total_input_tokens),
-                         field("input_tokens_reported", &L::input_tokens_reported),
-                         field("input_tokens_per_sec", &L::input_tokens_per_sec),
-                         field("total_tokens_per_sec", &L::total_tokens_per_sec),
-                         field("input_length_checked", &L::input_length_checked),
-                         field("input_length_mismatches", &L::input_length_mismatches),
-                         field("requested_output_tokens", &L::requested_output_tokens),
-                         field("short_outputs", &L::short_outputs),
-                         field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
-                         field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-                         field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-                         field("ttfa", &L::ttfa));
+  return std::make_tuple(
+      required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
+      required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
+      field("failed_by_kind", &L::failed_by_kind), required("wall_s", &L::wall_s),
+      field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
+      required("throughput_req_per_sec", &L::throughput_req_per_sec),
+      required("output_tokens_per_sec", &L::output_tokens_per_sec),
+      field("total_output_tokens", &L::total_output_tokens), field("total_input_tokens", &L::total_input_tokens),
+      field("input_tokens_reported", &L::input_tokens_reported),
+      field("input_tokens_per_sec", &L::input_tokens_per_sec), field("total_tokens_per_sec", &L::total_tokens_per_sec),
+      field("input_length_checked", &L::input_length_checked),
+      field("input_length_mismatches", &L::input_length_mismatches),
+      field("cached_input_tokens", &L::cached_input_tokens), field("prefix_hit_rate", &L::prefix_hit_rate),
+      field("requested_output_tokens", &L::requested_output_tokens), field("short_outputs", &L::short_outputs),
+      field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
+      field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
+      field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl), field("ttfa", &L::ttfa));
 }
 
 }  // namespace servebench
@@ -1083,7 +1093,8 @@ class Workload {
  private:
   std::string too_few(std::uint64_t requests) const {
     return "servebench: the data set '" + name_ + "' holds " + std::to_string(*size_) + " prompts but the run needs " +
-           std::to_string(requests) + "; ask for fewer requests, or sample it with replacement (--sample-with-replacement)";
+           std::to_string(requests) +
+           "; ask for fewer requests, or sample it with replacement (--sample-with-replacement)";
   }
 
   std::shared_ptr<const Generator> generator_;  // shared: copies of a workload are cheap and see the same prompts
@@ -1159,7 +1170,8 @@ inline Workload template_prompts(std::string pattern, int max_tokens, std::optio
 }
 
 // Parses JSON Lines: one object per line, {"prompt": string | "messages": [{"role", "content"}, ...], "max_tokens":
-// positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in error messages.
+// positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in
+// error messages.
 template <class = void>  // deferred: see serialize.hpp
 std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
                                         int default_max_tokens = 100) {
@@ -1279,8 +1291,9 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  std::optional<std::int64_t> reasoning_tokens;  // of completion_tokens, reasoning (when the server says)
-  std::optional<ServerTiming> server_timing;     // from the dialect's server_timing hook, when it has one
+  std::optional<std::int64_t> reasoning_tokens;      // of completion_tokens, reasoning (when the server says)
+  std::optional<std::int64_t> cached_prompt_tokens;  // of prompt_tokens, found in the server's prefix cache
+  std::optional<ServerTiming> server_timing;         // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
@@ -1293,6 +1306,7 @@ struct Event {
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
   std::optional<std::int64_t> reasoning_tokens;
+  std::optional<std::int64_t> cached_prompt_tokens;
   bool terminator = false;  // the stream is complete after this event
   std::optional<ServerTiming> server_timing;
 };
@@ -1361,6 +1375,9 @@ void read_usage(const nlohmann::json& body, Out& out) {
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
   if (const auto details = it->find("completion_tokens_details"); details != it->end() && details->is_object())
     out.reasoning_tokens = optional_int(*details, "reasoning_tokens");
+  // vLLM and SGLang with prefix caching, OpenAI: usage.prompt_tokens_details.cached_tokens.
+  if (const auto details = it->find("prompt_tokens_details"); details != it->end() && details->is_object())
+    out.cached_prompt_tokens = optional_int(*details, "cached_tokens");
 }
 
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
@@ -1505,7 +1522,8 @@ struct openai_completions {
   }
 };
 
-// OpenAI /v1/chat/completions: the prompt's messages, or one user message of its text; streamed text arrives in choices[0].delta.content.
+// OpenAI /v1/chat/completions: the prompt's messages, or one user message of its text; streamed text arrives in
+// choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
   template <class = void>
@@ -3351,6 +3369,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
   if (c.reasoning_tokens) r.n_reasoning = *c.reasoning_tokens;
+  if (c.cached_prompt_tokens) r.n_in_cached = *c.cached_prompt_tokens;
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 
@@ -4045,6 +4064,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                      "fail %",
                                      "in flight",
                                      "req/s",
+                                     "in tok/s",
                                      "out tok/s",
                                      "mean s",
                                      "p95 s"};
@@ -4066,6 +4086,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                       s.sent ? detail::fixed(100.0 * static_cast<double>(s.failed) / s.sent, 1) : "-",
                                       detail::fixed(s.mean_in_flight, 1) + "/" + std::to_string(s.peak_in_flight),
                                       detail::fixed(s.throughput_req_per_sec, 2),
+                                      s.input_tokens_reported ? detail::fixed(s.input_tokens_per_sec, 1) : "-",
                                       detail::fixed(s.output_tokens_per_sec, 1),
                                       s.latency ? detail::fixed(s.latency->mean, 3) : "-",
                                       s.latency ? detail::fixed(s.latency->p95, 3) : "-"};
@@ -4265,8 +4286,10 @@ inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<Lev
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 
 namespace servebench {
@@ -4383,11 +4406,23 @@ class ClosedLoop : public detail::RunOptions<ClosedLoop> {
     concurrency_ = workers;
     return *this;
   }
+  // Conversations: each worker takes a whole session of `turns` requests (indices s * turns ... s * turns + turns - 1,
+  // as workload/multiturn.hpp numbers them) and sends them in order, `think_time` apart, so that concurrency means
+  // concurrent sessions. 1: every request on its own.
+  ClosedLoop& sessions(std::size_t turns, std::chrono::nanoseconds think_time = std::chrono::nanoseconds(0)) {
+    turns_ = turns;
+    think_time_ = think_time;
+    return *this;
+  }
   // clang-format on
   std::size_t concurrency() const noexcept { return concurrency_; }
+  std::size_t session_turns() const noexcept { return turns_; }
+  std::chrono::nanoseconds think_time() const noexcept { return think_time_; }
 
  private:
   std::size_t concurrency_ = 1;
+  std::size_t turns_ = 1;
+  std::chrono::nanoseconds think_time_{0};
 };
 
 // Open loop: requests arrive at `rate` per second whatever the server does; an arrival that finds no free worker
@@ -4425,10 +4460,33 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
     max_in_flight_ = cap;
     return *this;
   }
-  // clang-format on
   std::size_t max_in_flight() const noexcept { return max_in_flight_; }
 
+  // An injected arrival schedule (a trace): the measured requests' times after the start, non-decreasing. When set,
+  // rate, distribution and ramp are not used; requests() and duration() still cut it short.
+  OpenLoop& schedule(std::vector<Nanos> offsets) {
+    schedule_ = std::move(offsets);
+    return *this;
+  }
+  const std::vector<Nanos>& schedule() const noexcept { return schedule_; }
+
+  // A request-rate ramp from `from` to `to` per second over `over`, linear or exponential, then `to` on; the
+  // arrival distribution shapes the gaps around it. Without requests() or duration() the run lasts the ramp.
+  OpenLoop& ramp_up(double from, double to, std::chrono::nanoseconds over, bool exponential = false) {
+    ramp_ = Ramp{from, to, over, exponential};
+    return *this;
+  }
+  struct Ramp {
+    double from = 0, to = 0;
+    std::chrono::nanoseconds over{0};
+    bool exponential = false;
+  };
+  const std::optional<Ramp>& ramp_up() const noexcept { return ramp_; }
+  // clang-format on
+
  private:
+  std::vector<Nanos> schedule_;
+  std::optional<Ramp> ramp_;
   double rate_ = 1.0;
   Arrival distribution_ = Arrival::poisson;
   double burstiness_ = 1.0;
@@ -4529,6 +4587,37 @@ class ArrivalSampler {
   std::uint64_t state_;
 };
 
+// Arrivals under a rate ramp: gaps drawn at rate 1 in the ramp's cumulative intensity L(t) = integral of the rate,
+// then mapped back to time by inverting L (a time change of the arrival process, exact for Poisson).
+inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
+                                       Nanos duration) {
+  const double a = ramp.from, b = ramp.to, span = std::chrono::duration<double>(ramp.over).count();
+  if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b) || !(span > 0))
+    throw std::invalid_argument("servebench: a ramp needs rates > 0 and a duration > 0 (FROM:TO:SECONDS)");
+  if (count == 0 && duration == 0) duration = ramp.over.count();
+  const bool flat = std::fabs(b - a) < 1e-12 * a;
+  const double k = std::log(b / a);
+  const double at_end = ramp.exponential && !flat ? a * span * (b / a - 1) / k : (a + b) / 2 * span;
+  auto time_of = [&](double intensity) {  // L^-1
+    if (intensity >= at_end) return span + (intensity - at_end) / b;
+    if (flat) return intensity / a;
+    if (ramp.exponential) return span * std::log1p(intensity * k / (a * span)) / k;
+    const double slope = (b - a) / span;  // a t + slope t^2 / 2 = intensity
+    return (-a + std::sqrt(a * a + 2 * slope * intensity)) / slope;
+  };
+  ArrivalSampler sampler(1.0, options.distribution(), options.burstiness(), options.seed());
+  std::vector<Nanos> offsets;
+  double intensity = 0;
+  for (;;) {
+    if (count > 0 && offsets.size() >= count) break;
+    const auto at = static_cast<Nanos>(std::llround(time_of(intensity) * 1e9));
+    if (duration > 0 && at >= duration) break;
+    offsets.push_back(at);
+    intensity += sampler.next_gap_s();
+  }
+  return offsets;
+}
+
 }  // namespace detail
 
 // `count` inter-arrival gaps in seconds, exactly what an open loop with these settings waits between arrivals.
@@ -4546,7 +4635,18 @@ inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, 
 inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
                                           std::optional<std::uint64_t> workload_size = std::nullopt) {
   std::uint64_t count = options.requests();
-  const Nanos duration = options.duration().count();
+  Nanos duration = options.duration().count();
+  if (!options.schedule().empty()) {
+    std::vector<Nanos> offsets;
+    for (const Nanos at : options.schedule()) {
+      if (at < 0 || (!offsets.empty() && at < offsets.back()))
+        throw std::invalid_argument("servebench: an arrival schedule must be non-negative and non-decreasing");
+      if ((count > 0 && offsets.size() >= count) || (duration > 0 && at >= duration)) break;
+      offsets.push_back(at);
+    }
+    return offsets;
+  }
+  if (const auto& ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
   if (count == 0 && duration == 0) {
     if (!workload_size)
       throw std::invalid_argument("servebench: an open loop over an infinite workload needs requests() or duration()");
@@ -4571,7 +4671,9 @@ inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
 // servebench — the closed loop: exactly N requests in flight until a request count or a duration is reached (the
 // lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive).
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -5232,12 +5334,26 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
           }
           after_warmup.arrive_and_wait();
           const Nanos end = duration > 0 ? after_warmup.measured_start() + duration : 0;
-          for (;;) {
+          const std::uint64_t turns = std::max<std::size_t>(1, options.session_turns());
+          for (bool more = true; more;) {
             if (level.stopping()) break;
             if (end > 0 && now_ns() >= end) break;
-            const std::uint64_t i = next_request.fetch_add(1);
-            if (request_limit > 0 && i >= request_limit) break;
-            level.send_one(sender, i, 0, false);
+            // One request, or one session's turns in order (next_request counts sessions then).
+            const std::uint64_t first = next_request.fetch_add(1) * turns;
+            for (std::uint64_t t = 0; t < turns; ++t) {
+              const std::uint64_t i = first + t;
+              if ((request_limit > 0 && i >= request_limit) || level.stopping()) {
+                more = false;
+                break;
+              }
+              if (t > 0 && options.think_time().count() > 0) {
+                const Nanos until = now_ns() + options.think_time().count();
+                while (!level.stopping() && now_ns() < until)
+                  std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
+                      std::chrono::milliseconds(5), std::chrono::nanoseconds(until - now_ns())));
+              }
+              level.send_one(sender, i, 0, false);
+            }
           }
         };
         bool arrived = false;
@@ -5646,9 +5762,9 @@ namespace servebench {
 
 // How a run takes its prompts from a data set.
 struct DatasetSampling {
-  std::uint64_t requests = 0;     // 0: every entry, in file order
-  bool with_replacement = false;  // may repeat entries (and so feed more requests than the file holds)
-  std::uint64_t seed = 0;         // which entries, in which order (a seeded shuffle, or seeded draws)
+  std::uint64_t requests = 0;             // 0: every entry, in file order
+  bool with_replacement = false;          // may repeat entries (and so feed more requests than the file holds)
+  std::uint64_t seed = 0;                 // which entries, in which order (a seeded shuffle, or seeded draws)
   std::optional<int> output_tokens = {};  // every max_tokens set to this (--output-tokens) instead of the file's
 };
 
@@ -5799,9 +5915,9 @@ template <>
 struct EnumNames<LengthShape> {
   static constexpr const char* what = "length distribution";
   static constexpr std::pair<LengthShape, const char*> entries[] = {{LengthShape::fixed, "fixed"},
-                                                                     {LengthShape::uniform, "uniform"},
-                                                                     {LengthShape::normal, "normal"},
-                                                                     {LengthShape::lognormal, "lognormal"}};
+                                                                    {LengthShape::uniform, "uniform"},
+                                                                    {LengthShape::normal, "normal"},
+                                                                    {LengthShape::lognormal, "lognormal"}};
 };
 SERVEBENCH_ENUM_JSON(LengthShape)
 
@@ -5809,14 +5925,9 @@ namespace detail {
 
 // Two independent uniform doubles in (0, 1] from the stream of (seed, index, salt).
 inline std::pair<double, double> uniform_pair(std::uint64_t seed, std::uint64_t index, std::uint64_t salt) noexcept {
-  auto mix = [](std::uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-  };
-  const std::uint64_t a = mix(mix(seed ^ salt) ^ (index * 0xD1B54A32D192ED03ULL));
-  const std::uint64_t b = mix(a);
+  std::uint64_t state = seed ^ (salt * 0x9E3779B97F4A7C15ULL);
+  state = splitmix64(state) ^ (index * 0xD1B54A32D192ED03ULL);
+  const std::uint64_t a = splitmix64(state), b = splitmix64(state);
   constexpr double scale = 1.0 / 9007199254740992.0;  // 2^-53
   return {(static_cast<double>(a >> 11) + 1.0) * scale, (static_cast<double>(b >> 11) + 1.0) * scale};
 }
@@ -5877,17 +5988,14 @@ struct LengthDistribution {
     const auto [u1, u2] = detail::uniform_pair(seed, index, salt);
     double x = mean;
     switch (shape) {
-      case LengthShape::fixed:
-        break;
+      case LengthShape::fixed: break;
       case LengthShape::uniform: {
         const auto [low, high] = uniform_bounds();
         const auto span = static_cast<double>(high - low + 1);
         x = static_cast<double>(low) + std::min(std::floor((1.0 - u1) * span), span - 1);
         break;
       }
-      case LengthShape::normal:
-        x = mean + stddev * standard_normal(u1, u2);
-        break;
+      case LengthShape::normal: x = mean + stddev * standard_normal(u1, u2); break;
       case LengthShape::lognormal: {
         const double sigma2 = std::log1p((stddev * stddev) / (mean * mean));
         x = std::exp(std::log(mean) - sigma2 / 2 + std::sqrt(sigma2) * standard_normal(u1, u2));
@@ -5902,8 +6010,7 @@ struct LengthDistribution {
   static double standard_normal(double u1, double u2) {  // Box-Muller, u1 in (0, 1]
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
-  static LengthDistribution spread(LengthShape shape, double mean, double stddev, std::int64_t min,
-                                   std::int64_t max) {
+  static LengthDistribution spread(LengthShape shape, double mean, double stddev, std::int64_t min, std::int64_t max) {
     LengthDistribution d;
     d.shape = shape;
     d.mean = mean;
@@ -5925,6 +6032,24 @@ auto json_fields(const LengthDistribution*) {
 
 }  // namespace servebench
 // ---- end servebench/workload/lengths.hpp ----
+// ---- begin servebench/workload/multiturn.hpp ----
+// servebench — multi-turn conversations: `sessions` chats of `turns` turns, request s * turns + t carrying the whole
+// history up to turn t (the user's turns and the assistant's earlier replies) as chat messages, so every turn's
+// prompt grows and begins with the previous one's (what a prefix cache reuses). The assistant's earlier replies are
+// synthetic text of the requested output length, so the workload stays a pure function of (seed, index); the
+// replies the server actually gave are not fed back. Run it with ClosedLoop::sessions(turns, think_time), so that
+// each worker sends one session's turns in order and concurrency means concurrent sessions; ttft_by_turn() gives
+// the per-turn TTFT.
+//
+//   auto chats = servebench::multiturn_prompts(8, 4, 64, 32, /*seed=*/1);
+//   run_closed_loop(ClosedLoop().concurrency(4).requests(32).sessions(4, 500ms), chats, chat_target);
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 // ---- begin servebench/workload/tokenizer.hpp ----
 // servebench — prompts of an exact length in tokens, as the server under test counts them, without a tokenizer on
 // the client: the server's own POST /tokenize (vLLM, SGLang, llama.cpp, servebench::sim) is asked, and each prompt
@@ -5943,12 +6068,12 @@ auto json_fields(const LengthDistribution*) {
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
-#include <stdexcept>
-#include <tuple>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -6014,8 +6139,8 @@ class ServerTokenizer {
       body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
       body["add_generation_prompt"] = true;
     } else {
-      body["prompt"] = text;    // vLLM, SGLang
-      body["content"] = text;   // llama.cpp
+      body["prompt"] = text;       // vLLM, SGLang
+      body["content"] = text;      // llama.cpp
       body["add_special"] = true;  // llama.cpp: count the BOS its /completion adds (vLLM's default already does)
     }
     if (!model_.empty()) body["model"] = model_;
@@ -6075,49 +6200,61 @@ inline std::string join_words(const std::vector<std::string>& words, std::size_t
   return text;
 }
 
+inline std::string words_text(std::size_t words, std::uint64_t seed, std::uint64_t index) {
+  return join_words(synthetic_words(words, seed, index), words);
+}
+
 }  // namespace detail
 
-// Text of exactly `tokens` tokens as `tokenizer`'s server counts it, from the synthetic words of (seed, index):
-// the detokenized first `tokens` tokens when they count back to the same number (one request each way), else the
-// longest prefix of whole words not over the count (a binary search), completed with short words or a cut word.
-// Throws WorkloadError when no text of that count is found (the server's tokenizer then cannot make it from words).
+// Text of exactly `tokens` tokens as `tokenizer`'s server counts it: `lead` (a shared prefix; may be empty) and then
+// the synthetic words of (seed, index). The detokenized first `tokens` tokens when they count back to the same
+// number and keep `lead` (one request each way), else the longest prefix of whole words not over the count (a
+// binary search), completed with a cut word or short words. Throws WorkloadError when no text of that count is
+// found (the server's tokenizer then cannot make it from words, or `lead` alone is longer).
 template <class = void>  // deferred: see serialize.hpp
-std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, std::uint64_t seed,
-                              std::uint64_t index) {
+std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, std::uint64_t seed, std::uint64_t index,
+                              const std::string& lead = {}) {
   if (tokens < 1) throw std::invalid_argument("servebench::exact_length_text: tokens must be >= 1");
   auto count = [&](const std::string& text) { return static_cast<std::int64_t>(tokenizer.tokenize(text).size()); };
+  auto joined = [&](const std::string& head, const std::string& tail) {
+    return head.empty() ? tail : tail.empty() ? head : head + " " + tail;
+  };
+  std::vector<std::string> words;
+  auto compose = [&](std::size_t k) { return joined(lead, detail::join_words(words, k)); };
   // Grow: enough words to reach the count.
   std::size_t n_words = static_cast<std::size_t>(tokens) + 8;
-  std::vector<std::string> words;
   std::vector<std::int64_t> ids;
   for (int grow = 0;; ++grow) {
     words = detail::synthetic_words(n_words, seed, index);
-    ids = tokenizer.tokenize(detail::join_words(words, words.size()));
+    ids = tokenizer.tokenize(compose(words.size()));
     if (static_cast<std::int64_t>(ids.size()) >= tokens) break;
     if (grow == 8)
       throw WorkloadError(tokenizer.base_url() + ": " + std::to_string(n_words) + " words count only " +
                           std::to_string(ids.size()) + " tokens; cannot reach " + std::to_string(tokens));
     n_words *= 2;
   }
-  // Trim: the first `tokens` tokens' text, when it counts back the same.
-  if (static_cast<std::int64_t>(ids.size()) == tokens) return detail::join_words(words, words.size());
+  if (static_cast<std::int64_t>(ids.size()) == tokens) return compose(words.size());
+  // Trim: the first `tokens` tokens' text, when it counts back the same and keeps the lead.
   {
     const std::string guess = tokenizer.detokenize({ids.begin(), ids.begin() + tokens});
-    if (!guess.empty() && count(guess) == tokens) return guess;
+    if (!guess.empty() && guess.rfind(lead, 0) == 0 && count(guess) == tokens) return guess;
   }
   // Otherwise the longest whole-word prefix with at most `tokens` tokens.
-  std::size_t lo = 0, hi = words.size();  // count(prefix lo) <= tokens < count(prefix hi)
+  std::size_t lo = 0, hi = words.size();  // count(compose(lo)) <= tokens < count(compose(hi)), lo = 0 aside
   while (hi - lo > 1) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    (count(detail::join_words(words, mid)) <= tokens ? lo : hi) = mid;
+    (count(compose(mid)) <= tokens ? lo : hi) = mid;
   }
-  std::string text = detail::join_words(words, lo);
-  std::int64_t have = lo ? count(text) : 0;
+  std::string text = compose(lo);
+  std::int64_t have = text.empty() ? 0 : count(text);
   if (have == tokens) return text;
+  if (have > tokens)
+    throw WorkloadError(tokenizer.base_url() + ": the shared prefix alone has " + std::to_string(have) +
+                        " tokens, more than the " + std::to_string(tokens) + " asked for");
   // Complete it: a cut of the next word, then short words, re-counted each time (bounded).
   const std::string& next = words[lo];
-  for (std::size_t cut = 1; cut < next.size() && have < tokens; ++cut) {
-    const std::string candidate = text + (text.empty() ? "" : " ") + next.substr(0, cut);
+  for (std::size_t cut = 1; cut < next.size(); ++cut) {
+    const std::string candidate = joined(text, next.substr(0, cut));
     const auto n = count(candidate);
     if (n == tokens) return candidate;
     if (n > tokens) break;
@@ -6125,7 +6262,7 @@ std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, s
   for (int attempt = 0; attempt < 64 && have < tokens; ++attempt) {
     bool grew = false;
     for (const char* word : {"a", "the", "of", "to", "in", "is", "I"}) {
-      const std::string candidate = text + (text.empty() ? "" : " ") + word;
+      const std::string candidate = joined(text, word);
       const auto n = count(candidate);
       if (n == tokens) return candidate;
       if (n < tokens) {
@@ -6149,6 +6286,18 @@ struct BuiltWorkload {
   nlohmann::json description = nlohmann::json::object();
 };
 
+namespace detail {
+
+// The data set of `prompts`, with the note on how their lengths were counted (`why`: why not exactly).
+inline BuiltWorkload built_workload(std::vector<Prompt> prompts, std::string name, bool exact,
+                                    const ServerTokenizer& tokenizer, const std::string& why) {
+  std::string note = exact ? "input lengths exact: counted by " + tokenizer.base_url() + "/tokenize"
+                           : "input lengths approximate (one word per token): " + why;
+  return {fixed_prompts(std::move(prompts), std::move(name), /*cycles=*/false), exact, std::move(note), {}};
+}
+
+}  // namespace detail
+
 // `count` prompts whose input lengths follow `input` exactly as the server counts them (its /tokenize), and whose
 // max_tokens follow `output`; seeded, and cached per (server, length, index) for the life of the process, so a
 // sweep over levels asks once. Without a tokenizer endpoint: `words` words per prompt, marked approximate.
@@ -6163,8 +6312,6 @@ BuiltWorkload exact_length_prompts(ServerTokenizer& tokenizer, std::uint64_t cou
   static std::map<std::tuple<std::string, bool, std::int64_t, std::uint64_t, std::uint64_t>, std::string> cache;
   std::string why;
   const bool exact = tokenizer.available(&why);
-  std::string note = exact ? "input lengths exact: counted by " + tokenizer.base_url() + "/tokenize"
-                           : "input lengths approximate (one word per token): " + why;
   std::vector<Prompt> prompts;
   prompts.reserve(static_cast<std::size_t>(count));
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -6184,20 +6331,253 @@ BuiltWorkload exact_length_prompts(ServerTokenizer& tokenizer, std::uint64_t cou
       p.text = it->second;
       p.input_tokens = n_in;
     } else {
-      p.text = detail::join_words(detail::synthetic_words(static_cast<std::size_t>(n_in), seed, i),
-                                  static_cast<std::size_t>(n_in));
+      p.text = detail::words_text(static_cast<std::size_t>(n_in), seed, i);
     }
     prompts.push_back(std::move(p));
   }
-  BuiltWorkload built{fixed_prompts(std::move(prompts), std::move(name), /*cycles=*/false), exact, std::move(note),
-                      {}};
-  built.description = {{"dataset", built.workload.name()}, {"requests", count},
-                       {"input_tokens", input},            {"output_tokens", output},
-                       {"seed", seed},                     {"input_lengths", exact ? "exact" : "approximate"},
+  BuiltWorkload built = detail::built_workload(std::move(prompts), std::move(name), exact, tokenizer, why);
+  built.description = {{"dataset", built.workload.name()},
+                       {"requests", count},
+                       {"input_tokens", input},
+                       {"output_tokens", output},
+                       {"seed", seed},
+                       {"input_lengths", exact ? "exact" : "approximate"},
+                       {"note", built.note}};
+  return built;
+}
+
+// Shared prefixes: `groups` groups of prompts, request i in group i % groups, each prompt the group's prefix of
+// `prefix_tokens` tokens followed by `suffix_tokens` of its own, `prefix_tokens + suffix_tokens` in all as the server
+// counts them (exactly, with a tokenizer endpoint; else in words, approximate). A batching engine with a prefix
+// cache prefills the prefix once per group; the server's cached_tokens (LevelSummary::prefix_hit_rate) shows it.
+template <class = void>  // deferred: see serialize.hpp
+BuiltWorkload shared_prefix_prompts(ServerTokenizer& tokenizer, std::uint64_t count, std::uint64_t groups,
+                                    std::int64_t prefix_tokens, std::int64_t suffix_tokens,
+                                    const LengthDistribution& output, std::uint64_t seed = 0) {
+  output.validate();
+  if (count == 0 || groups == 0 || prefix_tokens < 1 || suffix_tokens < 1)
+    throw WorkloadError("servebench::shared_prefix_prompts: requests, groups, prefix and suffix tokens must be >= 1");
+  std::string why;
+  const bool exact = tokenizer.available(&why);
+  std::vector<std::string> prefixes;
+  for (std::uint64_t g = 0; g < groups; ++g) {
+    const std::uint64_t group_seed = seed ^ (0x9F1C0000ULL + g);
+    prefixes.push_back(exact ? exact_length_text(tokenizer, prefix_tokens, group_seed, g)
+                             : detail::words_text(static_cast<std::size_t>(prefix_tokens), group_seed, g));
+  }
+  std::vector<Prompt> prompts;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Prompt p;
+    p.max_tokens = static_cast<int>(std::max<std::int64_t>(1, output.draw(seed, i, 0x0B)));
+    const std::string& prefix = prefixes[static_cast<std::size_t>(i % groups)];
+    if (exact) {
+      p.text = exact_length_text(tokenizer, prefix_tokens + suffix_tokens, seed, i, prefix);
+      p.input_tokens = prefix_tokens + suffix_tokens;
+    } else {
+      p.text = prefix + " " + detail::words_text(static_cast<std::size_t>(suffix_tokens), seed, i);
+    }
+    prompts.push_back(std::move(p));
+  }
+  BuiltWorkload built = detail::built_workload(std::move(prompts), "prefix", exact, tokenizer, why);
+  built.description = {{"dataset", "prefix"},
+                       {"requests", count},
+                       {"groups", groups},
+                       {"prefix_tokens", prefix_tokens},
+                       {"suffix_tokens", suffix_tokens},
+                       {"output_tokens", output},
+                       {"seed", seed},
+                       {"input_lengths", exact ? "exact" : "approximate"},
                        {"note", built.note}};
   return built;
 }
 
 }  // namespace servebench
 // ---- end servebench/workload/tokenizer.hpp ----
+
+namespace servebench {
+
+// User turns of `user_words` synthetic words, assistant replies of `reply_tokens` words and max_tokens; a data set
+// of sessions * turns requests.
+template <class = void>  // deferred: see serialize.hpp
+Workload multiturn_prompts(std::uint64_t sessions, std::uint64_t turns, std::size_t user_words, int reply_tokens,
+                           std::uint64_t seed = 0) {
+  if (sessions == 0 || turns == 0 || user_words == 0)
+    throw WorkloadError("servebench::multiturn_prompts: sessions, turns and words per turn must be >= 1");
+  detail::check_max_tokens(reply_tokens, "multiturn_prompts");
+  return Workload(
+      [turns, user_words, reply_tokens, seed](std::uint64_t i) {
+        const std::uint64_t session = i / turns, turn = i % turns;
+        Prompt p;
+        p.max_tokens = reply_tokens;
+        for (std::uint64_t t = 0; t <= turn; ++t) {
+          const std::uint64_t stream = session * turns + t;
+          p.messages.push_back({"user", detail::words_text(user_words, seed, stream)});
+          if (t < turn)
+            p.messages.push_back(
+                {"assistant", detail::words_text(static_cast<std::size_t>(reply_tokens), seed ^ 0xA5515ULL, stream)});
+        }
+        for (std::size_t m = 0; m < p.messages.size(); ++m) p.text += (m ? "\n" : "") + p.messages[m].content;
+        return p;
+      },
+      sessions * turns, "multiturn", /*cycles=*/false);
+}
+
+// TTFT of the successful streamed records by turn (record index % turns); an empty entry for a turn without any.
+template <class Records = std::vector<RequestRecord>>
+std::vector<std::optional<Summary>> ttft_by_turn(const Records& records, std::uint64_t turns,
+                                                 PercentileMethod method = PercentileMethod::linear) {
+  std::vector<std::vector<double>> by_turn(static_cast<std::size_t>(turns));
+  for (const auto& r : records)
+    if (!r.warmup && r.ok() && r.streamed) by_turn[static_cast<std::size_t>(r.index % turns)].push_back(r.ttft_s());
+  std::vector<std::optional<Summary>> out;
+  for (auto& v : by_turn) {
+    if (v.empty())
+      out.emplace_back();
+    else
+      out.emplace_back(summarize_samples(std::move(v), method));
+  }
+  return out;
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/multiturn.hpp ----
+// ---- begin servebench/workload/trace.hpp ----
+// servebench — trace replay: a JSONL file of arrivals with their lengths, in the Mooncake trace format
+// ({"timestamp": ms, "input_length": tokens, "output_length": tokens, "hash_ids": [block ids]}), becomes the arrival
+// schedule of an open loop (OpenLoop::schedule) and the prompts sent at those times: exact input lengths where the
+// server has a tokenizer endpoint, and prompts whose hash_ids agree sharing the text of those blocks (Mooncake's
+// blocks are 512 tokens), so a prefix cache sees the reuse the trace recorded.
+//
+//   auto trace = servebench::read_trace("mooncake_trace.jsonl");
+//   auto built = servebench::trace_prompts(tokenizer, trace);
+//   run_open_loop(OpenLoop().schedule(trace.offsets), built.workload, target);
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <istream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+
+struct TraceEntry {
+  Nanos offset = 0;  // after the first entry's timestamp
+  std::int64_t input_length = 0;
+  std::int64_t output_length = 0;
+  std::vector<std::int64_t> hash_ids;
+};
+
+struct Trace {
+  std::vector<TraceEntry> entries;  // in file order, non-decreasing offsets
+  std::vector<Nanos> offsets;       // the same, for OpenLoop::schedule
+  std::int64_t block_tokens = 512;  // the tokens one hash id stands for
+};
+
+// Parses a trace; one WorkloadError line naming the source, the line and the field for anything malformed.
+template <class = void>  // deferred: see serialize.hpp
+Trace parse_trace(std::istream& in, const std::string& source_name) {
+  Trace trace;
+  std::string line;
+  std::size_t line_number = 0;
+  double first_ms = 0;
+  auto fail = [&](const std::string& why) {
+    throw WorkloadError(source_name + ":" + std::to_string(line_number) + ": " + why);
+  };
+  auto length = [&](const nlohmann::json& j, const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end()) fail(std::string("missing field \"") + key + "\"");
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 10'000'000)
+      fail(std::string("field \"") + key + "\" must be a positive integer");
+    return it->get<std::int64_t>();
+  };
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) fail("not valid JSON");
+    if (!j.is_object()) fail("expected a JSON object {\"timestamp\", \"input_length\", \"output_length\"}");
+    const auto ts = j.find("timestamp");
+    if (ts == j.end()) fail("missing field \"timestamp\"");
+    if (!ts->is_number() || !(ts->get<double>() >= 0)) fail("field \"timestamp\" must be a number of ms >= 0");
+    TraceEntry e;
+    const double ms = ts->get<double>();
+    if (trace.entries.empty()) first_ms = ms;
+    e.offset = static_cast<Nanos>((ms - first_ms) * 1e6);
+    if (!trace.entries.empty() && e.offset < trace.entries.back().offset)
+      fail("field \"timestamp\" goes back in time (the trace must be in arrival order)");
+    e.input_length = length(j, "input_length");
+    e.output_length = length(j, "output_length");
+    if (const auto ids = j.find("hash_ids"); ids != j.end()) {
+      if (!ids->is_array() ||
+          !std::all_of(ids->begin(), ids->end(), [](const nlohmann::json& x) { return x.is_number_integer(); }))
+        fail("field \"hash_ids\" must be a list of integers");
+      e.hash_ids = ids->get<std::vector<std::int64_t>>();
+    }
+    trace.offsets.push_back(e.offset);
+    trace.entries.push_back(std::move(e));
+  }
+  if (in.bad()) throw WorkloadError(source_name + ": read error");
+  if (trace.entries.empty()) throw WorkloadError(source_name + ": no arrivals");
+  return trace;
+}
+
+template <class = void>  // deferred: see serialize.hpp
+Trace read_trace(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw WorkloadError(path + ": cannot open");
+  return parse_trace(in, path);
+}
+
+// The prompts of a trace, one per entry, in order: input_length tokens as the server counts them (approximate,
+// one word per token, without a tokenizer endpoint), max_tokens = output_length. Entries whose leading hash_ids
+// agree share the text of those whole blocks.
+template <class = void>  // deferred: see serialize.hpp
+BuiltWorkload trace_prompts(ServerTokenizer& tokenizer, const Trace& trace, std::uint64_t seed = 0) {
+  std::string why;
+  const bool exact = tokenizer.available(&why);
+  std::map<std::int64_t, std::string> blocks;  // hash id -> the text of its block
+  std::vector<Prompt> prompts;
+  for (std::size_t i = 0; i < trace.entries.size(); ++i) {
+    const auto& e = trace.entries[i];
+    Prompt p;
+    p.max_tokens = static_cast<int>(e.output_length);
+    std::string lead;
+    const auto whole = std::min<std::size_t>(e.hash_ids.size(),
+                                             static_cast<std::size_t>((e.input_length - 1) / trace.block_tokens));
+    for (std::size_t b = 0; b < whole; ++b) {
+      auto it = blocks.find(e.hash_ids[b]);
+      if (it == blocks.end()) {
+        const auto block_seed = seed ^ static_cast<std::uint64_t>(e.hash_ids[b]) * 0x9E3779B97F4A7C15ULL;
+        std::string text = exact ? exact_length_text(tokenizer, trace.block_tokens, block_seed, 0)
+                                 : detail::words_text(static_cast<std::size_t>(trace.block_tokens), block_seed, 0);
+        it = blocks.emplace(e.hash_ids[b], std::move(text)).first;
+      }
+      lead += (lead.empty() ? "" : " ") + it->second;
+    }
+    if (exact) {
+      p.text = exact_length_text(tokenizer, e.input_length, seed, i, lead);
+      p.input_tokens = e.input_length;
+    } else {
+      const auto rest = e.input_length - static_cast<std::int64_t>(whole) * trace.block_tokens;
+      p.text = lead + (lead.empty() ? "" : " ") + detail::words_text(static_cast<std::size_t>(rest), seed, i);
+    }
+    prompts.push_back(std::move(p));
+  }
+  BuiltWorkload built = detail::built_workload(std::move(prompts), "trace", exact, tokenizer, why);
+  built.description = {{"dataset", "trace"},
+                       {"requests", trace.entries.size()},
+                       {"duration_s", ns_to_s(trace.offsets.back())},
+                       {"input_lengths", exact ? "exact" : "approximate"},
+                       {"note", built.note}};
+  return built;
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/trace.hpp ----
 // ---- end servebench.hpp ----

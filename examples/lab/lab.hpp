@@ -70,7 +70,8 @@ struct Options {
   double wait_s = 10;  // how long to wait for real servers to answer
   std::string out_dir = "artifacts";
   std::vector<std::size_t> concurrency = default_levels;
-  int max_tokens = 0;  // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  int max_tokens = 0;                // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  bool force_output_length = false;  // ask for exactly max_tokens where the API can (--output-tokens)
   bool quiet = false;
   bool skip_missing_side = false;
   // For real servers: hosted or internal endpoints.
@@ -233,6 +234,7 @@ class Servers {
   std::vector<Target> targets() const {
     const auto options = [this](const char* label, const std::string& url, bool stream) {
       auto o = DriverOptions().label(label).base_url(url).model(options_.model).stream(stream).tls(options_.tls);
+      o.force_output_length(options_.force_output_length);
       if (!api_key_.empty()) o.api_key(api_key_);
       for (const auto& h : options_.headers) {
         const auto colon = h.find(':');

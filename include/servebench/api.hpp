@@ -59,8 +59,9 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  std::optional<std::int64_t> reasoning_tokens;  // of completion_tokens, reasoning (when the server says)
-  std::optional<ServerTiming> server_timing;     // from the dialect's server_timing hook, when it has one
+  std::optional<std::int64_t> reasoning_tokens;      // of completion_tokens, reasoning (when the server says)
+  std::optional<std::int64_t> cached_prompt_tokens;  // of prompt_tokens, found in the server's prefix cache
+  std::optional<ServerTiming> server_timing;         // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
@@ -73,6 +74,7 @@ struct Event {
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
   std::optional<std::int64_t> reasoning_tokens;
+  std::optional<std::int64_t> cached_prompt_tokens;
   bool terminator = false;  // the stream is complete after this event
   std::optional<ServerTiming> server_timing;
 };
@@ -141,6 +143,9 @@ void read_usage(const nlohmann::json& body, Out& out) {
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
   if (const auto details = it->find("completion_tokens_details"); details != it->end() && details->is_object())
     out.reasoning_tokens = optional_int(*details, "reasoning_tokens");
+  // vLLM and SGLang with prefix caching, OpenAI: usage.prompt_tokens_details.cached_tokens.
+  if (const auto details = it->find("prompt_tokens_details"); details != it->end() && details->is_object())
+    out.cached_prompt_tokens = optional_int(*details, "cached_tokens");
 }
 
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {

@@ -251,6 +251,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
   if (c.reasoning_tokens) r.n_reasoning = *c.reasoning_tokens;
+  if (c.cached_prompt_tokens) r.n_in_cached = *c.cached_prompt_tokens;
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 

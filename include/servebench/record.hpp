@@ -121,6 +121,7 @@ struct RequestRecord {
   std::int64_t n_in = -1;             // prompt tokens when the server reported them, else -1
   std::int64_t n_in_expected = -1;    // the workload's count of the prompt's tokens (Prompt::input_tokens), else -1
   std::int64_t n_out_requested = -1;  // the max_tokens asked for, when a scheduler sent it, else -1
+  std::int64_t n_in_cached = -1;      // of n_in, tokens the server found in its prefix cache, when it says, else -1
   std::int64_t n_reasoning = -1;      // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
@@ -163,11 +164,11 @@ auto json_fields(const RequestRecord*) {
                          field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
                          field("event_times", &R::event_times), field("n_in", &R::n_in),
                          field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
-                         field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                         field("token_source", &R::token_source), field("http_status", &R::http_status),
-                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                         field("body_start", &R::body_start), field("text", &R::text),
-                         field("server_timing", &R::server_timing));
+                         field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning),
+                         required("n_out", &R::n_out), field("token_source", &R::token_source),
+                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
+                         field("error_message", &R::error_message), field("body_start", &R::body_start),
+                         field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -226,6 +227,10 @@ struct LevelSummary {
   // Prompts built to a length (Prompt::input_tokens) whose server count differs from it: never silently accepted.
   std::size_t input_length_checked = 0;
   std::size_t input_length_mismatches = 0;
+  // Prefix cache, when the server reports it (usage.prompt_tokens_details.cached_tokens): the cached share of the
+  // input tokens of the requests that say.
+  std::int64_t cached_input_tokens = 0;
+  std::optional<double> prefix_hit_rate;
   // Output lengths asked for (max_tokens) against those achieved, over the successful requests.
   std::int64_t requested_output_tokens = 0;
   std::size_t short_outputs = 0;  // successful requests that got fewer tokens than max_tokens (an early EOS)
@@ -241,6 +246,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
+  std::int64_t cached_of = 0;  // input tokens of the requests that reported a cached count
   for (const auto& r : records) {
     if (r.warmup) continue;
     if (s.target.empty()) s.target = r.target;
@@ -268,6 +274,10 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
         ++s.input_length_checked;
         if (r.n_in != r.n_in_expected) ++s.input_length_mismatches;
       }
+    }
+    if (r.n_in_cached >= 0 && r.n_in > 0) {
+      cached_of += r.n_in;
+      s.cached_input_tokens += r.n_in_cached;
     }
     if (r.n_out_requested > 0) {
       s.requested_output_tokens += r.n_out_requested;
@@ -312,6 +322,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
   }
+  if (cached_of > 0) s.prefix_hit_rate = static_cast<double>(s.cached_input_tokens) / static_cast<double>(cached_of);
   auto maybe = [&](std::vector<double>& v) -> std::optional<Summary> {
     if (v.empty()) return std::nullopt;
     return summarize_samples(std::move(v), options.method);
@@ -341,6 +352,7 @@ auto json_fields(const LevelSummary*) {
       field("input_tokens_per_sec", &L::input_tokens_per_sec), field("total_tokens_per_sec", &L::total_tokens_per_sec),
       field("input_length_checked", &L::input_length_checked),
       field("input_length_mismatches", &L::input_length_mismatches),
+      field("cached_input_tokens", &L::cached_input_tokens), field("prefix_hit_rate", &L::prefix_hit_rate),
       field("requested_output_tokens", &L::requested_output_tokens), field("short_outputs", &L::short_outputs),
       field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
       field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),

@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -222,7 +223,9 @@ struct Reply {
     const std::int64_t reasoning = wire.has_reasoning()
                                        ? std::min<std::int64_t>(server->options_.reasoning_tokens(), job->target_tokens)
                                        : 0;
-    return {gen, number, server->created_, server->options_.model(), reasoning};
+    const bool cache = server->options_.engine() == EngineKind::continuous_batching &&
+                       server->options_.engine_config().prefix_block_tokens > 0;
+    return {gen, number, server->created_, server->options_.model(), reasoning, cache ? job->cached_tokens.load() : -1};
   }
 
   std::string token(std::int64_t i) const {
@@ -372,6 +375,8 @@ inline void ServerState::handle_generation(const httplib::Request& req, httplib:
   auto job = std::make_shared<Job>();
   job->prompt_tokens = g.prompt_tokens;
   job->target_tokens = tokens_to_generate(g, prompt_hash);
+  if (options_.engine() == EngineKind::continuous_batching)
+    job->prefix_blocks = prefix_block_hashes(tokenize(g.prompt), options_.engine_config().prefix_block_tokens);
   // Tokenising and HTTP work happen on this thread, off the engine's shared resources.
   if (!sleep_for_s(options_.request_overhead_ms() / 1000.0 / options_.time_scale())) {
     wire.error(res, 503, "servebench sim: server stopping");
@@ -503,6 +508,7 @@ class Server {
     }
     st.tokens = state_->engine_.tokens();
     st.max_batch = state_->engine_.max_batch();
+    std::tie(st.prompt_tokens, st.cached_prompt_tokens) = state_->engine_.prompt_tokens();
     return st;
   }
 

@@ -54,6 +54,7 @@ struct ReplyContext {
   std::int64_t created;  // when the server started, Unix seconds
   const std::string& model;
   std::int64_t reasoning_tokens = 0;  // the reply's first tokens that are reasoning (chat only; 0: none)
+  std::int64_t cached_tokens = -1;    // prompt tokens found in the prefix cache; -1: the engine has none
 };
 
 // The content of a whole (non-streaming) reply.
@@ -264,6 +265,7 @@ class OpenAiWire : public StreamingWireFormat {
         {"prompt_tokens", g.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", g.prompt_tokens + n}};
     if (c.reasoning_tokens > 0)
       u["completion_tokens_details"] = {{"reasoning_tokens", std::min(n, c.reasoning_tokens)}};
+    if (c.cached_tokens >= 0) u["prompt_tokens_details"] = {{"cached_tokens", c.cached_tokens}};  // as vLLM's
     return u;
   }
 };

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "../serialize.hpp"
+#include "../workload.hpp"  // detail::splitmix64
 
 namespace servebench {
 
@@ -36,14 +37,9 @@ namespace detail {
 
 // Two independent uniform doubles in (0, 1] from the stream of (seed, index, salt).
 inline std::pair<double, double> uniform_pair(std::uint64_t seed, std::uint64_t index, std::uint64_t salt) noexcept {
-  auto mix = [](std::uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-  };
-  const std::uint64_t a = mix(mix(seed ^ salt) ^ (index * 0xD1B54A32D192ED03ULL));
-  const std::uint64_t b = mix(a);
+  std::uint64_t state = seed ^ (salt * 0x9E3779B97F4A7C15ULL);
+  state = splitmix64(state) ^ (index * 0xD1B54A32D192ED03ULL);
+  const std::uint64_t a = splitmix64(state), b = splitmix64(state);
   constexpr double scale = 1.0 / 9007199254740992.0;  // 2^-53
   return {(static_cast<double>(a >> 11) + 1.0) * scale, (static_cast<double>(b >> 11) + 1.0) * scale};
 }

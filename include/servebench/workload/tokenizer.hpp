@@ -152,49 +152,61 @@ inline std::string join_words(const std::vector<std::string>& words, std::size_t
   return text;
 }
 
+inline std::string words_text(std::size_t words, std::uint64_t seed, std::uint64_t index) {
+  return join_words(synthetic_words(words, seed, index), words);
+}
+
 }  // namespace detail
 
-// Text of exactly `tokens` tokens as `tokenizer`'s server counts it, from the synthetic words of (seed, index):
-// the detokenized first `tokens` tokens when they count back to the same number (one request each way), else the
-// longest prefix of whole words not over the count (a binary search), completed with short words or a cut word.
-// Throws WorkloadError when no text of that count is found (the server's tokenizer then cannot make it from words).
+// Text of exactly `tokens` tokens as `tokenizer`'s server counts it: `lead` (a shared prefix; may be empty) and then
+// the synthetic words of (seed, index). The detokenized first `tokens` tokens when they count back to the same
+// number and keep `lead` (one request each way), else the longest prefix of whole words not over the count (a
+// binary search), completed with a cut word or short words. Throws WorkloadError when no text of that count is
+// found (the server's tokenizer then cannot make it from words, or `lead` alone is longer).
 template <class = void>  // deferred: see serialize.hpp
-std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, std::uint64_t seed,
-                              std::uint64_t index) {
+std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, std::uint64_t seed, std::uint64_t index,
+                              const std::string& lead = {}) {
   if (tokens < 1) throw std::invalid_argument("servebench::exact_length_text: tokens must be >= 1");
   auto count = [&](const std::string& text) { return static_cast<std::int64_t>(tokenizer.tokenize(text).size()); };
+  auto joined = [&](const std::string& head, const std::string& tail) {
+    return head.empty() ? tail : tail.empty() ? head : head + " " + tail;
+  };
+  std::vector<std::string> words;
+  auto compose = [&](std::size_t k) { return joined(lead, detail::join_words(words, k)); };
   // Grow: enough words to reach the count.
   std::size_t n_words = static_cast<std::size_t>(tokens) + 8;
-  std::vector<std::string> words;
   std::vector<std::int64_t> ids;
   for (int grow = 0;; ++grow) {
     words = detail::synthetic_words(n_words, seed, index);
-    ids = tokenizer.tokenize(detail::join_words(words, words.size()));
+    ids = tokenizer.tokenize(compose(words.size()));
     if (static_cast<std::int64_t>(ids.size()) >= tokens) break;
     if (grow == 8)
       throw WorkloadError(tokenizer.base_url() + ": " + std::to_string(n_words) + " words count only " +
                           std::to_string(ids.size()) + " tokens; cannot reach " + std::to_string(tokens));
     n_words *= 2;
   }
-  // Trim: the first `tokens` tokens' text, when it counts back the same.
-  if (static_cast<std::int64_t>(ids.size()) == tokens) return detail::join_words(words, words.size());
+  if (static_cast<std::int64_t>(ids.size()) == tokens) return compose(words.size());
+  // Trim: the first `tokens` tokens' text, when it counts back the same and keeps the lead.
   {
     const std::string guess = tokenizer.detokenize({ids.begin(), ids.begin() + tokens});
-    if (!guess.empty() && count(guess) == tokens) return guess;
+    if (!guess.empty() && guess.rfind(lead, 0) == 0 && count(guess) == tokens) return guess;
   }
   // Otherwise the longest whole-word prefix with at most `tokens` tokens.
-  std::size_t lo = 0, hi = words.size();  // count(prefix lo) <= tokens < count(prefix hi)
+  std::size_t lo = 0, hi = words.size();  // count(compose(lo)) <= tokens < count(compose(hi)), lo = 0 aside
   while (hi - lo > 1) {
     const std::size_t mid = lo + (hi - lo) / 2;
-    (count(detail::join_words(words, mid)) <= tokens ? lo : hi) = mid;
+    (count(compose(mid)) <= tokens ? lo : hi) = mid;
   }
-  std::string text = detail::join_words(words, lo);
-  std::int64_t have = lo ? count(text) : 0;
+  std::string text = compose(lo);
+  std::int64_t have = text.empty() ? 0 : count(text);
   if (have == tokens) return text;
+  if (have > tokens)
+    throw WorkloadError(tokenizer.base_url() + ": the shared prefix alone has " + std::to_string(have) +
+                        " tokens, more than the " + std::to_string(tokens) + " asked for");
   // Complete it: a cut of the next word, then short words, re-counted each time (bounded).
   const std::string& next = words[lo];
-  for (std::size_t cut = 1; cut < next.size() && have < tokens; ++cut) {
-    const std::string candidate = text + (text.empty() ? "" : " ") + next.substr(0, cut);
+  for (std::size_t cut = 1; cut < next.size(); ++cut) {
+    const std::string candidate = joined(text, next.substr(0, cut));
     const auto n = count(candidate);
     if (n == tokens) return candidate;
     if (n > tokens) break;
@@ -202,7 +214,7 @@ std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, s
   for (int attempt = 0; attempt < 64 && have < tokens; ++attempt) {
     bool grew = false;
     for (const char* word : {"a", "the", "of", "to", "in", "is", "I"}) {
-      const std::string candidate = text + (text.empty() ? "" : " ") + word;
+      const std::string candidate = joined(text, word);
       const auto n = count(candidate);
       if (n == tokens) return candidate;
       if (n < tokens) {
@@ -226,6 +238,18 @@ struct BuiltWorkload {
   nlohmann::json description = nlohmann::json::object();
 };
 
+namespace detail {
+
+// The data set of `prompts`, with the note on how their lengths were counted (`why`: why not exactly).
+inline BuiltWorkload built_workload(std::vector<Prompt> prompts, std::string name, bool exact,
+                                    const ServerTokenizer& tokenizer, const std::string& why) {
+  std::string note = exact ? "input lengths exact: counted by " + tokenizer.base_url() + "/tokenize"
+                           : "input lengths approximate (one word per token): " + why;
+  return {fixed_prompts(std::move(prompts), std::move(name), /*cycles=*/false), exact, std::move(note), {}};
+}
+
+}  // namespace detail
+
 // `count` prompts whose input lengths follow `input` exactly as the server counts them (its /tokenize), and whose
 // max_tokens follow `output`; seeded, and cached per (server, length, index) for the life of the process, so a
 // sweep over levels asks once. Without a tokenizer endpoint: `words` words per prompt, marked approximate.
@@ -240,8 +264,6 @@ BuiltWorkload exact_length_prompts(ServerTokenizer& tokenizer, std::uint64_t cou
   static std::map<std::tuple<std::string, bool, std::int64_t, std::uint64_t, std::uint64_t>, std::string> cache;
   std::string why;
   const bool exact = tokenizer.available(&why);
-  std::string note = exact ? "input lengths exact: counted by " + tokenizer.base_url() + "/tokenize"
-                           : "input lengths approximate (one word per token): " + why;
   std::vector<Prompt> prompts;
   prompts.reserve(static_cast<std::size_t>(count));
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -261,15 +283,59 @@ BuiltWorkload exact_length_prompts(ServerTokenizer& tokenizer, std::uint64_t cou
       p.text = it->second;
       p.input_tokens = n_in;
     } else {
-      p.text = detail::join_words(detail::synthetic_words(static_cast<std::size_t>(n_in), seed, i),
-                                  static_cast<std::size_t>(n_in));
+      p.text = detail::words_text(static_cast<std::size_t>(n_in), seed, i);
     }
     prompts.push_back(std::move(p));
   }
-  BuiltWorkload built{fixed_prompts(std::move(prompts), std::move(name), /*cycles=*/false), exact, std::move(note), {}};
+  BuiltWorkload built = detail::built_workload(std::move(prompts), std::move(name), exact, tokenizer, why);
   built.description = {{"dataset", built.workload.name()},
                        {"requests", count},
                        {"input_tokens", input},
+                       {"output_tokens", output},
+                       {"seed", seed},
+                       {"input_lengths", exact ? "exact" : "approximate"},
+                       {"note", built.note}};
+  return built;
+}
+
+// Shared prefixes: `groups` groups of prompts, request i in group i % groups, each prompt the group's prefix of
+// `prefix_tokens` tokens followed by `suffix_tokens` of its own, `prefix_tokens + suffix_tokens` in all as the server
+// counts them (exactly, with a tokenizer endpoint; else in words, approximate). A batching engine with a prefix
+// cache prefills the prefix once per group; the server's cached_tokens (LevelSummary::prefix_hit_rate) shows it.
+template <class = void>  // deferred: see serialize.hpp
+BuiltWorkload shared_prefix_prompts(ServerTokenizer& tokenizer, std::uint64_t count, std::uint64_t groups,
+                                    std::int64_t prefix_tokens, std::int64_t suffix_tokens,
+                                    const LengthDistribution& output, std::uint64_t seed = 0) {
+  output.validate();
+  if (count == 0 || groups == 0 || prefix_tokens < 1 || suffix_tokens < 1)
+    throw WorkloadError("servebench::shared_prefix_prompts: requests, groups, prefix and suffix tokens must be >= 1");
+  std::string why;
+  const bool exact = tokenizer.available(&why);
+  std::vector<std::string> prefixes;
+  for (std::uint64_t g = 0; g < groups; ++g) {
+    const std::uint64_t group_seed = seed ^ (0x9F1C0000ULL + g);
+    prefixes.push_back(exact ? exact_length_text(tokenizer, prefix_tokens, group_seed, g)
+                             : detail::words_text(static_cast<std::size_t>(prefix_tokens), group_seed, g));
+  }
+  std::vector<Prompt> prompts;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Prompt p;
+    p.max_tokens = static_cast<int>(std::max<std::int64_t>(1, output.draw(seed, i, 0x0B)));
+    const std::string& prefix = prefixes[static_cast<std::size_t>(i % groups)];
+    if (exact) {
+      p.text = exact_length_text(tokenizer, prefix_tokens + suffix_tokens, seed, i, prefix);
+      p.input_tokens = prefix_tokens + suffix_tokens;
+    } else {
+      p.text = prefix + " " + detail::words_text(static_cast<std::size_t>(suffix_tokens), seed, i);
+    }
+    prompts.push_back(std::move(p));
+  }
+  BuiltWorkload built = detail::built_workload(std::move(prompts), "prefix", exact, tokenizer, why);
+  built.description = {{"dataset", "prefix"},
+                       {"requests", count},
+                       {"groups", groups},
+                       {"prefix_tokens", prefix_tokens},
+                       {"suffix_tokens", suffix_tokens},
                        {"output_tokens", output},
                        {"seed", seed},
                        {"input_lengths", exact ? "exact" : "approximate"},
