@@ -25,3 +25,8 @@
 #include "servebench/url.hpp"
 #include "servebench/version.hpp"
 #include "servebench/workload.hpp"
+#include "servebench/workload/datasets.hpp"
+#include "servebench/workload/lengths.hpp"
+#include "servebench/workload/multiturn.hpp"
+#include "servebench/workload/tokenizer.hpp"
+#include "servebench/workload/trace.hpp"

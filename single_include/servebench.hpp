@@ -43,6 +43,11 @@
 //   servebench/scheduler/progress.hpp
 //   servebench/scheduler/open_loop.hpp
 //   servebench/scheduler/sweep.hpp
+//   servebench/workload/datasets.hpp
+//   servebench/workload/lengths.hpp
+//   servebench/workload/multiturn.hpp
+//   servebench/workload/tokenizer.hpp
+//   servebench/workload/trace.hpp
 #pragma once
 
 // ---- begin servebench.hpp ----
@@ -881,8 +886,11 @@ struct RequestRecord {
   // continuous usage stats); empty otherwise. Per-token ITL is defined from it.
   std::vector<std::int64_t> event_tokens;
 
-  std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
-  std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
+  std::int64_t n_in = -1;             // prompt tokens when the server reported them, else -1
+  std::int64_t n_in_expected = -1;    // the workload's count of the prompt's tokens (Prompt::input_tokens), else -1
+  std::int64_t n_out_requested = -1;  // the max_tokens asked for, when a scheduler sent it, else -1
+  std::int64_t n_in_cached = -1;      // of n_in, tokens the server found in its prefix cache, when it says, else -1
+  std::int64_t n_reasoning = -1;      // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -948,11 +956,13 @@ auto json_fields(const RequestRecord*) {
                          required("t_first_token", &R::t_first_token),
                          field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
                          field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-                         field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                         field("token_source", &R::token_source), field("http_status", &R::http_status),
-                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                         field("body_start", &R::body_start), field("text", &R::text),
-                         field("server_timing", &R::server_timing));
+                         field("n_in", &R::n_in),
+                         field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
+                         field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning),
+                         required("n_out", &R::n_out), field("token_source", &R::token_source),
+                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
+                         field("error_message", &R::error_message), field("body_start", &R::body_start),
+                         field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -1018,6 +1028,21 @@ struct LevelSummary {
   double throughput_req_per_sec = 0;
   double output_tokens_per_sec = 0;
   std::int64_t total_output_tokens = 0;
+  // Prompt tokens as the server reported them (usage.prompt_tokens), over the successful requests that carry a count.
+  std::int64_t total_input_tokens = 0;
+  std::size_t input_tokens_reported = 0;  // successful requests whose reply carried usage.prompt_tokens
+  double input_tokens_per_sec = 0;
+  double total_tokens_per_sec = 0;  // input + output
+  // Prompts built to a length (Prompt::input_tokens) whose server count differs from it: never silently accepted.
+  std::size_t input_length_checked = 0;
+  std::size_t input_length_mismatches = 0;
+  // Prefix cache, when the server reports it (usage.prompt_tokens_details.cached_tokens): the cached share of the
+  // input tokens of the requests that say.
+  std::int64_t cached_input_tokens = 0;
+  std::optional<double> prefix_hit_rate;
+  // Output lengths asked for (max_tokens) against those achieved, over the successful requests.
+  std::int64_t requested_output_tokens = 0;
+  std::size_t short_outputs = 0;  // successful requests that got fewer tokens than max_tokens (an early EOS)
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
@@ -1033,6 +1058,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
+  std::int64_t cached_of = 0;  // input tokens of the requests that reported a cached count
   for (const auto& r : records) {
     if (r.warmup) continue;
     if (s.target.empty()) s.target = r.target;
@@ -1054,6 +1080,22 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     }
     ++s.successful;
     s.total_output_tokens += r.n_out;
+    if (r.n_in >= 0) {
+      s.total_input_tokens += r.n_in;
+      ++s.input_tokens_reported;
+      if (r.n_in_expected >= 0) {
+        ++s.input_length_checked;
+        if (r.n_in != r.n_in_expected) ++s.input_length_mismatches;
+      }
+    }
+    if (r.n_in_cached >= 0 && r.n_in > 0) {
+      cached_of += r.n_in;
+      s.cached_input_tokens += r.n_in_cached;
+    }
+    if (r.n_out_requested > 0) {
+      s.requested_output_tokens += r.n_out_requested;
+      if (r.n_out < r.n_out_requested) ++s.short_outputs;
+    }
     latency.push_back(r.latency_s());
     latency_from_sched.push_back(r.latency_from_sched_s());
     client_queue.push_back(r.client_queue_s());
@@ -1090,6 +1132,8 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   if (s.wall_s > 0) {
     s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
     s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
+    s.input_tokens_per_sec = static_cast<double>(s.total_input_tokens) / s.wall_s;
+    s.total_tokens_per_sec = s.input_tokens_per_sec + s.output_tokens_per_sec;
     if (options.slo.any()) s.goodput_req_per_sec = static_cast<double>(good) / s.wall_s;
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
@@ -1101,6 +1145,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     return h;
   };
   s.histograms = {histogram(latency), histogram(ttft), histogram(tpot), histogram(itl)};
+  if (cached_of > 0) s.prefix_hit_rate = static_cast<double>(s.cached_input_tokens) / static_cast<double>(cached_of);
   auto maybe = [&](std::vector<double>& v) -> std::optional<Summary> {
     if (v.empty()) return std::nullopt;
     return summarize_samples(std::move(v), options.method);
@@ -1123,13 +1168,21 @@ auto json_fields(const LevelSummary*) {
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
       field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),
-      field("first_send", &L::first_send), field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
-      field("mean_in_flight", &L::mean_in_flight), required("throughput_req_per_sec", &L::throughput_req_per_sec),
+      field("first_send", &L::first_send), field("last_end", &L::last_end),
+      field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
+      required("throughput_req_per_sec", &L::throughput_req_per_sec),
       required("output_tokens_per_sec", &L::output_tokens_per_sec),
-      field("total_output_tokens", &L::total_output_tokens), field("goodput_req_per_sec", &L::goodput_req_per_sec),
-      field("latency", &L::latency), field("latency_from_sched", &L::latency_from_sched),
-      field("client_queue", &L::client_queue), field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-      field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token), field("histograms", &L::histograms));
+      field("total_output_tokens", &L::total_output_tokens), field("total_input_tokens", &L::total_input_tokens),
+      field("input_tokens_reported", &L::input_tokens_reported),
+      field("input_tokens_per_sec", &L::input_tokens_per_sec), field("total_tokens_per_sec", &L::total_tokens_per_sec),
+      field("input_length_checked", &L::input_length_checked),
+      field("input_length_mismatches", &L::input_length_mismatches),
+      field("cached_input_tokens", &L::cached_input_tokens), field("prefix_hit_rate", &L::prefix_hit_rate),
+      field("requested_output_tokens", &L::requested_output_tokens), field("short_outputs", &L::short_outputs),
+      field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
+      field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
+      field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl), field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token),
+      field("histograms", &L::histograms));
 }
 
 }  // namespace servebench
@@ -1139,9 +1192,12 @@ auto json_fields(const LevelSummary*) {
 //
 // A Workload is a random-access source of prompts: `at(index)` gives the prompt for request `index`. Schedulers pull
 // from it by index from several threads at once, so every workload is immutable once built and `at` is const. A
-// workload is either finite (`size()` has a value; `at` wraps around, so a three-prompt list can feed a hundred
-// requests) or infinite (`size()` is empty: templates and synthetic prompts). Everything is deterministic: the same
-// workload (and seed) gives the same prompt at the same index on every run and every platform.
+// workload is either finite (`size()` has a value) or infinite (`size()` is empty: templates and synthetic prompts).
+// A finite workload either cycles (`at` wraps around, so a three-prompt list can feed a hundred requests: lists and
+// templates) or is a data set that refuses to (files, built prompts): a run that asks for more requests than it
+// holds fails before sending anything, unless the data set was sampled with replacement to the run's size
+// (workload/datasets.hpp). Everything is deterministic: the same workload (and seed) gives the same prompt at the
+// same index on every run and every platform.
 //
 //   auto list   = servebench::fixed_prompts({"Explain attention.", "What is a KV cache?"}, 100);
 //   auto conc   = servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 50);
@@ -1165,10 +1221,22 @@ auto json_fields(const LevelSummary*) {
 
 namespace servebench {
 
+// One message of a chat history.
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
 // One request to make: the prompt and its generation length.
 struct Prompt {
-  std::string text;
+  std::string text;  // with `messages`: their contents, one per line, for dialects that take a single text
   int max_tokens = 100;
+  // The prompt's length in tokens as the server counts it, when the workload built it to that length from the
+  // server's tokenizer (workload/tokenizer.hpp); -1 otherwise. Records carry it as n_in_expected.
+  std::int64_t input_tokens = -1;
+  // A chat history (multi-turn conversations, JSONL {"messages"}): the chat dialect sends it as it is; empty: one
+  // user message of `text`.
+  std::vector<ChatMessage> messages = {};
 };
 
 // Thrown when a workload cannot be built: a file that cannot be read, a bad JSONL line (the message names the file
@@ -1182,17 +1250,29 @@ class Workload {
   using Generator = std::function<Prompt(std::uint64_t index)>;
 
   // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
-  // `size` empty: infinite. A finite workload calls the generator with index % size.
-  Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {})
-      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)) {
+  // `size` empty: infinite. A finite workload calls the generator with index % size when it `cycles`; one that
+  // does not throws WorkloadError for an index past its end (the schedulers check before a run that it is not).
+  Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {},
+           bool cycles = true)
+      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)),
+        cycles_(cycles) {
     if (!*generator_) throw std::invalid_argument("servebench::Workload: empty generator");
     if (size_ && *size_ == 0) throw WorkloadError("servebench::Workload '" + name_ + "' has no prompts");
   }
 
-  Prompt at(std::uint64_t index) const { return (*generator_)(size_ ? index % *size_ : index); }
+  Prompt at(std::uint64_t index) const {
+    if (size_ && !cycles_ && index >= *size_) throw WorkloadError(too_few(index + 1));
+    return (*generator_)(size_ ? index % *size_ : index);
+  }
   std::optional<std::uint64_t> size() const noexcept { return size_; }
   bool infinite() const noexcept { return !size_; }
+  bool cycles() const noexcept { return cycles_; }
   const std::string& name() const noexcept { return name_; }
+
+  // Throws WorkloadError when `requests` requests would run past the end of a data set that does not cycle.
+  void check_enough(std::uint64_t requests) const {
+    if (size_ && !cycles_ && requests > *size_) throw WorkloadError(too_few(requests));
+  }
 
   // The first `count` prompts (wrapping for a finite workload), e.g. to print or save what a run will send.
   std::vector<Prompt> take(std::uint64_t count) const {
@@ -1203,9 +1283,16 @@ class Workload {
   }
 
  private:
+  std::string too_few(std::uint64_t requests) const {
+    return "servebench: the data set '" + name_ + "' holds " + std::to_string(*size_) + " prompts but the run needs " +
+           std::to_string(requests) +
+           "; ask for fewer requests, or sample it with replacement (--sample-with-replacement)";
+  }
+
   std::shared_ptr<const Generator> generator_;  // shared: copies of a workload are cheap and see the same prompts
   std::optional<std::uint64_t> size_;
   std::string name_;
+  bool cycles_ = true;
 };
 
 namespace detail {
@@ -1243,13 +1330,14 @@ inline constexpr std::array<const char*, 64> synthetic_vocabulary{
 
 }  // namespace detail
 
-// A fixed list of prompts, used in order and wrapped around.
-inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed") {
+// A fixed list of prompts, used in order and wrapped around (or, with `cycles` false, a data set that refuses to).
+inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed", bool cycles = true) {
   if (prompts.empty()) throw WorkloadError("servebench::fixed_prompts: the list is empty");
   for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
   auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
   const auto size = static_cast<std::uint64_t>(shared->size());
-  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name));
+  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name),
+                  cycles);
 }
 
 inline Workload fixed_prompts(const std::vector<std::string>& texts, int max_tokens, std::string name = "fixed") {
@@ -1273,8 +1361,9 @@ inline Workload template_prompts(std::string pattern, int max_tokens, std::optio
       count, std::move(name));
 }
 
-// Parses JSON Lines: one object per line, {"prompt": string, "max_tokens": positive integer (optional, else
-// `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in error messages.
+// Parses JSON Lines: one object per line, {"prompt": string | "messages": [{"role", "content"}, ...], "max_tokens":
+// positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in
+// error messages.
 template <class = void>  // deferred: see serialize.hpp
 std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
                                         int default_max_tokens = 100) {
@@ -1296,16 +1385,34 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
       // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
-    if (!j.is_object()) fail("expected a JSON object with a \"prompt\" field");
+    if (!j.is_object()) fail("expected a JSON object with a \"prompt\" or \"messages\" field");
+    Prompt p;
+    p.max_tokens = default_max_tokens;
     auto prompt = j.find("prompt");
-    if (prompt == j.end()) fail("missing \"prompt\"");
-    if (!prompt->is_string()) fail("\"prompt\" must be a string");
-    Prompt p{prompt->get<std::string>(), default_max_tokens};
+    auto messages = j.find("messages");
+    if (prompt != j.end()) {
+      if (!prompt->is_string()) fail("field \"prompt\" must be a string");
+      p.text = prompt->get<std::string>();
+    } else if (messages != j.end()) {
+      if (!messages->is_array() || messages->empty()) fail("field \"messages\" must be a non-empty list");
+      for (std::size_t m = 0; m < messages->size(); ++m) {
+        const auto& message = (*messages)[m];
+        const std::string at = "field \"messages[" + std::to_string(m) + "]";
+        if (!message.is_object()) fail(at + "\" must be an object {\"role\", \"content\"}");
+        const auto role = message.find("role"), content = message.find("content");
+        if (role == message.end() || !role->is_string()) fail(at + ".role\" must be a string");
+        if (content == message.end() || !content->is_string()) fail(at + ".content\" must be a string");
+        p.messages.push_back({role->get<std::string>(), content->get<std::string>()});
+        p.text += (m ? "\n" : "") + p.messages.back().content;
+      }
+    } else {
+      fail("missing field \"prompt\" (or \"messages\")");
+    }
     auto max_tokens = j.find("max_tokens");
     if (max_tokens != j.end() && !max_tokens->is_null()) {
-      if (!max_tokens->is_number_integer()) fail("\"max_tokens\" must be an integer");
+      if (!max_tokens->is_number_integer()) fail("field \"max_tokens\" must be an integer");
       const auto value = max_tokens->get<std::int64_t>();
-      if (value <= 0 || value > 1'000'000'000) fail("\"max_tokens\" must be a positive integer");
+      if (value <= 0 || value > 1'000'000'000) fail("field \"max_tokens\" must be a positive integer");
       p.max_tokens = static_cast<int>(value);
     }
     prompts.push_back(std::move(p));
@@ -1315,12 +1422,13 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
   return prompts;
 }
 
-// A JSONL file of {"prompt", "max_tokens"} records, read once up front (a bad line fails here, not mid-run).
+// A JSONL file of {"prompt", "max_tokens"} records, read once up front (a bad line fails here, not mid-run). A data
+// set: it does not wrap (see the top of the file).
 template <class = void>  // deferred: see serialize.hpp
 Workload jsonl_prompts(const std::string& path, int default_max_tokens = 100) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw WorkloadError(path + ": cannot open");
-  return fixed_prompts(parse_jsonl_prompts(in, path, default_max_tokens), path);
+  return fixed_prompts(parse_jsonl_prompts(in, path, default_max_tokens), path, /*cycles=*/false);
 }
 
 // Prompts of exactly `words` words drawn from a fixed vocabulary, different for every index, the same for the same
@@ -1360,6 +1468,9 @@ struct GenerationOptions {
   // vLLM extension: stream_options.continuous_usage_stats, a cumulative usage in every stream chunk, so a chunk's
   // token count is known (per-token ITL). Off by default: other servers may reject the unknown field.
   bool continuous_usage = false;
+  // Generate exactly each prompt's max_tokens: ignore_eos and min_tokens = max_tokens (vLLM, SGLang, llama.cpp).
+  // TGI has no equivalent; the summary's short_outputs then says how many replies ended early.
+  bool force_output_length = false;
 };
 
 namespace api {
@@ -1375,8 +1486,9 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  std::optional<std::int64_t> reasoning_tokens;  // of completion_tokens, reasoning (when the server says)
-  std::optional<ServerTiming> server_timing;     // from the dialect's server_timing hook, when it has one
+  std::optional<std::int64_t> reasoning_tokens;      // of completion_tokens, reasoning (when the server says)
+  std::optional<std::int64_t> cached_prompt_tokens;  // of prompt_tokens, found in the server's prefix cache
+  std::optional<ServerTiming> server_timing;         // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
@@ -1389,6 +1501,7 @@ struct Event {
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
   std::optional<std::int64_t> reasoning_tokens;
+  std::optional<std::int64_t> cached_prompt_tokens;
   bool terminator = false;  // the stream is complete after this event
   std::optional<ServerTiming> server_timing;
 };
@@ -1457,6 +1570,9 @@ void read_usage(const nlohmann::json& body, Out& out) {
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
   if (const auto details = it->find("completion_tokens_details"); details != it->end() && details->is_object())
     out.reasoning_tokens = optional_int(*details, "reasoning_tokens");
+  // vLLM and SGLang with prefix caching, OpenAI: usage.prompt_tokens_details.cached_tokens.
+  if (const auto details = it->find("prompt_tokens_details"); details != it->end() && details->is_object())
+    out.cached_prompt_tokens = optional_int(*details, "cached_tokens");
 }
 
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
@@ -1527,8 +1643,9 @@ void put_openai_options(Json& body, const Prompt& prompt, const GenerationOption
   if (!g.model.empty()) body["model"] = g.model;
   body["max_tokens"] = prompt.max_tokens;
   body["temperature"] = g.temperature;
-  if (g.ignore_eos) body["ignore_eos"] = true;
+  if (g.ignore_eos || g.force_output_length) body["ignore_eos"] = true;
   if (g.min_tokens) body["min_tokens"] = *g.min_tokens;
+  if (g.force_output_length) body["min_tokens"] = prompt.max_tokens;
   if (g.stream) {
     body["stream"] = true;
     // Without it an OpenAI-style stream carries no token count and n_out would fall back to counting events.
@@ -1601,13 +1718,16 @@ struct openai_completions {
   }
 };
 
-// OpenAI /v1/chat/completions: one user message; streamed text arrives in choices[0].delta.content.
+// OpenAI /v1/chat/completions: the prompt's messages, or one user message of its text; streamed text arrives in
+// choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
   template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    HttpCall call{"/v1/chat/completions",
-                  {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt.text}}})}}};
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& m : prompt.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    if (messages.empty()) messages.push_back({{"role", "user"}, {"content", prompt.text}});
+    HttpCall call{"/v1/chat/completions", {{"messages", std::move(messages)}}};
     detail::put_openai_options(call.body, prompt, g);
     return call;
   }
@@ -3967,6 +4087,12 @@ class DriverOptions {
     return *this;
   }
   bool continuous_usage_stats() const noexcept { return generation_.continuous_usage; }
+  // Every reply exactly max_tokens long where the dialect can ask for it (GenerationOptions::force_output_length).
+  DriverOptions& force_output_length(bool on) {
+    generation_.force_output_length = on;
+    return *this;
+  }
+  bool force_output_length() const noexcept { return generation_.force_output_length; }
   DriverOptions& connect_timeout(Duration d) {
     connect_timeout_ = d;
     return *this;
@@ -4139,6 +4265,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
   if (c.reasoning_tokens) r.n_reasoning = *c.reasoning_tokens;
+  if (c.cached_prompt_tokens) r.n_in_cached = *c.cached_prompt_tokens;
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 
@@ -4885,6 +5012,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                      "fail %",
                                      "in flight",
                                      "req/s",
+                                     "in tok/s",
                                      "out tok/s",
                                      "mean s",
                                      "p95 s"};
@@ -4913,6 +5041,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                       s.sent ? detail::fixed(100.0 * static_cast<double>(s.failed) / s.sent, 1) : "-",
                                       detail::fixed(s.mean_in_flight, 1) + "/" + std::to_string(s.peak_in_flight),
                                       req_per_sec,
+                                      s.input_tokens_reported ? detail::fixed(s.input_tokens_per_sec, 1) : "-",
                                       detail::fixed(s.output_tokens_per_sec, 1),
                                       s.latency ? detail::fixed(s.latency->mean, 3) : "-",
                                       s.latency ? detail::fixed(s.latency->p95, 3) : "-"};
@@ -5690,6 +5819,7 @@ inline std::string write(const std::vector<Family>& families) {
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 
 namespace servebench {
@@ -5831,11 +5961,23 @@ class ClosedLoop : public detail::RunOptions<ClosedLoop> {
     concurrency_ = workers;
     return *this;
   }
+  // Conversations: each worker takes a whole session of `turns` requests (indices s * turns ... s * turns + turns - 1,
+  // as workload/multiturn.hpp numbers them) and sends them in order, `think_time` apart, so that concurrency means
+  // concurrent sessions. 1: every request on its own.
+  ClosedLoop& sessions(std::size_t turns, std::chrono::nanoseconds think_time = std::chrono::nanoseconds(0)) {
+    turns_ = turns;
+    think_time_ = think_time;
+    return *this;
+  }
   // clang-format on
   std::size_t concurrency() const noexcept { return concurrency_; }
+  std::size_t session_turns() const noexcept { return turns_; }
+  std::chrono::nanoseconds think_time() const noexcept { return think_time_; }
 
  private:
   std::size_t concurrency_ = 1;
+  std::size_t turns_ = 1;
+  std::chrono::nanoseconds think_time_{0};
 };
 
 // Open loop: requests arrive at `rate` per second whatever the server does; an arrival that finds no free worker
@@ -5873,10 +6015,33 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
     max_in_flight_ = cap;
     return *this;
   }
-  // clang-format on
   std::size_t max_in_flight() const noexcept { return max_in_flight_; }
 
+  // An injected arrival schedule (a trace): the measured requests' times after the start, non-decreasing. When set,
+  // rate, distribution and ramp are not used; requests() and duration() still cut it short.
+  OpenLoop& schedule(std::vector<Nanos> offsets) {
+    schedule_ = std::move(offsets);
+    return *this;
+  }
+  const std::vector<Nanos>& schedule() const noexcept { return schedule_; }
+
+  // A request-rate ramp from `from` to `to` per second over `over`, linear or exponential, then `to` on; the
+  // arrival distribution shapes the gaps around it. Without requests() or duration() the run lasts the ramp.
+  OpenLoop& ramp_up(double from, double to, std::chrono::nanoseconds over, bool exponential = false) {
+    ramp_ = Ramp{from, to, over, exponential};
+    return *this;
+  }
+  struct Ramp {
+    double from = 0, to = 0;
+    std::chrono::nanoseconds over{0};
+    bool exponential = false;
+  };
+  const std::optional<Ramp>& ramp_up() const noexcept { return ramp_; }
+  // clang-format on
+
  private:
+  std::vector<Nanos> schedule_;
+  std::optional<Ramp> ramp_;
   double rate_ = 1.0;
   Arrival distribution_ = Arrival::poisson;
   double burstiness_ = 1.0;
@@ -6612,6 +6777,37 @@ class ArrivalSampler {
   std::uint64_t state_;
 };
 
+// Arrivals under a rate ramp: gaps drawn at rate 1 in the ramp's cumulative intensity L(t) = integral of the rate,
+// then mapped back to time by inverting L (a time change of the arrival process, exact for Poisson).
+inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
+                                       Nanos duration) {
+  const double a = ramp.from, b = ramp.to, span = std::chrono::duration<double>(ramp.over).count();
+  if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b) || !(span > 0))
+    throw std::invalid_argument("servebench: a ramp needs rates > 0 and a duration > 0 (FROM:TO:SECONDS)");
+  if (count == 0 && duration == 0) duration = ramp.over.count();
+  const bool flat = std::fabs(b - a) < 1e-12 * a;
+  const double k = std::log(b / a);
+  const double at_end = ramp.exponential && !flat ? a * span * (b / a - 1) / k : (a + b) / 2 * span;
+  auto time_of = [&](double intensity) {  // L^-1
+    if (intensity >= at_end) return span + (intensity - at_end) / b;
+    if (flat) return intensity / a;
+    if (ramp.exponential) return span * std::log1p(intensity * k / (a * span)) / k;
+    const double slope = (b - a) / span;  // a t + slope t^2 / 2 = intensity
+    return (-a + std::sqrt(a * a + 2 * slope * intensity)) / slope;
+  };
+  ArrivalSampler sampler(1.0, options.distribution(), options.burstiness(), options.seed());
+  std::vector<Nanos> offsets;
+  double intensity = 0;
+  for (;;) {
+    if (count > 0 && offsets.size() >= count) break;
+    const auto at = static_cast<Nanos>(std::llround(time_of(intensity) * 1e9));
+    if (duration > 0 && at >= duration) break;
+    offsets.push_back(at);
+    intensity += sampler.next_gap_s();
+  }
+  return offsets;
+}
+
 }  // namespace detail
 
 // `count` inter-arrival gaps in seconds, exactly what an open loop with these settings waits between arrivals.
@@ -6629,7 +6825,18 @@ inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, 
 inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
                                           std::optional<std::uint64_t> workload_size = std::nullopt) {
   std::uint64_t count = options.requests();
-  const Nanos duration = options.duration().count();
+  Nanos duration = options.duration().count();
+  if (!options.schedule().empty()) {
+    std::vector<Nanos> offsets;
+    for (const Nanos at : options.schedule()) {
+      if (at < 0 || (!offsets.empty() && at < offsets.back()))
+        throw std::invalid_argument("servebench: an arrival schedule must be non-negative and non-decreasing");
+      if ((count > 0 && offsets.size() >= count) || (duration > 0 && at >= duration)) break;
+      offsets.push_back(at);
+    }
+    return offsets;
+  }
+  if (const auto& ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
   if (count == 0 && duration == 0) {
     if (!workload_size)
       throw std::invalid_argument("servebench: an open loop over an infinite workload needs requests() or duration()");
@@ -6655,7 +6862,9 @@ inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
 // lab's concurrency experiment). Each of the N workers owns one sender (one connection, kept alive), opened before
 // the clock starts (RunOptions::preconnect).
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -6935,7 +7144,10 @@ inline std::string slow_connect_warning(const std::string& label, std::size_t co
 template <class Options>
 class Level {
  public:
-  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {}
+  // Throws WorkloadError before anything is sent when the run asks for more requests than a data set holds.
+  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {
+    workload_.check_enough(options_.requests());
+  }
 
   const Options& options() const noexcept { return options_; }
 
@@ -6967,6 +7179,8 @@ class Level {
       const Prompt prompt = workload_.at(index);
       if (t_sched == 0) t_sched = now_ns();
       record = sender.send(prompt, index, t_sched);
+      record.n_in_expected = prompt.input_tokens;
+      record.n_out_requested = prompt.max_tokens;
     } catch (const std::exception& e) {
       record = RequestRecord{};
       record.error_kind = ErrorKind::other;
@@ -7158,6 +7372,12 @@ class Level {
     if (deadline_exceeded_)
       result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
     connection_warnings(label, result);
+    if (result.summary.input_length_mismatches > 0)
+      result.warnings.push_back(label + ": " + std::to_string(result.summary.input_length_mismatches) + " of " +
+                                std::to_string(result.summary.input_length_checked) +
+                                " prompts built to an exact length were counted otherwise by the server "
+                                "(usage.prompt_tokens != n_in_expected): its tokenizer endpoint and its generation "
+                                "endpoint disagree (a chat template?)");
     if (!options_.quiet())
       for (const auto& w : result.warnings) std::fprintf(stderr, "servebench: warning: %s\n", w.c_str());
     return result;
@@ -7317,12 +7537,26 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
           }
           after_warmup.arrive_and_wait();
           const Nanos end = duration > 0 ? after_warmup.measured_start() + duration : 0;
-          for (;;) {
+          const std::uint64_t turns = std::max<std::size_t>(1, options.session_turns());
+          for (bool more = true; more;) {
             if (level.stopping()) break;
             if (end > 0 && now_ns() >= end) break;
-            const std::uint64_t i = next_request.fetch_add(1);
-            if (request_limit > 0 && i >= request_limit) break;
-            level.send_one(sender, i, 0, false);
+            // One request, or one session's turns in order (next_request counts sessions then).
+            const std::uint64_t first = next_request.fetch_add(1) * turns;
+            for (std::uint64_t t = 0; t < turns; ++t) {
+              const std::uint64_t i = first + t;
+              if ((request_limit > 0 && i >= request_limit) || level.stopping()) {
+                more = false;
+                break;
+              }
+              if (t > 0 && options.think_time().count() > 0) {
+                const Nanos until = now_ns() + options.think_time().count();
+                while (!level.stopping() && now_ns() < until)
+                  std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
+                      std::chrono::milliseconds(5), std::chrono::nanoseconds(until - now_ns())));
+              }
+              level.send_one(sender, i, 0, false);
+            }
           }
         };
         bool arrived = false;
@@ -7773,4 +8007,850 @@ SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::v
 }  // namespace servebench
 // ---- end servebench/scheduler/sweep.hpp ----
 // ---- end servebench/scheduler.hpp ----
+// ---- begin servebench/workload/datasets.hpp ----
+// servebench — data sets: ShareGPT JSON (the file vLLM's benchmark reads) and JSONL, sampled with a seed to the
+// size a run needs. A data set never wraps: a run that asks for more requests than it holds fails with a message
+// naming both counts, unless it is sampled with replacement (DatasetSampling::with_replacement). A malformed file
+// fails while loading, before anything is sent, with one line naming the file, the line (or entry) and the field.
+//
+//   auto chats = servebench::sharegpt_prompts("ShareGPT_V3_unfiltered_cleaned_split.json", {200, false, 1});
+//   auto file  = servebench::jsonl_dataset("prompts.jsonl", {0, false, 0});   // every line, in order
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+
+// How a run takes its prompts from a data set.
+struct DatasetSampling {
+  std::uint64_t requests = 0;             // 0: every entry, in file order
+  bool with_replacement = false;          // may repeat entries (and so feed more requests than the file holds)
+  std::uint64_t seed = 0;                 // which entries, in which order (a seeded shuffle, or seeded draws)
+  std::optional<int> output_tokens = {};  // every max_tokens set to this (--output-tokens) instead of the file's
+};
+
+namespace detail {
+
+// 1-based line of byte `offset` in `text`.
+inline std::size_t line_of(const std::string& text, std::size_t offset) {
+  std::size_t line = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) line += text[i] == '\n';
+  return line;
+}
+
+}  // namespace detail
+
+// `entries` sampled as `sampling` says, into a data set named `name` (a workload that does not cycle). Without
+// replacement: a seeded Fisher-Yates shuffle (identity order when requests is 0), the first `requests`.
+inline Workload sample_dataset(std::vector<Prompt> entries, const std::string& name, const DatasetSampling& sampling) {
+  if (entries.empty()) throw WorkloadError(name + ": no prompts");
+  if (sampling.output_tokens) {
+    detail::check_max_tokens(*sampling.output_tokens, "sample_dataset");
+    for (auto& p : entries) p.max_tokens = *sampling.output_tokens;
+  }
+  const auto size = static_cast<std::uint64_t>(entries.size());
+  if (sampling.requests == 0) return fixed_prompts(std::move(entries), name, /*cycles=*/false);
+  std::uint64_t state = sampling.seed ^ 0x5A3D1E5ULL;
+  std::vector<Prompt> chosen;
+  chosen.reserve(static_cast<std::size_t>(sampling.requests));
+  if (sampling.with_replacement) {
+    for (std::uint64_t i = 0; i < sampling.requests; ++i)
+      chosen.push_back(entries[static_cast<std::size_t>(detail::splitmix64(state) % size)]);
+  } else {
+    if (sampling.requests > size)
+      throw WorkloadError(name + ": the data set holds " + std::to_string(size) + " prompts but " +
+                          std::to_string(sampling.requests) +
+                          " requests were asked for; ask for fewer, or sample with replacement "
+                          "(--sample-with-replacement)");
+    for (std::uint64_t i = size - 1; i > 0; --i)
+      std::swap(entries[static_cast<std::size_t>(i)],
+                entries[static_cast<std::size_t>(detail::splitmix64(state) % (i + 1))]);
+    entries.resize(static_cast<std::size_t>(sampling.requests));
+    chosen = std::move(entries);
+  }
+  return fixed_prompts(std::move(chosen), name, /*cycles=*/false);
+}
+
+// Parses ShareGPT JSON: a list of {"conversations": [{"from": "human", "value": ...}, {"from": "gpt", "value": ...},
+// ...]}. As vLLM's benchmark: the first turn is the prompt, the second the reply, whose length (words, one per
+// token, unless `count_tokens` gives the server's count) is the request's max_tokens; entries with fewer than two
+// turns are skipped. `source_name` names the file in error messages.
+template <class CountTokens = std::nullptr_t>
+std::vector<Prompt> parse_sharegpt(const std::string& text, const std::string& source_name,
+                                   CountTokens count_tokens = nullptr) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw WorkloadError(source_name + ":" + std::to_string(detail::line_of(text, e.byte ? e.byte - 1 : 0)) +
+                        ": not valid JSON (" + e.what() + ")");
+  } catch (const nlohmann::json::exception& e) {
+    throw WorkloadError(source_name + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_array()) throw WorkloadError(source_name + ": expected a JSON list of {\"conversations\": [...]} entries");
+  std::vector<Prompt> prompts;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const auto& entry = j[i];
+    auto fail = [&](const std::string& field, const std::string& why) {
+      throw WorkloadError(source_name + ": entry " + std::to_string(i) + ": field \"" + field + "\" " + why);
+    };
+    if (!entry.is_object()) fail("conversations", "is missing (the entry is not an object)");
+    const auto conversations = entry.find("conversations");
+    if (conversations == entry.end()) fail("conversations", "is missing");
+    if (!conversations->is_array()) fail("conversations", "must be a list of turns");
+    for (std::size_t t = 0; t < conversations->size() && t < 2; ++t) {
+      const auto& turn = (*conversations)[t];
+      const std::string at = "conversations[" + std::to_string(t) + "].value";
+      const auto value = turn.is_object() ? turn.find("value") : turn.end();
+      if (!turn.is_object() || value == turn.end()) fail(at, "is missing");
+      if (!value->is_string()) fail(at, "must be a string");
+    }
+    if (conversations->size() < 2) continue;
+    Prompt p;
+    p.text = (*conversations)[0]["value"].template get<std::string>();
+    const auto reply = (*conversations)[1]["value"].template get<std::string>();
+    std::int64_t reply_tokens = 0;
+    if constexpr (std::is_same<CountTokens, std::nullptr_t>::value) {
+      std::istringstream words(reply);
+      for (std::string w; words >> w;) ++reply_tokens;
+    } else {
+      reply_tokens = count_tokens(reply);
+    }
+    if (p.text.empty() || reply_tokens < 1) continue;  // as vLLM: nothing to send, or nothing to wait for
+    p.max_tokens = static_cast<int>(std::min<std::int64_t>(reply_tokens, 1'000'000));
+    prompts.push_back(std::move(p));
+  }
+  if (prompts.empty()) throw WorkloadError(source_name + ": no entry has a prompt and a reply");
+  return prompts;
+}
+
+inline std::string read_dataset_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw WorkloadError(path + ": cannot open");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw WorkloadError(path + ": read error");
+  return text;
+}
+
+// A ShareGPT file, sampled.
+template <class CountTokens = std::nullptr_t>
+Workload sharegpt_prompts(const std::string& path, const DatasetSampling& sampling = {},
+                          CountTokens count_tokens = nullptr) {
+  return sample_dataset(parse_sharegpt(read_dataset_file(path), path, count_tokens), path, sampling);
+}
+
+// A JSONL file of {prompt | messages, max_tokens} (parse_jsonl_prompts), sampled.
+template <class = void>  // deferred: see serialize.hpp
+Workload jsonl_dataset(const std::string& path, const DatasetSampling& sampling = {}, int default_max_tokens = 100) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw WorkloadError(path + ": cannot open");
+  return sample_dataset(parse_jsonl_prompts(in, path, default_max_tokens), path, sampling);
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/datasets.hpp ----
+// ---- begin servebench/workload/lengths.hpp ----
+// servebench — length distributions for prompts and replies: fixed, uniform with a range ratio (vLLM's
+// --random-range-ratio), normal and log-normal, clamped to [min, max]. A draw is a pure function of (seed, index),
+// built on splitmix64 and Box-Muller rather than <random>'s distributions (whose output differs between standard
+// libraries), so the same seed gives the same lengths on every run and every platform.
+//
+//   auto in  = servebench::LengthDistribution::uniform(512, 0.5);        // integers in [256, 768]
+//   auto out = servebench::LengthDistribution::lognormal(128, 64, 1, 1024);
+//   std::int64_t n = in.draw(/*seed=*/1, /*index=*/42);
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+
+namespace servebench {
+
+enum class LengthShape { fixed, uniform, normal, lognormal };
+
+template <>
+struct EnumNames<LengthShape> {
+  static constexpr const char* what = "length distribution";
+  static constexpr std::pair<LengthShape, const char*> entries[] = {{LengthShape::fixed, "fixed"},
+                                                                    {LengthShape::uniform, "uniform"},
+                                                                    {LengthShape::normal, "normal"},
+                                                                    {LengthShape::lognormal, "lognormal"}};
+};
+SERVEBENCH_ENUM_JSON(LengthShape)
+
+namespace detail {
+
+// Two independent uniform doubles in (0, 1] from the stream of (seed, index, salt).
+inline std::pair<double, double> uniform_pair(std::uint64_t seed, std::uint64_t index, std::uint64_t salt) noexcept {
+  std::uint64_t state = seed ^ (salt * 0x9E3779B97F4A7C15ULL);
+  state = splitmix64(state) ^ (index * 0xD1B54A32D192ED03ULL);
+  const std::uint64_t a = splitmix64(state), b = splitmix64(state);
+  constexpr double scale = 1.0 / 9007199254740992.0;  // 2^-53
+  return {(static_cast<double>(a >> 11) + 1.0) * scale, (static_cast<double>(b >> 11) + 1.0) * scale};
+}
+
+}  // namespace detail
+
+// Lengths in tokens. `mean` is the fixed length, the centre of the uniform range, or the mean of the (unclamped)
+// normal or log-normal; `stddev` their standard deviation (of the lengths themselves for the log-normal).
+struct LengthDistribution {
+  LengthShape shape = LengthShape::fixed;
+  double mean = 128;
+  double range_ratio = 0;  // uniform: integers in [floor(mean * (1 - r)), ceil(mean * (1 + r))], 0 <= r < 1
+  double stddev = 0;       // normal, lognormal
+  std::int64_t min = 1;    // every draw is clamped to [min, max]
+  std::int64_t max = std::numeric_limits<std::int32_t>::max();
+
+  static LengthDistribution fixed(std::int64_t n) {
+    LengthDistribution d;
+    d.mean = static_cast<double>(n);
+    d.min = std::min<std::int64_t>(1, n);
+    d.validate();
+    return d;
+  }
+  static LengthDistribution uniform(double mean, double range_ratio) {
+    LengthDistribution d;
+    d.shape = LengthShape::uniform;
+    d.mean = mean;
+    d.range_ratio = range_ratio;
+    d.validate();
+    return d;
+  }
+  static LengthDistribution normal(double mean, double stddev, std::int64_t min = 1,
+                                   std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
+    return spread(LengthShape::normal, mean, stddev, min, max);
+  }
+  static LengthDistribution lognormal(double mean, double stddev, std::int64_t min = 1,
+                                      std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
+    return spread(LengthShape::lognormal, mean, stddev, min, max);
+  }
+
+  // Throws std::invalid_argument naming the parameter that is out of range.
+  void validate() const {
+    auto fail = [](const std::string& why) { throw std::invalid_argument("servebench::LengthDistribution: " + why); };
+    if (!(mean >= 1) || !std::isfinite(mean)) fail("the mean length must be >= 1");
+    if (!(range_ratio >= 0 && range_ratio < 1)) fail("the range ratio must be in [0, 1)");
+    if (!(stddev >= 0) || !std::isfinite(stddev)) fail("the standard deviation must be >= 0");
+    if (min < 0 || max < min) fail("the bounds must satisfy 0 <= min <= max");
+  }
+
+  // The smallest and largest length a uniform draw gives (vLLM's bounds).
+  std::pair<std::int64_t, std::int64_t> uniform_bounds() const {
+    return {static_cast<std::int64_t>(std::floor(mean * (1 - range_ratio))),
+            static_cast<std::int64_t>(std::ceil(mean * (1 + range_ratio)))};
+  }
+
+  // The length of draw `index` of stream `seed`; `salt` separates streams that share a seed (input from output).
+  std::int64_t draw(std::uint64_t seed, std::uint64_t index, std::uint64_t salt = 0) const {
+    const auto [u1, u2] = detail::uniform_pair(seed, index, salt);
+    double x = mean;
+    switch (shape) {
+      case LengthShape::fixed: break;
+      case LengthShape::uniform: {
+        const auto [low, high] = uniform_bounds();
+        const auto span = static_cast<double>(high - low + 1);
+        x = static_cast<double>(low) + std::min(std::floor((1.0 - u1) * span), span - 1);
+        break;
+      }
+      case LengthShape::normal: x = mean + stddev * standard_normal(u1, u2); break;
+      case LengthShape::lognormal: {
+        const double sigma2 = std::log1p((stddev * stddev) / (mean * mean));
+        x = std::exp(std::log(mean) - sigma2 / 2 + std::sqrt(sigma2) * standard_normal(u1, u2));
+        break;
+      }
+    }
+    const double clamped = std::min(std::max(std::round(x), static_cast<double>(min)), static_cast<double>(max));
+    return static_cast<std::int64_t>(clamped);
+  }
+
+ private:
+  static double standard_normal(double u1, double u2) {  // Box-Muller, u1 in (0, 1]
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+  static LengthDistribution spread(LengthShape shape, double mean, double stddev, std::int64_t min, std::int64_t max) {
+    LengthDistribution d;
+    d.shape = shape;
+    d.mean = mean;
+    d.stddev = stddev;
+    d.min = min;
+    d.max = max;
+    d.validate();
+    return d;
+  }
+};
+
+template <class = void>  // see "deferred" in serialize.hpp
+auto json_fields(const LengthDistribution*) {
+  using D = LengthDistribution;
+  return std::make_tuple(required("shape", &D::shape), required("mean", &D::mean),
+                         field("range_ratio", &D::range_ratio), field("stddev", &D::stddev), field("min", &D::min),
+                         field("max", &D::max));
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/lengths.hpp ----
+// ---- begin servebench/workload/multiturn.hpp ----
+// servebench — multi-turn conversations: `sessions` chats of `turns` turns, request s * turns + t carrying the whole
+// history up to turn t (the user's turns and the assistant's earlier replies) as chat messages, so every turn's
+// prompt grows and begins with the previous one's (what a prefix cache reuses). The assistant's earlier replies are
+// synthetic text of the requested output length, so the workload stays a pure function of (seed, index); the
+// replies the server actually gave are not fed back. Run it with ClosedLoop::sessions(turns, think_time), so that
+// each worker sends one session's turns in order and concurrency means concurrent sessions; ttft_by_turn() gives
+// the per-turn TTFT.
+//
+//   auto chats = servebench::multiturn_prompts(8, 4, 64, 32, /*seed=*/1);
+//   run_closed_loop(ClosedLoop().concurrency(4).requests(32).sessions(4, 500ms), chats, chat_target);
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+// ---- begin servebench/workload/tokenizer.hpp ----
+// servebench — prompts of an exact length in tokens, as the server under test counts them, without a tokenizer on
+// the client: the server's own POST /tokenize (vLLM, SGLang, llama.cpp, servebench::sim) is asked, and each prompt
+// is grown or trimmed and counted again until it has exactly the requested tokens, as vLLM's benchmark aligns its
+// prompts to the server's tokenizer. Every prompt is built before the run (nothing is tokenized while it runs) and
+// carries the count in Prompt::input_tokens, which the scheduler copies into each record as n_in_expected so that
+// the summary compares it with the usage.prompt_tokens the server reports (LevelSummary::input_length_mismatches).
+// A server without a tokenizer endpoint gets the word approximation (one word per token), marked approximate.
+//
+//   servebench::ServerTokenizer tokenizer(options);                  // the target's DriverOptions
+//   auto built = servebench::exact_length_prompts(tokenizer, 200, LengthDistribution::uniform(512, 0.5),
+//                                                 LengthDistribution::fixed(128), /*seed=*/1);
+//   built.workload; built.exact; built.note;
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+
+// The tokenizer endpoints of one server. Not thread-safe (one HTTP client); build prompts before the run.
+class ServerTokenizer {
+ public:
+  // `chat`: count as the chat endpoint will, the chat template's tokens included ({"messages": [...]}).
+  explicit ServerTokenizer(const DriverOptions& options, bool chat = false)
+      : url_(detail::parse_base_url(options.base_url())), model_(options.model()), chat_(chat),
+        client_(detail::make_client(url_, options.tls())) {
+    client_->set_connection_timeout(options.connect_timeout());
+    client_->set_read_timeout(std::chrono::seconds(30));
+    if (!options.api_key().empty()) client_->set_bearer_token_auth(options.api_key());
+  }
+
+  // Whether the server answers POST /tokenize with a token list; when not, why (for the artifact and the reader).
+  bool available(std::string* why = nullptr) {
+    if (!available_) {
+      std::string reason;
+      available_ = ask("/tokenize", tokenize_body("servebench"), reason).has_value();
+      reason_ = reason;
+    }
+    if (why) *why = reason_;
+    return *available_;
+  }
+
+  // The server's tokens for `text` (special tokens included, as its generation endpoints count them). Throws
+  // WorkloadError naming the server and its answer when it has no tokenizer or refuses.
+  std::vector<std::int64_t> tokenize(const std::string& text) {
+    std::string why;
+    auto body = ask("/tokenize", tokenize_body(text), why);
+    if (!body) throw WorkloadError(why);
+    const auto tokens = body->find("tokens");
+    if (tokens == body->end() || !tokens->is_array())
+      throw WorkloadError(where("/tokenize") + " answered without a \"tokens\" list");
+    return tokens->get<std::vector<std::int64_t>>();
+  }
+
+  std::string detokenize(const std::vector<std::int64_t>& tokens) {
+    std::string why;
+    auto body = ask("/detokenize", {{"tokens", tokens}}, why);
+    if (!body) throw WorkloadError(why);
+    for (const char* key : {"prompt", "content", "text"}) {  // vLLM and SGLang, llama.cpp, others
+      const auto it = body->find(key);
+      if (it != body->end() && it->is_string()) return it->get<std::string>();
+    }
+    throw WorkloadError(where("/detokenize") + " answered without the text (\"prompt\" or \"content\")");
+  }
+
+  bool chat() const noexcept { return chat_; }
+  std::string base_url() const { return url_.scheme + "://" + url_.host + ":" + std::to_string(url_.port); }
+
+ private:
+  nlohmann::json tokenize_body(const std::string& text) const {
+    nlohmann::json body;
+    if (chat_) {
+      body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
+      body["add_generation_prompt"] = true;
+    } else {
+      body["prompt"] = text;       // vLLM, SGLang
+      body["content"] = text;      // llama.cpp
+      body["add_special"] = true;  // llama.cpp: count the BOS its /completion adds (vLLM's default already does)
+    }
+    if (!model_.empty()) body["model"] = model_;
+    return body;
+  }
+
+  std::string where(const char* path) const { return "the tokenizer at " + base_url() + url_.prefix + path; }
+
+  std::optional<nlohmann::json> ask(const char* path, const nlohmann::json& body, std::string& why) {
+    const auto res = client_->Post((url_.prefix + path).c_str(), body.dump(), "application/json");
+    if (!res) {
+      why = where(path) + " cannot be reached (cpp-httplib error " + std::to_string(static_cast<int>(res.error())) +
+            ")";
+      return std::nullopt;
+    }
+    if (res->status != 200) {
+      why = where(path) + " answered HTTP " + std::to_string(res->status) +
+            (res->status == 404 ? " (the server has no tokenizer endpoint)" : "") + ": " +
+            detail::first_bytes(res->body, 160);
+      return std::nullopt;
+    }
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      why = where(path) + " answered with something that is not a JSON object: " + detail::first_bytes(res->body, 160);
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  detail::BaseUrl url_;
+  std::string model_;
+  bool chat_;
+  std::unique_ptr<httplib::Client> client_;
+  std::optional<bool> available_;
+  std::string reason_;
+};
+
+namespace detail {
+
+// `words` synthetic words of stream (seed, index).
+inline std::vector<std::string> synthetic_words(std::size_t words, std::uint64_t seed, std::uint64_t index) {
+  std::uint64_t state = seed;
+  state = splitmix64(state) ^ (index * 0xD1B54A32D192ED03ULL);
+  std::vector<std::string> out;
+  out.reserve(words);
+  for (std::size_t w = 0; w < words; ++w)
+    out.emplace_back(synthetic_vocabulary[splitmix64(state) % synthetic_vocabulary.size()]);
+  return out;
+}
+
+inline std::string join_words(const std::vector<std::string>& words, std::size_t count) {
+  std::string text;
+  for (std::size_t i = 0; i < count && i < words.size(); ++i) {
+    if (i) text += ' ';
+    text += words[i];
+  }
+  return text;
+}
+
+inline std::string words_text(std::size_t words, std::uint64_t seed, std::uint64_t index) {
+  return join_words(synthetic_words(words, seed, index), words);
+}
+
+}  // namespace detail
+
+// Text of exactly `tokens` tokens as `tokenizer`'s server counts it: `lead` (a shared prefix; may be empty) and then
+// the synthetic words of (seed, index). The detokenized first `tokens` tokens when they count back to the same
+// number and keep `lead` (one request each way), else the longest prefix of whole words not over the count (a
+// binary search), completed with a cut word or short words. Throws WorkloadError when no text of that count is
+// found (the server's tokenizer then cannot make it from words, or `lead` alone is longer).
+template <class = void>  // deferred: see serialize.hpp
+std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, std::uint64_t seed, std::uint64_t index,
+                              const std::string& lead = {}) {
+  if (tokens < 1) throw std::invalid_argument("servebench::exact_length_text: tokens must be >= 1");
+  auto count = [&](const std::string& text) { return static_cast<std::int64_t>(tokenizer.tokenize(text).size()); };
+  auto joined = [&](const std::string& head, const std::string& tail) {
+    return head.empty() ? tail : tail.empty() ? head : head + " " + tail;
+  };
+  std::vector<std::string> words;
+  auto compose = [&](std::size_t k) { return joined(lead, detail::join_words(words, k)); };
+  // Grow: enough words to reach the count.
+  std::size_t n_words = static_cast<std::size_t>(tokens) + 8;
+  std::vector<std::int64_t> ids;
+  for (int grow = 0;; ++grow) {
+    words = detail::synthetic_words(n_words, seed, index);
+    ids = tokenizer.tokenize(compose(words.size()));
+    if (static_cast<std::int64_t>(ids.size()) >= tokens) break;
+    if (grow == 8)
+      throw WorkloadError(tokenizer.base_url() + ": " + std::to_string(n_words) + " words count only " +
+                          std::to_string(ids.size()) + " tokens; cannot reach " + std::to_string(tokens));
+    n_words *= 2;
+  }
+  if (static_cast<std::int64_t>(ids.size()) == tokens) return compose(words.size());
+  // Trim: the first `tokens` tokens' text, when it counts back the same and keeps the lead.
+  {
+    const std::string guess = tokenizer.detokenize({ids.begin(), ids.begin() + tokens});
+    if (!guess.empty() && guess.rfind(lead, 0) == 0 && count(guess) == tokens) return guess;
+  }
+  // Otherwise the longest whole-word prefix with at most `tokens` tokens.
+  std::size_t lo = 0, hi = words.size();  // count(compose(lo)) <= tokens < count(compose(hi)), lo = 0 aside
+  while (hi - lo > 1) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    (count(compose(mid)) <= tokens ? lo : hi) = mid;
+  }
+  std::string text = compose(lo);
+  std::int64_t have = text.empty() ? 0 : count(text);
+  if (have == tokens) return text;
+  if (have > tokens)
+    throw WorkloadError(tokenizer.base_url() + ": the shared prefix alone has " + std::to_string(have) +
+                        " tokens, more than the " + std::to_string(tokens) + " asked for");
+  // Complete it: a cut of the next word, then short words, re-counted each time (bounded).
+  const std::string& next = words[lo];
+  for (std::size_t cut = 1; cut < next.size(); ++cut) {
+    const std::string candidate = joined(text, next.substr(0, cut));
+    const auto n = count(candidate);
+    if (n == tokens) return candidate;
+    if (n > tokens) break;
+  }
+  for (int attempt = 0; attempt < 64 && have < tokens; ++attempt) {
+    bool grew = false;
+    for (const char* word : {"a", "the", "of", "to", "in", "is", "I"}) {
+      const std::string candidate = joined(text, word);
+      const auto n = count(candidate);
+      if (n == tokens) return candidate;
+      if (n < tokens) {
+        text = candidate;
+        have = n;
+        grew = true;
+        break;
+      }
+    }
+    if (!grew) break;
+  }
+  throw WorkloadError(tokenizer.base_url() + ": no prompt of exactly " + std::to_string(tokens) +
+                      " tokens could be built from words (nearest below: " + std::to_string(have) + ")");
+}
+
+// What a built workload promises, for the artifact (RunMetadata::configuration["workload"]).
+struct BuiltWorkload {
+  Workload workload;
+  bool exact = false;  // every prompt has exactly its input_tokens as the server counts them
+  std::string note;    // for a person: which tokenizer counted, or why the lengths are approximate
+  nlohmann::json description = nlohmann::json::object();
+};
+
+namespace detail {
+
+// The data set of `prompts`, with the note on how their lengths were counted (`why`: why not exactly).
+inline BuiltWorkload built_workload(std::vector<Prompt> prompts, std::string name, bool exact,
+                                    const ServerTokenizer& tokenizer, const std::string& why) {
+  std::string note = exact ? "input lengths exact: counted by " + tokenizer.base_url() + "/tokenize"
+                           : "input lengths approximate (one word per token): " + why;
+  return {fixed_prompts(std::move(prompts), std::move(name), /*cycles=*/false), exact, std::move(note), {}};
+}
+
+}  // namespace detail
+
+// `count` prompts whose input lengths follow `input` exactly as the server counts them (its /tokenize), and whose
+// max_tokens follow `output`; seeded, and cached per (server, length, index) for the life of the process, so a
+// sweep over levels asks once. Without a tokenizer endpoint: `words` words per prompt, marked approximate.
+template <class = void>  // deferred: see serialize.hpp
+BuiltWorkload exact_length_prompts(ServerTokenizer& tokenizer, std::uint64_t count, const LengthDistribution& input,
+                                   const LengthDistribution& output, std::uint64_t seed = 0,
+                                   std::string name = "random") {
+  input.validate();
+  output.validate();
+  if (count == 0) throw WorkloadError("servebench::exact_length_prompts: no requests asked for");
+  static std::mutex cache_mutex;
+  static std::map<std::tuple<std::string, bool, std::int64_t, std::uint64_t, std::uint64_t>, std::string> cache;
+  std::string why;
+  const bool exact = tokenizer.available(&why);
+  std::vector<Prompt> prompts;
+  prompts.reserve(static_cast<std::size_t>(count));
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::int64_t n_in = input.draw(seed, i, 0x1A);
+    Prompt p;
+    p.max_tokens = static_cast<int>(std::max<std::int64_t>(1, output.draw(seed, i, 0x0B)));
+    if (exact) {
+      const auto key = std::make_tuple(tokenizer.base_url(), tokenizer.chat(), n_in, seed, i);
+      std::unique_lock<std::mutex> lock(cache_mutex);
+      auto it = cache.find(key);
+      if (it == cache.end()) {
+        lock.unlock();
+        std::string text = exact_length_text(tokenizer, n_in, seed, i);
+        lock.lock();
+        it = cache.emplace(key, std::move(text)).first;
+      }
+      p.text = it->second;
+      p.input_tokens = n_in;
+    } else {
+      p.text = detail::words_text(static_cast<std::size_t>(n_in), seed, i);
+    }
+    prompts.push_back(std::move(p));
+  }
+  BuiltWorkload built = detail::built_workload(std::move(prompts), std::move(name), exact, tokenizer, why);
+  built.description = {{"dataset", built.workload.name()},
+                       {"requests", count},
+                       {"input_tokens", input},
+                       {"output_tokens", output},
+                       {"seed", seed},
+                       {"input_lengths", exact ? "exact" : "approximate"},
+                       {"note", built.note}};
+  return built;
+}
+
+// Shared prefixes: `groups` groups of prompts, request i in group i % groups, each prompt the group's prefix of
+// `prefix_tokens` tokens followed by `suffix_tokens` of its own, `prefix_tokens + suffix_tokens` in all as the server
+// counts them (exactly, with a tokenizer endpoint; else in words, approximate). A batching engine with a prefix
+// cache prefills the prefix once per group; the server's cached_tokens (LevelSummary::prefix_hit_rate) shows it.
+template <class = void>  // deferred: see serialize.hpp
+BuiltWorkload shared_prefix_prompts(ServerTokenizer& tokenizer, std::uint64_t count, std::uint64_t groups,
+                                    std::int64_t prefix_tokens, std::int64_t suffix_tokens,
+                                    const LengthDistribution& output, std::uint64_t seed = 0) {
+  output.validate();
+  if (count == 0 || groups == 0 || prefix_tokens < 1 || suffix_tokens < 1)
+    throw WorkloadError("servebench::shared_prefix_prompts: requests, groups, prefix and suffix tokens must be >= 1");
+  std::string why;
+  const bool exact = tokenizer.available(&why);
+  std::vector<std::string> prefixes;
+  for (std::uint64_t g = 0; g < groups; ++g) {
+    const std::uint64_t group_seed = seed ^ (0x9F1C0000ULL + g);
+    prefixes.push_back(exact ? exact_length_text(tokenizer, prefix_tokens, group_seed, g)
+                             : detail::words_text(static_cast<std::size_t>(prefix_tokens), group_seed, g));
+  }
+  std::vector<Prompt> prompts;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    Prompt p;
+    p.max_tokens = static_cast<int>(std::max<std::int64_t>(1, output.draw(seed, i, 0x0B)));
+    const std::string& prefix = prefixes[static_cast<std::size_t>(i % groups)];
+    if (exact) {
+      p.text = exact_length_text(tokenizer, prefix_tokens + suffix_tokens, seed, i, prefix);
+      p.input_tokens = prefix_tokens + suffix_tokens;
+    } else {
+      p.text = prefix + " " + detail::words_text(static_cast<std::size_t>(suffix_tokens), seed, i);
+    }
+    prompts.push_back(std::move(p));
+  }
+  BuiltWorkload built = detail::built_workload(std::move(prompts), "prefix", exact, tokenizer, why);
+  built.description = {{"dataset", "prefix"},
+                       {"requests", count},
+                       {"groups", groups},
+                       {"prefix_tokens", prefix_tokens},
+                       {"suffix_tokens", suffix_tokens},
+                       {"output_tokens", output},
+                       {"seed", seed},
+                       {"input_lengths", exact ? "exact" : "approximate"},
+                       {"note", built.note}};
+  return built;
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/tokenizer.hpp ----
+
+namespace servebench {
+
+// User turns of `user_words` synthetic words, assistant replies of `reply_tokens` words and max_tokens; a data set
+// of sessions * turns requests.
+template <class = void>  // deferred: see serialize.hpp
+Workload multiturn_prompts(std::uint64_t sessions, std::uint64_t turns, std::size_t user_words, int reply_tokens,
+                           std::uint64_t seed = 0) {
+  if (sessions == 0 || turns == 0 || user_words == 0)
+    throw WorkloadError("servebench::multiturn_prompts: sessions, turns and words per turn must be >= 1");
+  detail::check_max_tokens(reply_tokens, "multiturn_prompts");
+  return Workload(
+      [turns, user_words, reply_tokens, seed](std::uint64_t i) {
+        const std::uint64_t session = i / turns, turn = i % turns;
+        Prompt p;
+        p.max_tokens = reply_tokens;
+        for (std::uint64_t t = 0; t <= turn; ++t) {
+          const std::uint64_t stream = session * turns + t;
+          p.messages.push_back({"user", detail::words_text(user_words, seed, stream)});
+          if (t < turn)
+            p.messages.push_back(
+                {"assistant", detail::words_text(static_cast<std::size_t>(reply_tokens), seed ^ 0xA5515ULL, stream)});
+        }
+        for (std::size_t m = 0; m < p.messages.size(); ++m) p.text += (m ? "\n" : "") + p.messages[m].content;
+        return p;
+      },
+      sessions * turns, "multiturn", /*cycles=*/false);
+}
+
+// TTFT of the successful streamed records by turn (record index % turns); an empty entry for a turn without any.
+template <class Records = std::vector<RequestRecord>>
+std::vector<std::optional<Summary>> ttft_by_turn(const Records& records, std::uint64_t turns,
+                                                 PercentileMethod method = PercentileMethod::linear) {
+  std::vector<std::vector<double>> by_turn(static_cast<std::size_t>(turns));
+  for (const auto& r : records)
+    if (!r.warmup && r.ok() && r.streamed) by_turn[static_cast<std::size_t>(r.index % turns)].push_back(r.ttft_s());
+  std::vector<std::optional<Summary>> out;
+  for (auto& v : by_turn) {
+    if (v.empty())
+      out.emplace_back();
+    else
+      out.emplace_back(summarize_samples(std::move(v), method));
+  }
+  return out;
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/multiturn.hpp ----
+// ---- begin servebench/workload/trace.hpp ----
+// servebench — trace replay: a JSONL file of arrivals with their lengths, in the Mooncake trace format
+// ({"timestamp": ms, "input_length": tokens, "output_length": tokens, "hash_ids": [block ids]}), becomes the arrival
+// schedule of an open loop (OpenLoop::schedule) and the prompts sent at those times: exact input lengths where the
+// server has a tokenizer endpoint, and prompts whose hash_ids agree sharing the text of those blocks (Mooncake's
+// blocks are 512 tokens), so a prefix cache sees the reuse the trace recorded.
+//
+//   auto trace = servebench::read_trace("mooncake_trace.jsonl");
+//   auto built = servebench::trace_prompts(tokenizer, trace);
+//   run_open_loop(OpenLoop().schedule(trace.offsets), built.workload, target);
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <istream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+
+struct TraceEntry {
+  Nanos offset = 0;  // after the first entry's timestamp
+  std::int64_t input_length = 0;
+  std::int64_t output_length = 0;
+  std::vector<std::int64_t> hash_ids;
+};
+
+struct Trace {
+  std::vector<TraceEntry> entries;  // in file order, non-decreasing offsets
+  std::vector<Nanos> offsets;       // the same, for OpenLoop::schedule
+  std::int64_t block_tokens = 512;  // the tokens one hash id stands for
+};
+
+// Parses a trace; one WorkloadError line naming the source, the line and the field for anything malformed.
+template <class = void>  // deferred: see serialize.hpp
+Trace parse_trace(std::istream& in, const std::string& source_name) {
+  Trace trace;
+  std::string line;
+  std::size_t line_number = 0;
+  double first_ms = 0;
+  auto fail = [&](const std::string& why) {
+    throw WorkloadError(source_name + ":" + std::to_string(line_number) + ": " + why);
+  };
+  auto length = [&](const nlohmann::json& j, const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end()) fail(std::string("missing field \"") + key + "\"");
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 10'000'000)
+      fail(std::string("field \"") + key + "\" must be a positive integer");
+    return it->get<std::int64_t>();
+  };
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) fail("not valid JSON");
+    if (!j.is_object()) fail("expected a JSON object {\"timestamp\", \"input_length\", \"output_length\"}");
+    const auto ts = j.find("timestamp");
+    if (ts == j.end()) fail("missing field \"timestamp\"");
+    if (!ts->is_number() || !(ts->get<double>() >= 0)) fail("field \"timestamp\" must be a number of ms >= 0");
+    TraceEntry e;
+    const double ms = ts->get<double>();
+    if (trace.entries.empty()) first_ms = ms;
+    e.offset = static_cast<Nanos>((ms - first_ms) * 1e6);
+    if (!trace.entries.empty() && e.offset < trace.entries.back().offset)
+      fail("field \"timestamp\" goes back in time (the trace must be in arrival order)");
+    e.input_length = length(j, "input_length");
+    e.output_length = length(j, "output_length");
+    if (const auto ids = j.find("hash_ids"); ids != j.end()) {
+      if (!ids->is_array() ||
+          !std::all_of(ids->begin(), ids->end(), [](const nlohmann::json& x) { return x.is_number_integer(); }))
+        fail("field \"hash_ids\" must be a list of integers");
+      e.hash_ids = ids->get<std::vector<std::int64_t>>();
+    }
+    trace.offsets.push_back(e.offset);
+    trace.entries.push_back(std::move(e));
+  }
+  if (in.bad()) throw WorkloadError(source_name + ": read error");
+  if (trace.entries.empty()) throw WorkloadError(source_name + ": no arrivals");
+  return trace;
+}
+
+template <class = void>  // deferred: see serialize.hpp
+Trace read_trace(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw WorkloadError(path + ": cannot open");
+  return parse_trace(in, path);
+}
+
+// The prompts of a trace, one per entry, in order: input_length tokens as the server counts them (approximate,
+// one word per token, without a tokenizer endpoint), max_tokens = output_length. Entries whose leading hash_ids
+// agree share the text of those whole blocks.
+template <class = void>  // deferred: see serialize.hpp
+BuiltWorkload trace_prompts(ServerTokenizer& tokenizer, const Trace& trace, std::uint64_t seed = 0) {
+  std::string why;
+  const bool exact = tokenizer.available(&why);
+  std::map<std::int64_t, std::string> blocks;  // hash id -> the text of its block
+  std::vector<Prompt> prompts;
+  for (std::size_t i = 0; i < trace.entries.size(); ++i) {
+    const auto& e = trace.entries[i];
+    Prompt p;
+    p.max_tokens = static_cast<int>(e.output_length);
+    std::string lead;
+    const auto whole = std::min<std::size_t>(e.hash_ids.size(),
+                                             static_cast<std::size_t>((e.input_length - 1) / trace.block_tokens));
+    for (std::size_t b = 0; b < whole; ++b) {
+      auto it = blocks.find(e.hash_ids[b]);
+      if (it == blocks.end()) {
+        const auto block_seed = seed ^ static_cast<std::uint64_t>(e.hash_ids[b]) * 0x9E3779B97F4A7C15ULL;
+        std::string text = exact ? exact_length_text(tokenizer, trace.block_tokens, block_seed, 0)
+                                 : detail::words_text(static_cast<std::size_t>(trace.block_tokens), block_seed, 0);
+        it = blocks.emplace(e.hash_ids[b], std::move(text)).first;
+      }
+      lead += (lead.empty() ? "" : " ") + it->second;
+    }
+    if (exact) {
+      p.text = exact_length_text(tokenizer, e.input_length, seed, i, lead);
+      p.input_tokens = e.input_length;
+    } else {
+      const auto rest = e.input_length - static_cast<std::int64_t>(whole) * trace.block_tokens;
+      p.text = lead + (lead.empty() ? "" : " ") + detail::words_text(static_cast<std::size_t>(rest), seed, i);
+    }
+    prompts.push_back(std::move(p));
+  }
+  BuiltWorkload built = detail::built_workload(std::move(prompts), "trace", exact, tokenizer, why);
+  built.description = {{"dataset", "trace"},
+                       {"requests", trace.entries.size()},
+                       {"duration_s", ns_to_s(trace.offsets.back())},
+                       {"input_lengths", exact ? "exact" : "approximate"},
+                       {"note", built.note}};
+  return built;
+}
+
+}  // namespace servebench
+// ---- end servebench/workload/trace.hpp ----
 // ---- end servebench.hpp ----

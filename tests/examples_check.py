@@ -4,7 +4,7 @@ checks exit codes, the files written and their exact shapes; bad command lines, 
 unwritable --out (exit 2, one error line, nothing written); Ctrl-C (exit 130, artifacts marked interrupted); and
 that the lab's own plotting code (tests/lab_plot.py, Debian's matplotlib) reads our concurrent_benchmark.json.
 
-Usage: examples_check.py --bin DIR --case NAME   (cases: run, bad_args, interrupt)
+Usage: examples_check.py --bin DIR --case NAME   (cases: run, bad_args, interrupt, datasets)
 """
 import argparse
 import json
@@ -204,10 +204,48 @@ def case_interrupt(tmp):
     check(os.path.exists(os.path.join(out, "concurrent_benchmark.json")), "lab file written")
 
 
+def case_datasets(tmp):
+    """lab2_3_concurrent's workload flags: the prefix cache in numbers, exact lengths, and bad data sets refused."""
+    out = os.path.join(tmp, "prefix")
+    r = run("lab2_3_concurrent", "--dataset", "prefix", "--prefix-tokens", "1024", "--groups", "2", "--input-tokens",
+            "32", "--output-tokens", "8", "--stream", "--concurrency", "1,8", "--out", out, "--quiet")
+    check(r.returncode == 0, f"prefix run: exit {r.returncode} ({r.stderr[-300:]})")
+    check("vllm @ 8: 8448 input tokens, 0 of 8 off their exact length, prefix cache hits" in r.stdout,
+          f"prefix run prints the hit rate: {r.stdout[-400:]}")
+    full = json.load(open(os.path.join(out, "concurrent_benchmark.full.json")))
+    check(full["metadata"]["configuration"]["workload"]["input_lengths"] == "exact", "workload marked exact")
+    vllm = [l for l in full["levels"] if l["target"]["label"] == "vllm"]
+    for level in vllm:
+        for rec in level["records"]:
+            check(rec["n_in"] == 1056 and rec["n_in_expected"] == 1056, f"exact length: {rec['n_in']}")
+            check(rec["n_out"] == 8, "output length forced")
+    # At 1 the one request finds nothing; at 8 the first group's prefix is cached (the second's from its first step).
+    rates = [l["summary"]["prefix_hit_rate"] for l in vllm]
+    check(rates[0] == 0 and rates[-1] > 0.5, f"hit rates at 1 and 8: {rates}")
+    hf = [l for l in full["levels"] if l["target"]["label"] == "hf"]
+    check(all("prefix_hit_rate" not in l["summary"] or l["summary"]["prefix_hit_rate"] is None for l in hf),
+          "the sequential HF side reports no cache")
+
+    bad = os.path.join(tmp, "bad.json")
+    with open(bad, "w") as f:
+        f.write('[{"conversations": [{"from": "human", "value": 3}]}]')
+    for args, expect, usage in (
+            (["--dataset", "sharegpt"], "--dataset sharegpt needs --dataset-path FILE", True),
+            (["--dataset", "trace"], "--dataset trace replays arrival times", True),
+            (["--dataset", "sharegpt", "--dataset-path", bad],
+             bad + ': entry 0: field "conversations[0].value" must be a string', False),
+            (["--dataset", "random", "--range-ratio", "2"], "--range-ratio", True)):
+        bad_out = os.path.join(tmp, "bad_out")
+        r = run("lab2_3_concurrent", *args, "--out", bad_out)
+        one_error_line(r, " ".join(args), expect_usage=usage)
+        check(expect in r.stderr, f"{' '.join(args)}: names the problem: {r.stderr.strip()[:300]}")
+        check(not os.path.exists(os.path.join(bad_out, "concurrent_benchmark.json")), "nothing written")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
-    parser.add_argument("--case", required=True, choices=["run", "bad_args", "interrupt"])
+    parser.add_argument("--case", required=True, choices=["run", "bad_args", "interrupt", "datasets"])
     a = parser.parse_args()
     BIN = a.bin
     with tempfile.TemporaryDirectory() as tmp:

@@ -287,3 +287,38 @@ TEST_CASE("per-token ITL: a chunk of k tokens after a gap g gives k samples of g
     }
   }
 }
+
+TEST_CASE("input tokens, exact-length checks, prefix hits and output lengths are summarised") {
+  constexpr Nanos ms = 1'000'000;
+  // Four successful requests over 100 ms; by hand: inputs 100 + 200 + 300 (the fourth reported none) = 600,
+  // 6000 tok/s in and 3 + 4 + 5 + 8 = 20 out (200 tok/s); two built to a length, one counted otherwise; cached 50 of
+  // the 300 input tokens of the two that said; one reply shorter than asked.
+  auto r0 = streamed(0, 0, 0, {10 * ms, 20 * ms, 30 * ms}, 3);
+  r0.n_in = 100;
+  r0.n_in_expected = 100;
+  r0.n_out_requested = 3;
+  auto r1 = streamed(1, 0, 0, {10 * ms, 100 * ms}, 4);
+  r1.n_in = 200;
+  r1.n_in_expected = 196;  // the server counted 4 more (a chat template)
+  r1.n_in_cached = 50;
+  r1.n_out_requested = 8;  // an early end of sequence
+  auto r2 = streamed(2, 0, 0, {10 * ms, 50 * ms}, 5);
+  r2.n_in = 300;
+  r2.n_in_cached = 0;
+  auto r3 = streamed(3, 0, 0, {10 * ms, 60 * ms}, 8);
+  const auto s = servebench::summarize(std::vector<RequestRecord>{r0, r1, r2, r3});
+  CHECK(s.total_input_tokens == 600);
+  CHECK(s.input_tokens_reported == 3);
+  CHECK(s.input_tokens_per_sec == doctest::Approx(600 / 0.1));
+  CHECK(s.total_tokens_per_sec == doctest::Approx((600 + 20) / 0.1));
+  CHECK(s.input_length_checked == 2);
+  CHECK(s.input_length_mismatches == 1);
+  CHECK(s.cached_input_tokens == 50);
+  REQUIRE(s.prefix_hit_rate.has_value());
+  CHECK(*s.prefix_hit_rate == doctest::Approx(50.0 / 500.0));
+  CHECK(s.requested_output_tokens == 11);
+  CHECK(s.short_outputs == 1);
+  const auto none = servebench::summarize(std::vector<RequestRecord>{r3});
+  CHECK_FALSE(none.prefix_hit_rate.has_value());  // no request reported a cached count
+  CHECK(none.input_tokens_reported == 0);
+}

@@ -73,7 +73,25 @@ TEST_CASE("a JSONL file gives prompts and max_tokens, skipping blank lines") {
   CHECK(w.at(1).text == "second");
   CHECK(w.at(1).max_tokens == 64);  // the default given
   CHECK(w.at(2).text == "third \"quoted\"");
+  // A data set: no silent wrap past its end, and a run that needs more fails before it starts.
+  CHECK_FALSE(w.cycles());
+  CHECK_THROWS_WITH_AS(w.at(3), doctest::Contains("holds 3 prompts but the run needs 4"), WorkloadError);
+  CHECK_THROWS_AS(w.check_enough(4), WorkloadError);
+  CHECK_NOTHROW(w.check_enough(3));
   std::remove(path.c_str());
+}
+
+TEST_CASE("a JSONL line may carry a chat history in \"messages\"") {
+  std::istringstream in(
+      "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"Hi\"}], "
+      "\"max_tokens\": 9}\n");
+  const auto prompts = parse_jsonl_prompts(in, "chat.jsonl");
+  REQUIRE(prompts.size() == 1);
+  REQUIRE(prompts[0].messages.size() == 2);
+  CHECK(prompts[0].messages[0].role == "system");
+  CHECK(prompts[0].messages[1].content == "Hi");
+  CHECK(prompts[0].text == "Be brief.\nHi");
+  CHECK(prompts[0].max_tokens == 9);
 }
 
 TEST_CASE("a bad JSONL line is reported with the file name and its line number") {
@@ -84,10 +102,13 @@ TEST_CASE("a bad JSONL line is reported with the file name and its line number")
   const Case cases[] = {
       {"{\"prompt\": \"ok\"}\n{not json\n", ":2: not valid JSON"},
       {"{\"prompt\": \"ok\"}\n\n[1, 2]\n", ":3: expected a JSON object"},
-      {"{\"text\": \"no prompt\"}\n", ":1: missing \"prompt\""},
-      {"{\"prompt\": 42}\n", ":1: \"prompt\" must be a string"},
-      {"{\"prompt\": \"x\", \"max_tokens\": \"many\"}\n", ":1: \"max_tokens\" must be an integer"},
-      {"{\"prompt\": \"x\", \"max_tokens\": 0}\n", ":1: \"max_tokens\" must be a positive integer"},
+      {"{\"text\": \"no prompt\"}\n", ":1: missing field \"prompt\""},
+      {"{\"messages\": []}\n", ":1: field \"messages\" must be a non-empty list"},
+      {"{\"prompt\": \"ok\"}\n{\"messages\": [{\"role\": \"user\"}]}\n",
+       ":2: field \"messages[0].content\" must be a string"},
+      {"{\"prompt\": 42}\n", ":1: field \"prompt\" must be a string"},
+      {"{\"prompt\": \"x\", \"max_tokens\": \"many\"}\n", ":1: field \"max_tokens\" must be an integer"},
+      {"{\"prompt\": \"x\", \"max_tokens\": 0}\n", ":1: field \"max_tokens\" must be a positive integer"},
       {"\n\n", ": no prompts"},
       // Found by fuzzing (tests/fuzz/fuzz_workload.cpp): nlohmann throws out_of_range, not parse_error, for a number
       // beyond a double's range; it escaped as a non-WorkloadError exception.
@@ -102,6 +123,7 @@ TEST_CASE("a bad JSONL line is reported with the file name and its line number")
     } catch (const WorkloadError& e) {
       const std::string message = e.what();
       CHECK(message.rfind("prompts.jsonl", 0) == 0);
+      CAPTURE(message);
       CHECK(message.find(c.expect) != std::string::npos);
     }
   }

@@ -95,8 +95,9 @@ struct Options {
   double deadline_s = -1;      // each request's whole deadline; < 0: the driver's, derived from max_tokens; 0: none
   std::string out_dir = "artifacts";
   std::vector<std::size_t> concurrency = default_levels;
-  std::size_t repeat = 1;  // repetitions of every level (task 2.3), interleaved across the servers
-  int max_tokens = 0;      // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  std::size_t repeat = 1;            // repetitions of every level (task 2.3), interleaved across the servers
+  int max_tokens = 0;                // 0: the lab's (100 for single requests, 50 for the concurrent runs)
+  bool force_output_length = false;  // ask for exactly max_tokens where the API can (--output-tokens)
   bool quiet = false;
   bool skip_missing_side = false;
   // For real servers: hosted or internal endpoints.
@@ -340,6 +341,7 @@ class Servers {
       auto o = with_endpoint(DriverOptions().label(label).base_url(url).model(options_.model).stream(stream), options_,
                              api_key_);
       o.continuous_usage_stats(stream && options_.continuous_usage);
+      o.force_output_length(options_.force_output_length);
       return o;
     };
     std::vector<Target> out;

@@ -44,6 +44,9 @@ struct GenerationOptions {
   // vLLM extension: stream_options.continuous_usage_stats, a cumulative usage in every stream chunk, so a chunk's
   // token count is known (per-token ITL). Off by default: other servers may reject the unknown field.
   bool continuous_usage = false;
+  // Generate exactly each prompt's max_tokens: ignore_eos and min_tokens = max_tokens (vLLM, SGLang, llama.cpp).
+  // TGI has no equivalent; the summary's short_outputs then says how many replies ended early.
+  bool force_output_length = false;
 };
 
 namespace api {
@@ -59,8 +62,9 @@ struct Reply {
   std::string text;
   std::optional<std::int64_t> completion_tokens;  // the server's count of generated tokens, when it sends one
   std::optional<std::int64_t> prompt_tokens;
-  std::optional<std::int64_t> reasoning_tokens;  // of completion_tokens, reasoning (when the server says)
-  std::optional<ServerTiming> server_timing;     // from the dialect's server_timing hook, when it has one
+  std::optional<std::int64_t> reasoning_tokens;      // of completion_tokens, reasoning (when the server says)
+  std::optional<std::int64_t> cached_prompt_tokens;  // of prompt_tokens, found in the server's prefix cache
+  std::optional<ServerTiming> server_timing;         // from the dialect's server_timing hook, when it has one
 };
 
 // One stream event.
@@ -73,6 +77,7 @@ struct Event {
   std::optional<std::int64_t> completion_tokens;
   std::optional<std::int64_t> prompt_tokens;
   std::optional<std::int64_t> reasoning_tokens;
+  std::optional<std::int64_t> cached_prompt_tokens;
   bool terminator = false;  // the stream is complete after this event
   std::optional<ServerTiming> server_timing;
 };
@@ -141,6 +146,9 @@ void read_usage(const nlohmann::json& body, Out& out) {
   out.prompt_tokens = optional_int(*it, "prompt_tokens");
   if (const auto details = it->find("completion_tokens_details"); details != it->end() && details->is_object())
     out.reasoning_tokens = optional_int(*details, "reasoning_tokens");
+  // vLLM and SGLang with prefix caching, OpenAI: usage.prompt_tokens_details.cached_tokens.
+  if (const auto details = it->find("prompt_tokens_details"); details != it->end() && details->is_object())
+    out.cached_prompt_tokens = optional_int(*details, "cached_tokens");
 }
 
 inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
@@ -211,8 +219,9 @@ void put_openai_options(Json& body, const Prompt& prompt, const GenerationOption
   if (!g.model.empty()) body["model"] = g.model;
   body["max_tokens"] = prompt.max_tokens;
   body["temperature"] = g.temperature;
-  if (g.ignore_eos) body["ignore_eos"] = true;
+  if (g.ignore_eos || g.force_output_length) body["ignore_eos"] = true;
   if (g.min_tokens) body["min_tokens"] = *g.min_tokens;
+  if (g.force_output_length) body["min_tokens"] = prompt.max_tokens;
   if (g.stream) {
     body["stream"] = true;
     // Without it an OpenAI-style stream carries no token count and n_out would fall back to counting events.
@@ -285,13 +294,16 @@ struct openai_completions {
   }
 };
 
-// OpenAI /v1/chat/completions: one user message; streamed text arrives in choices[0].delta.content.
+// OpenAI /v1/chat/completions: the prompt's messages, or one user message of its text; streamed text arrives in
+// choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
   template <class = void>
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    HttpCall call{"/v1/chat/completions",
-                  {{"messages", nlohmann::json::array({{{"role", "user"}, {"content", prompt.text}}})}}};
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& m : prompt.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+    if (messages.empty()) messages.push_back({{"role", "user"}, {"content", prompt.text}});
+    HttpCall call{"/v1/chat/completions", {{"messages", std::move(messages)}}};
     detail::put_openai_options(call.body, prompt, g);
     return call;
   }

@@ -106,6 +106,12 @@ class DriverOptions {
     return *this;
   }
   bool continuous_usage_stats() const noexcept { return generation_.continuous_usage; }
+  // Every reply exactly max_tokens long where the dialect can ask for it (GenerationOptions::force_output_length).
+  DriverOptions& force_output_length(bool on) {
+    generation_.force_output_length = on;
+    return *this;
+  }
+  bool force_output_length() const noexcept { return generation_.force_output_length; }
   DriverOptions& connect_timeout(Duration d) {
     connect_timeout_ = d;
     return *this;
@@ -278,6 +284,7 @@ void take_counts(const Counts& c, RequestRecord& r) {
   }
   if (c.prompt_tokens) r.n_in = *c.prompt_tokens;
   if (c.reasoning_tokens) r.n_reasoning = *c.reasoning_tokens;
+  if (c.cached_prompt_tokens) r.n_in_cached = *c.cached_prompt_tokens;
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 

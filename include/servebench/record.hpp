@@ -122,8 +122,11 @@ struct RequestRecord {
   // continuous usage stats); empty otherwise. Per-token ITL is defined from it.
   std::vector<std::int64_t> event_tokens;
 
-  std::int64_t n_in = -1;         // prompt tokens when the server reported them, else -1
-  std::int64_t n_reasoning = -1;  // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
+  std::int64_t n_in = -1;             // prompt tokens when the server reported them, else -1
+  std::int64_t n_in_expected = -1;    // the workload's count of the prompt's tokens (Prompt::input_tokens), else -1
+  std::int64_t n_out_requested = -1;  // the max_tokens asked for, when a scheduler sent it, else -1
+  std::int64_t n_in_cached = -1;      // of n_in, tokens the server found in its prefix cache, when it says, else -1
+  std::int64_t n_reasoning = -1;      // of n_out, reasoning tokens (usage.completion_tokens_details), else -1
   std::int64_t n_out = 0;
   TokenSource token_source = TokenSource::none;
 
@@ -183,17 +186,17 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
-                         required("t_send", &R::t_send), field("t_connect", &R::t_connect),
-                         required("t_first_token", &R::t_first_token),
-                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-                         field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-                         field("n_in", &R::n_in), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                         field("token_source", &R::token_source), field("http_status", &R::http_status),
-                         required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                         field("body_start", &R::body_start), field("text", &R::text),
-                         field("server_timing", &R::server_timing));
+  return std::make_tuple(
+      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens), field("n_in", &R::n_in),
+      field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
+      field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+      field("token_source", &R::token_source), field("http_status", &R::http_status),
+      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -259,6 +262,21 @@ struct LevelSummary {
   double throughput_req_per_sec = 0;
   double output_tokens_per_sec = 0;
   std::int64_t total_output_tokens = 0;
+  // Prompt tokens as the server reported them (usage.prompt_tokens), over the successful requests that carry a count.
+  std::int64_t total_input_tokens = 0;
+  std::size_t input_tokens_reported = 0;  // successful requests whose reply carried usage.prompt_tokens
+  double input_tokens_per_sec = 0;
+  double total_tokens_per_sec = 0;  // input + output
+  // Prompts built to a length (Prompt::input_tokens) whose server count differs from it: never silently accepted.
+  std::size_t input_length_checked = 0;
+  std::size_t input_length_mismatches = 0;
+  // Prefix cache, when the server reports it (usage.prompt_tokens_details.cached_tokens): the cached share of the
+  // input tokens of the requests that say.
+  std::int64_t cached_input_tokens = 0;
+  std::optional<double> prefix_hit_rate;
+  // Output lengths asked for (max_tokens) against those achieved, over the successful requests.
+  std::int64_t requested_output_tokens = 0;
+  std::size_t short_outputs = 0;  // successful requests that got fewer tokens than max_tokens (an early EOS)
   std::optional<double> goodput_req_per_sec;  // only when SLOs were given
   std::optional<Summary> latency, latency_from_sched, client_queue, ttft, tpot, itl;
   std::optional<Summary> ttfa;  // streamed requests whose reply had answer text
@@ -274,6 +292,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   Nanos first_send = 0, last_end = 0;
   bool any_sent = false;
   std::size_t good = 0;
+  std::int64_t cached_of = 0;  // input tokens of the requests that reported a cached count
   for (const auto& r : records) {
     if (r.warmup) continue;
     if (s.target.empty()) s.target = r.target;
@@ -295,6 +314,22 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     }
     ++s.successful;
     s.total_output_tokens += r.n_out;
+    if (r.n_in >= 0) {
+      s.total_input_tokens += r.n_in;
+      ++s.input_tokens_reported;
+      if (r.n_in_expected >= 0) {
+        ++s.input_length_checked;
+        if (r.n_in != r.n_in_expected) ++s.input_length_mismatches;
+      }
+    }
+    if (r.n_in_cached >= 0 && r.n_in > 0) {
+      cached_of += r.n_in;
+      s.cached_input_tokens += r.n_in_cached;
+    }
+    if (r.n_out_requested > 0) {
+      s.requested_output_tokens += r.n_out_requested;
+      if (r.n_out < r.n_out_requested) ++s.short_outputs;
+    }
     latency.push_back(r.latency_s());
     latency_from_sched.push_back(r.latency_from_sched_s());
     client_queue.push_back(r.client_queue_s());
@@ -331,6 +366,8 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   if (s.wall_s > 0) {
     s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
     s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
+    s.input_tokens_per_sec = static_cast<double>(s.total_input_tokens) / s.wall_s;
+    s.total_tokens_per_sec = s.input_tokens_per_sec + s.output_tokens_per_sec;
     if (options.slo.any()) s.goodput_req_per_sec = static_cast<double>(good) / s.wall_s;
   } else if (options.slo.any()) {
     s.goodput_req_per_sec = 0.0;
@@ -342,6 +379,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
     return h;
   };
   s.histograms = {histogram(latency), histogram(ttft), histogram(tpot), histogram(itl)};
+  if (cached_of > 0) s.prefix_hit_rate = static_cast<double>(s.cached_input_tokens) / static_cast<double>(cached_of);
   auto maybe = [&](std::vector<double>& v) -> std::optional<Summary> {
     if (v.empty()) return std::nullopt;
     return summarize_samples(std::move(v), options.method);
@@ -367,10 +405,17 @@ auto json_fields(const LevelSummary*) {
       field("first_send", &L::first_send), field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
       field("mean_in_flight", &L::mean_in_flight), required("throughput_req_per_sec", &L::throughput_req_per_sec),
       required("output_tokens_per_sec", &L::output_tokens_per_sec),
-      field("total_output_tokens", &L::total_output_tokens), field("goodput_req_per_sec", &L::goodput_req_per_sec),
-      field("latency", &L::latency), field("latency_from_sched", &L::latency_from_sched),
-      field("client_queue", &L::client_queue), field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl),
-      field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token), field("histograms", &L::histograms));
+      field("total_output_tokens", &L::total_output_tokens), field("total_input_tokens", &L::total_input_tokens),
+      field("input_tokens_reported", &L::input_tokens_reported),
+      field("input_tokens_per_sec", &L::input_tokens_per_sec), field("total_tokens_per_sec", &L::total_tokens_per_sec),
+      field("input_length_checked", &L::input_length_checked),
+      field("input_length_mismatches", &L::input_length_mismatches),
+      field("cached_input_tokens", &L::cached_input_tokens), field("prefix_hit_rate", &L::prefix_hit_rate),
+      field("requested_output_tokens", &L::requested_output_tokens), field("short_outputs", &L::short_outputs),
+      field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
+      field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
+      field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl), field("ttfa", &L::ttfa),
+      field("itl_per_token", &L::itl_per_token), field("histograms", &L::histograms));
 }
 
 }  // namespace servebench

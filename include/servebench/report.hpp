@@ -281,6 +281,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                      "fail %",
                                      "in flight",
                                      "req/s",
+                                     "in tok/s",
                                      "out tok/s",
                                      "mean s",
                                      "p95 s"};
@@ -309,6 +310,7 @@ Table comparison_table(const Levels& levels, const ReportOptions& options = {}) 
                                       s.sent ? detail::fixed(100.0 * static_cast<double>(s.failed) / s.sent, 1) : "-",
                                       detail::fixed(s.mean_in_flight, 1) + "/" + std::to_string(s.peak_in_flight),
                                       req_per_sec,
+                                      s.input_tokens_reported ? detail::fixed(s.input_tokens_per_sec, 1) : "-",
                                       detail::fixed(s.output_tokens_per_sec, 1),
                                       s.latency ? detail::fixed(s.latency->mean, 3) : "-",
                                       s.latency ? detail::fixed(s.latency->p95, 3) : "-"};

@@ -2,9 +2,12 @@
 //
 // A Workload is a random-access source of prompts: `at(index)` gives the prompt for request `index`. Schedulers pull
 // from it by index from several threads at once, so every workload is immutable once built and `at` is const. A
-// workload is either finite (`size()` has a value; `at` wraps around, so a three-prompt list can feed a hundred
-// requests) or infinite (`size()` is empty: templates and synthetic prompts). Everything is deterministic: the same
-// workload (and seed) gives the same prompt at the same index on every run and every platform.
+// workload is either finite (`size()` has a value) or infinite (`size()` is empty: templates and synthetic prompts).
+// A finite workload either cycles (`at` wraps around, so a three-prompt list can feed a hundred requests: lists and
+// templates) or is a data set that refuses to (files, built prompts): a run that asks for more requests than it
+// holds fails before sending anything, unless the data set was sampled with replacement to the run's size
+// (workload/datasets.hpp). Everything is deterministic: the same workload (and seed) gives the same prompt at the
+// same index on every run and every platform.
 //
 //   auto list   = servebench::fixed_prompts({"Explain attention.", "What is a KV cache?"}, 100);
 //   auto conc   = servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 50);
@@ -29,10 +32,22 @@
 
 namespace servebench {
 
+// One message of a chat history.
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
 // One request to make: the prompt and its generation length.
 struct Prompt {
-  std::string text;
+  std::string text;  // with `messages`: their contents, one per line, for dialects that take a single text
   int max_tokens = 100;
+  // The prompt's length in tokens as the server counts it, when the workload built it to that length from the
+  // server's tokenizer (workload/tokenizer.hpp); -1 otherwise. Records carry it as n_in_expected.
+  std::int64_t input_tokens = -1;
+  // A chat history (multi-turn conversations, JSONL {"messages"}): the chat dialect sends it as it is; empty: one
+  // user message of `text`.
+  std::vector<ChatMessage> messages = {};
 };
 
 // Thrown when a workload cannot be built: a file that cannot be read, a bad JSONL line (the message names the file
@@ -46,17 +61,29 @@ class Workload {
   using Generator = std::function<Prompt(std::uint64_t index)>;
 
   // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
-  // `size` empty: infinite. A finite workload calls the generator with index % size.
-  Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {})
-      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)) {
+  // `size` empty: infinite. A finite workload calls the generator with index % size when it `cycles`; one that
+  // does not throws WorkloadError for an index past its end (the schedulers check before a run that it is not).
+  Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {},
+           bool cycles = true)
+      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)),
+        cycles_(cycles) {
     if (!*generator_) throw std::invalid_argument("servebench::Workload: empty generator");
     if (size_ && *size_ == 0) throw WorkloadError("servebench::Workload '" + name_ + "' has no prompts");
   }
 
-  Prompt at(std::uint64_t index) const { return (*generator_)(size_ ? index % *size_ : index); }
+  Prompt at(std::uint64_t index) const {
+    if (size_ && !cycles_ && index >= *size_) throw WorkloadError(too_few(index + 1));
+    return (*generator_)(size_ ? index % *size_ : index);
+  }
   std::optional<std::uint64_t> size() const noexcept { return size_; }
   bool infinite() const noexcept { return !size_; }
+  bool cycles() const noexcept { return cycles_; }
   const std::string& name() const noexcept { return name_; }
+
+  // Throws WorkloadError when `requests` requests would run past the end of a data set that does not cycle.
+  void check_enough(std::uint64_t requests) const {
+    if (size_ && !cycles_ && requests > *size_) throw WorkloadError(too_few(requests));
+  }
 
   // The first `count` prompts (wrapping for a finite workload), e.g. to print or save what a run will send.
   std::vector<Prompt> take(std::uint64_t count) const {
@@ -67,9 +94,16 @@ class Workload {
   }
 
  private:
+  std::string too_few(std::uint64_t requests) const {
+    return "servebench: the data set '" + name_ + "' holds " + std::to_string(*size_) + " prompts but the run needs " +
+           std::to_string(requests) +
+           "; ask for fewer requests, or sample it with replacement (--sample-with-replacement)";
+  }
+
   std::shared_ptr<const Generator> generator_;  // shared: copies of a workload are cheap and see the same prompts
   std::optional<std::uint64_t> size_;
   std::string name_;
+  bool cycles_ = true;
 };
 
 namespace detail {
@@ -107,13 +141,14 @@ inline constexpr std::array<const char*, 64> synthetic_vocabulary{
 
 }  // namespace detail
 
-// A fixed list of prompts, used in order and wrapped around.
-inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed") {
+// A fixed list of prompts, used in order and wrapped around (or, with `cycles` false, a data set that refuses to).
+inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed", bool cycles = true) {
   if (prompts.empty()) throw WorkloadError("servebench::fixed_prompts: the list is empty");
   for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
   auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
   const auto size = static_cast<std::uint64_t>(shared->size());
-  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name));
+  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name),
+                  cycles);
 }
 
 inline Workload fixed_prompts(const std::vector<std::string>& texts, int max_tokens, std::string name = "fixed") {
@@ -137,8 +172,9 @@ inline Workload template_prompts(std::string pattern, int max_tokens, std::optio
       count, std::move(name));
 }
 
-// Parses JSON Lines: one object per line, {"prompt": string, "max_tokens": positive integer (optional, else
-// `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in error messages.
+// Parses JSON Lines: one object per line, {"prompt": string | "messages": [{"role", "content"}, ...], "max_tokens":
+// positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in
+// error messages.
 template <class = void>  // deferred: see serialize.hpp
 std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
                                         int default_max_tokens = 100) {
@@ -160,16 +196,34 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
       // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
-    if (!j.is_object()) fail("expected a JSON object with a \"prompt\" field");
+    if (!j.is_object()) fail("expected a JSON object with a \"prompt\" or \"messages\" field");
+    Prompt p;
+    p.max_tokens = default_max_tokens;
     auto prompt = j.find("prompt");
-    if (prompt == j.end()) fail("missing \"prompt\"");
-    if (!prompt->is_string()) fail("\"prompt\" must be a string");
-    Prompt p{prompt->get<std::string>(), default_max_tokens};
+    auto messages = j.find("messages");
+    if (prompt != j.end()) {
+      if (!prompt->is_string()) fail("field \"prompt\" must be a string");
+      p.text = prompt->get<std::string>();
+    } else if (messages != j.end()) {
+      if (!messages->is_array() || messages->empty()) fail("field \"messages\" must be a non-empty list");
+      for (std::size_t m = 0; m < messages->size(); ++m) {
+        const auto& message = (*messages)[m];
+        const std::string at = "field \"messages[" + std::to_string(m) + "]";
+        if (!message.is_object()) fail(at + "\" must be an object {\"role\", \"content\"}");
+        const auto role = message.find("role"), content = message.find("content");
+        if (role == message.end() || !role->is_string()) fail(at + ".role\" must be a string");
+        if (content == message.end() || !content->is_string()) fail(at + ".content\" must be a string");
+        p.messages.push_back({role->get<std::string>(), content->get<std::string>()});
+        p.text += (m ? "\n" : "") + p.messages.back().content;
+      }
+    } else {
+      fail("missing field \"prompt\" (or \"messages\")");
+    }
     auto max_tokens = j.find("max_tokens");
     if (max_tokens != j.end() && !max_tokens->is_null()) {
-      if (!max_tokens->is_number_integer()) fail("\"max_tokens\" must be an integer");
+      if (!max_tokens->is_number_integer()) fail("field \"max_tokens\" must be an integer");
       const auto value = max_tokens->get<std::int64_t>();
-      if (value <= 0 || value > 1'000'000'000) fail("\"max_tokens\" must be a positive integer");
+      if (value <= 0 || value > 1'000'000'000) fail("field \"max_tokens\" must be a positive integer");
       p.max_tokens = static_cast<int>(value);
     }
     prompts.push_back(std::move(p));
@@ -179,12 +233,13 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
   return prompts;
 }
 
-// A JSONL file of {"prompt", "max_tokens"} records, read once up front (a bad line fails here, not mid-run).
+// A JSONL file of {"prompt", "max_tokens"} records, read once up front (a bad line fails here, not mid-run). A data
+// set: it does not wrap (see the top of the file).
 template <class = void>  // deferred: see serialize.hpp
 Workload jsonl_prompts(const std::string& path, int default_max_tokens = 100) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw WorkloadError(path + ": cannot open");
-  return fixed_prompts(parse_jsonl_prompts(in, path, default_max_tokens), path);
+  return fixed_prompts(parse_jsonl_prompts(in, path, default_max_tokens), path, /*cycles=*/false);
 }
 
 // Prompts of exactly `words` words drawn from a fixed vocabulary, different for every index, the same for the same

@@ -9,7 +9,7 @@ endif()
 if(NOT SERVEBENCH_BUILD_EXAMPLES)
   return()  # the checks run the example programs
 endif()
-foreach(case run bad_args interrupt)
+foreach(case run bad_args interrupt datasets)
   add_test(NAME examples_lab_${case}
            COMMAND "${_servebench_examples_python}" "${CMAKE_CURRENT_LIST_DIR}/../examples_check.py"
                    --bin "$<TARGET_FILE_DIR:lab2_3_concurrent>" --case ${case})

@@ -70,6 +70,37 @@ class ArrivalSampler {
   std::uint64_t state_;
 };
 
+// Arrivals under a rate ramp: gaps drawn at rate 1 in the ramp's cumulative intensity L(t) = integral of the rate,
+// then mapped back to time by inverting L (a time change of the arrival process, exact for Poisson).
+inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
+                                       Nanos duration) {
+  const double a = ramp.from, b = ramp.to, span = std::chrono::duration<double>(ramp.over).count();
+  if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b) || !(span > 0))
+    throw std::invalid_argument("servebench: a ramp needs rates > 0 and a duration > 0 (FROM:TO:SECONDS)");
+  if (count == 0 && duration == 0) duration = ramp.over.count();
+  const bool flat = std::fabs(b - a) < 1e-12 * a;
+  const double k = std::log(b / a);
+  const double at_end = ramp.exponential && !flat ? a * span * (b / a - 1) / k : (a + b) / 2 * span;
+  auto time_of = [&](double intensity) {  // L^-1
+    if (intensity >= at_end) return span + (intensity - at_end) / b;
+    if (flat) return intensity / a;
+    if (ramp.exponential) return span * std::log1p(intensity * k / (a * span)) / k;
+    const double slope = (b - a) / span;  // a t + slope t^2 / 2 = intensity
+    return (-a + std::sqrt(a * a + 2 * slope * intensity)) / slope;
+  };
+  ArrivalSampler sampler(1.0, options.distribution(), options.burstiness(), options.seed());
+  std::vector<Nanos> offsets;
+  double intensity = 0;
+  for (;;) {
+    if (count > 0 && offsets.size() >= count) break;
+    const auto at = static_cast<Nanos>(std::llround(time_of(intensity) * 1e9));
+    if (duration > 0 && at >= duration) break;
+    offsets.push_back(at);
+    intensity += sampler.next_gap_s();
+  }
+  return offsets;
+}
+
 }  // namespace detail
 
 // `count` inter-arrival gaps in seconds, exactly what an open loop with these settings waits between arrivals.
@@ -87,7 +118,18 @@ inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, 
 inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
                                           std::optional<std::uint64_t> workload_size = std::nullopt) {
   std::uint64_t count = options.requests();
-  const Nanos duration = options.duration().count();
+  Nanos duration = options.duration().count();
+  if (!options.schedule().empty()) {
+    std::vector<Nanos> offsets;
+    for (const Nanos at : options.schedule()) {
+      if (at < 0 || (!offsets.empty() && at < offsets.back()))
+        throw std::invalid_argument("servebench: an arrival schedule must be non-negative and non-decreasing");
+      if ((count > 0 && offsets.size() >= count) || (duration > 0 && at >= duration)) break;
+      offsets.push_back(at);
+    }
+    return offsets;
+  }
+  if (const auto& ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
   if (count == 0 && duration == 0) {
     if (!workload_size)
       throw std::invalid_argument("servebench: an open loop over an infinite workload needs requests() or duration()");

@@ -3,7 +3,9 @@
 // the clock starts (RunOptions::preconnect).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -59,12 +61,26 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
           }
           after_warmup.arrive_and_wait();
           const Nanos end = duration > 0 ? after_warmup.measured_start() + duration : 0;
-          for (;;) {
+          const std::uint64_t turns = std::max<std::size_t>(1, options.session_turns());
+          for (bool more = true; more;) {
             if (level.stopping()) break;
             if (end > 0 && now_ns() >= end) break;
-            const std::uint64_t i = next_request.fetch_add(1);
-            if (request_limit > 0 && i >= request_limit) break;
-            level.send_one(sender, i, 0, false);
+            // One request, or one session's turns in order (next_request counts sessions then).
+            const std::uint64_t first = next_request.fetch_add(1) * turns;
+            for (std::uint64_t t = 0; t < turns; ++t) {
+              const std::uint64_t i = first + t;
+              if ((request_limit > 0 && i >= request_limit) || level.stopping()) {
+                more = false;
+                break;
+              }
+              if (t > 0 && options.think_time().count() > 0) {
+                const Nanos until = now_ns() + options.think_time().count();
+                while (!level.stopping() && now_ns() < until)
+                  std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
+                      std::chrono::milliseconds(5), std::chrono::nanoseconds(until - now_ns())));
+              }
+              level.send_one(sender, i, 0, false);
+            }
           }
         };
         bool arrived = false;

@@ -52,7 +52,10 @@ inline std::string slow_connect_warning(const std::string& label, std::size_t co
 template <class Options>
 class Level {
  public:
-  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {}
+  // Throws WorkloadError before anything is sent when the run asks for more requests than a data set holds.
+  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {
+    workload_.check_enough(options_.requests());
+  }
 
   const Options& options() const noexcept { return options_; }
 
@@ -84,6 +87,8 @@ class Level {
       const Prompt prompt = workload_.at(index);
       if (t_sched == 0) t_sched = now_ns();
       record = sender.send(prompt, index, t_sched);
+      record.n_in_expected = prompt.input_tokens;
+      record.n_out_requested = prompt.max_tokens;
     } catch (const std::exception& e) {
       record = RequestRecord{};
       record.error_kind = ErrorKind::other;
@@ -275,6 +280,12 @@ class Level {
     if (deadline_exceeded_)
       result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
     connection_warnings(label, result);
+    if (result.summary.input_length_mismatches > 0)
+      result.warnings.push_back(label + ": " + std::to_string(result.summary.input_length_mismatches) + " of " +
+                                std::to_string(result.summary.input_length_checked) +
+                                " prompts built to an exact length were counted otherwise by the server "
+                                "(usage.prompt_tokens != n_in_expected): its tokenizer endpoint and its generation "
+                                "endpoint disagree (a chat template?)");
     if (!options_.quiet())
       for (const auto& w : result.warnings) std::fprintf(stderr, "servebench: warning: %s\n", w.c_str());
     return result;

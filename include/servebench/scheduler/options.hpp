@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../record.hpp"
 #include "../result.hpp"
@@ -151,11 +152,23 @@ class ClosedLoop : public detail::RunOptions<ClosedLoop> {
     concurrency_ = workers;
     return *this;
   }
+  // Conversations: each worker takes a whole session of `turns` requests (indices s * turns ... s * turns + turns - 1,
+  // as workload/multiturn.hpp numbers them) and sends them in order, `think_time` apart, so that concurrency means
+  // concurrent sessions. 1: every request on its own.
+  ClosedLoop& sessions(std::size_t turns, std::chrono::nanoseconds think_time = std::chrono::nanoseconds(0)) {
+    turns_ = turns;
+    think_time_ = think_time;
+    return *this;
+  }
   // clang-format on
   std::size_t concurrency() const noexcept { return concurrency_; }
+  std::size_t session_turns() const noexcept { return turns_; }
+  std::chrono::nanoseconds think_time() const noexcept { return think_time_; }
 
  private:
   std::size_t concurrency_ = 1;
+  std::size_t turns_ = 1;
+  std::chrono::nanoseconds think_time_{0};
 };
 
 // Open loop: requests arrive at `rate` per second whatever the server does; an arrival that finds no free worker
@@ -193,10 +206,33 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
     max_in_flight_ = cap;
     return *this;
   }
-  // clang-format on
   std::size_t max_in_flight() const noexcept { return max_in_flight_; }
 
+  // An injected arrival schedule (a trace): the measured requests' times after the start, non-decreasing. When set,
+  // rate, distribution and ramp are not used; requests() and duration() still cut it short.
+  OpenLoop& schedule(std::vector<Nanos> offsets) {
+    schedule_ = std::move(offsets);
+    return *this;
+  }
+  const std::vector<Nanos>& schedule() const noexcept { return schedule_; }
+
+  // A request-rate ramp from `from` to `to` per second over `over`, linear or exponential, then `to` on; the
+  // arrival distribution shapes the gaps around it. Without requests() or duration() the run lasts the ramp.
+  OpenLoop& ramp_up(double from, double to, std::chrono::nanoseconds over, bool exponential = false) {
+    ramp_ = Ramp{from, to, over, exponential};
+    return *this;
+  }
+  struct Ramp {
+    double from = 0, to = 0;
+    std::chrono::nanoseconds over{0};
+    bool exponential = false;
+  };
+  const std::optional<Ramp>& ramp_up() const noexcept { return ramp_; }
+  // clang-format on
+
  private:
+  std::vector<Nanos> schedule_;
+  std::optional<Ramp> ramp_;
   double rate_ = 1.0;
   Arrival distribution_ = Arrival::poisson;
   double burstiness_ = 1.0;

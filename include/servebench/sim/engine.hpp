@@ -28,6 +28,11 @@
 //   join at the next one. With run_variability > 0, each busy period (from idle until the engine is idle again)
 //   has all its step times multiplied by one log-normal factor exp(run_variability * z), z standard normal, drawn
 //   from the seed and the period's number: repeated runs differ as the measured server's did.
+//   Prefix cache (prefix_block_tokens > 0): each full block of a prompt is named by the hash
+//   of its tokens and every token before it; an admitted prompt's leading blocks found in the cache are not
+//   prefilled (at least one token always is, as in vLLM), and its blocks enter the cache after the step is planned
+//   (so two prompts admitted in one step do not share). The cache holds kv_cache_tokens worth of blocks and forgets
+//   the oldest first.
 #pragma once
 
 #include <algorithm>
@@ -44,6 +49,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -59,8 +65,10 @@ namespace detail {
 // `model_emitted` on the engine thread only; the rest is shared under `mutex`.
 struct Job {
   std::int64_t prompt_tokens = 1;
-  std::int64_t target_tokens = 1;  // tokens to generate (max_tokens, or fewer on an early EOS)
-  Nanos submitted = 0;             // real time the engine got it
+  std::int64_t target_tokens = 1;              // tokens to generate (max_tokens, or fewer on an early EOS)
+  std::vector<std::uint64_t> prefix_blocks;    // chained hashes of the prompt's full blocks (prefix cache)
+  std::atomic<std::int64_t> cached_tokens{0};  // prompt tokens the prefix cache saved (set at admission)
+  Nanos submitted = 0;                         // real time the engine got it
   std::atomic<bool> cancelled{false};
   // ----
   std::int64_t model_emitted = 0;
@@ -104,6 +112,8 @@ class Model {
   virtual std::size_t max_batch() const = 0;
   virtual void all_jobs(std::vector<JobPtr>& out) const = 0;
   virtual void counts(EngineCounts& out) const = 0;
+  // Prompt tokens admitted, and of those found in the prefix cache.
+  virtual std::pair<std::uint64_t, std::uint64_t> prompt_tokens() const { return {0, 0}; }
 };
 
 // Two FIFO resources in tandem, host then device, shared by every generate loop (see the top of the file).
@@ -252,8 +262,33 @@ class BatchingModel final : public Model {
     out.insert(out.end(), running_.begin(), running_.end());
   }
 
+  std::pair<std::uint64_t, std::uint64_t> prompt_tokens() const override { return {prompt_tokens_, cached_tokens_}; }
+
  private:
   static std::int64_t reservation(const Job& job) { return job.prompt_tokens + job.target_tokens; }
+
+  // Prompt tokens of `job` whose blocks are cached: its leading blocks found, leaving at least one to prefill.
+  std::int64_t cached_prefix(const Job& job) const {
+    if (config_.prefix_block_tokens <= 0) return 0;
+    std::int64_t blocks = 0;
+    for (const auto h : job.prefix_blocks) {
+      if (!cached_blocks_.count(h)) break;
+      ++blocks;
+    }
+    return std::min(blocks * config_.prefix_block_tokens, job.prompt_tokens - 1);
+  }
+  void remember_prefix(const Job& job) {
+    if (config_.prefix_block_tokens <= 0) return;
+    const auto capacity = static_cast<std::size_t>(config_.kv_cache_tokens / config_.prefix_block_tokens) + 1;
+    for (const auto h : job.prefix_blocks) {
+      if (!cached_blocks_.insert(h).second) continue;
+      block_order_.push_back(h);
+      if (block_order_.size() > capacity) {
+        cached_blocks_.erase(block_order_.front());
+        block_order_.pop_front();
+      }
+    }
+  }
 
   void start_step(Nanos t) {
     // Sequences whose client left are released before the step, as vLLM aborts them.
@@ -269,6 +304,7 @@ class BatchingModel final : public Model {
     std::int64_t step_tokens = static_cast<std::int64_t>(running_.size());
     std::int64_t prefill_tokens = 0;
     bool prefilled_any = false;
+    std::vector<const Job*> admitted;
     while (!waiting_.empty() && running_.size() < static_cast<std::size_t>(config_.max_num_seqs)) {
       JobPtr& job = waiting_.front();
       if (job->cancelled.load()) {
@@ -279,12 +315,18 @@ class BatchingModel final : public Model {
       if (prefilled_any && step_tokens + job->prompt_tokens > config_.max_num_batched_tokens) break;
       if (!running_.empty() && kv_used_ + reservation(*job) > config_.kv_cache_tokens) break;
       kv_used_ += reservation(*job);
-      step_tokens += job->prompt_tokens;
-      prefill_tokens += job->prompt_tokens;
+      const std::int64_t cached = cached_prefix(*job);
+      job->cached_tokens = cached;
+      prompt_tokens_ += static_cast<std::uint64_t>(job->prompt_tokens);
+      cached_tokens_ += static_cast<std::uint64_t>(cached);
+      step_tokens += job->prompt_tokens - cached;
+      prefill_tokens += job->prompt_tokens - cached;
       prefilled_any = true;
+      admitted.push_back(job.get());
       running_.push_back(std::move(job));
       waiting_.pop_front();
     }
+    for (const Job* job : admitted) remember_prefix(*job);
     if (running_.empty()) {
       in_step_ = false;
       return;
@@ -323,7 +365,22 @@ class BatchingModel final : public Model {
   std::int64_t kv_used_ = 0;
   std::size_t max_batch_ = 0;
   bool warmed_up_ = false;
+  std::unordered_set<std::uint64_t> cached_blocks_;
+  std::deque<std::uint64_t> block_order_;  // oldest first
+  std::uint64_t prompt_tokens_ = 0, cached_tokens_ = 0;
 };
+
+// The chained hashes of the full blocks of `tokens` (a block's hash covers every token up to its end).
+inline std::vector<std::uint64_t> prefix_block_hashes(const std::vector<std::int64_t>& tokens, int block_tokens) {
+  std::vector<std::uint64_t> out;
+  if (block_tokens <= 0) return out;
+  std::uint64_t h = 0x243F6A8885A308D3ULL;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    h = splitmix64(h ^ static_cast<std::uint64_t>(tokens[i]));
+    if ((i + 1) % static_cast<std::size_t>(block_tokens) == 0) out.push_back(h);
+  }
+  return out;
+}
 
 inline std::unique_ptr<Model> make_model(const EngineConfig& config, std::uint64_t seed = 0) {
   if (config.kind == EngineKind::sequential) return std::make_unique<SequentialModel>(config);
@@ -381,6 +438,10 @@ class EngineLoop {
     return max_batch_;
   }
   std::uint64_t tokens() const { return tokens_.load(); }
+  std::pair<std::uint64_t, std::uint64_t> prompt_tokens() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return model_->prompt_tokens();
+  }
 
   // What the engine holds now.
   EngineCounts counts() const {

@@ -27,7 +27,9 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -159,6 +161,7 @@ class ServerState {
     } else {
       route("/v1/completions", completions_wire_);
       route("/v1/chat/completions", chat_wire_);
+      install_tokenizer_routes();
     }
     http_.Get("/health", [hf](const httplib::Request&, httplib::Response& res) {
       // vLLM answers 200 with an empty body; the lab's HF server with a small JSON object.
@@ -184,6 +187,48 @@ class ServerState {
   }
 
  private:
+  // vLLM's and SGLang's POST /tokenize {"prompt"} or {"messages"} -> {"tokens", "count", "max_model_len"} (the
+  // count is what usage.prompt_tokens will say, chat template included), and /detokenize {"tokens"} -> {"prompt"};
+  // llama.cpp's {"content"} is read too, and /detokenize answers it under "content" as well.
+  void install_tokenizer_routes() {
+    auto bad = [this](httplib::Response& res, const std::string& message) {
+      completions_wire_.error(res, 400, message);
+    };
+    http_.Post("/tokenize", [this, bad](const httplib::Request& req, httplib::Response& res) {
+      const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+      if (!body.is_object()) return bad(res, "request body must be a JSON object");
+      std::vector<std::int64_t> ids;
+      const auto messages = body.find("messages");
+      const auto prompt = body.find("prompt") != body.end() ? body.find("prompt") : body.find("content");
+      if (messages != body.end()) {
+        if (!messages->is_array() || messages->empty()) return bad(res, "'messages' must be a non-empty list");
+        for (const auto& m : *messages) {
+          if (!m.is_object() || !m.contains("content") || !m["content"].is_string())
+            return bad(res, "each message needs a 'content' string");
+          ids.insert(ids.end(), static_cast<std::size_t>(chat_template_tokens), 0);
+          const auto content = tokenize(m["content"].get<std::string>());
+          ids.insert(ids.end(), content.begin(), content.end());
+        }
+      } else if (prompt != body.end() && prompt->is_string()) {
+        ids = tokenize(prompt->get<std::string>());
+      } else {
+        return bad(res, "'prompt' (string) or 'messages' is required");
+      }
+      const nlohmann::json out{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", options_.max_model_len()}};
+      res.set_content(out.dump(), "application/json");
+    });
+    http_.Post("/detokenize", [bad](const httplib::Request& req, httplib::Response& res) {
+      const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+      const auto tokens = body.is_object() ? body.find("tokens") : body.end();
+      if (!body.is_object() || tokens == body.end() || !tokens->is_array() ||
+          !std::all_of(tokens->begin(), tokens->end(), [](const nlohmann::json& t) { return t.is_number_integer(); }))
+        return bad(res, "'tokens' must be a list of integer token ids");
+      std::string text;
+      if (!detokenize(tokens->get<std::vector<std::int64_t>>(), text)) return bad(res, "unknown token id in 'tokens'");
+      res.set_content(nlohmann::json{{"prompt", text}, {"content", text}}.dump(), "application/json");
+    });
+  }
+
   void route(const char* path, const WireFormat& wire) {
     http_.Post(path, [this, &wire](const httplib::Request& req, httplib::Response& res) {
       handle_generation(req, res, wire);
@@ -218,7 +263,9 @@ struct Reply {
     const std::int64_t reasoning = wire.has_reasoning()
                                        ? std::min<std::int64_t>(server->options_.reasoning_tokens(), job->target_tokens)
                                        : 0;
-    return {gen, number, server->created_, server->options_.model(), reasoning};
+    const bool cache = server->options_.engine() == EngineKind::continuous_batching &&
+                       server->options_.engine_config().prefix_block_tokens > 0;
+    return {gen, number, server->created_, server->options_.model(), reasoning, cache ? job->cached_tokens.load() : -1};
   }
 
   std::string token(std::int64_t i) const {
@@ -375,6 +422,8 @@ inline void ServerState::handle_generation(const httplib::Request& req, httplib:
   auto job = std::make_shared<Job>();
   job->prompt_tokens = g.prompt_tokens;
   job->target_tokens = tokens_to_generate(g, prompt_hash);
+  if (options_.engine() == EngineKind::continuous_batching)
+    job->prefix_blocks = prefix_block_hashes(tokenize(g.prompt), options_.engine_config().prefix_block_tokens);
   // Tokenising and HTTP work happen on this thread, off the engine's shared resources.
   if (!sleep_for_s(options_.request_overhead_ms() / 1000.0 / options_.time_scale())) {
     wire.error(res, 503, "servebench sim: server stopping");
@@ -506,6 +555,7 @@ class Server {
     }
     st.tokens = state_->engine_.tokens();
     st.max_batch = state_->engine_.max_batch();
+    std::tie(st.prompt_tokens, st.cached_prompt_tokens) = state_->engine_.prompt_tokens();
     return st;
   }
 

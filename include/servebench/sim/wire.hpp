@@ -56,6 +56,7 @@ struct ReplyContext {
   std::int64_t created;  // when the server started, Unix seconds
   const std::string& model;
   std::int64_t reasoning_tokens = 0;  // the reply's first tokens that are reasoning (chat only; 0: none)
+  std::int64_t cached_tokens = -1;    // prompt tokens found in the prefix cache; -1: the engine has none
 };
 
 // The content of a whole (non-streaming) reply.
@@ -269,6 +270,7 @@ class OpenAiWire : public StreamingWireFormat {
         {"prompt_tokens", g.prompt_tokens}, {"completion_tokens", n}, {"total_tokens", g.prompt_tokens + n}};
     if (c.reasoning_tokens > 0)
       u["completion_tokens_details"] = {{"reasoning_tokens", std::min(n, c.reasoning_tokens)}};
+    if (c.cached_tokens >= 0) u["prompt_tokens_details"] = {{"cached_tokens", c.cached_tokens}};  // as vLLM's
     return u;
   }
 };
@@ -335,7 +337,7 @@ class ChatWire final : public OpenAiWire {
       else if (c != m.end() && !c->is_null())
         content = c->dump();
       g.prompt += m["role"].get<std::string>() + ": " + content + "\n";
-      g.prompt_tokens += count_prompt_tokens(content) + 4;  // Llama-3's template adds about 4 per message
+      g.prompt_tokens += count_prompt_tokens(content) + chat_template_tokens;
     }
     g.max_tokens = request_int(body, "max_completion_tokens", request_int(body, "max_tokens", 16, 400), 400);
   }
