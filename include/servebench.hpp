@@ -10,6 +10,7 @@
 #include "servebench/files.hpp"
 #include "servebench/ready.hpp"
 #include "servebench/record.hpp"
+#include "servebench/record_stream.hpp"
 #include "servebench/repetitions.hpp"
 #include "servebench/report.hpp"
 #include "servebench/result.hpp"
