@@ -14,6 +14,7 @@
 #include "servebench/modelled_time.hpp"
 #include "servebench/ready.hpp"
 #include "servebench/record.hpp"
+#include "servebench/record_stream.hpp"
 #include "servebench/repetitions.hpp"
 #include "servebench/report.hpp"
 #include "servebench/result.hpp"

@@ -35,6 +35,7 @@
 //   servebench/scheduler/options.hpp
 //   servebench/ready.hpp
 //   servebench/scheduler/interrupt.hpp
+//   servebench/record_stream.hpp
 //   servebench/scheduler.hpp
 //   servebench/scheduler/arrivals.hpp
 //   servebench/scheduler/closed_loop.hpp
@@ -778,6 +779,27 @@ inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
   return a;
 }
 
+// The Summary of the samples a histogram holds: count, mean, min and max exact, percentiles within the histogram's
+// relative accuracy of the sample at rank floor(p / 100 * (count - 1)) (an interpolating method's value lies between
+// that sample and the next). A histogram keeps no spread, so `stddev` comes from whoever kept it (RunningMoments).
+// `method` is recorded as given; the histogram reads off the rank as described whatever it is.
+inline Summary summarize_histogram(const LogHistogram& h, double stddev,
+                                   PercentileMethod method = PercentileMethod::linear) {
+  if (h.count() == 0) throw std::invalid_argument("cannot summarize an empty histogram");
+  Summary s;
+  s.method = method;
+  s.count = static_cast<std::size_t>(h.count());
+  s.mean = h.mean();
+  s.stddev = stddev;
+  s.min = h.min();
+  s.max = h.max();
+  s.p50 = h.percentile(50);
+  s.p90 = h.percentile(90);
+  s.p95 = h.percentile(95);
+  s.p99 = h.percentile(99);
+  return s;
+}
+
 }  // namespace servebench
 // ---- end servebench/stats.hpp ----
 
@@ -950,19 +972,17 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-                         field("streamed", &R::streamed), required("t_sched", &R::t_sched),
-                         required("t_send", &R::t_send), field("t_connect", &R::t_connect),
-                         required("t_first_token", &R::t_first_token),
-                         field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-                         field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-                         field("n_in", &R::n_in),
-                         field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
-                         field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning),
-                         required("n_out", &R::n_out), field("token_source", &R::token_source),
-                         field("http_status", &R::http_status), required("error_kind", &R::error_kind),
-                         field("error_message", &R::error_message), field("body_start", &R::body_start),
-                         field("text", &R::text), field("server_timing", &R::server_timing));
+  return std::make_tuple(
+      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens), field("n_in", &R::n_in),
+      field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
+      field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+      field("token_source", &R::token_source), field("http_status", &R::http_status),
+      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -1168,9 +1188,8 @@ auto json_fields(const LevelSummary*) {
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
       field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),
-      field("first_send", &L::first_send), field("last_end", &L::last_end),
-      field("peak_in_flight", &L::peak_in_flight), field("mean_in_flight", &L::mean_in_flight),
-      required("throughput_req_per_sec", &L::throughput_req_per_sec),
+      field("first_send", &L::first_send), field("last_end", &L::last_end), field("peak_in_flight", &L::peak_in_flight),
+      field("mean_in_flight", &L::mean_in_flight), required("throughput_req_per_sec", &L::throughput_req_per_sec),
       required("output_tokens_per_sec", &L::output_tokens_per_sec),
       field("total_output_tokens", &L::total_output_tokens), field("total_input_tokens", &L::total_input_tokens),
       field("input_tokens_reported", &L::input_tokens_reported),
@@ -1181,8 +1200,8 @@ auto json_fields(const LevelSummary*) {
       field("requested_output_tokens", &L::requested_output_tokens), field("short_outputs", &L::short_outputs),
       field("goodput_req_per_sec", &L::goodput_req_per_sec), field("latency", &L::latency),
       field("latency_from_sched", &L::latency_from_sched), field("client_queue", &L::client_queue),
-      field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl), field("ttfa", &L::ttfa), field("itl_per_token", &L::itl_per_token),
-      field("histograms", &L::histograms));
+      field("ttft", &L::ttft), field("tpot", &L::tpot), field("itl", &L::itl), field("ttfa", &L::ttfa),
+      field("itl_per_token", &L::itl_per_token), field("histograms", &L::histograms));
 }
 
 }  // namespace servebench
@@ -5920,6 +5939,31 @@ class RunOptions {
   }
   bool preconnect() const noexcept { return preconnect_; }
 
+  // Keep every record in LevelResult::records (the default), or keep none: each record is then handed to
+  // record_sink and stream_records_to as it ends and dropped, and the summary comes from a RunningSummary (exact
+  // counts and means, percentiles within 1%, see record_stream.hpp), so memory does not grow with the run.
+  Derived& keep_records(bool keep) {
+    keep_records_ = keep;
+    return self();
+  }
+  bool keep_records() const noexcept { return keep_records_; }
+
+  // Called with every record kept or streamed (measured ones, and warm-ups with keep_warmup_records) as it ends, in
+  // the order they end, one call at a time.
+  Derived& record_sink(std::function<void(const RequestRecord&)> sink) {
+    record_sink_ = std::move(sink);
+    return self();
+  }
+  const std::function<void(const RequestRecord&)>& record_sink() const noexcept { return record_sink_; }
+
+  // Writes every such record to this JSONL file as it ends (PATH.partial until the level ends, then renamed; read
+  // back with read_records_jsonl). Empty: none.
+  Derived& stream_records_to(std::string path) {
+    stream_records_to_ = std::move(path);
+    return self();
+  }
+  const std::string& stream_records_to() const noexcept { return stream_records_to_; }
+
   // Percentile method and SLOs for the summary in the result.
   Derived& summarize_options(SummarizeOptions options) {
     summarize_options_ = std::move(options);
@@ -5949,6 +5993,9 @@ class RunOptions {
   bool preconnect_ = true;
   SummarizeOptions summarize_options_;
   LevelWatcher watcher_;
+  bool keep_records_ = true;
+  std::function<void(const RequestRecord&)> record_sink_;
+  std::string stream_records_to_;
 };
 
 }  // namespace detail
@@ -6687,6 +6734,205 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
 
 }  // namespace servebench
 // ---- end servebench/ready.hpp ----
+// ---- begin servebench/record_stream.hpp ----
+// servebench — records that stream away as they complete, for runs too long to keep every record (ten million short
+// requests): a running summary whose memory does not grow with the run (counts, sums, min, max, mean and spread
+// exact; percentiles from LogHistogram within its relative accuracy), and a JSONL file of every record, written as
+// they end and read back with read_records_jsonl. The schedulers use both through RunOptions::keep_records(false)
+// and RunOptions::stream_records_to(path).
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+
+// Mean and sample standard deviation kept exactly as values arrive (Welford's update), in constant memory.
+struct RunningMoments {
+  std::uint64_t count = 0;
+  double mean = 0, m2 = 0;
+
+  void add(double value) noexcept {
+    ++count;
+    const double delta = value - mean;
+    mean += delta / static_cast<double>(count);
+    m2 += delta * (value - mean);
+  }
+  double stddev() const noexcept { return count > 1 ? std::sqrt(m2 / static_cast<double>(count - 1)) : 0.0; }
+};
+
+// The relative accuracy of the percentiles of a RunningSummary.
+inline constexpr double running_summary_accuracy = 0.01;
+
+// A level's LevelSummary built one record at a time. Everything but the percentiles and peak_in_flight equals
+// summarize() on the same records; each percentile is within running_summary_accuracy of the sample at rank
+// floor(p / 100 * (n - 1)) (summarize's linear value lies between that sample and the next). peak_in_flight cannot
+// be known from completions alone: whoever ran the requests sets it (the schedulers count requests in flight).
+class RunningSummary {
+ public:
+  explicit RunningSummary(SummarizeOptions options = {}) : options_(std::move(options)) {}
+
+  void add(const RequestRecord& r) {
+    if (r.warmup) return;
+    if (s_.target.empty()) s_.target = r.target;
+    ++s_.sent;
+    if (r.t_connect) ++s_.connects;
+    if (r.t_send > 0) {
+      const Nanos end = std::max(r.t_end, r.t_send);
+      first_send_ = any_sent_ ? std::min(first_send_, r.t_send) : r.t_send;
+      last_end_ = any_sent_ ? std::max(last_end_, end) : end;
+      any_sent_ = true;
+      busy_ += end - r.t_send;
+    }
+    if (r.interrupted()) {
+      ++s_.interrupted;
+      return;
+    }
+    if (!r.ok()) {
+      ++s_.failed;
+      ++s_.failed_by_kind[to_string(r.error_kind)];
+      return;
+    }
+    ++s_.successful;
+    s_.total_output_tokens += r.n_out;
+    latency_.add(r.latency_s());
+    latency_from_sched_.add(r.latency_from_sched_s());
+    client_queue_.add(r.client_queue_s());
+    if (r.streamed) {
+      ttft_.add(r.ttft_s());
+      if (auto t = r.ttfa_s()) ttfa_.add(*t);
+      if (auto t = r.tpot_s()) tpot_.add(*t);
+      for (std::size_t i = 1; i < r.event_times.size(); ++i) itl_.add(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
+    }
+    if (options_.slo.met_by(r)) ++good_;
+  }
+
+  // The summary so far; peak_in_flight as given.
+  LevelSummary summary(std::size_t peak_in_flight = 0) const {
+    LevelSummary s = s_;
+    s.peak_in_flight = peak_in_flight;
+    s.wall_s = any_sent_ ? ns_to_s(last_end_ - first_send_) : 0.0;
+    if (s.wall_s > 0) {
+      s.mean_in_flight = ns_to_s(busy_) / s.wall_s;
+      s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
+      s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
+      if (options_.slo.any()) s.goodput_req_per_sec = static_cast<double>(good_) / s.wall_s;
+    } else if (options_.slo.any()) {
+      s.goodput_req_per_sec = 0.0;
+    }
+    s.latency = latency_.summary(options_.method);
+    s.latency_from_sched = latency_from_sched_.summary(options_.method);
+    s.client_queue = client_queue_.summary(options_.method);
+    s.ttft = ttft_.summary(options_.method);
+    s.ttfa = ttfa_.summary(options_.method);
+    s.tpot = tpot_.summary(options_.method);
+    s.itl = itl_.summary(options_.method);
+    return s;
+  }
+
+ private:
+  struct Metric {
+    LogHistogram histogram{running_summary_accuracy};
+    RunningMoments moments;
+    void add(double value) {
+      histogram.add(value);
+      moments.add(value);
+    }
+    std::optional<Summary> summary(PercentileMethod method) const {
+      if (histogram.count() == 0) return std::nullopt;
+      Summary s = summarize_histogram(histogram, moments.stddev(), method);
+      s.mean = moments.mean;  // Welford's mean: exact where the histogram's sum / count can round
+      return s;
+    }
+  };
+
+  SummarizeOptions options_;
+  LevelSummary s_;
+  Nanos first_send_ = 0, last_end_ = 0, busy_ = 0;
+  bool any_sent_ = false;
+  std::size_t good_ = 0;
+  Metric latency_, latency_from_sched_, client_queue_, ttft_, tpot_, itl_, ttfa_;
+};
+
+// Writes records to a JSONL file (one JSON object a line, RequestRecord's fields) as they come. The lines go to
+// PATH.partial and the file is renamed to PATH by close(), so PATH exists only complete; a run that dies leaves
+// PATH.partial with every record written until then.
+class JsonlRecordWriter {
+ public:
+  explicit JsonlRecordWriter(std::string path) : path_(std::move(path)) {
+    if (path_.empty()) throw std::invalid_argument("servebench: stream_records_to needs a file path");
+    detail::make_parent_directories(path_);
+    out_.open(partial_path(), std::ios::binary | std::ios::trunc);
+    if (!out_)
+      throw std::runtime_error("servebench: cannot write the records file " + partial_path() + ": " +
+                               detail::errno_text(errno) + "; is the directory writable?");
+  }
+  JsonlRecordWriter(const JsonlRecordWriter&) = delete;
+  JsonlRecordWriter& operator=(const JsonlRecordWriter&) = delete;
+
+  void write(const RequestRecord& record) {
+    out_ << nlohmann::json(record).dump() << '\n';
+    ++written_;
+  }
+  // Flushes, checks, and moves PATH.partial to PATH. Throws when a write failed (disk full).
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    out_.flush();
+    const bool good = out_.good();
+    out_.close();
+    if (!good)
+      throw std::runtime_error("servebench: writing the records file " + partial_path() +
+                               " failed (disk full?); the records written so far are in it");
+    if (std::rename(partial_path().c_str(), path_.c_str()) != 0)
+      throw std::runtime_error("servebench: cannot rename " + partial_path() + " to " + path_ + ": " +
+                               detail::errno_text(errno));
+  }
+  std::uint64_t written() const noexcept { return written_; }
+  const std::string& path() const noexcept { return path_; }
+  std::string partial_path() const { return path_ + ".partial"; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  std::uint64_t written_ = 0;
+  bool closed_ = false;
+};
+
+// Every record of a JSONL records file (JsonlRecordWriter, RunOptions::stream_records_to), in file order. A line
+// that is not a record is an error naming the file and the line.
+inline std::vector<RequestRecord> read_records_jsonl(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error("servebench: cannot read the records file " + path + ": " + detail::errno_text(errno));
+  std::vector<RequestRecord> records;
+  std::size_t line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    try {
+      records.push_back(nlohmann::json::parse(line).get<RequestRecord>());
+    } catch (const std::exception& e) {
+      throw std::runtime_error("servebench: " + path + " line " + std::to_string(line_number) +
+                               " is not a record: " + e.what());
+    }
+  }
+  return records;
+}
+
+}  // namespace servebench
+// ---- end servebench/record_stream.hpp ----
 // ---- begin servebench/scheduler.hpp ----
 // servebench — the scheduler: turns single requests into experiments (its parts are in scheduler/).
 //
@@ -7141,11 +7387,37 @@ inline std::string slow_connect_warning(const std::string& label, std::size_t co
   return buffer;
 }
 
+// What a level's warnings and late-send figures need of its records, gathered one record at a time, so a level
+// that keeps no records (RunOptions::keep_records(false)) has them too.
+struct LevelTally {
+  std::string target;             // the first label a sender wrote on a record
+  std::size_t records = 0;        // records gathered (kept or streamed)
+  std::size_t measured_sent = 0;  // measured requests that were sent
+  std::size_t late_sends = 0;     // of those, sent more than late_send_threshold_ns after t_sched
+  std::size_t slow_connects = 0;  // requests whose connect took more than slow_connect_threshold_ns
+  double slowest_connect_s = 0;
+
+  void add(const RequestRecord& r) {
+    ++records;
+    if (target.empty()) target = r.target;
+    if (!r.warmup && r.t_send != 0) {
+      ++measured_sent;
+      if (r.t_send - r.t_sched > late_send_threshold_ns) ++late_sends;
+    }
+    const auto took = r.connect_s();
+    if (took && *took > ns_to_s(slow_connect_threshold_ns)) {
+      ++slow_connects;
+      slowest_connect_s = std::max(slowest_connect_s, *took);
+    }
+  }
+};
+
 template <class Options>
 class Level {
  public:
-  // Throws WorkloadError before anything is sent when the run asks for more requests than a data set holds.
-  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {
+  Level(const Options& options, const Workload& workload)
+      : options_(options), workload_(workload), running_(options.summarize_options()) {
+    if (!options.stream_records_to().empty()) writer_.emplace(options.stream_records_to());
     workload_.check_enough(options_.requests());
   }
 
@@ -7174,7 +7446,12 @@ class Level {
   template <class Sender>
   void send_one(Sender& sender, std::uint64_t index, Nanos t_sched, bool warmup) {
     RequestRecord record;
-    in_flight_.fetch_add(1);
+    const std::size_t in_flight = in_flight_.fetch_add(1) + 1;
+    if (!warmup && !options_.keep_records()) {
+      std::size_t peak = peak_in_flight_.load();
+      while (in_flight > peak && !peak_in_flight_.compare_exchange_weak(peak, in_flight)) {
+      }
+    }
     try {
       const Prompt prompt = workload_.at(index);
       if (t_sched == 0) t_sched = now_ns();
@@ -7200,10 +7477,7 @@ class Level {
       done_.fetch_add(1);
       if (!record.ok() && !record.interrupted()) failed_.fetch_add(1);
     }
-    {
-      std::lock_guard<std::mutex> lock(records_mutex_);
-      if (!warmup || options_.keep_warmup_records()) records_.push_back(std::move(record));
-    }
+    if (!warmup || options_.keep_warmup_records()) keep(std::move(record));
     // Only the end of a warm-up request is waited on (the open loop starts its clock after the last); waking the
     // supervisor for every measured request cost a context switch each (bench/bench_client_overhead), and it looks
     // every 20 ms anyway.
@@ -7325,31 +7599,32 @@ class Level {
     result.deadline_exceeded = deadline_exceeded_;
     result.warmup_sent = static_cast<std::size_t>(warmup_done_.load());
     result.not_sent = not_sent;
-    result.records = std::move(records_);
-    std::stable_sort(result.records.begin(), result.records.end(), [](const RequestRecord& a, const RequestRecord& b) {
-      if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
-      return a.t_sched < b.t_sched || (a.t_sched == b.t_sched && a.index < b.index);
-    });
-    result.summary = summarize(result.records, options_.summarize_options());
-    result.summary.level = result.config.level();
-    if (target) {
-      result.target = std::move(*target);
+    if (writer_) writer_->close();
+    LevelTally tally;
+    if (options_.keep_records()) {
+      result.records = std::move(records_);
+      std::stable_sort(result.records.begin(), result.records.end(),
+                       [](const RequestRecord& a, const RequestRecord& b) {
+                         if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
+                         return a.t_sched < b.t_sched || (a.t_sched == b.t_sched && a.index < b.index);
+                       });
+      result.summary = summarize(result.records, options_.summarize_options());
+      for (const auto& r : result.records) tally.add(r);
     } else {
-      for (const auto& r : result.records)
-        if (!r.target.empty()) {
-          result.target.label = r.target;
-          break;
-        }
+      result.summary = running_.summary(peak_in_flight_.load());
+      tally = tally_;
     }
+    result.summary.level = result.config.level();
+    if (target)
+      result.target = std::move(*target);
+    else
+      result.target.label = tally.target;
     result.summary.target = result.target.label;
 
-    std::size_t measured_sent = 0;
-    for (const auto& r : result.records) {
-      if (r.warmup || r.t_send == 0) continue;
-      ++measured_sent;
-      if (r.t_send - r.t_sched > late_send_threshold_ns) ++result.late_sends;
-    }
-    result.late_send_share = measured_sent ? static_cast<double>(result.late_sends) / measured_sent : 0.0;
+    result.late_sends = tally.late_sends;
+    result.late_send_share = tally.measured_sent
+                                 ? static_cast<double>(tally.late_sends) / static_cast<double>(tally.measured_sent)
+                                 : 0.0;
     const bool open_loop = result.config.mode == LoopMode::open_loop;
     const std::string label = level_label(result.target.label, result.config);
     // Only an open loop has a schedule to fall behind; a closed loop's share is kept as a figure, not a warning.
@@ -7367,11 +7642,11 @@ class Level {
                                 (signal_number == SIGTERM  ? std::string(" by SIGTERM")
                                  : signal_number == SIGINT ? std::string(" by SIGINT")
                                                            : std::string{}) +
-                                "; " + std::to_string(result.records.size()) + " records gathered before stopping");
+                                "; " + std::to_string(tally.records) + " records gathered before stopping");
     }
     if (deadline_exceeded_)
       result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
-    connection_warnings(label, result);
+    connection_warnings(label, tally, result);
     if (result.summary.input_length_mismatches > 0)
       result.warnings.push_back(label + ": " + std::to_string(result.summary.input_length_mismatches) + " of " +
                                 std::to_string(result.summary.input_length_checked) +
@@ -7384,7 +7659,7 @@ class Level {
   }
 
  private:
-  void connection_warnings(const std::string& label, LevelResult& result) {
+  void connection_warnings(const std::string& label, const LevelTally& tally, LevelResult& result) {
     std::lock_guard<std::mutex> lock(connect_mutex_);
     if (!connect_failure_.empty())
       result.warnings.push_back(label + ": " + std::to_string(preconnect_failures_) + " of " +
@@ -7396,15 +7671,21 @@ class Level {
       result.warnings.push_back(slow_connect_warning(label, slow_preconnects_,
                                                      "connections opened before the level (not in the figures)",
                                                      ns_to_s(slowest_preconnect_)));
-    std::size_t slow = 0;
-    double slowest = 0;
-    for (const auto& r : result.records) {
-      const auto took = r.connect_s();
-      if (!took || *took <= ns_to_s(slow_connect_threshold_ns)) continue;
-      ++slow;
-      slowest = std::max(slowest, *took);
+    if (tally.slow_connects > 0)
+      result.warnings.push_back(slow_connect_warning(label, tally.slow_connects, "requests", tally.slowest_connect_s));
+  }
+
+  // A record that ended: to the sink and the file, then kept, or summarised and dropped.
+  void keep(RequestRecord&& record) {
+    std::lock_guard<std::mutex> lock(records_mutex_);
+    if (options_.record_sink()) options_.record_sink()(record);
+    if (writer_) writer_->write(record);
+    if (options_.keep_records()) {
+      records_.push_back(std::move(record));
+    } else {
+      running_.add(record);
+      tally_.add(record);
     }
-    if (slow > 0) result.warnings.push_back(slow_connect_warning(label, slow, "requests", slowest));
   }
 
   const Options& options_;
@@ -7424,6 +7705,10 @@ class Level {
 
   std::mutex records_mutex_;
   std::vector<RequestRecord> records_;
+  RunningSummary running_;  // keep_records(false): the summary, the tally, the peak in flight
+  LevelTally tally_;
+  std::atomic<std::size_t> peak_in_flight_{0};
+  std::optional<JsonlRecordWriter> writer_;
   std::exception_ptr error_;
 
   std::mutex wake_mutex_;

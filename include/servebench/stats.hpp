@@ -408,4 +408,25 @@ inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
   return a;
 }
 
+// The Summary of the samples a histogram holds: count, mean, min and max exact, percentiles within the histogram's
+// relative accuracy of the sample at rank floor(p / 100 * (count - 1)) (an interpolating method's value lies between
+// that sample and the next). A histogram keeps no spread, so `stddev` comes from whoever kept it (RunningMoments).
+// `method` is recorded as given; the histogram reads off the rank as described whatever it is.
+inline Summary summarize_histogram(const LogHistogram& h, double stddev,
+                                   PercentileMethod method = PercentileMethod::linear) {
+  if (h.count() == 0) throw std::invalid_argument("cannot summarize an empty histogram");
+  Summary s;
+  s.method = method;
+  s.count = static_cast<std::size_t>(h.count());
+  s.mean = h.mean();
+  s.stddev = stddev;
+  s.min = h.min();
+  s.max = h.max();
+  s.p50 = h.percentile(50);
+  s.p90 = h.percentile(90);
+  s.p95 = h.percentile(95);
+  s.p99 = h.percentile(99);
+  return s;
+}
+
 }  // namespace servebench

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../record.hpp"
+#include "../record_stream.hpp"
 #include "../result.hpp"
 #include "../target.hpp"
 #include "../workload.hpp"
@@ -49,11 +50,37 @@ inline std::string slow_connect_warning(const std::string& label, std::size_t co
   return buffer;
 }
 
+// What a level's warnings and late-send figures need of its records, gathered one record at a time, so a level
+// that keeps no records (RunOptions::keep_records(false)) has them too.
+struct LevelTally {
+  std::string target;             // the first label a sender wrote on a record
+  std::size_t records = 0;        // records gathered (kept or streamed)
+  std::size_t measured_sent = 0;  // measured requests that were sent
+  std::size_t late_sends = 0;     // of those, sent more than late_send_threshold_ns after t_sched
+  std::size_t slow_connects = 0;  // requests whose connect took more than slow_connect_threshold_ns
+  double slowest_connect_s = 0;
+
+  void add(const RequestRecord& r) {
+    ++records;
+    if (target.empty()) target = r.target;
+    if (!r.warmup && r.t_send != 0) {
+      ++measured_sent;
+      if (r.t_send - r.t_sched > late_send_threshold_ns) ++late_sends;
+    }
+    const auto took = r.connect_s();
+    if (took && *took > ns_to_s(slow_connect_threshold_ns)) {
+      ++slow_connects;
+      slowest_connect_s = std::max(slowest_connect_s, *took);
+    }
+  }
+};
+
 template <class Options>
 class Level {
  public:
-  // Throws WorkloadError before anything is sent when the run asks for more requests than a data set holds.
-  Level(const Options& options, const Workload& workload) : options_(options), workload_(workload) {
+  Level(const Options& options, const Workload& workload)
+      : options_(options), workload_(workload), running_(options.summarize_options()) {
+    if (!options.stream_records_to().empty()) writer_.emplace(options.stream_records_to());
     workload_.check_enough(options_.requests());
   }
 
@@ -82,7 +109,12 @@ class Level {
   template <class Sender>
   void send_one(Sender& sender, std::uint64_t index, Nanos t_sched, bool warmup) {
     RequestRecord record;
-    in_flight_.fetch_add(1);
+    const std::size_t in_flight = in_flight_.fetch_add(1) + 1;
+    if (!warmup && !options_.keep_records()) {
+      std::size_t peak = peak_in_flight_.load();
+      while (in_flight > peak && !peak_in_flight_.compare_exchange_weak(peak, in_flight)) {
+      }
+    }
     try {
       const Prompt prompt = workload_.at(index);
       if (t_sched == 0) t_sched = now_ns();
@@ -108,10 +140,7 @@ class Level {
       done_.fetch_add(1);
       if (!record.ok() && !record.interrupted()) failed_.fetch_add(1);
     }
-    {
-      std::lock_guard<std::mutex> lock(records_mutex_);
-      if (!warmup || options_.keep_warmup_records()) records_.push_back(std::move(record));
-    }
+    if (!warmup || options_.keep_warmup_records()) keep(std::move(record));
     // Only the end of a warm-up request is waited on (the open loop starts its clock after the last); waking the
     // supervisor for every measured request cost a context switch each (bench/bench_client_overhead), and it looks
     // every 20 ms anyway.
@@ -233,31 +262,32 @@ class Level {
     result.deadline_exceeded = deadline_exceeded_;
     result.warmup_sent = static_cast<std::size_t>(warmup_done_.load());
     result.not_sent = not_sent;
-    result.records = std::move(records_);
-    std::stable_sort(result.records.begin(), result.records.end(), [](const RequestRecord& a, const RequestRecord& b) {
-      if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
-      return a.t_sched < b.t_sched || (a.t_sched == b.t_sched && a.index < b.index);
-    });
-    result.summary = summarize(result.records, options_.summarize_options());
-    result.summary.level = result.config.level();
-    if (target) {
-      result.target = std::move(*target);
+    if (writer_) writer_->close();
+    LevelTally tally;
+    if (options_.keep_records()) {
+      result.records = std::move(records_);
+      std::stable_sort(result.records.begin(), result.records.end(),
+                       [](const RequestRecord& a, const RequestRecord& b) {
+                         if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
+                         return a.t_sched < b.t_sched || (a.t_sched == b.t_sched && a.index < b.index);
+                       });
+      result.summary = summarize(result.records, options_.summarize_options());
+      for (const auto& r : result.records) tally.add(r);
     } else {
-      for (const auto& r : result.records)
-        if (!r.target.empty()) {
-          result.target.label = r.target;
-          break;
-        }
+      result.summary = running_.summary(peak_in_flight_.load());
+      tally = tally_;
     }
+    result.summary.level = result.config.level();
+    if (target)
+      result.target = std::move(*target);
+    else
+      result.target.label = tally.target;
     result.summary.target = result.target.label;
 
-    std::size_t measured_sent = 0;
-    for (const auto& r : result.records) {
-      if (r.warmup || r.t_send == 0) continue;
-      ++measured_sent;
-      if (r.t_send - r.t_sched > late_send_threshold_ns) ++result.late_sends;
-    }
-    result.late_send_share = measured_sent ? static_cast<double>(result.late_sends) / measured_sent : 0.0;
+    result.late_sends = tally.late_sends;
+    result.late_send_share = tally.measured_sent
+                                 ? static_cast<double>(tally.late_sends) / static_cast<double>(tally.measured_sent)
+                                 : 0.0;
     const bool open_loop = result.config.mode == LoopMode::open_loop;
     const std::string label = level_label(result.target.label, result.config);
     // Only an open loop has a schedule to fall behind; a closed loop's share is kept as a figure, not a warning.
@@ -275,11 +305,11 @@ class Level {
                                 (signal_number == SIGTERM  ? std::string(" by SIGTERM")
                                  : signal_number == SIGINT ? std::string(" by SIGINT")
                                                            : std::string{}) +
-                                "; " + std::to_string(result.records.size()) + " records gathered before stopping");
+                                "; " + std::to_string(tally.records) + " records gathered before stopping");
     }
     if (deadline_exceeded_)
       result.warnings.push_back(label + ": level timeout reached; requests in flight recorded as deadline_exceeded");
-    connection_warnings(label, result);
+    connection_warnings(label, tally, result);
     if (result.summary.input_length_mismatches > 0)
       result.warnings.push_back(label + ": " + std::to_string(result.summary.input_length_mismatches) + " of " +
                                 std::to_string(result.summary.input_length_checked) +
@@ -292,7 +322,7 @@ class Level {
   }
 
  private:
-  void connection_warnings(const std::string& label, LevelResult& result) {
+  void connection_warnings(const std::string& label, const LevelTally& tally, LevelResult& result) {
     std::lock_guard<std::mutex> lock(connect_mutex_);
     if (!connect_failure_.empty())
       result.warnings.push_back(label + ": " + std::to_string(preconnect_failures_) + " of " +
@@ -304,15 +334,21 @@ class Level {
       result.warnings.push_back(slow_connect_warning(label, slow_preconnects_,
                                                      "connections opened before the level (not in the figures)",
                                                      ns_to_s(slowest_preconnect_)));
-    std::size_t slow = 0;
-    double slowest = 0;
-    for (const auto& r : result.records) {
-      const auto took = r.connect_s();
-      if (!took || *took <= ns_to_s(slow_connect_threshold_ns)) continue;
-      ++slow;
-      slowest = std::max(slowest, *took);
+    if (tally.slow_connects > 0)
+      result.warnings.push_back(slow_connect_warning(label, tally.slow_connects, "requests", tally.slowest_connect_s));
+  }
+
+  // A record that ended: to the sink and the file, then kept, or summarised and dropped.
+  void keep(RequestRecord&& record) {
+    std::lock_guard<std::mutex> lock(records_mutex_);
+    if (options_.record_sink()) options_.record_sink()(record);
+    if (writer_) writer_->write(record);
+    if (options_.keep_records()) {
+      records_.push_back(std::move(record));
+    } else {
+      running_.add(record);
+      tally_.add(record);
     }
-    if (slow > 0) result.warnings.push_back(slow_connect_warning(label, slow, "requests", slowest));
   }
 
   const Options& options_;
@@ -332,6 +368,10 @@ class Level {
 
   std::mutex records_mutex_;
   std::vector<RequestRecord> records_;
+  RunningSummary running_;  // keep_records(false): the summary, the tally, the peak in flight
+  LevelTally tally_;
+  std::atomic<std::size_t> peak_in_flight_{0};
+  std::optional<JsonlRecordWriter> writer_;
   std::exception_ptr error_;
 
   std::mutex wake_mutex_;

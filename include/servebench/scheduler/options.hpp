@@ -111,6 +111,31 @@ class RunOptions {
   }
   bool preconnect() const noexcept { return preconnect_; }
 
+  // Keep every record in LevelResult::records (the default), or keep none: each record is then handed to
+  // record_sink and stream_records_to as it ends and dropped, and the summary comes from a RunningSummary (exact
+  // counts and means, percentiles within 1%, see record_stream.hpp), so memory does not grow with the run.
+  Derived& keep_records(bool keep) {
+    keep_records_ = keep;
+    return self();
+  }
+  bool keep_records() const noexcept { return keep_records_; }
+
+  // Called with every record kept or streamed (measured ones, and warm-ups with keep_warmup_records) as it ends, in
+  // the order they end, one call at a time.
+  Derived& record_sink(std::function<void(const RequestRecord&)> sink) {
+    record_sink_ = std::move(sink);
+    return self();
+  }
+  const std::function<void(const RequestRecord&)>& record_sink() const noexcept { return record_sink_; }
+
+  // Writes every such record to this JSONL file as it ends (PATH.partial until the level ends, then renamed; read
+  // back with read_records_jsonl). Empty: none.
+  Derived& stream_records_to(std::string path) {
+    stream_records_to_ = std::move(path);
+    return self();
+  }
+  const std::string& stream_records_to() const noexcept { return stream_records_to_; }
+
   // Percentile method and SLOs for the summary in the result.
   Derived& summarize_options(SummarizeOptions options) {
     summarize_options_ = std::move(options);
@@ -140,6 +165,9 @@ class RunOptions {
   bool preconnect_ = true;
   SummarizeOptions summarize_options_;
   LevelWatcher watcher_;
+  bool keep_records_ = true;
+  std::function<void(const RequestRecord&)> record_sink_;
+  std::string stream_records_to_;
 };
 
 }  // namespace detail
