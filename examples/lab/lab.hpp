@@ -331,7 +331,7 @@ class Servers {
   LevelResult modelled(LevelResult level) const {
     const bool is_embedded = (level.target.label == hf_label && hf_simulated()) ||
                              (level.target.label == vllm_label && vllm_simulated());
-    return is_embedded ? to_modelled_time(std::move(level), options_.time_scale) : level;
+    return is_embedded ? to_modelled_time(std::move(level), options_.time_scale, origin_) : level;
   }
 
   // "hf" speaks the lab's API; "vllm" speaks --api, streaming if --stream. Every worker gets its own Driver. A
@@ -430,6 +430,7 @@ class Servers {
   }
 
   Options options_;
+  Nanos origin_ = now_ns();  // every level stretched about one instant before the first: their order stays
   std::unique_ptr<sim::Server> hf_, vllm_;
   std::string hf_url_, vllm_url_;
   std::string api_key_;

@@ -25,19 +25,20 @@ inline Nanos stretch(Nanos t, Nanos origin, double factor) {
 }
 }  // namespace detail
 
-// `measured` in modelled time: every timestamp of every record stretched by `time_scale` about the level's first
-// scheduled or sent request, and the summary computed again from those records with the level's own percentile
-// method and SLOs (so durations are multiplied by time_scale and rates divided by it, SLOs judged in GPU time).
-// Throws std::invalid_argument for a scale not > 0, or a level already in modelled time.
-inline LevelResult to_modelled_time(LevelResult measured, double time_scale) {
+// `measured` in modelled time: every timestamp of every record stretched by `time_scale` about `origin` (0: the
+// level's first scheduled or sent request; a program converting several levels passes one origin for all, so that
+// their order in time stays as it was), and the summary computed again from those records with the level's own
+// percentile method and SLOs (so durations are multiplied by time_scale and rates divided by it, SLOs judged in GPU
+// time). Throws std::invalid_argument for a scale not > 0, or a level already in modelled time.
+inline LevelResult to_modelled_time(LevelResult measured, double time_scale, Nanos origin = 0) {
   if (!(time_scale > 0) || !std::isfinite(time_scale))
     throw std::invalid_argument("to_modelled_time: time_scale must be a finite number > 0");
   if (measured.time_scale)
     throw std::invalid_argument("to_modelled_time: the level is already in modelled time (time_scale set)");
-  Nanos origin = 0;
-  for (const auto& r : measured.records)
-    for (Nanos t : {r.t_sched, r.t_send})
-      if (t != 0) origin = origin == 0 ? t : std::min(origin, t);
+  if (origin == 0)
+    for (const auto& r : measured.records)
+      for (Nanos t : {r.t_sched, r.t_send})
+        if (t != 0) origin = origin == 0 ? t : std::min(origin, t);
   const auto s = [&](Nanos t) { return detail::stretch(t, origin, time_scale); };
   for (auto& r : measured.records) {
     r.t_sched = s(r.t_sched);

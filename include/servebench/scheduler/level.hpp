@@ -80,8 +80,8 @@ class Level {
  public:
   Level(const Options& options, const Workload& workload)
       : options_(options), workload_(workload), running_(options.summarize_options()) {
+    workload_.check_enough(options_.requests());  // before anything is written or sent
     if (!options.stream_records_to().empty()) writer_.emplace(options.stream_records_to());
-    workload_.check_enough(options_.requests());
   }
 
   const Options& options() const noexcept { return options_; }
