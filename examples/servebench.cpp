@@ -72,7 +72,10 @@ void add_run_flags(CLI::App& run, RunOptions& o, std::string& from) {
       ->type_name("UTC_TIME");
   run.add_flag("--no-records", o.no_records, "keep summaries and histograms only in results.json");
   lab::add_endpoint_flags(run, o.endpoint);
-  run.add_option("--out", o.out, "write DIR/results.json, DIR/report.md and the charts")->type_name("DIR");
+  lab::add_metrics_flags(run, o.endpoint);
+  lab::add_dataset_flags(run, o.workload, false);  // its --seed is run's own
+  run.add_option("--out", o.out, "write DIR/results.json, DIR/report.md, DIR/report.html and the charts")
+      ->type_name("DIR");
   run.add_flag("--quiet", o.quiet, "no progress lines");
   run.add_option("--progress-interval", o.progress_interval, "seconds between plain progress lines off a terminal")
       ->check(CLI::Range(0.1, 86400.0))
@@ -173,7 +176,10 @@ int main(int argc, char** argv) {
     }
     if (compare->parsed()) return command::compare_command(compare_options, std::cout);
     if (merge->parsed()) return command::merge_command(merge_options, std::cout);
-    if (report->parsed()) return command::report_command(report_options, std::cout);
+    if (report->parsed()) {
+      report_options.as_given = report->count("--as") > 0;
+      return command::report_command(report_options, std::cout);
+    }
     return command::export_command(export_options, std::cout);
   } catch (const std::exception& e) {  // one line: what is wrong and the fix
     std::cerr << "servebench " << used.get_name() << ": error: " << e.what() << "\n";

@@ -116,8 +116,11 @@ struct Options {
   std::string path(const std::string& file) const { return out_dir + (out_dir.back() == '/' ? "" : "/") + file; }
 };
 
-// --api-key-env, --header, --ca-cert, --insecure: what a hosted or internal endpoint needs.
+// --api-key-env, --header, --ca-cert, --insecure, --deadline: what a hosted or internal endpoint needs.
 inline void add_endpoint_flags(CLI::App& app, Options& o) {
+  app.add_option("--deadline", o.deadline_s,
+                 "seconds one whole request may take (default: 60 + 1 per max token; 0: no deadline)")
+      ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--api-key-env", o.api_key_env, "send the API key in this environment variable (Bearer)")
       ->type_name("VAR");
   app.add_option("--header", o.headers, "another header for every request, 'Name: value' (repeatable)")
@@ -189,9 +192,6 @@ inline void add_server_flags(CLI::App& app, Options& o) {
   app.add_option("--wait", o.wait_s, "seconds to wait for --hf/--vllm servers to answer")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
-  app.add_option("--deadline", o.deadline_s,
-                 "seconds one whole request may take (default: 60 + 1 per max token; 0: no deadline)")
-      ->check(CLI::Range(0.0, 86400.0));
   add_endpoint_flags(app, o);
 }
 

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <servebench.hpp>
 
@@ -31,7 +33,8 @@ struct WorkloadFlags {
   std::uint64_t seed = 0;
 };
 
-inline void add_dataset_flags(CLI::App& app, WorkloadFlags& f) {
+// `with_seed`: define --seed here too (a program whose --seed already means something else shares it instead).
+inline void add_dataset_flags(CLI::App& app, WorkloadFlags& f, bool with_seed = true) {
   app.add_option("--dataset", f.dataset,
                  "prompts: random (exact token counts from the server's /tokenize), sharegpt, jsonl, prefix (shared "
                  "prefixes), multiturn (conversations), trace (open loop only); default: the program's own")
@@ -57,25 +60,45 @@ inline void add_dataset_flags(CLI::App& app, WorkloadFlags& f) {
       ->type_name("FROM:TO:SECONDS");
   app.add_flag("--sample-with-replacement", f.with_replacement,
                "sharegpt, jsonl: repeat entries when the run needs more than the file holds");
-  app.add_option("--seed", f.seed, "which prompts and lengths (the same seed, the same prompts)")
-      ->capture_default_str();
+  if (with_seed)
+    app.add_option("--seed", f.seed, "which prompts and lengths (the same seed, the same prompts)")
+        ->capture_default_str();
+}
+
+// --ramp-up FROM:TO:SECONDS, checked; throws examples::UsageError.
+struct RampFlag {
+  double from = 0, to = 0, seconds = 0;
+};
+inline RampFlag parse_ramp_up(const std::string& text) {
+  RampFlag r;
+  char c1 = 0, c2 = 0;
+  std::istringstream in(text);
+  in >> r.from >> c1 >> r.to >> c2 >> r.seconds;
+  if (!in || c1 != ':' || c2 != ':' || !in.eof() || !(r.from > 0) || !(r.to > 0) || !(r.seconds > 0))
+    throw examples::UsageError("--ramp-up '" + text + "': expected FROM:TO:SECONDS with positive numbers, e.g. " +
+                               "1:20:30 (1 to 20 requests/s over 30 s)");
+  return r;
 }
 
 // The flags that only make sense together; throws examples::UsageError. Call it before starting anything.
-inline void check_dataset_flags(const WorkloadFlags& flags) {
+// `open_loop`: the run sends at a rate (servebench run --rate), where a trace and a ramp apply.
+inline void check_dataset_flags(const WorkloadFlags& flags, bool open_loop = false) {
   const auto& d = flags.dataset;
-  if (d == "trace")
-    throw examples::UsageError("--dataset trace replays arrival times: it needs an open-loop program, and the lab's "
-                               "are closed-loop (servebench::read_trace with OpenLoop::schedule)");
-  if (!flags.ramp_up.empty())
-    throw examples::UsageError("--ramp-up needs an open-loop program; the lab's are closed-loop "
-                               "(OpenLoop::ramp_up)");
+  if (d == "trace" && !open_loop)
+    throw examples::UsageError("--dataset trace replays arrival times: it needs an open loop (servebench run --rate), "
+                               "and this run is closed-loop");
+  if (d == "trace" && flags.dataset_path.empty())
+    throw examples::UsageError("--dataset trace needs --dataset-path FILE");
+  if (!flags.ramp_up.empty() && !open_loop)
+    throw examples::UsageError("--ramp-up needs an open loop (servebench run --rate); this run is closed-loop");
+  if (!flags.ramp_up.empty()) parse_ramp_up(flags.ramp_up);
   if ((d == "multiturn") != (flags.turns > 1))
     throw examples::UsageError(d == "multiturn" ? "--dataset multiturn needs --turns T (T >= 2)"
                                                 : "--turns goes with --dataset multiturn");
-  if ((d == "sharegpt" || d == "jsonl") != !flags.dataset_path.empty())
-    throw examples::UsageError(flags.dataset_path.empty() ? "--dataset " + d + " needs --dataset-path FILE"
-                                                          : "--dataset-path goes with --dataset sharegpt or jsonl");
+  if (d != "trace" && (d == "sharegpt" || d == "jsonl") != !flags.dataset_path.empty())
+    throw examples::UsageError(flags.dataset_path.empty()
+                                   ? "--dataset " + d + " needs --dataset-path FILE"
+                                   : "--dataset-path goes with --dataset sharegpt, jsonl or trace");
   if ((d == "prefix") != (flags.prefix_tokens > 0))
     throw examples::UsageError(d == "prefix" ? "--dataset prefix needs --prefix-tokens P"
                                              : "--prefix-tokens goes with --dataset prefix");
@@ -86,8 +109,8 @@ inline void check_dataset_flags(const WorkloadFlags& flags) {
 // examples::UsageError for flags that do not fit together, WorkloadError for a file that cannot be used (one line
 // naming it).
 inline BuiltWorkload build_dataset(const WorkloadFlags& flags, const DriverOptions& counted_by, bool chat,
-                                   std::uint64_t requests, int default_output_tokens) {
-  check_dataset_flags(flags);
+                                   std::uint64_t requests, int default_output_tokens, bool open_loop = false) {
+  check_dataset_flags(flags, open_loop);
   const auto& d = flags.dataset;
   const auto output = LengthDistribution::fixed(flags.output_tokens ? flags.output_tokens : default_output_tokens);
   ServerTokenizer tokenizer(counted_by, chat);
@@ -118,6 +141,19 @@ inline BuiltWorkload build_dataset(const WorkloadFlags& flags, const DriverOptio
                        {"seed", flags.seed},
                        {"with_replacement", flags.with_replacement}};
   return built;
+}
+
+// --dataset trace: the trace's prompts and its arrival schedule (OpenLoop::schedule), lengths counted by the
+// server `counted_by` as build_dataset() does.
+struct TraceWorkload {
+  BuiltWorkload built;
+  std::vector<Nanos> offsets;
+};
+inline TraceWorkload build_trace(const WorkloadFlags& flags, const DriverOptions& counted_by, bool chat) {
+  check_dataset_flags(flags, true);
+  const Trace trace = read_trace(flags.dataset_path);
+  ServerTokenizer tokenizer(counted_by, chat);
+  return {trace_prompts(tokenizer, trace, flags.seed), trace.offsets};
 }
 
 }  // namespace lab

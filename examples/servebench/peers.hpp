@@ -20,6 +20,8 @@ namespace command {
 struct ReportAsOptions {
   std::string input;
   std::string peer = "vllm";
+  std::string html;       // --html FILE: the self-contained HTML report instead of (or, with --as, beside) the table
+  bool as_given = false;  // --as was on the command line
 };
 
 inline void add_report_flags(CLI::App& app, ReportAsOptions& o) {
@@ -29,7 +31,10 @@ inline void add_report_flags(CLI::App& app, ReportAsOptions& o) {
                  "(src/guidellm/benchmark/benchmark.py), aiperf (aiperf/metrics/types/)")
       ->check(CLI::IsMember({"vllm", "guidellm", "aiperf"}))
       ->capture_default_str();
-  app.footer("\nExample:\n  servebench report runs/a/results.json --as vllm\n"
+  app.add_option("--html", o.html, "write the run's HTML report (tables, charts, request timelines) to FILE")
+      ->type_name("FILE");
+  app.footer("\nExamples:\n  servebench report runs/a/results.json --as vllm\n"
+             "  servebench report runs/a/results.json --html runs/a/report.html\n"
              "Each row: servebench's number, the peer's by its own rule from the same records, and the rule.");
 }
 
@@ -206,6 +211,13 @@ inline void report_as_aiperf(std::ostream& out, const Artifact& a) {
 
 inline int report_command(const ReportAsOptions& o, std::ostream& out) {
   const Artifact a = read_artifact(o.input);
+  if (!o.html.empty()) {
+    ReportOptions report;
+    if (!a.levels.empty()) report.baseline = a.levels.front().target.label;  // run's first target, as run does
+    write_html_report(o.html, a, report);
+    out << o.html << "  (the HTML report)\n";
+    if (!o.as_given) return 0;
+  }
   bool records = false;
   for (const auto& l : a.levels) records = records || !l.records.empty();
   if (!records)

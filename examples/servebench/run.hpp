@@ -23,6 +23,7 @@
 
 #include "../common/cli.hpp"
 #include "../lab/lab.hpp"
+#include "../lab/workload_flags.hpp"
 
 namespace servebench {
 namespace command {
@@ -50,7 +51,8 @@ struct RunOptions {
   std::string shard = "0/1";
   std::string start_at;
   bool no_records = false;
-  lab::Options endpoint;  // --api-key-env, --header, --ca-cert, --insecure (the lab programs' flags)
+  lab::Options endpoint;  // --api-key-env, --header, --ca-cert, --insecure, --metrics... (the lab programs' flags)
+  lab::WorkloadFlags workload;  // --dataset and its flags (the lab programs' spelling); its seed is --seed
   // How the run is shown and where it goes: not part of what a run is (merge and compare ignore them).
   std::string out;
   bool quiet = false;
@@ -82,7 +84,21 @@ inline nlohmann::json to_json(const RunOptions& o) {
           {"api-key-env", o.endpoint.api_key_env},
           {"header", o.endpoint.headers},
           {"ca-cert", o.endpoint.tls.ca_cert_file},
-          {"insecure", o.endpoint.tls.insecure}};
+          {"insecure", o.endpoint.tls.insecure},
+          {"deadline", o.endpoint.deadline_s},
+          {"metrics", o.endpoint.metrics},
+          {"metrics-url", o.endpoint.metrics_url},
+          {"metrics-interval", o.endpoint.metrics_interval_s},
+          {"dataset", o.workload.dataset},
+          {"dataset-path", o.workload.dataset_path},
+          {"input-tokens", o.workload.input_tokens},
+          {"output-tokens", o.workload.output_tokens},
+          {"range-ratio", o.workload.range_ratio},
+          {"prefix-tokens", o.workload.prefix_tokens},
+          {"groups", o.workload.groups},
+          {"turns", o.workload.turns},
+          {"ramp-up", o.workload.ramp_up},
+          {"sample-with-replacement", o.workload.with_replacement}};
 }
 
 inline RunOptions run_options_from_json(const nlohmann::json& j) {
@@ -97,6 +113,14 @@ inline RunOptions run_options_from_json(const nlohmann::json& j) {
   get("max-tokens", o.max_tokens), get("wait", o.wait), get("shard", o.shard), get("start-at", o.start_at);
   get("no-records", o.no_records), get("api-key-env", o.endpoint.api_key_env), get("header", o.endpoint.headers);
   get("ca-cert", o.endpoint.tls.ca_cert_file), get("insecure", o.endpoint.tls.insecure);
+  get("deadline", o.endpoint.deadline_s), get("metrics", o.endpoint.metrics),
+      get("metrics-url", o.endpoint.metrics_url);
+  get("metrics-interval", o.endpoint.metrics_interval_s), get("dataset", o.workload.dataset);
+  get("dataset-path", o.workload.dataset_path), get("input-tokens", o.workload.input_tokens);
+  get("output-tokens", o.workload.output_tokens), get("range-ratio", o.workload.range_ratio);
+  get("prefix-tokens", o.workload.prefix_tokens), get("groups", o.workload.groups), get("turns", o.workload.turns);
+  get("ramp-up", o.workload.ramp_up), get("sample-with-replacement", o.workload.with_replacement);
+  o.workload.seed = o.seed;
   return o;
 }
 
@@ -259,29 +283,6 @@ class PlainProgress {
   std::thread thread_;
 };
 
-// What a run gave: the levels in the order they ran and the repetition each belongs to.
-struct RunResult {
-  std::vector<LevelResult> levels;
-  std::vector<int> repetition;  // one per level
-  bool interrupted = false;
-};
-
-// --repeat K: the whole sweep K times, one repetition after another. A small stand-in, to be replaced by the
-// scheduler's own repetitions where the library has them.
-inline RunResult run_repeated(const Sweep& sweep, const Workload& workload, const std::vector<Target>& targets,
-                              int repeat) {
-  RunResult out;
-  for (int k = 0; k < repeat && !out.interrupted; ++k) {
-    SweepResult r = run_sweep(sweep, workload, targets);
-    for (auto& l : r.levels) {
-      out.levels.push_back(std::move(l));
-      out.repetition.push_back(k);
-    }
-    out.interrupted = r.interrupted;
-  }
-  return out;
-}
-
 // This shard's workload: request k of shard I of N is request k * N + I of the whole run.
 inline Workload shard_workload(const Workload& whole, Shard shard) {
   if (shard.count == 1) return whole;
@@ -317,13 +318,12 @@ inline std::vector<double> parse_rates(const std::string& text) {
   }
 }
 
-// DIR/results.json, DIR/report.md and the charts (of the first repetition), each written whole or not at all.
-inline void write_run_files(const std::string& dir, const Artifact& artifact, const RunResult& result, bool records,
-                            const ReportOptions& report, std::ostream& out) {
+// DIR/results.json, DIR/report.md, DIR/report.html and the charts (means over the repetitions), each written whole
+// or not at all.
+inline void write_run_files(const std::string& dir, const Artifact& artifact, bool records, const ReportOptions& report,
+                            std::ostream& out) {
   const auto path = [&dir](const char* file) { return dir + (dir.back() == '/' ? "" : "/") + file; };
-  std::vector<LevelResult> first;
-  for (std::size_t i = 0; i < result.levels.size(); ++i)
-    if (result.repetition[i] == 0) first.push_back(result.levels[i]);
+  const std::vector<LevelResult>& levels = artifact.levels;
   std::vector<std::pair<std::string, std::string>> files;
   try {
     write_artifact(path("results.json"), artifact, records);
@@ -332,12 +332,14 @@ inline void write_run_files(const std::string& dir, const Artifact& artifact, co
     print_markdown_report(md, artifact, report);
     write_file_atomic(path("report.md"), md.str());
     files.push_back({path("report.md"), "the report"});
-    if (!first.empty()) {
-      chart::write_svg(path("throughput.svg"), chart::render_grouped_bars(throughput_chart(first, report)));
+    write_html_report(path("report.html"), artifact, report);
+    files.push_back({path("report.html"), "the report for a browser: tables, charts, request timelines"});
+    if (!levels.empty()) {
+      chart::write_svg(path("throughput.svg"), chart::render_grouped_bars(throughput_chart(levels, report)));
       files.push_back({path("throughput.svg"), "throughput per level"});
-      chart::write_svg(path("latency.svg"), chart::render_lines(latency_chart(first, report)));
+      chart::write_svg(path("latency.svg"), chart::render_lines(latency_chart(levels, report)));
       files.push_back({path("latency.svg"), "latency per level"});
-      if (const auto streaming = ttft_tpot_chart(first, report)) {
+      if (const auto streaming = ttft_tpot_chart(levels, report)) {
         chart::write_svg(path("ttft_tpot.svg"), chart::render_ttft_tpot(*streaming));
         files.push_back({path("ttft_tpot.svg"), "TTFT and TPOT per level"});
       }
@@ -368,9 +370,18 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
   const Shard shard = parse_shard(o.shard);
   const Slo slo = parse_slo(o.slo);
   const std::int64_t start_at = o.start_at.empty() ? 0 : parse_utc_time(o.start_at);  // 0: start now
+  lab::check_dataset_flags(o.workload, !closed);
+  if (!o.workload.dataset.empty() && !o.prompts.empty())
+    throw examples::UsageError("give either --prompts FILE or --dataset, not both");
+  if (!o.workload.ramp_up.empty() && o.workload.dataset == "trace")
+    throw examples::UsageError("--ramp-up and --dataset trace both set the arrival times; give one");
   Workload whole = o.prompts.empty() ? template_prompts(o.prompt_template, o.max_tokens)
                                      : jsonl_prompts(o.prompts, o.max_tokens);
-  const std::uint64_t total_requests = o.requests ? o.requests : o.duration > 0 ? 0 : whole.size().value_or(100);
+  const auto level_requests = [&](std::uint64_t fallback) {
+    return o.requests ? o.requests : o.duration > 0 ? 0 : fallback;
+  };
+  std::uint64_t total_requests = level_requests(whole.size().value_or(100));
+  if (!o.workload.ramp_up.empty() && !o.requests && !(o.duration > 0)) total_requests = 0;  // the run lasts the ramp
   if (total_requests && shard.share(total_requests) == 0)
     throw examples::UsageError("--shard " + o.shard + ": " + std::to_string(total_requests) +
                                " requests leave this shard none; use fewer shards or more --requests");
@@ -399,19 +410,63 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
                             detail::fixed(o.wait, 0) + " s (" + ready.reason +
                             "); start it, check the URL, or raise --wait");
     Target t = make_dialect_target(
-        spec, lab::with_endpoint(DriverOptions().label(spec.name).base_url(spec.url).model(o.model).stream(o.stream),
-                                 o.endpoint, api_key));
+        spec,
+        lab::with_endpoint(
+            DriverOptions().label(spec.name).base_url(spec.url).model(o.model).stream(o.stream).force_output_length(
+                o.workload.output_tokens > 0),
+            o.endpoint, api_key));
     t.make_sender = [make = std::move(t.make_sender), c = &counters] { return AnySender(CountingSender{make(), c}); };
     targets.push_back(std::move(t));
   }
   if (!o.out.empty()) lab::check_output_dir(o.out);  // fail now, not after the run
+
+  // --dataset: the prompts, the same for every target, counted by the tokenizer (POST /tokenize) of the first target
+  // that has one; with none, by the first target's approximation, and the artifact says so.
+  nlohmann::json workload_description = {{"dataset", o.prompts.empty() ? "template" : "jsonl"}};
+  std::vector<Nanos> schedule;
+  std::size_t turns = 1;
+  if (!o.workload.dataset.empty()) {
+    const TargetSpec* counter = &specs.front();
+    for (const auto& spec : specs) {
+      ServerTokenizer probe(lab::with_endpoint(DriverOptions().base_url(spec.url).model(o.model), o.endpoint, api_key),
+                            spec.dialect == "chat");
+      if (probe.available()) {
+        counter = &spec;
+        break;
+      }
+    }
+    lab::WorkloadFlags flags = o.workload;
+    flags.seed = o.seed;  // one --seed: the arrivals' and the prompts'
+    if (flags.dataset == "trace" && shard.count > 1)
+      throw examples::UsageError("--dataset trace with --shard: every shard would replay the whole trace; run it "
+                                 "from one process");
+    const auto counted_by = lab::with_endpoint(DriverOptions().base_url(counter->url).model(o.model), o.endpoint,
+                                               api_key);
+    const bool chat = counter->dialect == "chat";
+    std::optional<BuiltWorkload> built;
+    if (o.workload.dataset == "trace") {
+      auto trace = lab::build_trace(flags, counted_by, chat);
+      built = std::move(trace.built);
+      schedule = std::move(trace.offsets);
+      if (!o.requests && !(o.duration > 0)) total_requests = schedule.size();
+    } else {
+      turns = flags.dataset == "multiturn" ? static_cast<std::size_t>(flags.turns) : 1;
+      const std::uint64_t needed = total_requests ? (total_requests + turns - 1) / turns : 100;
+      built = lab::build_dataset(flags, counted_by, chat, needed, o.max_tokens, !closed);
+      if (turns > 1 && total_requests) total_requests = needed * turns;
+    }
+    if (!o.quiet) std::cerr << "servebench: workload " << built->workload.name() << "; " << built->note << "\n";
+    whole = built->workload;
+    workload_description = built->description;
+  }
 
   const SummarizeOptions summarize{PercentileMethod::linear, slo};
   const bool quiet = o.quiet || !detail::stderr_is_terminal();  // the library's live line: terminals only
   Sweep sweep;
   if (closed) {
     ClosedLoop base;
-    base.warmup(o.warmup).summarize_options(summarize).quiet(quiet);
+    base.warmup(o.warmup).summarize_options(summarize).quiet(quiet).watch(lab::metrics_watcher(o.endpoint, false));
+    if (turns > 1) base.sessions(turns);
     if (total_requests) base.requests(shard.share(total_requests));
     if (o.duration > 0) base.duration(std::chrono::duration<double>(o.duration));
     sweep.concurrency_levels(concurrency).closed_loop(base);
@@ -422,11 +477,19 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
         .seed(o.seed * shard.count + shard.index)  // each shard its own arrivals; together the whole rate
         .warmup(o.warmup)
         .summarize_options(summarize)
-        .quiet(quiet);
+        .quiet(quiet)
+        .watch(lab::metrics_watcher(o.endpoint, false));
+    if (!schedule.empty()) base.schedule(schedule);
+    if (!o.workload.ramp_up.empty()) {
+      const auto ramp = lab::parse_ramp_up(o.workload.ramp_up);
+      base.ramp_up(ramp.from / static_cast<double>(shard.count), ramp.to / static_cast<double>(shard.count),
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(ramp.seconds)));
+    }
     if (total_requests) base.requests(shard.share(total_requests));
     if (o.duration > 0) base.duration(std::chrono::duration<double>(o.duration));
     sweep.rates(rates).open_loop(base);
   }
+  sweep.repeat(static_cast<std::size_t>(o.repeat));
   sweep.on_level_done([&counters](const LevelResult&) { ++counters.levels_done; });
 
   RunMetadata metadata;
@@ -446,33 +509,28 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
 
   const std::size_t level_count = (closed ? concurrency.size() : rates.size()) * targets.size() *
                                   static_cast<std::size_t>(o.repeat);
-  RunResult result;
+  SweepResult result;
   {
     std::optional<PlainProgress> plain;
     if (!o.quiet && !detail::stderr_is_terminal())
       plain.emplace(counters, level_count, o.progress_interval,
                     shard.count > 1 ? "servebench shard " + o.shard + ": " : std::string("servebench: "));
-    result = run_repeated(sweep, shard_workload(whole, shard), targets, o.repeat);
+    result = run_sweep(sweep, shard_workload(whole, shard), targets);
   }
 
   nlohmann::json configuration;
   configuration["run"] = to_json(o);
   configuration["shard"] = {{"index", shard.index}, {"count", shard.count}};
-  configuration["repetition"] = result.repetition;
+  configuration["workload"] = workload_description;
+  configuration["repetition"] = nlohmann::json::array();
+  for (const auto& l : result.levels) configuration["repetition"].push_back(l.repetition);
   metadata.configuration = configuration;
   Artifact artifact{metadata, result.levels};
 
   ReportOptions report;
   report.baseline = specs.front().name;
-  for (int k = 0; k < o.repeat; ++k) {
-    std::vector<LevelResult> levels;
-    for (std::size_t i = 0; i < result.levels.size(); ++i)
-      if (result.repetition[i] == k) levels.push_back(result.levels[i]);
-    if (levels.empty()) continue;
-    if (o.repeat > 1) out << "\nrepetition " << k + 1 << " of " << o.repeat << ":\n";
-    print_comparison(out, levels, report);
-  }
-  if (!o.out.empty()) write_run_files(o.out, artifact, result, !o.no_records, report, out);
+  print_comparison(out, result.levels, report);  // with --repeat: means and 95% intervals over the repetitions
+  if (!o.out.empty()) write_run_files(o.out, artifact, !o.no_records, report, out);
   if (result.interrupted) {
     std::cerr << "servebench: interrupted; the levels that ran are written"
               << (o.out.empty() ? " nowhere (no --out)" : "") << "\n";

@@ -14,7 +14,7 @@ add_test(NAME servebench_command_installs
          COMMAND "${CMAKE_COMMAND}" --install "${CMAKE_BINARY_DIR}" --prefix "${_servebench_prefix}"
                  --component servebench)
 set_tests_properties(servebench_command_installs PROPERTIES FIXTURES_SETUP servebench_installed LABELS no_sanitizer)
-foreach(case install closed open flask compare merge mpirun bad_input interrupt)
+foreach(case install closed open workloads flask compare merge mpirun bad_input interrupt)
   add_test(NAME servebench_command_${case}
            COMMAND "${_servebench_command_python}" "${CMAKE_CURRENT_LIST_DIR}/../servebench_check.py"
                    --bin "${_servebench_prefix}/bin/servebench" --sim "$<TARGET_FILE:sim_server>" --case ${case})
