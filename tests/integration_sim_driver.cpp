@@ -112,7 +112,7 @@ TEST_CASE("on a reasoning stream TTFT counts from the first reasoning token and 
   constexpr int reasoning = 12, tokens = 30;
   sim::Server server(sim::preset("vllm-h100").time_scale(2).reasoning_tokens(reasoning).threads(16));
   server.start();
-  servebench::Nanos worst_first = 0, worst_answer = 0;
+  std::vector<servebench::Nanos> first_lag, answer_lag;  // client arrival - server write, per request
   for (int i = 0; i < 8; ++i) {
     Driver<sim::openai_chat> driver(DriverOptions().base_url(server.url()).stream(true));
     const auto r = driver.send(Prompt{"Think first: " + std::to_string(i), tokens});
@@ -127,16 +127,23 @@ TEST_CASE("on a reasoning stream TTFT counts from the first reasoning token and 
     CHECK(*r.t_first_answer_token > r.t_first_token);
     CHECK(r.t_first_token >= r.server_timing->first_token);
     CHECK(*r.t_first_answer_token >= *r.server_timing->first_answer_token);
-    worst_first = std::max(worst_first, r.t_first_token - r.server_timing->first_token);
-    worst_answer = std::max(worst_answer, *r.t_first_answer_token - *r.server_timing->first_answer_token);
+    first_lag.push_back(r.t_first_token - r.server_timing->first_token);
+    answer_lag.push_back(*r.t_first_answer_token - *r.server_timing->first_answer_token);
     // The reply's text is the answer; TPOT spans every generated token.
     CHECK(std::count(r.text.begin(), r.text.end(), ' ') == tokens - reasoning);  // one word a token
     REQUIRE(r.tpot_s());
     CHECK(*r.tpot_s() == doctest::Approx(servebench::ns_to_s(r.t_end - r.t_first_token) / (tokens - 1)));
   }
+  // Within 2 ms: 7 of the 8 requests, the 8th within 10 ms. A shared 2-core machine now and then deschedules one of
+  // the ~20 threads in play (16 server handlers, the engine, the client) for a few milliseconds: seen at 2.7-4.4 ms
+  // in about one run in six, on an idle machine.
+  std::sort(first_lag.begin(), first_lag.end());
+  std::sort(answer_lag.begin(), answer_lag.end());
   if (servebench_test::timing_checks) {  // see support/timing.hpp
-    CHECK(worst_first < 2'000'000);
-    CHECK(worst_answer < 2'000'000);
+    CHECK(first_lag[6] < 2'000'000);
+    CHECK(answer_lag[6] < 2'000'000);
+    CHECK(first_lag.back() < 10'000'000);
+    CHECK(answer_lag.back() < 10'000'000);
   }
 
   SUBCASE("a whole reply counts the reasoning tokens and keeps only the answer as text") {
