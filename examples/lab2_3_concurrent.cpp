@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     print_comparison(std::cout, runs, lab::report_options());
     for (const auto& run : runs) {
       const auto& s = run.summary;
-      if (s.input_length_checked || s.prefix_hit_rate)
+      if (s.input_length_checked || (s.prefix_hit_rate && *s.prefix_hit_rate > 0))  // lines for --dataset runs
         std::cout << s.target << " @ " << run.config.concurrency << ": " << s.total_input_tokens << " input tokens"
                   << (s.input_length_checked ? ", " + std::to_string(s.input_length_mismatches) + " of " +
                                                    std::to_string(s.input_length_checked) + " off their exact length"
