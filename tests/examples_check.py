@@ -219,9 +219,11 @@ def case_datasets(tmp):
         for rec in level["records"]:
             check(rec["n_in"] == 1056 and rec["n_in_expected"] == 1056, f"exact length: {rec['n_in']}")
             check(rec["n_out"] == 8, "output length forced")
-    # At 1 the one request finds nothing; at 8 the first group's prefix is cached (the second's from its first step).
+    # At 1 the one request finds nothing. At 8 the first group's 1024-token prefix is cached from level 1: its four
+    # prompts hit at least 4 x 1024 of the 8 x 1056 input tokens (0.485); the second group's hit too when its prompts
+    # reach the engine in different steps (with connections opened before the clock they mostly arrive in one).
     rates = [l["summary"]["prefix_hit_rate"] for l in vllm]
-    check(rates[0] == 0 and rates[-1] > 0.5, f"hit rates at 1 and 8: {rates}")
+    check(rates[0] == 0 and rates[-1] >= 4 * 1024 / (8 * 1056), f"hit rates at 1 and 8: {rates}")
     hf = [l for l in full["levels"] if l["target"]["label"] == "hf"]
     check(all("prefix_hit_rate" not in l["summary"] or l["summary"]["prefix_hit_rate"] is None for l in hf),
           "the sequential HF side reports no cache")
