@@ -17,7 +17,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
+from check_support import check, failures, free_port  # noqa: E402 (tests/ is the script's directory)
 
 # name: (server mode, extra lab2_2 flags, expected kind of every vLLM request (None: success), wall limit in s,
 #        peak RSS limit in MiB)
@@ -32,18 +32,6 @@ CASES = {
     "short_length": ("short_length", [], "closed_mid_stream", 30, 96),
     "long_length": ("long_length", [], "invalid_json", 30, 96),
 }
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(mode):
