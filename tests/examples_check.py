@@ -6,30 +6,21 @@ that the lab's own plotting code (tests/lab_plot.py, Debian's matplotlib) reads 
 
 Usage: examples_check.py --bin DIR --case NAME   (cases: run, bad_args, interrupt, datasets)
 """
-import argparse
 import json
 import os
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import check_support
+from check_support import HERE, PYTHON, case_functions, check, finish, in_temp_dir, parse_case
+
 LAB_FIELDS = ["total_time", "successful", "failed", "throughput_req_per_sec", "mean_latency", "p95_latency"]
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def run(binary, *args, timeout=120):
-    result = subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True, timeout=timeout)
-    return result
+    return check_support.run([os.path.join(BIN, binary), *args], timeout)
 
 
 def load(path):
@@ -130,8 +121,8 @@ def case_run(tmp):
 
     env = dict(os.environ, MPLBACKEND="Agg")
     png = os.path.join(tmp, "lab_plot.png")
-    r = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "lab_plot.py"), os.path.join(out, "concurrent_benchmark.json"),
-                        png], capture_output=True, text=True, env=env, timeout=120)
+    plot = [PYTHON, os.path.join(HERE, "lab_plot.py"), os.path.join(out, "concurrent_benchmark.json"), png]
+    r = check_support.run(plot, env=env)
     check(r.returncode == 0 and os.path.getsize(png) > 1000, f"the lab's plotting script reads our file: {r.stderr}")
 
 
@@ -244,15 +235,10 @@ def case_datasets(tmp):
         check(not os.path.exists(os.path.join(bad_out, "concurrent_benchmark.json")), "nothing written")
 
 
+CASES = case_functions(globals())
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--case", required=True, choices=["run", "bad_args", "interrupt", "datasets"])
-    a = parser.parse_args()
-    BIN = a.bin
-    with tempfile.TemporaryDirectory() as tmp:
-        globals()["case_" + a.case](tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    args = parse_case(CASES, "--bin")
+    BIN = args.bin
+    in_temp_dir(CASES[args.case])
+    finish()

@@ -6,18 +6,13 @@ is written and whole. The interrupt cases send SIGINT while the program waits fo
 ready and check it exits 130 promptly.
 
 Usage: hostile_check.py --bin DIR --case NAME"""
-import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-from check_support import check, failures, free_port  # noqa: E402 (tests/ is the script's directory)
+from check_support import check, finish, free_port, in_temp_dir, parse_case, peer, start_server, stop
 
 # name: (server mode, extra lab2_2 flags, expected kind of every vLLM request (None: success), wall limit in s,
 #        peak RSS limit in MiB)
@@ -34,21 +29,10 @@ CASES = {
 }
 
 
-def start_server(mode):
+def start_hostile(mode):
     port = free_port()
-    p = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "peers", "hostile_server.py"), "--port", str(port),
-                          "--mode", mode, "--lifetime", "90"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return p, f"http://127.0.0.1:{port}"
-        except OSError:
-            if p.poll() is not None:
-                sys.exit(f"hostile_server.py exited: {p.stderr.read()}")
-            time.sleep(0.05)
-    p.kill()
-    sys.exit("hostile_server.py did not listen within 20 s")
+    p = start_server(peer("hostile_server.py", "--port", str(port), "--mode", mode, "--lifetime", "90"), port)
+    return p, f"http://127.0.0.1:{port}"
 
 
 def spawn(args, out_dir):
@@ -75,15 +59,14 @@ def reap(p, limit_s):
 
 def run_case(name, tmp):
     mode, extra, kind, wall_limit, rss_limit = CASES[name]
-    server, url = start_server(mode)
+    server, url = start_hostile(mode)
     out = os.path.join(tmp, "artifacts")
     os.makedirs(out)
     try:
         p = spawn(["--vllm", url, "--max-tokens", "4", "--time-scale", "200", "--out", out, *extra], tmp)
         code, wall, rss = reap(p, wall_limit)
     finally:
-        server.kill()
-        server.wait()
+        stop(server)
     print(open(os.path.join(tmp, "stdout.txt")).read() + open(os.path.join(tmp, "stderr.txt")).read())
     print(f"{name}: exit {code}, {wall:.2f} s, peak RSS {rss:.1f} MiB")
     check(code == 0, f"{name}: exits 0 (got {code})")
@@ -115,7 +98,7 @@ def run_case(name, tmp):
 
 
 def run_interrupt(mode, tmp):
-    server, url = start_server(mode)
+    server, url = start_hostile(mode)
     out = os.path.join(tmp, "artifacts")
     os.makedirs(out)
     try:
@@ -127,8 +110,7 @@ def run_interrupt(mode, tmp):
         code, wall, _ = reap(p, 10)
         waited = time.monotonic() - sent
     finally:
-        server.kill()
-        server.wait()
+        stop(server)
     err = open(os.path.join(tmp, "stderr.txt")).read()
     print(err)
     print(f"interrupt while {mode}: exit {code} {waited:.2f} s after SIGINT")
@@ -138,17 +120,10 @@ def run_interrupt(mode, tmp):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--case", required=True, choices=[*CASES, "interrupt_never_ready", "interrupt_silent"])
-    a = parser.parse_args()
-    BIN = os.path.abspath(a.bin)
-    with tempfile.TemporaryDirectory() as tmp:
-        if a.case.startswith("interrupt_"):
-            run_interrupt(a.case[len("interrupt_"):], tmp)
-        else:
-            run_case(a.case, tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    args = parse_case([*CASES, "interrupt_never_ready", "interrupt_silent"], "--bin")
+    BIN = args.bin
+    if args.case.startswith("interrupt_"):
+        in_temp_dir(lambda tmp: run_interrupt(args.case[len("interrupt_"):], tmp))
+    else:
+        in_temp_dir(lambda tmp: run_case(args.case, tmp))
+    finish()

@@ -7,46 +7,29 @@ port of 127.0.0.1 and stopped by its PID:
   * a /metrics endpoint of the Prometheus Python client library (tests/peers/metrics_server_prometheus.py).
 Each program must find the server ready (wait_until_ready), run, and say which side was real and which embedded.
 Usage: peers_check.py --bin DIR --case flask|http_server|aiohttp|tls|endpoint_flags|prometheus"""
-import argparse
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-from check_support import check, failures, free_port  # noqa: E402 (tests/ is the script's directory)
-
-
-def start(script, port, *extra):
-    p = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "peers", script), "--port", str(port), *extra],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:  # the port accepting is enough; readiness is what the programs check
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return p
-        except OSError:
-            if p.poll() is not None:
-                sys.exit(f"{script} exited: {p.stderr.read()}")
-            time.sleep(0.05)
-    p.kill()
-    sys.exit(f"{script} did not listen on {port} within 20 s")
+import check_support
+from check_support import case_functions, check, finish, free_port, parse_case, peer, serving
 
 
-def run(binary, *args, timeout=120):
-    r = subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True, timeout=timeout)
-    print(f"$ {binary} {' '.join(args)}  -> exit {r.returncode}\n{r.stdout}{r.stderr}")
-    return r
+def serving_peer(script, port, *extra):
+    """The peer tests/peers/SCRIPT on `port`, for a with-block: the port accepting is enough (readiness is what the
+    programs check)."""
+    return serving(peer(script, "--port", str(port), *extra), port)
+
+
+def run(binary, *args, timeout=120, env=None):
+    return check_support.run([os.path.join(BIN, binary), *args], timeout, env=env, echo=True)
 
 
 def lab_hf_server(script):
     port = free_port()
-    server = start(script, port)
     url = f"http://127.0.0.1:{port}"
-    try:
+    with serving_peer(script, port):
         r = run("lab2_1_check_server", "--hf", url, "--max-tokens", "8", "--wait", "10")
         check(r.returncode == 0, f"{script}: lab2_1 --hf alone exits 0")
         check(f"hf ({url}, hf_simple): OK in" in r.stdout and "8 tokens" in r.stdout, f"{script}: hf answered")
@@ -58,9 +41,6 @@ def lab_hf_server(script):
             check("vLLM side: embedded simulated server" in r.stderr, f"{script}: lab2_3 says vLLM is embedded")
             check(" 5  hf " in r.stdout and "vs hf" in r.stdout, f"{script}: lab2_3 table has both levels")
             check(os.path.exists(os.path.join(out, "concurrent_benchmark.json")), f"{script}: lab file written")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def case_flask():
@@ -73,9 +53,8 @@ def case_http_server():
 
 def case_aiohttp():
     port = free_port()
-    server = start("openai_server_aiohttp.py", port)
     url = f"http://127.0.0.1:{port}"
-    try:
+    with serving_peer("openai_server_aiohttp.py", port):
         r = run("lab2_1_check_server", "--vllm", url, "--model", "m", "--stream", "--max-tokens", "8")
         check(r.returncode == 0, "aiohttp: lab2_1 --vllm alone exits 0")
         check(f"vllm ({url}, openai_completions): OK in" in r.stdout and "first token after" in r.stdout,
@@ -83,9 +62,6 @@ def case_aiohttp():
         check("hf: skipped" in r.stdout, "aiohttp: lab2_1 says the HF side was skipped")
         r = run("stream_one", "--url", url, "--max-tokens", "6")
         check(r.returncode == 0 and "tokens   6 (from usage)" in r.stdout, "aiohttp: stream_one reads usage")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def case_per_token_itl():
@@ -94,9 +70,8 @@ def case_per_token_itl():
     server's known timing, and the summary's percentiles are recomputed here with numpy from the records."""
     import numpy
     port = free_port()
-    server = start("openai_server_aiohttp.py", port, "--tokens-per-chunk", "3", "--step-ms", "20")
     url = f"http://127.0.0.1:{port}"
-    try:
+    with serving_peer("openai_server_aiohttp.py", port, "--tokens-per-chunk", "3", "--step-ms", "20"):
         with tempfile.TemporaryDirectory() as out:
             r = run("lab2_3_concurrent", "--vllm", url, "--model", "m", "--stream", "--continuous-usage",
                     "--concurrency", "1,2", "--max-tokens", "12", "--out", out, "--time-scale", "200")
@@ -129,9 +104,6 @@ def case_per_token_itl():
             lv = [lv for lv in artifact["levels"] if lv["summary"]["target"] == "vllm"][0]
             check(lv["summary"].get("itl_per_token") is None and "ITL/token" not in r.stdout,
                   "per_token_itl: without --continuous-usage no per-token ITL (the server sent no counts)")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def case_tls():
@@ -141,9 +113,8 @@ def case_tls():
                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
                        check=True, capture_output=True)
         port = free_port()
-        server = start("lab_server_http.py", port, "--cert", cert, "--key", key)
         url = f"https://127.0.0.1:{port}"
-        try:
+        with serving_peer("lab_server_http.py", port, "--cert", cert, "--key", key):
             r = run("lab2_1_check_server", "--hf", url, "--ca-cert", cert, "--max-tokens", "4", "--wait", "5")
             check(r.returncode == 0 and f"hf ({url}, hf_simple): OK in" in r.stdout, "tls: works with --ca-cert")
             r = run("lab2_1_check_server", "--hf", url, "--max-tokens", "4", "--wait", "1")
@@ -157,38 +128,26 @@ def case_tls():
                 full = json.load(open(os.path.join(out, "single_request_comparison.full.json")))
                 hf = [l["target"] for l in full["levels"] if l["target"]["label"] == "hf"]
                 check(hf and hf[0]["insecure"] is True, f"tls: the artifact records --insecure: {hf}")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
 
 def case_endpoint_flags():
     port = free_port()
-    server = start("openai_server_aiohttp.py", port, "--require-key", "sk-test", "--require-header", "X-Team: lab")
     url = f"http://127.0.0.1:{port}"
-    try:
+    with serving_peer("openai_server_aiohttp.py", port, "--require-key", "sk-test", "--require-header", "X-Team: lab"):
         env = dict(os.environ, LAB_KEY="sk-test")
         args = ["--vllm", url, "--model", "m", "--max-tokens", "4", "--api-key-env", "LAB_KEY", "--header",
                 "X-Team: lab"]
-        r = subprocess.run([os.path.join(BIN, "lab2_1_check_server"), *args], capture_output=True, text=True,
-                           timeout=60, env=env)
-        print(r.stdout, r.stderr)
+        r = run("lab2_1_check_server", *args, timeout=60, env=env)
         check(r.returncode == 0 and "OK in" in r.stdout, "endpoint: key from the environment and the header are sent")
-        r = subprocess.run([os.path.join(BIN, "lab2_1_check_server"), *args[:-4]], capture_output=True, text=True,
-                           timeout=60, env=env)
+        r = run("lab2_1_check_server", *args[:-4], timeout=60, env=env)
         check(r.returncode == 1 and "FAILED http_status" in r.stdout, "endpoint: without them the server refuses")
-        r = subprocess.run([os.path.join(BIN, "lab2_1_check_server"), *args], capture_output=True, text=True,
-                           timeout=60, env={k: v for k, v in os.environ.items() if k != "LAB_KEY"})
+        r = run("lab2_1_check_server", *args, timeout=60, env={k: v for k, v in os.environ.items() if k != "LAB_KEY"})
         check(r.returncode == 2 and "LAB_KEY" in r.stderr and "not set" in r.stderr, "endpoint: an unset variable")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def case_prometheus():
     port = free_port()
-    server = start("metrics_server_prometheus.py", port, "--lifetime", "100")
-    try:
+    with serving_peer("metrics_server_prometheus.py", port, "--lifetime", "100"):
         with tempfile.TemporaryDirectory() as out:
             r = run("lab2_3_concurrent", "--concurrency", "1,5", "--time-scale", "5", "--metrics-url",
                     f"http://127.0.0.1:{port}/metrics", "--metrics-interval", "0.5", "--out", out)
@@ -204,20 +163,12 @@ def case_prometheus():
                 check(running["labels"] == '{model_name="m"}', f"{where}: labels kept")
                 counter = series["vllm:num_preemptions_total"]
                 check(counter["type"] == "counter" and counter["delta"] > 0, f"{where}: counter delta {counter['delta']}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
+
+CASES = case_functions(globals())
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--case", required=True, choices=["flask", "http_server", "aiohttp", "tls", "endpoint_flags",
-                                                                  "per_token_itl", "prometheus"])
-    a = parser.parse_args()
-    BIN = a.bin
-    globals()["case_" + a.case]()
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    args = parse_case(CASES, "--bin")
+    BIN = args.bin
+    CASES[args.case]()
+    finish()

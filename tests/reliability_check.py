@@ -9,27 +9,19 @@ examples' bad arguments and a single Ctrl-C):
 
 Usage: reliability_check.py --bin DIR --case NAME
 """
-import argparse
 import glob
 import json
 import os
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("FAIL:", what)
+import check_support
+from check_support import case_functions, check, finish, in_temp_dir, parse_case
 
 
 def run(binary, *args, timeout=60):
-    return subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True, timeout=timeout)
+    return check_support.run([os.path.join(BIN, binary), *args], timeout)
 
 
 def case_double_sigint(tmp):
@@ -97,16 +89,10 @@ def case_bad_args(tmp):
     check(os.listdir(tmp) == [], f"nothing written: {os.listdir(tmp)}")
 
 
+CASES = case_functions(globals())
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--case", required=True, choices=["double_sigint", "bad_args"])
-    a = parser.parse_args()
-    BIN = os.path.abspath(a.bin)
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chdir(tmp)
-        globals()["case_" + a.case](tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    args = parse_case(CASES, "--bin")
+    BIN = args.bin
+    in_temp_dir(CASES[args.case], chdir=True)
+    finish()

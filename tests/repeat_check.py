@@ -18,20 +18,12 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
-import tempfile
 
 import numpy as np
 from scipy import stats
 
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("FAIL:", what)
+import check_support
+from check_support import check, finish, in_temp_dir
 
 
 def close(a, b, rel=1e-7):
@@ -49,8 +41,7 @@ def t_interval(values):
 
 
 def run_lab(binary, out, *args):
-    r = subprocess.run([binary, "--out", out, "--quiet", "--stream", "--concurrency", "1,4", *args],
-                       capture_output=True, text=True, timeout=240)
+    r = check_support.run([binary, "--out", out, "--quiet", "--stream", "--concurrency", "1,4", *args], timeout=240)
     check(r.returncode == 0, f"lab2_3_concurrent {' '.join(args)} exit {r.returncode}: {r.stderr}")
     with open(os.path.join(out, "concurrent_benchmark.full.json")) as f:
         return r.stdout, json.load(f)
@@ -143,13 +134,13 @@ def main():
     parser.add_argument("--bin", required=True)
     args = parser.parse_args()
     binary = os.path.join(args.bin, "lab2_3_concurrent")
-    with tempfile.TemporaryDirectory() as tmp:
+
+    def both(tmp):
         check_repeated(binary, tmp)
         check_single(binary, tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("repetitions: intervals, ratios and order agree with scipy and the timestamps")
+
+    in_temp_dir(both)
+    finish("repetitions: intervals, ratios and order agree with scipy and the timestamps")
 
 
 if __name__ == "__main__":
