@@ -30,7 +30,7 @@ namespace command {
 
 inline constexpr int exit_interrupted = 130;
 
-// Every flag of `run`. to_json/from_json use the flags' names, so a recorded run reads back flag by flag.
+// Every flag of `run`. visit_recorded_flags() names them, so a recorded run reads back flag by flag.
 struct RunOptions {
   std::vector<std::string> target;
   std::string model = lab::lab_model;
@@ -59,67 +59,40 @@ struct RunOptions {
   double progress_interval = 10;
 };
 
-// The flags that describe what a run does; `out`, `quiet`, progress and the shard index are how one process ran it.
-inline nlohmann::json to_json(const RunOptions& o) {
-  return {{"target", o.target},
-          {"model", o.model},
-          {"stream", o.stream},
-          {"concurrency", o.concurrency},
-          {"rate", o.rate},
-          {"arrival", o.arrival},
-          {"burstiness", o.burstiness},
-          {"seed", o.seed},
-          {"requests", o.requests},
-          {"duration", o.duration},
-          {"warmup", o.warmup},
-          {"repeat", o.repeat},
-          {"slo", o.slo},
-          {"prompts", o.prompts},
-          {"prompt-template", o.prompt_template},
-          {"max-tokens", o.max_tokens},
-          {"wait", o.wait},
-          {"shard", o.shard},
-          {"start-at", o.start_at},
-          {"no-records", o.no_records},
-          {"api-key-env", o.endpoint.api_key_env},
-          {"header", o.endpoint.headers},
-          {"ca-cert", o.endpoint.tls.ca_cert_file},
-          {"insecure", o.endpoint.tls.insecure},
-          {"deadline", o.endpoint.deadline_s},
-          {"metrics", o.endpoint.metrics},
-          {"metrics-url", o.endpoint.metrics_url},
-          {"metrics-interval", o.endpoint.metrics_interval_s},
-          {"dataset", o.workload.dataset},
-          {"dataset-path", o.workload.dataset_path},
-          {"input-tokens", o.workload.input_tokens},
-          {"output-tokens", o.workload.output_tokens},
-          {"range-ratio", o.workload.range_ratio},
-          {"prefix-tokens", o.workload.prefix_tokens},
-          {"groups", o.workload.groups},
-          {"turns", o.workload.turns},
-          {"ramp-up", o.workload.ramp_up},
-          {"sample-with-replacement", o.workload.with_replacement}};
+// The flags that describe what a run does, each named once: `visit(name, member)` for every flag that `run` records
+// and `run --from` reads back, the name the flag's own without "--". `out`, `quiet`, progress and the shard index are
+// how one process ran it, not recorded. `Options` is RunOptions or const RunOptions.
+template <class Options, class Visit>
+void visit_recorded_flags(Options& o, Visit&& visit) {
+  visit("target", o.target), visit("model", o.model), visit("stream", o.stream);
+  visit("concurrency", o.concurrency), visit("rate", o.rate), visit("arrival", o.arrival);
+  visit("burstiness", o.burstiness), visit("seed", o.seed), visit("requests", o.requests);
+  visit("duration", o.duration), visit("warmup", o.warmup), visit("repeat", o.repeat), visit("slo", o.slo);
+  visit("prompts", o.prompts), visit("prompt-template", o.prompt_template), visit("max-tokens", o.max_tokens);
+  visit("wait", o.wait), visit("shard", o.shard), visit("start-at", o.start_at), visit("no-records", o.no_records);
+  visit("api-key-env", o.endpoint.api_key_env), visit("header", o.endpoint.headers);
+  visit("ca-cert", o.endpoint.tls.ca_cert_file), visit("insecure", o.endpoint.tls.insecure);
+  visit("deadline", o.endpoint.deadline_s), visit("metrics", o.endpoint.metrics);
+  visit("metrics-url", o.endpoint.metrics_url), visit("metrics-interval", o.endpoint.metrics_interval_s);
+  visit("dataset", o.workload.dataset), visit("dataset-path", o.workload.dataset_path);
+  visit("input-tokens", o.workload.input_tokens), visit("output-tokens", o.workload.output_tokens);
+  visit("range-ratio", o.workload.range_ratio), visit("prefix-tokens", o.workload.prefix_tokens);
+  visit("groups", o.workload.groups), visit("turns", o.workload.turns), visit("ramp-up", o.workload.ramp_up);
+  visit("sample-with-replacement", o.workload.with_replacement);
 }
 
+inline nlohmann::json to_json(const RunOptions& o) {
+  nlohmann::json j = nlohmann::json::object();
+  visit_recorded_flags(o, [&j](const char* name, const auto& member) { j[name] = member; });
+  return j;
+}
+
+// A recorded run's flags (configuration.run); a flag it lacks keeps its default.
 inline RunOptions run_options_from_json(const nlohmann::json& j) {
   RunOptions o;
-  const auto get = [&j](const char* key, auto& into) {
-    if (j.contains(key)) j.at(key).get_to(into);
-  };
-  get("target", o.target), get("model", o.model), get("stream", o.stream), get("concurrency", o.concurrency);
-  get("rate", o.rate), get("arrival", o.arrival), get("burstiness", o.burstiness), get("seed", o.seed);
-  get("requests", o.requests), get("duration", o.duration), get("warmup", o.warmup), get("repeat", o.repeat);
-  get("slo", o.slo), get("prompts", o.prompts), get("prompt-template", o.prompt_template);
-  get("max-tokens", o.max_tokens), get("wait", o.wait), get("shard", o.shard), get("start-at", o.start_at);
-  get("no-records", o.no_records), get("api-key-env", o.endpoint.api_key_env), get("header", o.endpoint.headers);
-  get("ca-cert", o.endpoint.tls.ca_cert_file), get("insecure", o.endpoint.tls.insecure);
-  get("deadline", o.endpoint.deadline_s), get("metrics", o.endpoint.metrics),
-      get("metrics-url", o.endpoint.metrics_url);
-  get("metrics-interval", o.endpoint.metrics_interval_s), get("dataset", o.workload.dataset);
-  get("dataset-path", o.workload.dataset_path), get("input-tokens", o.workload.input_tokens);
-  get("output-tokens", o.workload.output_tokens), get("range-ratio", o.workload.range_ratio);
-  get("prefix-tokens", o.workload.prefix_tokens), get("groups", o.workload.groups), get("turns", o.workload.turns);
-  get("ramp-up", o.workload.ramp_up), get("sample-with-replacement", o.workload.with_replacement);
+  visit_recorded_flags(o, [&j](const char* name, auto& member) {
+    if (j.contains(name)) j.at(name).get_to(member);
+  });
   o.workload.seed = o.seed;
   return o;
 }
