@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Drives the installed `servebench` command as a user would: against sim_server (examples/sim_server.cpp, started
 here) for closed, open and repeated runs with the run flags; against the lab's Flask server
-(tests/peers/lab_server_flask.py); run --from, export --csv, report --as vllm|guidellm|aiperf, compare, merge (two shards, and four under mpirun
-against one process) and bad input (exit 2, one line, nothing written). Every number checked is recomputed here
+(tests/peers/lab_server_flask.py); the workload and metrics flags against servers we did not write (an aiohttp server
+with its own tokenizer, tests/peers/tokenizer_server_aiohttp.py, and the Prometheus client library's /metrics); run
+--from, export --csv, report --as vllm|guidellm|aiperf, compare, merge (two shards, and four under mpirun against one
+process) and bad input (exit 2, one line, nothing written). Every number checked is recomputed here
 from the records with numpy, not taken from servebench's own summaries.
 
 Usage: servebench_check.py --bin PATH/TO/servebench --sim PATH/TO/sim_server --case NAME
 """
-import argparse
 import csv
 import datetime
 import json
@@ -15,26 +16,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import tempfile
+import threading
 import time
+import urllib.request
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
-
-
-def check(condition, what):
-    if not condition:
-        failures.append(what)
-        print("FAIL:", what)
+import check_support
+from check_support import case_functions, check, finish, free_port, in_temp_dir, parse_case, peer, serving
 
 
 def sb(*args, timeout=180, env=None):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return check_support.run([BIN, *args], timeout, env)
 
 
 def load(path):
@@ -63,12 +57,6 @@ class SimServer:
     def __exit__(self, *exc):
         self.p.send_signal(signal.SIGINT)
         self.p.wait(timeout=20)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def measured(level):
@@ -161,10 +149,9 @@ def case_closed(tmp):
     rows = list(csv.DictReader(open(path)))
     check(sum(row["kind"] == "request" for row in rows) == sum(len(l["records"]) for l in a["levels"]), "request rows")
     check(sum(row["kind"] == "level" for row in rows) == 4, "level rows")
-    for row in rows:
-        if row["kind"] == "request" and row["error_kind"] == "none":
-            lat = (int(row["t_end_ns"]) - int(row["t_send_ns"])) * 1e-9
-            check(abs(float(row["latency_s"]) - lat) < 1e-6, "csv latency = t_end - t_send")
+    off = [row for row in rows if row["kind"] == "request" and row["error_kind"] == "none" and
+           abs(float(row["latency_s"]) - (int(row["t_end_ns"]) - int(row["t_send_ns"])) * 1e-9) >= 1e-6]
+    check(not off, f"csv latency = t_end - t_send in every row: {off[:2]}")
     anchor = a["metadata"]["wall_anchor"]
     first = a["levels"][0]["records"][0]
     check(int(rows[0]["t_send_ns"]) == first["t_send"] - anchor["steady_ns"] + anchor["system_ns"],
@@ -258,9 +245,7 @@ def case_open(tmp):
 
 def case_flask(tmp):
     port = free_port()
-    p = subprocess.Popen([sys.executable, os.path.join(HERE, "peers", "lab_server_flask.py"), "--port", str(port),
-                          "--step-ms", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with serving(peer("lab_server_flask.py", "--port", str(port), "--step-ms", "1")):  # servebench waits for it
         out = os.path.join(tmp, "flask")
         r = sb("run", "--target", f"lab=hf@http://127.0.0.1:{port}", "--concurrency", "1,3", "--requests", "9",
                "--max-tokens", "20", "--out", out)
@@ -271,9 +256,6 @@ def case_flask(tmp):
             check(all(r["n_out"] == 20 for r in measured(l)), "usage.completion_tokens read")
             lat = check_level_numbers(l, f"flask c={l['config']['concurrency']}")
             check(lat.min() >= 0.02, "20 tokens at 1 ms each take at least 20 ms")
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
 
 
 def case_compare(tmp):
@@ -555,16 +537,165 @@ def case_workloads(tmp):
                   f"bad workload flags {args}: exit {r.returncode}, {r.stderr!r}")
 
 
-CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}
+def peer_tokens(text):
+    """The count of tests/peers/tokenizer_server_aiohttp.py's tokenizer, written again from its description: a BOS
+    token, then every whitespace-separated word in pieces of at most three characters."""
+    return 1 + sum(-(-len(word) // 3) for word in text.split())
+
+
+def served(url, runs=1):
+    """What the tokenizer peer at `url` served for the last run of six requests (its GET /stats): each run is
+    servebench's readiness probe (one token asked) and then the run's requests."""
+    with urllib.request.urlopen(url + "/stats", timeout=10) as reply:
+        stats = json.load(reply)
+    check(stats["requests"] == 7 * runs and stats["max_tokens"][-7] == 1, f"a probe and six requests: {stats}")
+    return {key: stats[key][-6:] for key in ("prompts", "prompt_tokens", "max_tokens")}
+
+
+def case_tokenizer_peer(tmp):
+    """--dataset random against an aiohttp server with a tokenizer of its own (tests/peers/tokenizer_server_aiohttp.py,
+    three characters a piece: not the simulator's four bytes a token): every prompt as long as that server counts it,
+    recounted here from the prompts it received, and run --from sends the same prompts again. Without /tokenize, and
+    with a /tokenize answering JSON cut short: approximate lengths, one warning naming the server and the fix, the
+    artifact written."""
+    flags = ["--concurrency", "2", "--requests", "6", "--dataset", "random", "--input-tokens", "40", "--range-ratio",
+             "0.5", "--output-tokens", "8", "--seed", "5", "--quiet"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with serving(peer("tokenizer_server_aiohttp.py", "--port", str(port)), port):
+        out = os.path.join(tmp, "exact")
+        r = sb("run", "--target", f"tok=openai@{url}", *flags, "--out", out)
+        check(r.returncode == 0 and "warning" not in r.stderr, f"exact run exit {r.returncode}: {r.stderr}")
+        a = load(os.path.join(out, "results.json"))
+        recs = measured(a["levels"][0])
+        stats = served(url)
+        counted = sorted(peer_tokens(p) for p in stats["prompts"])
+        check(sorted(stats["prompt_tokens"]) == counted,
+              f"the peer's usage.prompt_tokens is its tokenizer's count: {stats['prompt_tokens']} vs {counted}")
+        check(sorted(x["n_in_expected"] for x in recs) == counted, f"each prompt as long as the peer counts it: "
+              f"{sorted(x['n_in_expected'] for x in recs)} vs {counted}")
+        check(all(x["n_in"] == x["n_in_expected"] for x in recs), "n_in from usage.prompt_tokens, as expected")
+        check(all(20 <= n <= 60 for n in counted) and len(set(counted)) > 1, f"uniform in 40 +- 50%: {counted}")
+        check(stats["max_tokens"] == [8] * 6, f"--output-tokens sent as max_tokens: {stats['max_tokens']}")
+        check(a["levels"][0]["summary"]["input_length_mismatches"] == 0, "no length mismatch")
+        workload = a["metadata"]["configuration"]["workload"]
+        check(workload["input_lengths"] == "exact" and f"{url}/tokenize" in workload["note"], f"exact: {workload}")
+        again = os.path.join(tmp, "again")
+        r = sb("run", "--from", os.path.join(out, "results.json"), "--out", again)
+        check(r.returncode == 0, f"run --from exit {r.returncode}: {r.stderr}")
+        b = load(os.path.join(again, "results.json"))
+        check(b["metadata"]["configuration"]["run"] == a["metadata"]["configuration"]["run"],
+              "run --from records the same flags")
+        check(sorted(served(url, runs=2)["prompts"]) == sorted(stats["prompts"]), "run --from sends the same prompts")
+    for mode, says in (("--no-tokenizer", "answered HTTP 404 (the server has no tokenizer endpoint)"),
+                       ("--malformed-tokenize", "answered with something that is not a JSON object")):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with serving(peer("tokenizer_server_aiohttp.py", "--port", str(port), mode), port):
+            out = os.path.join(tmp, mode[2:])
+            r = sb("run", "--target", f"tok=openai@{url}", *flags, "--out", out)
+            stats = served(url)
+        warnings = [line for line in r.stderr.splitlines() if "warning" in line]
+        check(r.returncode == 0, f"{mode}: the run completes: exit {r.returncode}, {r.stderr}")
+        check(len(warnings) == 1 and f"{url}/tokenize {says}" in warnings[0] and "approximate" in warnings[0] and
+              "POST /tokenize" in warnings[0], f"{mode}: one warning naming the server, its answer and the fix: "
+              f"{warnings}")
+        check(os.path.exists(os.path.join(out, "results.json")), f"{mode}: the artifact is written")
+        if not os.path.exists(os.path.join(out, "results.json")):
+            continue
+        a = load(os.path.join(out, "results.json"))
+        recs = measured(a["levels"][0])
+        workload = a["metadata"]["configuration"]["workload"]
+        check(workload["input_lengths"] == "approximate", f"{mode}: marked approximate: {workload}")
+        check(all(x["n_in_expected"] < 0 for x in recs), f"{mode}: no exact length claimed")
+        check(sorted(x["n_in"] for x in recs) == sorted(peer_tokens(p) for p in stats["prompts"]),
+              f"{mode}: n_in is the peer's count of what it received")
+        words = [len(p.split()) for p in stats["prompts"]]
+        check(len(words) == 6 and all(20 <= w <= 60 for w in words), f"{mode}: one word per token asked: {words}")
+
+
+def case_metrics_peer(tmp):
+    """--metrics-url against the Prometheus Python client library's own server (Debian's python3-prometheus-client),
+    started here, whose vLLM-named gauges this check sets to a known sequence every 0.2 s while the run scrapes every
+    0.05 s: every scraped value is the one set at that time (on the wall clock, through the artifact's anchor). A
+    metrics URL that refuses connections: the failures counted and warned about, the run complete."""
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+    registry = CollectorRegistry()
+    names = ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc")
+    gauges = [Gauge(n, "set by servebench_check.py", ["model_name"], registry=registry).labels(model_name="m")
+              for n in names]
+    steps = [(r, 9 - r, r / 10) for r in (0, 3, 7, 2, 5, 1, 8, 4)]  # running, waiting, KV-cache share
+    metrics_port = free_port()
+    start_http_server(metrics_port, addr="127.0.0.1", registry=registry)  # a daemon thread: ends with this check
+    changes = []  # (system ns before the step's values were set, after, the step)
+    done = threading.Event()
+
+    def set_steps():
+        k = 0
+        while not done.is_set():
+            before = time.time_ns()
+            for gauge, value in zip(gauges, steps[k % len(steps)]):
+                gauge.set(value)
+            changes.append((before, time.time_ns(), steps[k % len(steps)]))
+            k += 1
+            done.wait(0.2)
+
+    setter = threading.Thread(target=set_steps)
+    setter.start()
+    port = free_port()
+    target = f"tok=openai@http://127.0.0.1:{port}"
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    refused_url = f"http://127.0.0.1:{free_port()}/metrics"  # nothing listens there
+    try:
+        with serving(peer("tokenizer_server_aiohttp.py", "--port", str(port)), port):
+            out, refused = os.path.join(tmp, "metrics"), os.path.join(tmp, "refused")
+            r = sb("run", "--target", target, "--concurrency", "2", "--duration", "1.5", "--max-tokens", "4",
+                   "--metrics-url", metrics_url, "--metrics-interval", "0.05", "--quiet", "--out", out)
+            r2 = sb("run", "--target", target, "--concurrency", "2", "--duration", "0.5", "--max-tokens", "4",
+                    "--metrics-url", refused_url, "--metrics-interval", "0.1", "--quiet", "--out", refused)
+    finally:
+        done.set()
+        setter.join()
+    check(r.returncode == 0, f"metrics run exit {r.returncode}: {r.stderr}")
+    a = load(os.path.join(out, "results.json"))
+    m = a["levels"][0]["server_metrics"]
+    check(m["url"] == metrics_url and m["failed"] == 0 and m["scrapes"] >= 15,
+          f"{m['scrapes']} scrapes of {m['url']} in 1.5 s at 0.05 s, {m['failed']} failed")
+    series = {s["name"]: s for s in m["series"]}
+    check(all(n in series and series[n]["type"] == "gauge" and series[n]["labels"] == '{model_name="m"}'
+              for n in names), f"the three gauges with their labels: {sorted(series)}")
+    if all(n in series for n in names):
+        anchor = a["metadata"]["wall_anchor"]
+        # A step is in force from the start of its setting to the end of the next one's; a scrape's value was read
+        # between the scrape's start (at most scrape_ms_max before its time stamp) and its time stamp.
+        spans = [(c[0], nxt[1] if nxt else float("inf"), c[2]) for c, nxt in zip(changes, changes[1:] + [None])]
+        wrong, seen = [], set()
+        for i, t in enumerate(series[names[0]]["t"]):
+            at = t - anchor["steady_ns"] + anchor["system_ns"]
+            earliest = at - m["scrape_ms_max"] * 1e6 - 2e6
+            possible = [step for begin, end, step in spans if begin <= at + 1e6 and end >= earliest]
+            got = tuple(series[n]["values"][i] for n in names)
+            if not all(any(abs(got[g] - step[g]) < 1e-9 for step in possible) for g in range(3)):
+                wrong.append((i, got, possible))
+            seen.add(got)
+        check(not wrong, f"every scraped value is the one set at its time: {wrong[:3]}")
+        check(len(seen & set(steps)) >= 5, f"the series follow the steps over time: {sorted(seen)}")
+    check(r2.returncode == 0, f"refused metrics URL: the run completes: exit {r2.returncode}, {r2.stderr}")
+    b = load(os.path.join(refused, "results.json"))
+    level = b["levels"][0]
+    m = level["server_metrics"]
+    check(m["scrapes"] >= 3 and m["failed"] == m["scrapes"] and not m["series"],
+          f"refused: {m['failed']} of {m['scrapes']} scrapes failed, counted")
+    check(m["errors"] and m["errors"][0].startswith(refused_url + ": no answer"), f"refused: named: {m['errors']}")
+    check(level["summary"]["successful"] == level["summary"]["sent"] > 0, "refused: the requests themselves ran")
+    check(f"warning: tok: {m['failed']} of {m['scrapes']} metrics scrapes failed ({refused_url}" in r2.stdout,
+          f"refused: the table warns: {r2.stdout}")
+
+
+CASES = case_functions(globals())
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--sim", required=True)
-    parser.add_argument("--case", required=True, choices=sorted(CASES))
-    args = parser.parse_args()
-    BIN, SIM = os.path.abspath(args.bin), os.path.abspath(args.sim)
-    with tempfile.TemporaryDirectory() as tmp:
-        CASES[args.case](tmp)
-    print("FAILED" if failures else "ok", args.case, f"({len(failures)} failures)")
-    sys.exit(1 if failures else 0)
+    args = parse_case(CASES, "--bin", "--sim")
+    BIN, SIM = args.bin, args.sim
+    in_temp_dir(CASES[args.case])
+    finish(f"ok {args.case}")

@@ -428,7 +428,13 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
       built = lab::build_dataset(flags, counted_by, chat, needed, o.max_tokens, !closed);
       if (turns > 1 && total_requests) total_requests = needed * turns;
     }
-    if (!o.quiet) std::cerr << "servebench: workload " << built->workload.name() << "; " << built->note << "\n";
+    const bool wants_exact = flags.dataset == "random" || flags.dataset == "prefix" || flags.dataset == "trace";
+    if (wants_exact && !built->exact)  // said even with --quiet: the prompts are not the lengths asked for
+      std::cerr << "servebench: warning: " << built->note
+                << "; for exact lengths give a --target whose server answers POST /tokenize with {\"tokens\": [...]} "
+                   "(vLLM, SGLang, llama.cpp)\n";
+    else if (!o.quiet)
+      std::cerr << "servebench: workload " << built->workload.name() << "; " << built->note << "\n";
     whole = built->workload;
     workload_description = built->description;
   }

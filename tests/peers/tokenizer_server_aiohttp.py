@@ -4,8 +4,9 @@ bytes a token): a beginning-of-sequence token, then every whitespace-separated w
 characters, the first carrying the word's leading space ("\u2581"), as SentencePiece marks it. POST /tokenize
 {"prompt"} -> {"tokens", "count"}; POST /detokenize {"tokens"} -> {"prompt"}, special tokens included in the text (as
 vLLM's detokenize does unless told to skip them); POST /v1/completions counts usage.prompt_tokens with the same
-tokenizer; GET /stats -> {"requests", "prompt_tokens": [...], "max_tokens": [...]} of the completions served.
-With --no-tokenizer the tokenizer routes answer 404, as a server without them does.
+tokenizer; GET /stats -> {"requests", "prompts": [...], "prompt_tokens": [...], "max_tokens": [...]} of the
+completions served. With --no-tokenizer the tokenizer routes answer 404, as a server without them does; with
+--malformed-tokenize POST /tokenize answers 200 with JSON cut short, as a broken proxy in front of a server might.
 Usage: tokenizer_server_aiohttp.py --port N (0: a free port, printed as "PORT N" on stdout)"""
 import argparse
 import socket
@@ -15,12 +16,13 @@ from aiohttp import web
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--no-tokenizer", action="store_true")
+parser.add_argument("--malformed-tokenize", action="store_true")
 args = parser.parse_args()
 
 BOS = "<s>"
 vocab = {BOS: 1}
 pieces = {1: BOS}
-served = {"requests": 0, "prompt_tokens": [], "max_tokens": []}
+served = {"requests": 0, "prompts": [], "prompt_tokens": [], "max_tokens": []}
 
 
 def piece_id(piece):
@@ -44,6 +46,8 @@ def detokenize(ids):
 
 async def tokenize_route(request):
     body = await request.json()
+    if args.malformed_tokenize:
+        return web.Response(text='{"tokens": [1, 17, ', content_type="application/json")
     ids = tokenize(body["prompt"])
     return web.json_response({"tokens": ids, "count": len(ids), "max_model_len": 1 << 20})
 
@@ -60,6 +64,7 @@ async def completions(request):
     n = int(body.get("max_tokens", 16))
     p = len(tokenize(body["prompt"]))
     served["requests"] += 1
+    served["prompts"].append(body["prompt"])
     served["prompt_tokens"].append(p)
     served["max_tokens"].append(n)
     usage = {"prompt_tokens": p, "completion_tokens": n, "total_tokens": n + p}
