@@ -16,6 +16,8 @@
 #include <cmath>
 #include <iostream>
 
+#include <servebench/html_report.hpp>
+
 #include "lab/lab.hpp"
 #include "lab/workload_flags.hpp"
 

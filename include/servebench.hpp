@@ -1,7 +1,14 @@
-// servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads, the
-// scheduler, artifacts, reports (text, markdown, HTML), charts, and the servers' own metrics (scraped from /metrics).
-// The simulated servers are a part of their own, included on purpose: <servebench/sim.hpp> (CMake target
-// servebench::sim), so a program that never starts one never compiles it.
+// servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads of fixed,
+// templated and JSONL prompts, the scheduler, artifacts, reports (text, markdown), charts, and the series of a
+// server's own metrics that a level keeps.
+//
+// Parts of their own, each included on purpose, so that a program that does not use one never compiles it:
+//   <servebench/sim.hpp>          the simulated servers (CMake target servebench::sim)
+//   <servebench/metrics.hpp>      the Prometheus text format and the scraper that reads a server's /metrics
+//   <servebench/workloads.hpp>    exact-length prompts from the server's tokenizer, length distributions, data sets
+//                                 (ShareGPT, JSONL), trace replay and multi-turn sessions
+//   <servebench/html_report.hpp>  the self-contained HTML report
+// Each has a single header of its own in single_include/, beside the core's.
 #pragma once
 
 #include "servebench/api.hpp"
@@ -9,8 +16,6 @@
 #include "servebench/chart.hpp"
 #include "servebench/driver.hpp"
 #include "servebench/files.hpp"
-#include "servebench/html_report.hpp"
-#include "servebench/metrics.hpp"
 #include "servebench/modelled_time.hpp"
 #include "servebench/ready.hpp"
 #include "servebench/record.hpp"
@@ -26,8 +31,3 @@
 #include "servebench/url.hpp"
 #include "servebench/version.hpp"
 #include "servebench/workload.hpp"
-#include "servebench/workload/datasets.hpp"
-#include "servebench/workload/lengths.hpp"
-#include "servebench/workload/multiturn.hpp"
-#include "servebench/workload/tokenizer.hpp"
-#include "servebench/workload/trace.hpp"

@@ -4,7 +4,7 @@
 // includes; edit those and run `python3 tools/amalgamate.py`. Dependencies stay external: compile with
 // -std=c++17 and the flags of nlohmann_json and cpp-httplib, e.g.
 //   g++ -std=c++17 -I single_include app.cpp $(pkg-config --cflags --libs cpp-httplib nlohmann_json) -pthread
-// The simulated servers (servebench::sim) are in servebench_sim.hpp beside this file.
+// The parts included on purpose are files of their own beside this one: servebench_metrics.hpp, servebench_workloads.hpp, servebench_html_report.hpp, servebench_sim.hpp.
 //
 // Contents, in order:
 //   servebench.hpp
@@ -26,36 +26,34 @@
 //   servebench/connection.hpp
 //   servebench/url.hpp
 //   servebench/sse.hpp
-//   servebench/html_report.hpp
-//   servebench/report.hpp
 //   servebench/modelled_time.hpp
-//   servebench/metrics.hpp
-//   servebench/metrics/prometheus.hpp
-//   servebench/metrics/scrape.hpp
-//   servebench/scheduler/options.hpp
 //   servebench/ready.hpp
 //   servebench/scheduler/interrupt.hpp
 //   servebench/record_stream.hpp
+//   servebench/report.hpp
 //   servebench/scheduler.hpp
 //   servebench/scheduler/arrivals.hpp
+//   servebench/scheduler/options.hpp
 //   servebench/scheduler/closed_loop.hpp
 //   servebench/target.hpp
 //   servebench/scheduler/level.hpp
 //   servebench/scheduler/progress.hpp
 //   servebench/scheduler/open_loop.hpp
 //   servebench/scheduler/sweep.hpp
-//   servebench/workload/datasets.hpp
-//   servebench/workload/lengths.hpp
-//   servebench/workload/multiturn.hpp
-//   servebench/workload/tokenizer.hpp
-//   servebench/workload/trace.hpp
 #pragma once
 
 // ---- begin servebench.hpp ----
-// servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads, the
-// scheduler, artifacts, reports (text, markdown, HTML), charts, and the servers' own metrics (scraped from /metrics).
-// The simulated servers are a part of their own, included on purpose: <servebench/sim.hpp> (CMake target
-// servebench::sim), so a program that never starts one never compiles it.
+// servebench — the measurement core in one include: statistics, records, dialects, the driver, workloads of fixed,
+// templated and JSONL prompts, the scheduler, artifacts, reports (text, markdown), charts, and the series of a
+// server's own metrics that a level keeps.
+//
+// Parts of their own, each included on purpose, so that a program that does not use one never compiles it:
+//   <servebench/sim.hpp>          the simulated servers (CMake target servebench::sim)
+//   <servebench/metrics.hpp>      the Prometheus text format and the scraper that reads a server's /metrics
+//   <servebench/workloads.hpp>    exact-length prompts from the server's tokenizer, length distributions, data sets
+//                                 (ShareGPT, JSONL), trace replay and multi-turn sessions
+//   <servebench/html_report.hpp>  the self-contained HTML report
+// Each has a single header of its own in single_include/, beside the core's.
 
 // ---- begin servebench/api.hpp ----
 // servebench — request/response dialects: how a prompt becomes an HTTP request body, and how a reply (a whole JSON
@@ -116,7 +114,7 @@
 // the struct's default unless the list marks it required, which is how files written by older versions still read.
 //
 // Deferred: field lists and the JSON functions of enums are templates (a list is `template <class = void>`), so
-// the tuple types and nlohmann's conversions they need are built only in a translation unit that reads or writes
+// the list types and nlohmann's conversions they need are built only in a translation unit that reads or writes
 // that type; one that includes <servebench.hpp> and never touches JSON does not pay for them. The same holds for the
 // library's larger optional bodies (summaries, readiness, reports, charts, old artifacts): they take their main
 // argument as a template parameter that defaults to the one type they are for (`template <class Levels =
@@ -126,7 +124,7 @@
 //   struct Point { int x = 0; std::optional<double> weight; };
 //   template <class = void>
 //   auto json_fields(const Point*) {
-//     return std::make_tuple(servebench::required("x", &Point::x), servebench::field("weight", &Point::weight));
+//     return field_list(servebench::required("x", &Point::x), servebench::field("weight", &Point::weight));
 //   }
 //   // nlohmann::json j = Point{1, {}};  -> {"x": 1, "weight": null};  j.get<Point>() reads it back.
 
@@ -137,7 +135,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -202,7 +199,7 @@ E enum_from_string(const std::string& name) {
   }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Structs: json_fields(const S*) returns a tuple of field(...) / required(...) entries, found by ADL.
+// Structs: json_fields(const S*) returns field_list(field(...), required(...), ...), found by ADL.
 template <class S, class T>
 struct Field {
   const char* name;
@@ -216,6 +213,13 @@ constexpr Field<S, T> field(const char* name, T S::*member) {
 template <class S, class T>
 constexpr Field<S, T> required(const char* name, T S::*member) {
   return {name, member, true};
+}
+// The list: a callable that hands each entry to a visitor, list([](const auto& field) {...}). Not a std::tuple:
+// a tuple of 30 field types costs a translation unit about 0.1 s to build (its constructors' constraints), this
+// costs nearly nothing (bench/compile_time.py).
+template <class... Fs>
+constexpr auto field_list(Fs... entries) {
+  return [entries...](auto&& visit) { (visit(entries), ...); };
 }
 
 // A field that cannot be read: `path` is where ("levels/0/records/3/t_send"), the message says why.
@@ -318,7 +322,7 @@ void read_value(const nlohmann::json& j, T& out) {
     for (auto it = j.begin(); it != j.end(); ++it) at_key(it.key(), [&] { read_value(it.value(), out[it.key()]); });
   } else if constexpr (has_json_fields<T>::value) {
     if (!j.is_object()) throw std::invalid_argument("must be an object");
-    std::apply([&](const auto&... f) { (read_field(j, f, out), ...); }, json_fields(static_cast<const T*>(nullptr)));
+    json_fields(static_cast<const T*>(nullptr))([&](const auto& f) { read_field(j, f, out); });
   } else {
     j.get_to(out);  // a type with its own from_json (enums with a table, LogHistogram)
   }
@@ -349,8 +353,7 @@ void write_value(nlohmann::json& j, const T& value) {
     for (const auto& [k, v] : value) write_value(j[k], v);
   } else if constexpr (has_json_fields<T>::value) {
     j = nlohmann::json::object();
-    std::apply([&](const auto&... f) { ((write_value(j[f.name], value.*(f.member))), ...); },
-               json_fields(static_cast<const T*>(nullptr)));
+    json_fields(static_cast<const T*>(nullptr))([&](const auto& f) { write_value(j[f.name], value.*(f.member)); });
   } else {
     j = value;
   }
@@ -503,15 +506,15 @@ Summary summarize_samples(Values values, PercentileMethod method = PercentileMet
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Quantile*) {
-  return std::make_tuple(required("p", &Quantile::p), required("value", &Quantile::value));
+  return field_list(required("p", &Quantile::p), required("value", &Quantile::value));
 }
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Summary*) {
-  return std::make_tuple(required("count", &Summary::count), required("mean", &Summary::mean),
-                         required("stddev", &Summary::stddev), required("min", &Summary::min),
-                         required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
-                         required("p95", &Summary::p95), required("p99", &Summary::p99),
-                         field("extra", &Summary::extra), field("method", &Summary::method));
+  return field_list(required("count", &Summary::count), required("mean", &Summary::mean),
+                    required("stddev", &Summary::stddev), required("min", &Summary::min),
+                    required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
+                    required("p95", &Summary::p95), required("p99", &Summary::p99), field("extra", &Summary::extra),
+                    field("method", &Summary::method));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -628,9 +631,9 @@ MeanInterval mean_interval(const Values& values, double confidence = 0.95) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MeanInterval*) {
   using M = MeanInterval;
-  return std::make_tuple(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
-                         required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
-                         field("confidence", &M::confidence));
+  return field_list(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
+                    required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
+                    field("confidence", &M::confidence));
 }
 
 // A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in
@@ -886,9 +889,9 @@ struct ServerTiming {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerTiming*) {
-  return std::make_tuple(required("first_token", &ServerTiming::first_token),
-                         required("last_token", &ServerTiming::last_token),
-                         field("first_answer_token", &ServerTiming::first_answer_token));
+  return field_list(required("first_token", &ServerTiming::first_token),
+                    required("last_token", &ServerTiming::last_token),
+                    field("first_answer_token", &ServerTiming::first_answer_token));
 }
 
 struct RequestRecord {
@@ -972,17 +975,18 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(
-      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
-      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
-      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens), field("n_in", &R::n_in),
-      field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
-      field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-      field("token_source", &R::token_source), field("http_status", &R::http_status),
-      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
+  return field_list(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+                    field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+                    field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+                    field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+                    field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
+                    field("n_in", &R::n_in), field("n_in_expected", &R::n_in_expected),
+                    field("n_out_requested", &R::n_out_requested), field("n_in_cached", &R::n_in_cached),
+                    field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+                    field("token_source", &R::token_source), field("http_status", &R::http_status),
+                    required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+                    field("body_start", &R::body_start), field("text", &R::text),
+                    field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -1006,8 +1010,7 @@ struct Slo {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Slo*) {
-  return std::make_tuple(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s),
-                         field("latency_s", &Slo::latency_s));
+  return field_list(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s), field("latency_s", &Slo::latency_s));
 }
 
 struct SummarizeOptions {
@@ -1024,8 +1027,8 @@ struct LevelHistograms {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelHistograms*) {
   using H = LevelHistograms;
-  return std::make_tuple(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
-                         field("itl", &H::itl));
+  return field_list(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
+                    field("itl", &H::itl));
 }
 
 // One level of one target. Durations in the summaries are seconds. A summary is absent (null in JSON) when it has
@@ -1184,7 +1187,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return std::make_tuple(
+  return field_list(
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
       field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),
@@ -1696,9 +1699,10 @@ Parsed<Event> read_event(const Api& api, std::string_view data) {
 // {"text", "usage": {"completion_tokens"}, "elapsed_sec"}. It does not stream, and reads nothing else.
 struct hf_simple {
   static constexpr const char* name = "hf_simple";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions&) const {
-    return {"/v1/completions", {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}}};
+    Json body = {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}};
+    return {"/v1/completions", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -1712,11 +1716,11 @@ struct hf_simple {
 // OpenAI /v1/completions as vLLM serves it.
 struct openai_completions {
   static constexpr const char* name = "openai_completions";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    HttpCall call{"/v1/completions", {{"prompt", prompt.text}}};
-    detail::put_openai_options(call.body, prompt, g);
-    return call;
+    Json body = {{"prompt", prompt.text}};
+    detail::put_openai_options(body, prompt, g);
+    return {"/v1/completions", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -1741,14 +1745,14 @@ struct openai_completions {
 // choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    nlohmann::json messages = nlohmann::json::array();
+    Json messages = Json::array();
     for (const auto& m : prompt.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
     if (messages.empty()) messages.push_back({{"role", "user"}, {"content", prompt.text}});
-    HttpCall call{"/v1/chat/completions", {{"messages", std::move(messages)}}};
-    detail::put_openai_options(call.body, prompt, g);
-    return call;
+    Json body = {{"messages", std::move(messages)}};
+    detail::put_openai_options(body, prompt, g);
+    return {"/v1/chat/completions", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -1780,9 +1784,9 @@ struct openai_chat {
 // event whose `generated_text` is set is the last one, and with `details` it carries the token count.
 struct tgi {
   static constexpr const char* name = "tgi";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    nlohmann::json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};
+    Json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};
     // TGI rejects temperature 0; greedy decoding is do_sample = false.
     if (g.temperature > 0) {
       parameters["temperature"] = g.temperature;
@@ -1790,7 +1794,8 @@ struct tgi {
     } else {
       parameters["do_sample"] = false;
     }
-    return {g.stream ? "/generate_stream" : "/generate", {{"inputs", prompt.text}, {"parameters", parameters}}};
+    Json body = {{"inputs", prompt.text}, {"parameters", std::move(parameters)}};
+    return {g.stream ? "/generate_stream" : "/generate", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -2043,8 +2048,8 @@ struct MetricSeries {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MetricSeries*) {
   using S = MetricSeries;
-  return std::make_tuple(required("name", &S::name), field("labels", &S::labels), field("type", &S::type),
-                         field("t", &S::t), field("values", &S::values), field("delta", &S::delta));
+  return field_list(required("name", &S::name), field("labels", &S::labels), field("type", &S::type), field("t", &S::t),
+                    field("values", &S::values), field("delta", &S::delta));
 }
 
 // Everything scraped during one level.
@@ -2064,11 +2069,11 @@ struct ServerMetrics {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerMetrics*) {
   using M = ServerMetrics;
-  return std::make_tuple(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
-                         field("failed", &M::failed), field("timed_out", &M::timed_out),
-                         field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
-                         field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
-                         field("series", &M::series));
+  return field_list(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
+                    field("failed", &M::failed), field("timed_out", &M::timed_out),
+                    field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
+                    field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
+                    field("series", &M::series));
 }
 
 // What a metric means, whatever the server calls it.
@@ -2132,9 +2137,9 @@ struct TargetInfo {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const TargetInfo*) {
-  return std::make_tuple(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
-                         field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
-                         field("insecure", &TargetInfo::insecure));
+  return field_list(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
+                    field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
+                    field("insecure", &TargetInfo::insecure));
 }
 
 enum class LoopMode {
@@ -2188,12 +2193,11 @@ struct LevelConfig {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelConfig*) {
   using C = LevelConfig;
-  return std::make_tuple(required("mode", &C::mode), field("concurrency", &C::concurrency), field("rate", &C::rate),
-                         field("arrival", &C::arrival), field("burstiness", &C::burstiness), field("seed", &C::seed),
-                         field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
-                         field("duration_s", &C::duration_s), field("warmup", &C::warmup),
-                         field("timeout_s", &C::timeout_s), field("percentile_method", &C::percentile_method),
-                         field("slo", &C::slo));
+  return field_list(required("mode", &C::mode), field("concurrency", &C::concurrency), field("rate", &C::rate),
+                    field("arrival", &C::arrival), field("burstiness", &C::burstiness), field("seed", &C::seed),
+                    field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
+                    field("duration_s", &C::duration_s), field("warmup", &C::warmup), field("timeout_s", &C::timeout_s),
+                    field("percentile_method", &C::percentile_method), field("slo", &C::slo));
 }
 
 // One level against one target.
@@ -2219,13 +2223,13 @@ struct LevelResult {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelResult*) {
   using L = LevelResult;
-  return std::make_tuple(required("target", &L::target), required("config", &L::config),
-                         required("summary", &L::summary), field("records", &L::records),
-                         field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
-                         field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
-                         field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings), field("repetition", &L::repetition),
-                         field("time_scale", &L::time_scale), field("server_metrics", &L::server_metrics));
+  return field_list(required("target", &L::target), required("config", &L::config), required("summary", &L::summary),
+                    field("records", &L::records), field("interrupted", &L::interrupted),
+                    field("deadline_exceeded", &L::deadline_exceeded), field("warmup_sent", &L::warmup_sent),
+                    field("not_sent", &L::not_sent), field("late_sends", &L::late_sends),
+                    field("late_send_share", &L::late_send_share), field("warnings", &L::warnings),
+                    field("repetition", &L::repetition), field("time_scale", &L::time_scale),
+                    field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.
@@ -2267,12 +2271,12 @@ struct RepeatedLevel {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RepeatedLevel*) {
   using R = RepeatedLevel;
-  return std::make_tuple(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
-                         required("repetitions", &R::repetitions),
-                         required("throughput_req_per_sec", &R::throughput_req_per_sec),
-                         required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
-                         field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
-                         field("latency_p99", &R::latency_p99));
+  return field_list(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
+                    required("repetitions", &R::repetitions),
+                    required("throughput_req_per_sec", &R::throughput_req_per_sec),
+                    required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
+                    field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
+                    field("latency_p99", &R::latency_p99));
 }
 
 // True when any level is a repetition after the first: the levels came from a repeated sweep.
@@ -2443,7 +2447,7 @@ struct WallAnchor {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const WallAnchor*) {
-  return std::make_tuple(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
+  return field_list(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
 }
 
 struct RunMetadata {
@@ -2451,7 +2455,7 @@ struct RunMetadata {
   std::string utc_time = utc_now_iso8601();  // when the run started
   std::string hostname = host_name();
   std::vector<std::string> command_line;
-  nlohmann::json configuration = nlohmann::json::object();    // anything else the program wants to keep
+  nlohmann::json configuration{nlohmann::json::value_t::object};  // anything else the program wants to keep
   std::optional<double> time_scale;                           // set when simulated servers ran faster than real time
   std::string model;                                          // for titles, when known
   std::string gpu;                                            // for titles, when known
@@ -2461,16 +2465,16 @@ struct RunMetadata {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RunMetadata*) {
   using M = RunMetadata;
-  return std::make_tuple(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
-                         field("hostname", &M::hostname), field("command_line", &M::command_line),
-                         field("configuration", &M::configuration), field("time_scale", &M::time_scale),
-                         field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
+  return field_list(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
+                    field("hostname", &M::hostname), field("command_line", &M::command_line),
+                    field("configuration", &M::configuration), field("time_scale", &M::time_scale),
+                    field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
 }
 
 struct Artifact {
   RunMetadata metadata;
   std::vector<LevelResult> levels;
-  nlohmann::json extra = nlohmann::json::object();  // program-specific results (e.g. a single-request comparison)
+  nlohmann::json extra{nlohmann::json::value_t::object};  // program-specific results (e.g. a single-request comparison)
 
   // True when any level was interrupted: the run stopped early and the levels hold what completed.
   bool interrupted() const noexcept {
@@ -2492,18 +2496,18 @@ struct Artifact {
 };
 
 // The artifact as JSON. Without records the file holds the summaries only (much smaller for long runs).
-template <class = void>  // deferred: see serialize.hpp
-nlohmann::json artifact_to_json(const Artifact& artifact, bool include_records = true) {
-  nlohmann::json metadata = artifact.metadata;
+template <class Json = nlohmann::json>  // deferred (the body depends on Json): see serialize.hpp
+Json artifact_to_json(const Artifact& artifact, bool include_records = true) {
+  Json metadata = artifact.metadata;
   metadata["targets"] = artifact.targets();
   metadata["interrupted"] = artifact.interrupted();
-  nlohmann::json levels = nlohmann::json::array();
+  Json levels = Json::array();
   for (const auto& level : artifact.levels) {
-    nlohmann::json entry = level;
+    Json entry = level;
     if (!include_records) entry.erase("records");
     levels.push_back(std::move(entry));
   }
-  nlohmann::json j{{"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
+  Json j{{"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
   if (has_repetitions(artifact.levels)) j["repetitions"] = repeated_levels(artifact.levels);
   return j;
 }
@@ -2574,28 +2578,28 @@ void upgrade_artifact_v1(Json& j) {
 
 // Parses an artifact from text; `origin` names it in errors. Throws std::runtime_error that says what is wrong and
 // where ("'run.json' is a damaged servebench artifact: levels/0/records/3/t_send: must be an integer").
-template <class = void>  // deferred: see serialize.hpp
+template <class Json = nlohmann::json>  // deferred (the body depends on Json): see serialize.hpp
 Artifact parse_artifact(const std::string& text, const std::string& origin = "artifact") {
-  nlohmann::json j;
+  Json j;
   // Copying and printing a json value recurse once per nesting level, so a hostile file nested a hundred thousand
   // deep would overflow the stack after parsing; no artifact comes near this depth.
   constexpr int max_depth = 256;
-  const nlohmann::json::parser_callback_t limit_depth = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+  const typename Json::parser_callback_t limit_depth = [](int depth, typename Json::parse_event_t, Json&) {
     if (depth > max_depth) throw std::runtime_error("nested deeper than " + std::to_string(max_depth) + " levels");
     return true;
   };
   try {
-    j = nlohmann::json::parse(text, limit_depth);
+    j = Json::parse(text, limit_depth);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("'" + origin + "' is not a servebench artifact: " + e.what());
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const typename Json::exception& e) {
     // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
     throw std::runtime_error("'" + origin + "' is not valid JSON (truncated or not an artifact?): " + e.what());
   }
   if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string())
     throw std::runtime_error("'" + origin + "' is not a servebench artifact (no \"schema\" field; expected \"" +
                              artifact_schema + "\")");
-  const std::string schema = j["schema"].get<std::string>();
+  const std::string schema = j["schema"].template get<std::string>();
   if (schema != artifact_schema && schema != artifact_schema_v1)
     throw std::runtime_error("'" + origin + "' has schema \"" + schema + "\"; this servebench (" +
                              SERVEBENCH_VERSION_STRING + ") reads \"" + artifact_schema + "\" and \"" +
@@ -2670,37 +2674,44 @@ struct Series {
 // Round axis ticks covering [lo, hi]: step is 1, 2 or 5 times a power of ten, the smallest such step that needs at
 // most `max_ticks` ticks when lo is a multiple of it; first tick <= lo, last tick >= hi. lo == hi widens the range
 // (0..1 for 0; v..v becomes v/2..3v/2). Throws std::invalid_argument for non-finite bounds, lo > hi or max_ticks < 2.
-inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 7);
+template <class = void>
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 7);
 
 // A tick value printed with as many decimals as the step needs ("0", "0.5", "0.25"), never "-0".
-inline std::string format_tick(double value, double step);
+template <class = void>
+std::string format_tick(double value, double step);
 
 // XML text/attribute escaping (& < > " '); control characters XML 1.0 forbids and invalid UTF-8 become '?'.
-inline std::string xml_escape(const std::string& text);
+template <class = void>
+std::string xml_escape(const std::string& text);
 
 namespace detail {
 
-inline const std::vector<std::string>& palette() {
+template <class = void>
+const std::vector<std::string>& palette() {
   // Tableau-10-like: distinct in colour and in lightness, so series stay apart on a grey-scale printout.
   static const std::vector<std::string> colors = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1",
                                                   "#9c755f", "#e15759", "#76b7b2", "#edc948"};
   return colors;
 }
 
-inline std::string lower(std::string s) {
+template <class = void>
+std::string lower(std::string s) {
   for (char& c : s)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return s;
 }
 
-inline std::string fmt(const char* format, double value) {
+template <class = void>
+std::string fmt(const char* format, double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, value);
   return buf;
 }
 
 // Coordinates with one decimal: enough for a crisp 800x500 picture, small files.
-inline std::string num(double v) {
+template <class = void>
+std::string num(double v) {
   std::string s = fmt("%.1f", v);
   if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
   if (s == "-0") s = "0";
@@ -2708,7 +2719,8 @@ inline std::string num(double v) {
 }
 
 // Bar and guide values: 3 significant-ish digits without trailing noise.
-inline std::string format_value(double v) {
+template <class = void>
+std::string format_value(double v) {
   const double a = std::fabs(v);
   if (a >= 100 || v == std::floor(v)) return fmt("%.0f", v);
   if (a >= 10) return fmt("%.1f", v);
@@ -2717,7 +2729,8 @@ inline std::string format_value(double v) {
 }
 
 // Rough advance width of text in a sans-serif font (DejaVu Sans averages ~0.6em); used only for layout decisions.
-inline double text_width(const std::string& s, double font_px) {
+template <class = void>
+double text_width(const std::string& s, double font_px) {
   std::size_t chars = 0;
   for (unsigned char c : s)
     if ((c & 0xC0) != 0x80) ++chars;  // count UTF-8 code points, not bytes
@@ -2725,7 +2738,8 @@ inline double text_width(const std::string& s, double font_px) {
 }
 
 // Shortens text to fit `max_px`, ending it with an ellipsis.
-inline std::string fit_text(const std::string& s, double font_px, double max_px) {
+template <class = void>
+std::string fit_text(const std::string& s, double font_px, double max_px) {
   if (text_width(s, font_px) <= max_px) return s;
   std::string out = s;
   while (!out.empty() && text_width(out + "...", font_px) > max_px) {
@@ -2736,13 +2750,15 @@ inline std::string fit_text(const std::string& s, double font_px, double max_px)
   return out + "...";
 }
 
-inline void check_size(int width, int height) {
+template <class = void>
+void check_size(int width, int height) {
   if (width < 320 || height < 240 || width > 10000 || height > 10000)
     throw std::invalid_argument("chart size must be between 320x240 and 10000x10000, got " + std::to_string(width) +
                                 "x" + std::to_string(height));
 }
 
-inline void check_values(const Series& s, const char* what) {
+template <class = void>
+void check_values(const Series& s, const char* what) {
   for (std::size_t i = 0; i < s.values.size(); ++i) {
     const double v = s.values[i];
     if (!std::isfinite(v) || v < 0)
@@ -2752,8 +2768,9 @@ inline void check_values(const Series& s, const char* what) {
   }
 }
 
-inline void check_category_series(const std::vector<std::string>& categories, const std::vector<Series>& series,
-                                  const char* what) {
+template <class = void>
+void check_category_series(const std::vector<std::string>& categories, const std::vector<Series>& series,
+                           const char* what) {
   for (const Series& s : series) {
     if (s.values.size() != categories.size())
       throw std::invalid_argument(std::string(what) + ": series '" + s.name + "' has " +
@@ -2770,7 +2787,8 @@ struct Style {
 };
 
 // Explicit colour, else the next palette colour.
-inline std::vector<Style> resolve_styles(const std::vector<const Series*>& series) {
+template <class = void>
+std::vector<Style> resolve_styles(const std::vector<const Series*>& series) {
   std::vector<Style> out;
   std::size_t next = 0;
   for (const Series* s : series) {
@@ -2845,8 +2863,9 @@ class Svg {
 enum class Swatch { box, line };
 
 // Title, subtitle and a legend row (wrapping if needed); returns the y where the plot area may start.
-inline double draw_header(Svg& svg, const std::string& title, const std::string& subtitle,
-                          const std::vector<Style>& legend, Swatch swatch, bool markers) {
+template <class = void>
+double draw_header(Svg& svg, const std::string& title, const std::string& subtitle, const std::vector<Style>& legend,
+                   Swatch swatch, bool markers) {
   const double max_w = svg.width() - 32.0;
   double y = 30;
   if (!title.empty()) {
@@ -2898,8 +2917,9 @@ inline double draw_header(Svg& svg, const std::string& title, const std::string&
 }
 
 // Vertical axis: gridlines, tick labels and the rotated axis label; ticks span plot.top..plot.bottom.
-inline void draw_y_axis(Svg& svg, const Rect& plot, const std::vector<double>& ticks, const std::string& label,
-                        bool percent = false) {
+template <class = void>
+void draw_y_axis(Svg& svg, const Rect& plot, const std::vector<double>& ticks, const std::string& label,
+                 bool percent = false) {
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
   const double lo = ticks.front(), hi = ticks.back();
   for (double t : ticks) {
@@ -2915,7 +2935,8 @@ inline void draw_y_axis(Svg& svg, const Rect& plot, const std::vector<double>& t
   }
 }
 
-inline double y_tick_label_width(const std::vector<double>& ticks, bool percent = false) {
+template <class = void>
+double y_tick_label_width(const std::vector<double>& ticks, bool percent = false) {
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
   double w = 0;
   for (double t : ticks)
@@ -2925,15 +2946,17 @@ inline double y_tick_label_width(const std::vector<double>& ticks, bool percent 
 
 // Categorical horizontal axis; labels are rotated when they do not fit their slot. Returns the extra height the
 // rotated labels need (0 when horizontal) — callers lay out with label_room() first.
-inline double category_label_room(const std::vector<std::string>& categories, double slot_w) {
+template <class = void>
+double category_label_room(const std::vector<std::string>& categories, double slot_w) {
   double widest = 0;
   for (const auto& c : categories) widest = std::max(widest, text_width(c, 12));
   if (widest <= slot_w - 4) return 0;
   return std::min(widest, 160.0) * 0.5;  // sin(30 deg): height of a label rotated by -30 degrees
 }
 
-inline void draw_x_categories(Svg& svg, const Rect& plot, const std::vector<std::string>& categories,
-                              const std::string& label, double rotated_room) {
+template <class = void>
+void draw_x_categories(Svg& svg, const Rect& plot, const std::vector<std::string>& categories, const std::string& label,
+                       double rotated_room) {
   const double slot = plot.width() / static_cast<double>(categories.size());
   svg.line(plot.left, plot.bottom, plot.right, plot.bottom, "#444444", 1);
   for (std::size_t i = 0; i < categories.size(); ++i) {
@@ -2950,7 +2973,8 @@ inline void draw_x_categories(Svg& svg, const Rect& plot, const std::vector<std:
 }
 
 // An empty chart still shows its frame, so it reads as "nothing measured" rather than as a broken picture.
-inline std::string no_data(Svg& svg, double top) {
+template <class = void>
+std::string no_data(Svg& svg, double top) {
   const double left = 40, right = svg.width() - 40.0, bottom = svg.height() - 40.0;
   svg.line(left, top, right, top, "#bbbbbb", 1, true);
   svg.line(left, bottom, right, bottom, "#bbbbbb", 1, true);
@@ -2960,13 +2984,15 @@ inline std::string no_data(Svg& svg, double top) {
   return svg.finish();
 }
 
-inline std::vector<const Series*> pointers(const std::vector<Series>& series) {
+template <class = void>
+std::vector<const Series*> pointers(const std::vector<Series>& series) {
   std::vector<const Series*> out;
   for (const Series& s : series) out.push_back(&s);
   return out;
 }
 
-inline double max_value(const std::vector<Series>& series) {
+template <class = void>
+double max_value(const std::vector<Series>& series) {
   double m = 0;
   for (const Series& s : series)
     for (double v : s.values) m = std::max(m, v);
@@ -2974,15 +3000,16 @@ inline double max_value(const std::vector<Series>& series) {
 }
 
 // Ticks from 0 whose top leaves `headroom_px` above `max` in a plot `plot_h` tall (room for value labels).
-inline std::vector<double> zero_based_ticks(double max, double headroom_px, double plot_h) {
+template <class = void>
+std::vector<double> zero_based_ticks(double max, double headroom_px, double plot_h) {
   const double fraction = std::min(0.5, headroom_px / std::max(plot_h, 1.0));
   return nice_ticks(0, max / (1 - fraction));
 }
 
 // Draws line series over categorical slots inside `plot` (ticks give the y range).
-inline void draw_line_series(Svg& svg, const Rect& plot, const std::vector<double>& ticks,
-                             const std::vector<Series>& series, const std::vector<Style>& styles,
-                             std::size_t first_style, bool markers) {
+template <class = void>
+void draw_line_series(Svg& svg, const Rect& plot, const std::vector<double>& ticks, const std::vector<Series>& series,
+                      const std::vector<Style>& styles, std::size_t first_style, bool markers) {
   const double lo = ticks.front(), hi = ticks.back();
   for (std::size_t s = 0; s < series.size(); ++s) {
     const Style& style = styles[first_style + s];
@@ -2999,7 +3026,8 @@ inline void draw_line_series(Svg& svg, const Rect& plot, const std::vector<doubl
 }
 
 // Legend entries by name: series sharing a name (TTFT and TPOT panels) share one entry and one colour.
-inline std::vector<Style> merged_styles(const std::vector<const Series*>& all) {
+template <class = void>
+std::vector<Style> merged_styles(const std::vector<const Series*>& all) {
   std::vector<const Series*> unique;
   for (const Series* s : all) {
     bool seen = false;
@@ -3009,7 +3037,8 @@ inline std::vector<Style> merged_styles(const std::vector<const Series*>& all) {
   return resolve_styles(unique);
 }
 
-inline std::vector<Style> styles_for(const std::vector<Series>& series, const std::vector<Style>& legend) {
+template <class = void>
+std::vector<Style> styles_for(const std::vector<Series>& series, const std::vector<Style>& legend) {
   std::vector<Style> out;
   for (const Series& s : series)
     for (const Style& l : legend)
@@ -3022,7 +3051,8 @@ inline std::vector<Style> styles_for(const std::vector<Series>& series, const st
 
 }  // namespace detail
 
-inline std::string xml_escape(const std::string& text) {
+template <class>
+std::string xml_escape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
@@ -3064,7 +3094,8 @@ inline std::string xml_escape(const std::string& text) {
   return out;
 }
 
-inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
+template <class>
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) throw std::invalid_argument("nice_ticks: bounds must be finite");
   if (lo > hi) throw std::invalid_argument("nice_ticks: lo must not exceed hi");
   if (max_ticks < 2) throw std::invalid_argument("nice_ticks: max_ticks must be at least 2");
@@ -3110,7 +3141,8 @@ inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   return ticks;
 }
 
-inline std::string format_tick(double value, double step) {
+template <class>
+std::string format_tick(double value, double step) {
   int decimals = 0;
   if (step > 0 && std::isfinite(step)) decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
   // A step of 0.25 or 2.5 needs one more decimal than its order of magnitude says.
@@ -4179,7 +4211,7 @@ class DriverOptions {
   std::string api_key_;
   std::string label_;
   std::vector<std::pair<std::string, std::string>> headers_;
-  nlohmann::json extra_body_ = nlohmann::json::object();
+  nlohmann::json extra_body_{nlohmann::json::value_t::object};
   TlsOptions tls_;
   GenerationOptions generation_;
   Duration connect_timeout_ = std::chrono::seconds(10);
@@ -4640,42 +4672,6 @@ class Driver {
 
 }  // namespace servebench
 // ---- end servebench/driver.hpp ----
-// ---- begin servebench/html_report.hpp ----
-// servebench — the HTML report of a run: one self-contained file (inline SVG charts and inline CSS, no script, no
-// font, no image, nothing fetched), readable offline and printable. It holds what ran (version, time, host,
-// command, targets, configuration), the comparison table, failures by kind and warnings, the throughput, latency and
-// streaming charts, and per level the timeline of every request beside the server's own running and waiting counts
-// when they were scraped (metrics/scrape.hpp), with a table of what the scrapes saw and cost.
-//
-//   servebench::write_html_report("artifacts/report.html", artifact);            // next to the artifact
-
-#include <algorithm>
-#include <cstddef>
-#include <ostream>
-#include <sstream>
-#include <string>
-#include <vector>
-
-// ---- begin servebench/report.hpp ----
-// servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
-// relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
-// baseline's at the same level; with repetitions "1.80x [1.50, 2.10] *", its 95% interval and whether that
-// excludes 1); the failures and warnings under it; and the charts of the same results, grouped by
-// target label. Nothing here measures; everything reads LevelResults as the schedulers return them.
-//
-//   servebench::print_comparison(std::cout, sweep.levels, {"hf"});      // baseline "hf"
-//   servebench::chart::write_svg("throughput.svg", render_grouped_bars(servebench::throughput_chart(levels)));
-
-#include <algorithm>
-#include <cctype>
-#include <cstdio>
-#include <map>
-#include <optional>
-#include <ostream>
-#include <string>
-#include <utility>
-#include <vector>
-
 // ---- begin servebench/modelled_time.hpp ----
 // servebench — modelled time: a level measured against a simulated server that runs `time_scale` times faster than
 // the GPU it models, restated in the time of that GPU. It is done once, where a program knows the target is such a
@@ -4706,7 +4702,8 @@ inline Nanos stretch(Nanos t, Nanos origin, double factor) {
 // their order in time stays as it was), and the summary computed again from those records with the level's own
 // percentile method and SLOs (so durations are multiplied by time_scale and rates divided by it, SLOs judged in GPU
 // time). Throws std::invalid_argument for a scale not > 0, or a level already in modelled time.
-inline LevelResult to_modelled_time(LevelResult measured, double time_scale, Nanos origin = 0) {
+template <class Level = LevelResult>  // deferred: see serialize.hpp
+Level to_modelled_time(Level measured, double time_scale, Nanos origin = 0) {
   if (!(time_scale > 0) || !std::isfinite(time_scale))
     throw std::invalid_argument("to_modelled_time: time_scale must be a finite number > 0");
   if (measured.time_scale)
@@ -4749,7 +4746,8 @@ inline LevelResult to_modelled_time(LevelResult measured, double time_scale, Nan
 
 // The time scale of the levels in modelled time, when they share one; nullopt when none is.
 // Throws std::invalid_argument when they were measured at different scales (one table cannot say both).
-inline std::optional<double> modelled_time_scale(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>
+std::optional<double> modelled_time_scale(const Levels& levels) {
   std::optional<double> scale;
   for (const auto& l : levels) {
     if (!l.time_scale) continue;
@@ -4762,18 +4760,625 @@ inline std::optional<double> modelled_time_scale(const std::vector<LevelResult>&
 
 // The one line that says so, for the head of a table or report: "times are modelled GPU time (simulated servers
 // ran 20x faster than real time)". Empty when no level is in modelled time.
-inline std::string modelled_time_note(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>
+std::string modelled_time_note(const Levels& levels) {
   const auto scale = modelled_time_scale(levels);
   if (!scale) return {};
   char factor[32];
   std::snprintf(factor, sizeof factor, "%g", *scale);
-  const bool all = std::all_of(levels.begin(), levels.end(), [](const LevelResult& l) { return l.time_scale; });
+  const bool all = std::all_of(levels.begin(), levels.end(), [](const auto& l) { return l.time_scale.has_value(); });
   return std::string("times are modelled GPU time") + (all ? "" : " for the simulated servers") +
          " (simulated servers ran " + factor + "x faster than real time)";
 }
 
 }  // namespace servebench
 // ---- end servebench/modelled_time.hpp ----
+// ---- begin servebench/ready.hpp ----
+// servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
+// describe_failure(), one line for a person on why a request failed and what to try.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <iostream>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+// ---- begin servebench/scheduler/interrupt.hpp ----
+// servebench — Ctrl-C and SIGTERM: the first stops sending and lets requests in flight finish within a grace period,
+// a second exits at once (130). Handlers are installed for the outermost active run only and restored after.
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+
+#if !defined(_WIN32)
+#include <signal.h>
+#endif
+
+namespace servebench {
+
+namespace detail {
+
+// Signal handlers may touch only lock-free atomics; everything else polls these.
+inline std::atomic<int> interrupt_signals{0};
+inline std::atomic<int> interrupt_signal_number{0};
+inline std::atomic<bool> interrupt_requested_by_call{false};
+
+inline void on_interrupt_signal(int signal_number) {
+  if (interrupt_signals.fetch_add(1) >= 1) std::_Exit(128 + signal_number);  // a second Ctrl-C: leave now (130)
+  interrupt_signal_number.store(signal_number);
+}
+
+// Installs the handlers for the outermost active run only (a sweep's levels share the sweep's) and restores what was
+// there before when that run ends. Also clears the interrupt state at the start of the outermost run.
+class InterruptScope {
+ public:
+  explicit InterruptScope(bool install) {
+    std::lock_guard<std::mutex> lock(mutex());
+    if (depth()++ > 0) return;
+    interrupt_signals.store(0);
+    interrupt_signal_number.store(0);
+    interrupt_requested_by_call.store(false);
+    if (!install) return;
+    installed_ = true;
+#if defined(_WIN32)
+    previous_int_ = std::signal(SIGINT, &on_interrupt_signal);
+    previous_term_ = std::signal(SIGTERM, &on_interrupt_signal);
+#else
+    struct sigaction action {};
+    action.sa_handler = &on_interrupt_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;  // other threads' blocking reads carry on; the scheduler polls the flag
+    ::sigaction(SIGINT, &action, &previous_int_);
+    ::sigaction(SIGTERM, &action, &previous_term_);
+#endif
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+  ~InterruptScope() {
+    std::lock_guard<std::mutex> lock(mutex());
+    --depth();
+    if (!installed_) return;
+#if defined(_WIN32)
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+#else
+    ::sigaction(SIGINT, &previous_int_, nullptr);
+    ::sigaction(SIGTERM, &previous_term_, nullptr);
+#endif
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& depth() {
+    static int d = 0;
+    return d;
+  }
+  bool installed_ = false;
+#if defined(_WIN32)
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
+#else
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+#endif
+};
+
+}  // namespace detail
+
+// True once the active run has been asked to stop (a signal or request_interrupt()).
+inline bool interrupt_requested() noexcept {
+  return detail::interrupt_signals.load() > 0 || detail::interrupt_requested_by_call.load();
+}
+
+// Stops the active run as a first Ctrl-C would (for programs that handle signals themselves, or a GUI's button).
+inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.store(true); }
+
+}  // namespace servebench
+// ---- end servebench/scheduler/interrupt.hpp ----
+
+namespace servebench {
+
+// One line for a person: why a request failed and what to try. For programs that send a request and stop.
+template <class Record = RequestRecord>  // deferred: see serialize.hpp
+std::string describe_failure(const Record& r, const std::string& base_url) {
+  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
+  switch (r.error_kind) {
+    case ErrorKind::connect_refused:
+    case ErrorKind::connect_timeout:
+      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
+    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
+    case ErrorKind::tls: return line;  // tls_failure already names the fix
+    case ErrorKind::http_status: {
+      std::string body = r.body_start.substr(0, 200);
+      for (char& c : body)
+        if (c == '\n' || c == '\r') c = ' ';
+      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
+    }
+    default: return line;
+  }
+}
+
+// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
+struct ReadyResult {
+  bool ready = false;
+  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
+  std::string reason;       // the last reason it was not ready
+  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
+  bool interrupted = false;  // Ctrl-C, SIGTERM or request_interrupt() ended the wait (programs exit 130)
+  double waited_s = 0;
+  explicit operator bool() const noexcept { return ready; }
+};
+
+// What bounds one readiness probe, so that no server can hold or flood the wait.
+struct ReadyOptions {
+  // A probe reads at most this much of a reply's body and then drops the connection: the status line is what
+  // decides, so an endless /health body costs at most this much memory.
+  std::size_t max_body_bytes = std::size_t{64} << 10;
+  // The longest one probe may take, whole (a server dripping a byte a second never trips a read timeout); never
+  // past the wait's own deadline.
+  std::chrono::milliseconds probe_timeout = std::chrono::seconds(10);
+  // Ctrl-C / SIGTERM end the wait at once (interrupted) instead of killing the program; off: the program's own
+  // handlers stay, and request_interrupt() still ends the wait.
+  bool handle_signals = true;
+};
+
+namespace detail {
+inline std::string describe(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection: return "connection refused or host unknown";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "connection closed or read timed out";
+    case httplib::Error::Write: return "write failed";
+    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
+  }
+}
+
+// What one probe's answer says about the server.
+enum class ProbeAnswer {
+  up,          // the process answers HTTP: ready
+  starting,    // 502 / 503 / 504: a proxy or a server still loading its model
+  next_probe,  // 404 / 405 / 501: this server has no such route; ask the next probe
+};
+
+inline ProbeAnswer classify_probe(int status) noexcept {
+  if (status == 502 || status == 503 || status == 504) return ProbeAnswer::starting;
+  if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
+  return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
+}
+
+// Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
+// every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
+template <class Client = httplib::Client>  // deferred: see serialize.hpp
+class ProbeWatch {
+ public:
+  explicit ProbeWatch(Client& client) : client_(client), thread_([this] { watch(); }) {}
+  ProbeWatch(const ProbeWatch&) = delete;
+  ProbeWatch& operator=(const ProbeWatch&) = delete;
+  ~ProbeWatch() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void begin(std::chrono::steady_clock::time_point until) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    until_ = until;
+    in_probe_ = true;
+    timed_out_ = false;
+  }
+  // True when the watch stopped the probe for its time.
+  bool end() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_probe_ = false;
+    return timed_out_;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      if (in_probe_) {
+        const bool late = std::chrono::steady_clock::now() >= until_;
+        if (late || interrupt_requested()) {
+          timed_out_ = timed_out_ || late;
+          client_.stop();
+        }
+      }
+      wake_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  Client& client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false, in_probe_ = false, timed_out_ = false;
+  std::chrono::steady_clock::time_point until_;
+  std::thread thread_;
+};
+
+// One probe: the status line (0: none), or why there was none. The body is counted, never kept.
+struct ProbeReply {
+  int status = 0;
+  std::string why;
+  bool tls_error = false;
+  httplib::Error error = httplib::Error::Success;
+};
+
+template <class Client = httplib::Client>
+ProbeReply probe_once(Client& client, ProbeWatch<Client>& watch, const std::string& path, bool post,
+                      std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
+  ProbeReply reply;
+  httplib::Request request;
+  request.method = post ? "POST" : "GET";
+  request.path = path;
+  if (post) {
+    request.body = R"({"prompt":"Hello","max_tokens":1})";
+    request.headers.emplace("Content-Type", "application/json");
+  }
+  std::size_t bytes = 0;
+  bool too_large = false;
+  request.response_handler = [&reply](const httplib::Response& r) {
+    reply.status = r.status;
+    return true;
+  };
+  request.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
+    bytes += n;
+    too_large = bytes > options.max_body_bytes;
+    return !too_large;
+  };
+  httplib::Response response;
+  watch.begin(until);
+  const bool completed = client.send(request, response, reply.error);
+  const bool timed_out = watch.end();
+  if (completed || reply.status > 0) return reply;  // the status line decides; a body cut short does not matter
+  reply.tls_error = reply.error == httplib::Error::SSLConnection || reply.error == httplib::Error::SSLLoadingCerts ||
+                    reply.error == httplib::Error::SSLServerVerification;
+  reply.why = timed_out ? std::string(path) + " sent no status line within its probe timeout" : describe(reply.error);
+  return reply;
+}
+}  // namespace detail
+
+// Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
+// (vLLM, TGI), GET /v1/models (OpenAI-compatible servers), a 1-token POST /v1/completions (the lab's Flask server
+// has only that). Any HTTP answer but 502/503/504 means the process is up (a 500 or 401 comes from a live server);
+// 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
+// does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
+// off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
+// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Each probe
+// is bounded by `options` (its body size and its whole time), and Ctrl-C ends the wait within ~10 ms (interrupted;
+// a connect in progress, at most 2 s, is not cut short). Never throws: an unusable URL is a reason, returned.
+template <class Url = std::string>
+ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
+                             const TlsOptions& tls = {}, const ReadyOptions& options = {}) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  ReadyResult result;
+  detail::BaseUrl url;
+  std::unique_ptr<httplib::Client> client;
+  try {
+    url = detail::parse_base_url(base_url);
+    client = detail::make_client(url, tls);
+  } catch (const std::exception& e) {
+    result.reason = e.what();
+    return result;
+  }
+  detail::InterruptScope interrupt_scope(options.handle_signals);
+  detail::ProbeWatch watch(*client);
+  const auto interrupted = [&] {
+    if (!interrupt_requested()) return false;
+    result.interrupted = true;
+    result.reason = "interrupted";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (log) *log << "servebench: stopped waiting for " << base_url << ": interrupted\n";
+    return true;
+  };
+  client->set_tcp_nodelay(true);
+  client->set_connection_timeout(std::chrono::seconds(2));
+  auto backoff = std::chrono::milliseconds(100);
+  auto next_log = start;
+  bool logged = false;
+  for (;;) {
+    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
+    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    const auto probe_until = clock::now() +
+                             std::min(options.probe_timeout,
+                                      std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
+    std::string why;
+    std::string unrouted;  // the probes that answered "no such route"
+    const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
+    for (const char* probe : probes) {
+      const bool post = std::string(probe) == "/v1/completions";
+      const auto answer = detail::probe_once(*client, watch, url.prefix + probe, post, probe_until, options);
+      if (interrupted()) return result;
+      if (answer.status == 0) {
+        if (answer.tls_error) {
+          // Waiting will not make a certificate trusted: say so now.
+          result.reason = detail::tls_failure(url, answer.error, tls);
+          result.tls_failed = true;
+          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
+          return result;
+        }
+        why = answer.why;
+        break;
+      }
+      const auto kind = detail::classify_probe(answer.status);
+      if (kind == detail::ProbeAnswer::up) {
+        result.probe = probe;
+        break;
+      }
+      if (kind == detail::ProbeAnswer::starting) {
+        why = std::string(probe) + " answered " + std::to_string(answer.status) + " (starting)";
+        break;
+      }
+      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer.status);
+    }
+    if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
+    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
+    if (!result.probe.empty()) {
+      result.ready = true;
+      if (log && logged)
+        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe << ")\n";
+      return result;
+    }
+    result.reason = why;
+    const auto now = clock::now();
+    if (now - start >= deadline) {
+      if (log)
+        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why << "\n";
+      return result;
+    }
+    if (log && now >= next_log) {
+      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
+           << " s of " << deadline.count() / 1000 << " s\n";
+      logged = true;
+      next_log = now + std::chrono::seconds(10);
+    }
+    const auto resume = now + std::min<clock::duration>(backoff, deadline - (now - start));
+    while (clock::now() < resume && !interrupt_requested())
+      std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(10), resume - clock::now()));
+    if (interrupted()) return result;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace servebench
+// ---- end servebench/ready.hpp ----
+// ---- begin servebench/record_stream.hpp ----
+// servebench — records that stream away as they complete, for runs too long to keep every record (ten million short
+// requests): a running summary whose memory does not grow with the run (counts, sums, min, max, mean and spread
+// exact; percentiles from LogHistogram within its relative accuracy), and a JSONL file of every record, written as
+// they end and read back with read_records_jsonl. The schedulers use both through RunOptions::keep_records(false)
+// and RunOptions::stream_records_to(path).
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+
+namespace servebench {
+
+// Mean and sample standard deviation kept exactly as values arrive (Welford's update), in constant memory.
+struct RunningMoments {
+  std::uint64_t count = 0;
+  double mean = 0, m2 = 0;
+
+  void add(double value) noexcept {
+    ++count;
+    const double delta = value - mean;
+    mean += delta / static_cast<double>(count);
+    m2 += delta * (value - mean);
+  }
+  double stddev() const noexcept { return count > 1 ? std::sqrt(m2 / static_cast<double>(count - 1)) : 0.0; }
+};
+
+// The relative accuracy of the percentiles of a RunningSummary.
+inline constexpr double running_summary_accuracy = 0.01;
+
+// A level's LevelSummary built one record at a time. Everything but the percentiles and peak_in_flight equals
+// summarize() on the same records; each percentile is within running_summary_accuracy of the sample at rank
+// floor(p / 100 * (n - 1)) (summarize's linear value lies between that sample and the next). peak_in_flight cannot
+// be known from completions alone: whoever ran the requests sets it (the schedulers count requests in flight).
+class RunningSummary {
+ public:
+  explicit RunningSummary(SummarizeOptions options = {}) : options_(std::move(options)) {}
+
+  template <class Record = RequestRecord>  // deferred: see serialize.hpp
+  void add(const Record& r) {
+    if (r.warmup) return;
+    if (s_.target.empty()) s_.target = r.target;
+    ++s_.sent;
+    if (r.t_connect) ++s_.connects;
+    if (r.t_send > 0) {
+      const Nanos end = std::max(r.t_end, r.t_send);
+      first_send_ = any_sent_ ? std::min(first_send_, r.t_send) : r.t_send;
+      last_end_ = any_sent_ ? std::max(last_end_, end) : end;
+      any_sent_ = true;
+      busy_ += end - r.t_send;
+    }
+    if (r.interrupted()) {
+      ++s_.interrupted;
+      return;
+    }
+    if (!r.ok()) {
+      ++s_.failed;
+      ++s_.failed_by_kind[to_string(r.error_kind)];
+      return;
+    }
+    ++s_.successful;
+    s_.total_output_tokens += r.n_out;
+    latency_.add(r.latency_s());
+    latency_from_sched_.add(r.latency_from_sched_s());
+    client_queue_.add(r.client_queue_s());
+    if (r.streamed) {
+      ttft_.add(r.ttft_s());
+      if (auto t = r.ttfa_s()) ttfa_.add(*t);
+      if (auto t = r.tpot_s()) tpot_.add(*t);
+      for (std::size_t i = 1; i < r.event_times.size(); ++i) itl_.add(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
+    }
+    if (options_.slo.met_by(r)) ++good_;
+  }
+
+  // The summary so far; peak_in_flight as given.
+  LevelSummary summary(std::size_t peak_in_flight = 0) const {
+    LevelSummary s = s_;
+    s.peak_in_flight = peak_in_flight;
+    s.wall_s = any_sent_ ? ns_to_s(last_end_ - first_send_) : 0.0;
+    if (s.wall_s > 0) {
+      s.mean_in_flight = ns_to_s(busy_) / s.wall_s;
+      s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
+      s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
+      if (options_.slo.any()) s.goodput_req_per_sec = static_cast<double>(good_) / s.wall_s;
+    } else if (options_.slo.any()) {
+      s.goodput_req_per_sec = 0.0;
+    }
+    s.latency = latency_.summary(options_.method);
+    s.latency_from_sched = latency_from_sched_.summary(options_.method);
+    s.client_queue = client_queue_.summary(options_.method);
+    s.ttft = ttft_.summary(options_.method);
+    s.ttfa = ttfa_.summary(options_.method);
+    s.tpot = tpot_.summary(options_.method);
+    s.itl = itl_.summary(options_.method);
+    return s;
+  }
+
+ private:
+  struct Metric {
+    LogHistogram histogram{running_summary_accuracy};
+    RunningMoments moments;
+    void add(double value) {
+      histogram.add(value);
+      moments.add(value);
+    }
+    std::optional<Summary> summary(PercentileMethod method) const {
+      if (histogram.count() == 0) return std::nullopt;
+      Summary s = summarize_histogram(histogram, moments.stddev(), method);
+      s.mean = moments.mean;  // Welford's mean: exact where the histogram's sum / count can round
+      return s;
+    }
+  };
+
+  SummarizeOptions options_;
+  LevelSummary s_;
+  Nanos first_send_ = 0, last_end_ = 0, busy_ = 0;
+  bool any_sent_ = false;
+  std::size_t good_ = 0;
+  Metric latency_, latency_from_sched_, client_queue_, ttft_, tpot_, itl_, ttfa_;
+};
+
+// Writes records to a JSONL file (one JSON object a line, RequestRecord's fields) as they come. The lines go to
+// PATH.partial and the file is renamed to PATH by close(), so PATH exists only complete; a run that dies leaves
+// PATH.partial with every record written until then.
+class JsonlRecordWriter {
+ public:
+  explicit JsonlRecordWriter(std::string path) : path_(std::move(path)) {
+    if (path_.empty()) throw std::invalid_argument("servebench: stream_records_to needs a file path");
+    detail::make_parent_directories(path_);
+    out_.open(partial_path(), std::ios::binary | std::ios::trunc);
+    if (!out_)
+      throw std::runtime_error("servebench: cannot write the records file " + partial_path() + ": " +
+                               detail::errno_text(errno) + "; is the directory writable?");
+  }
+  JsonlRecordWriter(const JsonlRecordWriter&) = delete;
+  JsonlRecordWriter& operator=(const JsonlRecordWriter&) = delete;
+
+  template <class Record = RequestRecord>  // deferred: see serialize.hpp
+  void write(const Record& record) {
+    out_ << nlohmann::json(record).dump() << '\n';
+    ++written_;
+  }
+  // Flushes, checks, and moves PATH.partial to PATH. Throws when a write failed (disk full).
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    out_.flush();
+    const bool good = out_.good();
+    out_.close();
+    if (!good)
+      throw std::runtime_error("servebench: writing the records file " + partial_path() +
+                               " failed (disk full?); the records written so far are in it");
+    if (std::rename(partial_path().c_str(), path_.c_str()) != 0)
+      throw std::runtime_error("servebench: cannot rename " + partial_path() + " to " + path_ + ": " +
+                               detail::errno_text(errno));
+  }
+  std::uint64_t written() const noexcept { return written_; }
+  const std::string& path() const noexcept { return path_; }
+  std::string partial_path() const { return path_ + ".partial"; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+  std::uint64_t written_ = 0;
+  bool closed_ = false;
+};
+
+// Every record of a JSONL records file (JsonlRecordWriter, RunOptions::stream_records_to), in file order. A line
+// that is not a record is an error naming the file and the line.
+template <class Record = RequestRecord>  // deferred: see serialize.hpp
+std::vector<Record> read_records_jsonl(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error("servebench: cannot read the records file " + path + ": " + detail::errno_text(errno));
+  std::vector<Record> records;
+  std::size_t line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    try {
+      records.push_back(nlohmann::json::parse(line).get<Record>());
+    } catch (const std::exception& e) {
+      throw std::runtime_error("servebench: " + path + " line " + std::to_string(line_number) +
+                               " is not a record: " + e.what());
+    }
+  }
+  return records;
+}
+
+}  // namespace servebench
+// ---- end servebench/record_stream.hpp ----
+// ---- begin servebench/report.hpp ----
+// servebench — reading results: a text or markdown table over any number of targets and levels, with a column that
+// relates each target to a baseline (nanobench's relative(): "6.6x" is that target's throughput over the
+// baseline's at the same level; with repetitions "1.80x [1.50, 2.10] *", its 95% interval and whether that
+// excludes 1); the failures and warnings under it; and the charts of the same results, grouped by
+// target label. Nothing here measures; everything reads LevelResults as the schedulers return them.
+//
+//   servebench::print_comparison(std::cout, sweep.levels, {"hf"});      // baseline "hf"
+//   servebench::chart::write_svg("throughput.svg", render_grouped_bars(servebench::throughput_chart(levels)));
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
 
 namespace servebench {
 
@@ -5117,8 +5722,8 @@ std::optional<std::string> repetition_note(const Levels& levels) {
 }
 
 // The table, then the repetition note, the failure and warning lines, indented.
-inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
-                             const ReportOptions& options = {}) {
+template <class Levels = std::vector<LevelResult>>
+void print_comparison(std::ostream& out, const Levels& levels, const ReportOptions& options = {}) {
   const std::string note = modelled_time_note(levels);
   if (!note.empty()) out << note << "\n";
   comparison_table(levels, options).print(out);
@@ -5185,7 +5790,8 @@ std::vector<double> per_level(const std::vector<LevelResult>& levels, const std:
 
 // Throughput per level, one bar per target (the baseline first), each group labelled with the last target's
 // ratio to the baseline.
-inline chart::BarChart throughput_chart(const std::vector<LevelResult>& levels, const ReportOptions& options = {}) {
+template <class Levels = std::vector<LevelResult>>
+chart::BarChart throughput_chart(const Levels& levels, const ReportOptions& options = {}) {
   const auto labels = detail::ordered_labels(levels, detail::baseline_of(levels, options));
   chart::BarChart c;
   c.title = "Throughput";
@@ -5201,7 +5807,8 @@ inline chart::BarChart throughput_chart(const std::vector<LevelResult>& levels, 
 }
 
 // Mean (solid) and p95 (dashed) latency per level, one colour per target.
-inline chart::LineChart latency_chart(const std::vector<LevelResult>& levels, const ReportOptions& options = {}) {
+template <class Levels = std::vector<LevelResult>>
+chart::LineChart latency_chart(const Levels& levels, const ReportOptions& options = {}) {
   chart::LineChart c;
   c.title = "Latency per request: mean and p95";
   c.y_label = "latency (s)";
@@ -5221,9 +5828,9 @@ inline chart::LineChart latency_chart(const std::vector<LevelResult>& levels, co
 }
 
 // Mean TTFT and TPOT (ms) per level for every target that streamed; empty when none did.
-inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<LevelResult>& levels,
-                                                           const ReportOptions& options = {}) {
-  std::vector<LevelResult> streamed;
+template <class Levels = std::vector<LevelResult>>
+std::optional<chart::TtftTpotChart> ttft_tpot_chart(const Levels& levels, const ReportOptions& options = {}) {
+  Levels streamed;
   for (const auto& l : levels)
     if (l.summary.ttft) streamed.push_back(l);
   if (streamed.empty()) return std::nullopt;
@@ -5246,587 +5853,36 @@ inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<Lev
 
 }  // namespace servebench
 // ---- end servebench/report.hpp ----
-
-namespace servebench {
-
-namespace detail {
-
-inline std::string html(const std::string& text) { return chart::xml_escape(text); }
-
-// An SVG document as an element inside HTML: its XML declaration dropped.
-inline std::string inline_svg(const std::string& svg) {
-  const auto at = svg.find("<svg");
-  return "<figure>" + (at == std::string::npos ? svg : svg.substr(at)) + "</figure>\n";
-}
-
-inline std::string html_table(const Table& table) {
-  std::ostringstream text;
-  table.print_markdown(text);
-  // The markdown form is the table's one rendering of its cells; rows of it become rows here.
-  std::string out = "<table>\n";
-  std::istringstream lines(text.str());
-  std::string line;
-  std::size_t row = 0;
-  while (std::getline(lines, line)) {
-    if (row++ == 1) continue;  // the alignment row
-    out += "<tr>";
-    std::vector<std::string> cells;
-    std::string cell;
-    for (std::size_t i = 1; i < line.size(); ++i) {
-      if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
-        cell += '|';
-        ++i;
-      } else if (line[i] == '|') {
-        cells.push_back(cell.size() >= 2 ? cell.substr(1, cell.size() - 2) : cell);
-        cell.clear();
-      } else {
-        cell += line[i];
-      }
-    }
-    const char* tag = row == 1 ? "th" : "td";
-    for (const auto& c : cells) out += std::string("<") + tag + ">" + html(c) + "</" + tag + ">";
-    out += "</tr>\n";
-  }
-  return out + "</table>\n";
-}
-
-inline std::string fixed_or_dash(const MetricSeries* s, bool use_max) {
-  if (!s || s->values.empty()) return "-";
-  double v = 0;
-  if (use_max) {
-    v = *std::max_element(s->values.begin(), s->values.end());
-  } else {
-    for (double x : s->values) v += x;
-    v /= static_cast<double>(s->values.size());
-  }
-  return fixed(v, 2);
-}
-
-}  // namespace detail
-
-// The timeline of one level: one column per target that ran it, on one time axis.
-template <class Levels = std::vector<LevelResult>>
-chart::TimelineChart timeline_chart(const Levels& levels, double level, const ReportOptions& options = {}) {
-  chart::TimelineChart c;
-  c.title = "Every request at " + detail::level_name(levels, false) + " " + detail::level_text(level);
-  c.subtitle = options.subtitle;
-  for (const auto& label : detail::ordered_labels(levels, detail::baseline_of(levels, options)))
-    if (const auto* l = detail::find_level(levels, label, level)) c.lanes.push_back(chart::timeline_lane(*l));
-  return c;
-}
-
-// The report as HTML text.
-template <class A = Artifact>
-std::string html_report(const A& artifact, const ReportOptions& options = {}) {
-  const auto& m = artifact.metadata;
-  const auto& levels = artifact.levels;
-  std::string title = "servebench report";
-  const auto labels = target_labels(levels);
-  for (std::size_t i = 0; i < labels.size(); ++i) title += (i ? " vs " : ": ") + labels[i];
-  std::string out;
-  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + detail::html(title) +
-         "</title>\n<style>\n"
-         "body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;color:#222;background:#fff;margin:24px;"
-         "max-width:1100px}\n"
-         "h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}\n"
-         "table{border-collapse:collapse;font-size:13px;margin:8px 0}\n"
-         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}\n"
-         "td:nth-child(2){text-align:left}\n"
-         "figure{margin:12px 0}figure svg{max-width:100%;height:auto}\n"
-         "pre{background:#f6f6f6;padding:8px;font-size:12px;white-space:pre-wrap}\n"
-         ".warn{color:#8a4b00}\n"
-         "@media print{body{margin:0}figure,table{page-break-inside:avoid}}\n"
-         "</style>\n</head>\n<body>\n";
-  out += "<h1>" + detail::html(title) + "</h1>\n<ul>\n";
-  out += "<li>servebench " + detail::html(m.servebench_version) + ", " + detail::html(m.utc_time) + ", host " +
-         detail::html(m.hostname) + "</li>\n";
-  if (!m.command_line.empty()) {
-    std::string command;
-    for (const auto& a : m.command_line) command += (command.empty() ? "" : " ") + a;
-    out += "<li>command: <code>" + detail::html(command) + "</code></li>\n";
-  }
-  for (const auto& t : artifact.targets())
-    out += "<li>target <b>" + detail::html(t.label) + "</b>: " + detail::html(t.url.empty() ? "-" : t.url) + " (" +
-           detail::html(t.dialect) + (t.model.empty() ? "" : ", model " + detail::html(t.model)) + ")</li>\n";
-  if (!m.model.empty()) out += "<li>model: " + detail::html(m.model) + "</li>\n";
-  if (!m.gpu.empty()) out += "<li>GPU: " + detail::html(m.gpu) + "</li>\n";
-  if (m.time_scale)
-    out += "<li>simulated servers ran " + detail::level_text(*m.time_scale) + "x faster than real time</li>\n";
-  if (artifact.interrupted())
-    out += "<li class=\"warn\"><b>interrupted</b>: the levels below are what completed</li>\n";
-  out += "</ul>\n";
-
-  out += "<h2>Results</h2>\n" + detail::html_table(comparison_table(levels, options));
-  const auto lines = failure_lines(levels);
-  out += "<h2>Failures and warnings</h2>\n";
-  if (lines.empty())
-    out += "<p>None.</p>\n";
-  else {
-    out += "<ul>\n";
-    for (const auto& line : lines) out += "<li class=\"warn\">" + detail::html(line) + "</li>\n";
-    out += "</ul>\n";
-  }
-
-  out += "<h2>Charts</h2>\n";
-  if (!levels.empty()) {
-    out += detail::inline_svg(chart::render_grouped_bars(throughput_chart(levels, options)));
-    out += detail::inline_svg(chart::render_lines(latency_chart(levels, options)));
-    if (const auto streaming = ttft_tpot_chart(levels, options))
-      out += detail::inline_svg(chart::render_ttft_tpot(*streaming));
-  }
-
-  out += "<h2>Timelines</h2>\n<p>One bar per request from send to last token, its first token marked; under it the "
-         "requests in flight as the client saw them and, where the server's metrics were scraped, its running and "
-         "waiting counts.</p>\n";
-  for (double value : detail::level_values(levels))
-    out += detail::inline_svg(chart::render_timeline(timeline_chart(levels, value, options)));
-
-  bool scraped = false;
-  for (const auto& l : levels) scraped = scraped || l.server_metrics.has_value();
-  if (scraped) {
-    Table t({detail::level_name(levels, false), "target", "scrapes", "failed", "scrape ms mean", "scrape ms max",
-             "running max", "waiting max", "KV usage mean", "preemptions"});
-    for (const auto& l : levels) {
-      if (!l.server_metrics) continue;
-      const auto& s = *l.server_metrics;
-      const auto* preempt = server_metric(s, ServerMetric::preemptions);
-      t.row({detail::level_text(l.summary.level), l.target.label, std::to_string(s.scrapes), std::to_string(s.failed),
-             detail::fixed(s.scrape_ms_mean, 2), detail::fixed(s.scrape_ms_max, 2),
-             detail::fixed_or_dash(server_metric(s, ServerMetric::running), true),
-             detail::fixed_or_dash(server_metric(s, ServerMetric::waiting), true),
-             detail::fixed_or_dash(server_metric(s, ServerMetric::kv_cache_usage), false),
-             preempt ? detail::fixed(preempt->delta, 0) : "-"});
-    }
-    out += "<h2>Server metrics</h2>\n" + detail::html_table(t);
-  }
-
-  out += "<h2>Configuration</h2>\n<pre>" + detail::html(m.configuration.dump(2)) + "</pre>\n";
-  out += "</body>\n</html>\n";
-  return out;
-}
-
-// Writes the report atomically (never half a file). Throws std::runtime_error naming the path.
-template <class A = Artifact>
-void write_html_report(const std::string& path, const A& artifact, const ReportOptions& options = {}) {
-  write_file_atomic(path, html_report(artifact, options));
-}
-
-}  // namespace servebench
-// ---- end servebench/html_report.hpp ----
-// ---- begin servebench/metrics.hpp ----
-// servebench — the server's own metrics: the Prometheus text format (metrics/prometheus.hpp), the series a level
-// keeps of them (metrics/series.hpp, part of every LevelResult) and the scraper that gathers them while a level
-// runs (metrics/scrape.hpp). Part of <servebench.hpp>; this header alone serves a program that needs nothing else.
-
-// ---- begin servebench/metrics/prometheus.hpp ----
-// servebench — the Prometheus text exposition format (version 0.0.4, what vLLM, SGLang and TGI serve on /metrics):
-// a parser that follows the format's rules and a writer whose output the parser reads back unchanged.
+// ---- begin servebench/scheduler.hpp ----
+// servebench — the scheduler: turns single requests into experiments (its parts are in scheduler/).
 //
-//   * Lines end at '\n' (a trailing '\r' is tolerated). Blank lines are skipped; `# HELP name text` and
-//     `# TYPE name counter|gauge|histogram|summary|untyped` describe a family; any other `#` line is a comment.
-//   * A sample is `name{label="value",...} value [timestamp]`: metric names match [a-zA-Z_:][a-zA-Z0-9_:]*, label
-//     names [a-zA-Z_][a-zA-Z0-9_]*; label values escape `\\`, `\"` and `\n` (HELP text escapes `\\` and `\n`); a
-//     trailing comma inside the braces is allowed; the value is a float (`NaN`, `+Inf`, `-Inf` included) and the
-//     optional timestamp an integer of milliseconds.
-//   * A histogram's `_bucket`, `_sum`, `_count` (and `_created`) samples, a summary's `_sum` and `_count`, and a
-//     counter's `_total` and `_created` belong to the family their TYPE line named; a sample no TYPE line claims
-//     makes an untyped family of its own.
-//   * A TYPE line must come before the family's first sample and only once; a label named twice in one sample is an
-//     error. A bad line is reported (its number and what is wrong) and skipped; the rest of the text still counts.
+//   * Closed loop (run_closed_loop): exactly N requests in flight until a request count or a duration is reached —
+//     the lab's concurrency experiment. Each of the N workers owns one sender (one connection, kept alive).
+//   * Open loop (run_open_loop): arrivals at a rate, constant / Poisson / gamma with a burstiness factor, computed up
+//     front from a seed so a run repeats exactly. A request keeps its arrival time as `t_sched`, so a late send shows
+//     up in `client_queue` and `latency_from_sched` instead of hiding (coordinated omission).
+//   * Sweep (run_sweep): a list of concurrency levels or rates against one or more targets, one after another (as the
+//     lab does) or interleaved level by level (so machine noise hits every target alike).
+//   * Warm-up requests are sent and kept out of the statistics; a level timeout abandons what is still in flight as
+//     `deadline_exceeded`; Ctrl-C / SIGTERM stop sending, give in-flight requests a grace period, and return every
+//     record gathered so far, marked interrupted. A second Ctrl-C exits at once.
+//
+// Every loop returns a LevelResult (result.hpp): the target, the settings it ran with, the summary, every record and
+// how the run went; write_artifact() stores it whole.
+//
+//   auto target = servebench::make_target<servebench::api::openai_completions>(
+//       servebench::DriverOptions().label("vllm").base_url("http://127.0.0.1:8000").model("my-model"));
+//   auto result = servebench::run_closed_loop(servebench::ClosedLoop().concurrency(10).requests(100).warmup(2),
+//                                             servebench::template_prompts("Question {i}?", 50), target);
 
-#include <charconv>
+// ---- begin servebench/scheduler/arrivals.hpp ----
+// servebench — open-loop arrival processes (constant, Poisson, gamma), sampled from a seed with arithmetic written
+// out here so that a seed repeats a schedule on every platform.
+
 #include <cmath>
-#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <optional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace servebench::prometheus {
-
-struct Sample {
-  std::string name;                                         // the sample's own name ("x_bucket", "x_sum", ...)
-  std::vector<std::pair<std::string, std::string>> labels;  // in the order written, unescaped
-  double value = 0;
-  std::optional<std::int64_t> timestamp_ms;
-
-  // The value of a label, or nullptr.
-  const std::string* label(std::string_view key) const {
-    for (const auto& l : labels)
-      if (l.first == key) return &l.second;
-    return nullptr;
-  }
-};
-
-struct Family {
-  std::string name;
-  std::string type = "untyped";  // counter, gauge, histogram, summary or untyped
-  std::string help;
-  std::vector<Sample> samples;
-};
-
-struct ParseError {
-  std::size_t line = 0;  // 1-based
-  std::string message;
-};
-
-struct Exposition {
-  std::vector<Family> families;
-  std::vector<ParseError> errors;  // at most max_errors are kept; error_count counts all
-  std::size_t error_count = 0;
-
-  static constexpr std::size_t max_errors = 16;
-
-  // The family of that name, or nullptr.
-  const Family* find(std::string_view name) const {
-    for (const auto& f : families)
-      if (f.name == name) return &f;
-    return nullptr;
-  }
-};
-
-namespace detail {
-
-inline bool name_start(char c, bool colon) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
-}
-inline bool name_char(char c, bool colon) { return name_start(c, colon) || (c >= '0' && c <= '9'); }
-inline bool blank(char c) { return c == ' ' || c == '\t'; }
-
-inline bool valid_name(std::string_view s, bool colon) {
-  if (s.empty() || !name_start(s[0], colon)) return false;
-  for (char c : s)
-    if (!name_char(c, colon)) return false;
-  return true;
-}
-
-inline bool is_type_name(std::string_view t) {
-  return t == "counter" || t == "gauge" || t == "histogram" || t == "summary" || t == "untyped";
-}
-
-// Reads one name at `at`; empty when none.
-inline std::string_view read_name(std::string_view line, std::size_t& at, bool colon) {
-  const std::size_t from = at;
-  if (at < line.size() && name_start(line[at], colon))
-    while (at < line.size() && name_char(line[at], colon)) ++at;
-  return line.substr(from, at - from);
-}
-
-inline void skip_blanks(std::string_view line, std::size_t& at) {
-  while (at < line.size() && blank(line[at])) ++at;
-}
-
-inline bool equals_ignoring_case(std::string_view a, const char* b) {
-  if (a.size() != std::strlen(b)) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
-
-// A float as Go's strconv.ParseFloat reads it (what Prometheus uses), less hexadecimal and underscores: an optional
-// sign, then digits with an optional fraction and exponent, or Inf / Infinity / NaN in any case.
-inline std::optional<double> parse_float(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  bool negative = false;
-  std::string_view body = s;
-  if (body[0] == '+' || body[0] == '-') {
-    negative = body[0] == '-';
-    body.remove_prefix(1);
-  }
-  if (equals_ignoring_case(body, "inf") || equals_ignoring_case(body, "infinity"))
-    return negative ? -HUGE_VAL : HUGE_VAL;
-  if (equals_ignoring_case(body, "nan")) return std::nan("");
-  if (body.empty() || !(body[0] == '.' || (body[0] >= '0' && body[0] <= '9'))) return std::nullopt;
-  double value = 0;
-  const auto [end, error] = std::from_chars(body.data(), body.data() + body.size(), value);
-  if (end != body.data() + body.size()) return std::nullopt;
-  if (error == std::errc::result_out_of_range) {
-    // Go gives ±Inf for an overflow and 0 for an underflow; from_chars leaves the value alone.
-    const std::size_t exponent = body.find_first_of("eE");
-    value = exponent == std::string_view::npos || body.find('-', exponent) == std::string_view::npos ? HUGE_VAL : 0.0;
-  } else if (error != std::errc()) {
-    return std::nullopt;
-  }
-  return negative ? -value : value;
-}
-
-inline std::optional<std::int64_t> parse_timestamp(std::string_view s) {
-  std::int64_t value = 0;
-  const char* begin = s.data();
-  if (!s.empty() && s[0] == '+') ++begin;  // Go's ParseInt takes a plus sign
-  if (begin == s.data() + s.size()) return std::nullopt;
-  const auto [end, error] = std::from_chars(begin, s.data() + s.size(), value);
-  if (error != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return value;
-}
-
-// Unescapes `\\`, `\n` and (when `quote`) `\"`; a backslash before anything else is kept as written, which is how
-// Prometheus itself reads it.
-inline std::string unescape(std::string_view s, bool quote) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
-      const char next = s[i + 1];
-      if (next == '\\' || next == 'n' || (quote && next == '"')) {
-        out += next == 'n' ? '\n' : next;
-        ++i;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
-// Whether a sample named `sample` belongs to the family `family` of type `type`.
-inline bool belongs(std::string_view family, std::string_view type, std::string_view sample) {
-  if (sample == family) return true;
-  if (sample.size() <= family.size() || sample.substr(0, family.size()) != family) return false;
-  const std::string_view suffix = sample.substr(family.size());
-  if (type == "histogram") return suffix == "_bucket" || suffix == "_sum" || suffix == "_count" || suffix == "_created";
-  if (type == "summary") return suffix == "_sum" || suffix == "_count" || suffix == "_created";
-  if (type == "counter") return suffix == "_total" || suffix == "_created";
-  return false;
-}
-
-// Parses one sample line into `out`; returns the error, or an empty string.
-inline std::string parse_sample(std::string_view line, Sample& out) {
-  std::size_t at = 0;
-  out.name = std::string(read_name(line, at, true));
-  if (out.name.empty()) return "a sample must start with a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)";
-  const std::size_t after_name = at;
-  skip_blanks(line, at);
-  if (at < line.size() && line[at] == '{') {
-    ++at;
-    for (;;) {
-      skip_blanks(line, at);
-      if (at < line.size() && line[at] == '}') {
-        ++at;
-        break;
-      }
-      const std::string_view key = read_name(line, at, false);
-      if (key.empty()) return "expected a label name ([a-zA-Z_][a-zA-Z0-9_]*) or '}' in the labels of " + out.name;
-      skip_blanks(line, at);
-      if (at >= line.size() || line[at] != '=') return "expected '=' after label " + std::string(key);
-      ++at;
-      skip_blanks(line, at);
-      if (at >= line.size() || line[at] != '"') return "the value of label " + std::string(key) + " must be quoted";
-      const std::size_t from = ++at;
-      while (at < line.size() && line[at] != '"') at += line[at] == '\\' ? 2 : 1;
-      if (at >= line.size()) return "the value of label " + std::string(key) + " has no closing quote";
-      for (const auto& l : out.labels)
-        if (l.first == key) return "label " + std::string(key) + " appears twice in one sample of " + out.name;
-      out.labels.emplace_back(std::string(key), unescape(line.substr(from, at - from), true));
-      ++at;
-      skip_blanks(line, at);
-      if (at < line.size() && line[at] == ',') {
-        ++at;
-        continue;
-      }
-      if (at < line.size() && line[at] == '}') {
-        ++at;
-        break;
-      }
-      return "expected ',' or '}' after the value of label " + std::string(key);
-    }
-  } else if (at == after_name) {
-    return "expected a space or '{' after the metric name " + out.name;
-  }
-  skip_blanks(line, at);
-  std::size_t from = at;
-  while (at < line.size() && !blank(line[at])) ++at;
-  const auto value = parse_float(line.substr(from, at - from));
-  if (!value)
-    return "the value of " + out.name + " is not a number: '" + std::string(line.substr(from, at - from)) + "'";
-  out.value = *value;
-  skip_blanks(line, at);
-  if (at < line.size()) {
-    from = at;
-    while (at < line.size() && !blank(line[at])) ++at;
-    out.timestamp_ms = parse_timestamp(line.substr(from, at - from));
-    if (!out.timestamp_ms)
-      return "the timestamp of " + out.name + " must be whole milliseconds: '" +
-             std::string(line.substr(from, at - from)) + "'";
-    skip_blanks(line, at);
-    if (at < line.size()) return "unexpected text after the timestamp of " + out.name;
-  }
-  return {};
-}
-
-}  // namespace detail
-
-// Parses exposition text. Never throws on bad text: bad lines go into `errors`. As in Prometheus's own parser, a
-// family is one per name: samples written apart still join the family they belong to.
-inline Exposition parse(std::string_view text) {
-  Exposition out;
-  auto error = [&](std::size_t line, std::string message) {
-    if (out.errors.size() < Exposition::max_errors) out.errors.push_back({line, std::move(message)});
-    ++out.error_count;
-  };
-  auto named = [&](std::string_view name) -> Family* {
-    for (auto& f : out.families)
-      if (f.name == name) return &f;
-    return nullptr;
-  };
-  auto add = [&](std::string_view name) -> Family& {
-    out.families.push_back(Family{std::string(name), "untyped", {}, {}});
-    return out.families.back();
-  };
-  std::vector<std::string> typed, helped;  // names that had a TYPE line, a HELP line
-  auto seen = [](const std::vector<std::string>& names, std::string_view name) {
-    for (const auto& n : names)
-      if (n == name) return true;
-    return false;
-  };
-  std::size_t number = 0;
-  std::size_t from = 0;
-  while (from < text.size()) {
-    std::size_t end = text.find('\n', from);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(from, end - from);
-    from = end + 1;
-    ++number;
-    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::size_t at = 0;
-    detail::skip_blanks(line, at);
-    if (at == line.size()) continue;
-    if (line[at] == '#') {
-      ++at;
-      detail::skip_blanks(line, at);
-      const std::size_t word_from = at;
-      while (at < line.size() && !detail::blank(line[at])) ++at;
-      const std::string_view word = line.substr(word_from, at - word_from);
-      if (word != "HELP" && word != "TYPE") continue;  // a comment
-      detail::skip_blanks(line, at);
-      const std::string_view name = detail::read_name(line, at, true);
-      if (name.empty() || (at < line.size() && !detail::blank(line[at]))) {
-        error(number, std::string(word) + " needs a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
-        continue;
-      }
-      detail::skip_blanks(line, at);
-      std::string_view rest = line.substr(at);
-      Family* family = named(name);
-      if (word == "TYPE") {
-        while (!rest.empty() && detail::blank(rest.back())) rest.remove_suffix(1);
-        if (!detail::is_type_name(rest)) {
-          error(number, "TYPE of " + std::string(name) +
-                            " must be counter, gauge, histogram, summary or untyped, not '" + std::string(rest) + "'");
-        } else if (seen(typed, name)) {
-          error(number, "a second TYPE line for " + std::string(name));
-        } else if (family && !family->samples.empty()) {
-          error(number, "the TYPE line of " + std::string(name) + " comes after its samples");
-        } else {
-          typed.emplace_back(name);
-          (family ? *family : add(name)).type = std::string(rest);
-        }
-      } else if (seen(helped, name)) {
-        error(number, "a second HELP line for " + std::string(name));
-      } else {
-        helped.emplace_back(name);
-        (family ? *family : add(name)).help = detail::unescape(rest, false);
-      }
-      continue;
-    }
-    Sample sample;
-    if (std::string message = detail::parse_sample(line.substr(at), sample); !message.empty()) {
-      error(number, std::move(message));
-      continue;
-    }
-    Family* family = nullptr;
-    for (auto it = out.families.rbegin(); it != out.families.rend() && !family; ++it)
-      if (detail::belongs(it->name, it->type, sample.name)) family = &*it;
-    (family ? *family : add(sample.name)).samples.push_back(std::move(sample));
-  }
-  return out;
-}
-
-// A float as the format writes it: NaN, +Inf, -Inf, or the shortest text that reads back to the same double.
-inline std::string format_value(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buffer[32];
-  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, v);
-  if (error != std::errc()) return std::to_string(v);
-  return std::string(buffer, end);
-}
-
-namespace detail {
-inline std::string escape(const std::string& s, bool quote) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else if (quote && c == '"')
-      out += "\\\"";
-    else
-      out += c;
-  }
-  return out;
-}
-}  // namespace detail
-
-// Labels as the format writes them: {a="1",b="x\"y"}; "" for none.
-inline std::string format_labels(const std::vector<std::pair<std::string, std::string>>& labels) {
-  if (labels.empty()) return {};
-  std::string out = "{";
-  for (std::size_t i = 0; i < labels.size(); ++i)
-    out += (i ? "," : "") + labels[i].first + "=\"" + detail::escape(labels[i].second, true) + "\"";
-  return out + "}";
-}
-
-// Writes families as exposition text; parse() reads it back to the same families (labels and HELP escaped).
-inline std::string write(const std::vector<Family>& families) {
-  std::string out;
-  for (const auto& f : families) {
-    if (!f.help.empty()) out += "# HELP " + f.name + " " + detail::escape(f.help, false) + "\n";
-    out += "# TYPE " + f.name + " " + f.type + "\n";
-    for (const auto& s : f.samples) {
-      out += s.name + format_labels(s.labels) + ' ' + format_value(s.value);
-      if (s.timestamp_ms) out += ' ' + std::to_string(*s.timestamp_ms);
-      out += '\n';
-    }
-  }
-  return out;
-}
-
-}  // namespace servebench::prometheus
-// ---- end servebench/metrics/prometheus.hpp ----
-// ---- begin servebench/metrics/scrape.hpp ----
-// servebench — scraping a server's Prometheus endpoint while a level runs, so a result shows what the server was
-// doing (requests running and waiting, KV-cache usage, preemptions) next to what the client measured.
-//
-// A Scraper has its own thread and its own connection: it never shares a sender, a lock or a socket with the
-// requests being measured. A scrape that fails or times out is counted (ServerMetrics::failed, timed_out), never
-// thrown; what each scrape cost is reported.
-//
-//   #include <servebench.hpp>   // or <servebench/metrics.hpp>
-//   auto options = servebench::ClosedLoop().concurrency(8).requests(64)
-//                      .watch(servebench::scrape_each_level(servebench::ScrapeOptions{}));  // target URL + /metrics
-//   auto result = servebench::run_closed_loop(options, workload, target);   // result.server_metrics
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <condition_variable>
-#include <cstddef>
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <stdexcept>
-#include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
 // ---- begin servebench/scheduler/options.hpp ----
@@ -6139,833 +6195,6 @@ std::function<void(LevelResult&)> start_watching(const Options& o, const std::op
 
 }  // namespace servebench
 // ---- end servebench/scheduler/options.hpp ----
-
-namespace servebench {
-
-struct ScrapeOptions {
-  std::string url;                 // the endpoint ("http://host:port/metrics"); empty: the target's, see metrics_url()
-  double interval_s = 1.0;         // between scrapes; the first is at the level's start, the last at its end
-  double timeout_s = 0;            // one scrape's limit; 0: the interval, within 1 to 5 s
-  std::vector<std::string> names;  // kept besides known_server_metric_names() (a histogram's name keeps _sum, _count)
-  bool keep_all = false;           // keep every metric (histogram buckets and quantiles excepted)
-  TlsOptions tls;
-};
-
-// Where a server's metrics are by default: the base URL with "/metrics" (a trailing "/v1" of the base dropped, as
-// vLLM, SGLang and TGI serve them at the root).
-inline std::string metrics_url(std::string base_url) {
-  while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
-  if (base_url.size() >= 3 && base_url.compare(base_url.size() - 3, 3, "/v1") == 0)
-    base_url.resize(base_url.size() - 3);
-  return base_url + "/metrics";
-}
-
-class Scraper {
- public:
-  // Throws std::invalid_argument for an unusable URL or interval, naming the fix.
-  explicit Scraper(ScrapeOptions options) : options_(std::move(options)) {
-    if (!(options_.interval_s > 0) || options_.interval_s > 3600)
-      throw std::invalid_argument("the metrics interval must be between 0 and 3600 seconds (--metrics-interval)");
-    const auto path_at = options_.url.find(
-        '/', options_.url.find("://") == std::string::npos ? 0 : options_.url.find("://") + 3);
-    if (path_at == std::string::npos)
-      throw std::invalid_argument("metrics URL '" + options_.url +
-                                  "' names no path (expected http://host:port/metrics)");
-    url_ = detail::parse_base_url(options_.url.substr(0, path_at));
-    path_ = options_.url.substr(path_at);
-    client_ = detail::make_client(url_, options_.tls);
-    const double timeout = options_.timeout_s > 0 ? options_.timeout_s : std::clamp(options_.interval_s, 1.0, 5.0);
-    const auto limit = std::chrono::microseconds(static_cast<std::int64_t>(timeout * 1e6));
-    client_->set_connection_timeout(limit);
-    client_->set_read_timeout(limit);
-    client_->set_write_timeout(limit);
-    client_->set_keep_alive(true);
-    timeout_ns_ = static_cast<Nanos>(timeout * 1e9);
-    for (const auto& n : known_server_metric_names()) keep_.push_back(n);
-    for (const auto& n : options_.names) keep_.push_back(n);
-    result_.url = options_.url;
-    result_.interval_s = options_.interval_s;
-  }
-  Scraper(const Scraper&) = delete;
-  Scraper& operator=(const Scraper&) = delete;
-  ~Scraper() { stop(); }
-
-  // Scrapes at once, then every interval on its own thread.
-  void start() {
-    if (thread_.joinable()) return;
-    thread_ = std::thread([this] { run(); });
-  }
-
-  // One last scrape (so counters cover the whole level), then the thread ends; returns everything gathered.
-  ServerMetrics stop() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) {
-      thread_.join();
-      scrape_once();
-    }
-    return result_;
-  }
-
-  // One scrape now, on the calling thread (the thread calls it; tests and benchmarks may too).
-  void scrape_once() {
-    const Nanos begin = now_ns();
-    ++result_.scrapes;
-    auto response = client_->Get(path_.c_str());
-    const Nanos end = now_ns();
-    const double ms = static_cast<double>(end - begin) / 1e6;
-    cost_ms_sum_ += ms;
-    result_.scrape_ms_max = std::max(result_.scrape_ms_max, ms);
-    result_.scrape_ms_mean = cost_ms_sum_ / static_cast<double>(result_.scrapes);
-    if (!response) {
-      const bool timed_out = end - begin >= timeout_ns_ * 9 / 10;
-      if (timed_out) ++result_.timed_out;
-      fail(timed_out ? "no answer within " + std::to_string(timeout_ns_ / 1'000'000) + " ms"
-                     : "no answer (" + httplib::to_string(response.error()) + ")");
-      return;
-    }
-    if (response->status != 200) {
-      fail("HTTP " + std::to_string(response->status));
-      return;
-    }
-    const auto parsed = prometheus::parse(response->body);
-    result_.parse_errors += parsed.error_count;
-    std::size_t samples = 0;
-    for (const auto& family : parsed.families) {
-      const bool wanted_family = wanted(family.name);
-      for (const auto& s : family.samples) {
-        ++samples;
-        if (!keep_sample(family, s, wanted_family)) continue;
-        add(family, s, end);
-      }
-    }
-    if (samples == 0) fail("the answer holds no metric (is " + options_.url + " a Prometheus endpoint?)");
-  }
-
-  const ScrapeOptions& options() const noexcept { return options_; }
-
- private:
-  bool wanted(const std::string& name) const {
-    if (options_.keep_all) return true;
-    for (const auto& n : keep_)
-      if (n == name) return true;
-    return false;
-  }
-  // A histogram's or summary's buckets and quantiles are never kept; their _sum and _count are.
-  bool keep_sample(const prometheus::Family& family, const prometheus::Sample& s, bool wanted_family) const {
-    if (family.type == "histogram" || family.type == "summary") {
-      const auto ends = [&](const char* suffix) {
-        const std::size_t n = std::char_traits<char>::length(suffix);
-        return s.name.size() > n && s.name.compare(s.name.size() - n, n, suffix) == 0;
-      };
-      return (ends("_sum") || ends("_count")) && (wanted_family || wanted(s.name));
-    }
-    return wanted_family || wanted(s.name);
-  }
-
-  void add(const prometheus::Family& family, const prometheus::Sample& s, Nanos at) {
-    if (!std::isfinite(s.value)) return;
-    const std::string labels = prometheus::format_labels(s.labels);
-    const auto key = s.name + labels;
-    auto it = index_.find(key);
-    if (it == index_.end()) {
-      MetricSeries series;
-      series.name = s.name;
-      series.labels = labels;
-      series.type = family.type == "gauge" ? "gauge" : family.type == "untyped" ? "untyped" : "counter";
-      result_.series.push_back(std::move(series));
-      it = index_.emplace(key, result_.series.size() - 1).first;
-    }
-    MetricSeries& series = result_.series[it->second];
-    if (series.type == "counter" && !series.values.empty()) {
-      const double last = series.values.back();
-      series.delta += s.value >= last ? s.value - last : s.value;  // went down: the counter restarted from zero
-    }
-    series.t.push_back(at);
-    series.values.push_back(s.value);
-  }
-
-  void fail(std::string why) {
-    ++result_.failed;
-    if (result_.errors.size() < 5) result_.errors.push_back(options_.url + ": " + why);
-  }
-
-  void run() {
-    const Nanos interval = static_cast<Nanos>(options_.interval_s * 1e9);
-    Nanos next = now_ns();
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stopping_) {
-      lock.unlock();
-      scrape_once();
-      lock.lock();
-      // On the schedule start + k * interval; a scrape that overran skips the ticks it missed.
-      const Nanos now = now_ns();
-      next += interval;
-      if (next <= now) next += ((now - next) / interval + 1) * interval;
-      wake_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(next)),
-                       [&] { return stopping_; });
-    }
-  }
-
-  ScrapeOptions options_;
-  detail::BaseUrl url_;
-  std::string path_;
-  std::unique_ptr<httplib::Client> client_;
-  Nanos timeout_ns_ = 0;
-  std::vector<std::string> keep_;
-  std::map<std::string, std::size_t> index_;
-  ServerMetrics result_;
-  double cost_ms_sum_ = 0;
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
-
-// A LevelWatcher (RunOptions::watch) that scrapes every level: the address in `options.url`, or else each level's
-// target's metrics_url(). The level's result gets the series in LevelResult::server_metrics, and a warning when
-// scrapes failed.
-inline LevelWatcher scrape_each_level(ScrapeOptions options) {
-  return [options](const TargetInfo& target) -> std::function<void(LevelResult&)> {
-    ScrapeOptions mine = options;
-    if (mine.url.empty()) {
-      if (target.url.empty())
-        throw std::invalid_argument("servebench: scraping metrics needs a URL (the target has none: --metrics-url)");
-      mine.url = metrics_url(target.url);
-    }
-    if (!target.url.empty() && target.insecure) mine.tls.insecure = true;
-    auto scraper = std::make_shared<Scraper>(std::move(mine));
-    scraper->start();
-    return [scraper](LevelResult& result) {
-      result.server_metrics = scraper->stop();
-      const auto& m = *result.server_metrics;
-      if (m.failed > 0)
-        result.warnings.push_back(result.target.label + ": " + std::to_string(m.failed) + " of " +
-                                  std::to_string(m.scrapes) + " metrics scrapes failed (" +
-                                  (m.errors.empty() ? std::string("?") : m.errors.front()) + ")");
-    };
-  };
-}
-
-}  // namespace servebench
-// ---- end servebench/metrics/scrape.hpp ----
-// ---- end servebench/metrics.hpp ----
-// ---- begin servebench/ready.hpp ----
-// servebench — before and after a run: wait_until_ready() (which replaces a fixed `sleep 60` before a run) and
-// describe_failure(), one line for a person on why a request failed and what to try.
-
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <iostream>
-#include <mutex>
-#include <ostream>
-#include <string>
-#include <thread>
-
-#include <httplib.h>
-
-// ---- begin servebench/scheduler/interrupt.hpp ----
-// servebench — Ctrl-C and SIGTERM: the first stops sending and lets requests in flight finish within a grace period,
-// a second exits at once (130). Handlers are installed for the outermost active run only and restored after.
-
-#include <atomic>
-#include <csignal>
-#include <cstdlib>
-#include <mutex>
-
-#if !defined(_WIN32)
-#include <signal.h>
-#endif
-
-namespace servebench {
-
-namespace detail {
-
-// Signal handlers may touch only lock-free atomics; everything else polls these.
-inline std::atomic<int> interrupt_signals{0};
-inline std::atomic<int> interrupt_signal_number{0};
-inline std::atomic<bool> interrupt_requested_by_call{false};
-
-inline void on_interrupt_signal(int signal_number) {
-  if (interrupt_signals.fetch_add(1) >= 1) std::_Exit(128 + signal_number);  // a second Ctrl-C: leave now (130)
-  interrupt_signal_number.store(signal_number);
-}
-
-// Installs the handlers for the outermost active run only (a sweep's levels share the sweep's) and restores what was
-// there before when that run ends. Also clears the interrupt state at the start of the outermost run.
-class InterruptScope {
- public:
-  explicit InterruptScope(bool install) {
-    std::lock_guard<std::mutex> lock(mutex());
-    if (depth()++ > 0) return;
-    interrupt_signals.store(0);
-    interrupt_signal_number.store(0);
-    interrupt_requested_by_call.store(false);
-    if (!install) return;
-    installed_ = true;
-#if defined(_WIN32)
-    previous_int_ = std::signal(SIGINT, &on_interrupt_signal);
-    previous_term_ = std::signal(SIGTERM, &on_interrupt_signal);
-#else
-    struct sigaction action {};
-    action.sa_handler = &on_interrupt_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;  // other threads' blocking reads carry on; the scheduler polls the flag
-    ::sigaction(SIGINT, &action, &previous_int_);
-    ::sigaction(SIGTERM, &action, &previous_term_);
-#endif
-  }
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-  ~InterruptScope() {
-    std::lock_guard<std::mutex> lock(mutex());
-    --depth();
-    if (!installed_) return;
-#if defined(_WIN32)
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-#else
-    ::sigaction(SIGINT, &previous_int_, nullptr);
-    ::sigaction(SIGTERM, &previous_term_, nullptr);
-#endif
-  }
-
- private:
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
-  }
-  static int& depth() {
-    static int d = 0;
-    return d;
-  }
-  bool installed_ = false;
-#if defined(_WIN32)
-  void (*previous_int_)(int) = nullptr;
-  void (*previous_term_)(int) = nullptr;
-#else
-  struct sigaction previous_int_ {};
-  struct sigaction previous_term_ {};
-#endif
-};
-
-}  // namespace detail
-
-// True once the active run has been asked to stop (a signal or request_interrupt()).
-inline bool interrupt_requested() noexcept {
-  return detail::interrupt_signals.load() > 0 || detail::interrupt_requested_by_call.load();
-}
-
-// Stops the active run as a first Ctrl-C would (for programs that handle signals themselves, or a GUI's button).
-inline void request_interrupt() noexcept { detail::interrupt_requested_by_call.store(true); }
-
-}  // namespace servebench
-// ---- end servebench/scheduler/interrupt.hpp ----
-
-namespace servebench {
-
-// One line for a person: why a request failed and what to try. For programs that send a request and stop.
-inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
-  std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
-  switch (r.error_kind) {
-    case ErrorKind::connect_refused:
-    case ErrorKind::connect_timeout:
-      return line + " (is the server running at " + base_url + "? start it, or check the URL)";
-    case ErrorKind::name_resolution: return line + " (check the host name in " + base_url + ")";
-    case ErrorKind::tls: return line;  // tls_failure already names the fix
-    case ErrorKind::http_status: {
-      std::string body = r.body_start.substr(0, 200);
-      for (char& c : body)
-        if (c == '\n' || c == '\r') c = ' ';
-      return line + (body.empty() ? "" : ": " + body) + " (check the API dialect, the model name and the URL's path)";
-    }
-    default: return line;
-  }
-}
-
-// The outcome of wait_until_ready: ready or not, which probe answered, or why it never did.
-struct ReadyResult {
-  bool ready = false;
-  std::string probe;        // "/health", "/v1/models", "/v1/completions", or "HTTP (...)" when every probe was unrouted
-  std::string reason;       // the last reason it was not ready
-  bool tls_failed = false;  // the TLS handshake failed: returned at once, since waiting cannot fix it
-  bool interrupted = false;  // Ctrl-C, SIGTERM or request_interrupt() ended the wait (programs exit 130)
-  double waited_s = 0;
-  explicit operator bool() const noexcept { return ready; }
-};
-
-// What bounds one readiness probe, so that no server can hold or flood the wait.
-struct ReadyOptions {
-  // A probe reads at most this much of a reply's body and then drops the connection: the status line is what
-  // decides, so an endless /health body costs at most this much memory.
-  std::size_t max_body_bytes = std::size_t{64} << 10;
-  // The longest one probe may take, whole (a server dripping a byte a second never trips a read timeout); never
-  // past the wait's own deadline.
-  std::chrono::milliseconds probe_timeout = std::chrono::seconds(10);
-  // Ctrl-C / SIGTERM end the wait at once (interrupted) instead of killing the program; off: the program's own
-  // handlers stay, and request_interrupt() still ends the wait.
-  bool handle_signals = true;
-};
-
-namespace detail {
-inline std::string describe(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection: return "connection refused or host unknown";
-    case httplib::Error::ConnectionTimeout: return "connect timed out";
-    case httplib::Error::Read: return "connection closed or read timed out";
-    case httplib::Error::Write: return "write failed";
-    default: return "cpp-httplib error " + std::to_string(static_cast<int>(error));
-  }
-}
-
-// What one probe's answer says about the server.
-enum class ProbeAnswer {
-  up,          // the process answers HTTP: ready
-  starting,    // 502 / 503 / 504: a proxy or a server still loading its model
-  next_probe,  // 404 / 405 / 501: this server has no such route; ask the next probe
-};
-
-inline ProbeAnswer classify_probe(int status) noexcept {
-  if (status == 502 || status == 503 || status == 504) return ProbeAnswer::starting;
-  if (status == 404 || status == 405 || status == 501) return ProbeAnswer::next_probe;
-  return ProbeAnswer::up;  // 200, but also 400, 401, 422, 500: a live process answered
-}
-
-// Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
-// every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
-class ProbeWatch {
- public:
-  explicit ProbeWatch(httplib::Client& client) : client_(client), thread_([this] { watch(); }) {}
-  ProbeWatch(const ProbeWatch&) = delete;
-  ProbeWatch& operator=(const ProbeWatch&) = delete;
-  ~ProbeWatch() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  void begin(std::chrono::steady_clock::time_point until) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    until_ = until;
-    in_probe_ = true;
-    timed_out_ = false;
-  }
-  // True when the watch stopped the probe for its time.
-  bool end() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    in_probe_ = false;
-    return timed_out_;
-  }
-
- private:
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stopping_) {
-      if (in_probe_) {
-        const bool late = std::chrono::steady_clock::now() >= until_;
-        if (late || interrupt_requested()) {
-          timed_out_ = timed_out_ || late;
-          client_.stop();
-        }
-      }
-      wake_.wait_for(lock, std::chrono::milliseconds(10));
-    }
-  }
-  httplib::Client& client_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false, in_probe_ = false, timed_out_ = false;
-  std::chrono::steady_clock::time_point until_;
-  std::thread thread_;
-};
-
-// One probe: the status line (0: none), or why there was none. The body is counted, never kept.
-struct ProbeReply {
-  int status = 0;
-  std::string why;
-  bool tls_error = false;
-  httplib::Error error = httplib::Error::Success;
-};
-
-inline ProbeReply probe_once(httplib::Client& client, ProbeWatch& watch, const std::string& path, bool post,
-                             std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
-  ProbeReply reply;
-  httplib::Request request;
-  request.method = post ? "POST" : "GET";
-  request.path = path;
-  if (post) {
-    request.body = R"({"prompt":"Hello","max_tokens":1})";
-    request.headers.emplace("Content-Type", "application/json");
-  }
-  std::size_t bytes = 0;
-  bool too_large = false;
-  request.response_handler = [&reply](const httplib::Response& r) {
-    reply.status = r.status;
-    return true;
-  };
-  request.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
-    bytes += n;
-    too_large = bytes > options.max_body_bytes;
-    return !too_large;
-  };
-  httplib::Response response;
-  watch.begin(until);
-  const bool completed = client.send(request, response, reply.error);
-  const bool timed_out = watch.end();
-  if (completed || reply.status > 0) return reply;  // the status line decides; a body cut short does not matter
-  reply.tls_error = reply.error == httplib::Error::SSLConnection || reply.error == httplib::Error::SSLLoadingCerts ||
-                    reply.error == httplib::Error::SSLServerVerification;
-  reply.why = timed_out ? std::string(path) + " sent no status line within its probe timeout" : describe(reply.error);
-  return reply;
-}
-}  // namespace detail
-
-// Polls the server at base_url until it answers, or until `deadline` has passed. Probes in order: GET /health
-// (vLLM, TGI), GET /v1/models (OpenAI-compatible servers), a 1-token POST /v1/completions (the lab's Flask server
-// has only that). Any HTTP answer but 502/503/504 means the process is up (a 500 or 401 comes from a live server);
-// 502/503/504 mean "starting" and are waited on; 404/405/501 (no such route: Python's http.server answers a GET it
-// does not implement with 501) move on to the next probe, and a server that answers every probe so is up too. Backs
-// off from 100 ms to 2 s between rounds and says what it is waiting for on `log` (nullptr: silent) when the first
-// round fails and every 10 s after. A failed TLS handshake returns at once (tls_failed), naming the fix. Each probe
-// is bounded by `options` (its body size and its whole time), and Ctrl-C ends the wait within ~10 ms (interrupted;
-// a connect in progress, at most 2 s, is not cut short). Never throws: an unusable URL is a reason, returned.
-template <class Url = std::string>
-ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds deadline, std::ostream* log = &std::cerr,
-                             const TlsOptions& tls = {}, const ReadyOptions& options = {}) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  ReadyResult result;
-  detail::BaseUrl url;
-  std::unique_ptr<httplib::Client> client;
-  try {
-    url = detail::parse_base_url(base_url);
-    client = detail::make_client(url, tls);
-  } catch (const std::exception& e) {
-    result.reason = e.what();
-    return result;
-  }
-  detail::InterruptScope interrupt_scope(options.handle_signals);
-  detail::ProbeWatch watch(*client);
-  const auto interrupted = [&] {
-    if (!interrupt_requested()) return false;
-    result.interrupted = true;
-    result.reason = "interrupted";
-    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-    if (log) *log << "servebench: stopped waiting for " << base_url << ": interrupted\n";
-    return true;
-  };
-  client->set_tcp_nodelay(true);
-  client->set_connection_timeout(std::chrono::seconds(2));
-  auto backoff = std::chrono::milliseconds(100);
-  auto next_log = start;
-  bool logged = false;
-  for (;;) {
-    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
-    // A probe never outlives the deadline by much: reads are bounded by what is left (at least 1 s).
-    client->set_read_timeout(std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
-    const auto probe_until = clock::now() +
-                             std::min(options.probe_timeout,
-                                      std::max<std::chrono::milliseconds>(left, std::chrono::seconds(1)));
-    std::string why;
-    std::string unrouted;  // the probes that answered "no such route"
-    const char* const probes[] = {"/health", "/v1/models", "/v1/completions"};
-    for (const char* probe : probes) {
-      const bool post = std::string(probe) == "/v1/completions";
-      const auto answer = detail::probe_once(*client, watch, url.prefix + probe, post, probe_until, options);
-      if (interrupted()) return result;
-      if (answer.status == 0) {
-        if (answer.tls_error) {
-          // Waiting will not make a certificate trusted: say so now.
-          result.reason = detail::tls_failure(url, answer.error, tls);
-          result.tls_failed = true;
-          result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-          if (log) *log << "servebench: " << base_url << ": " << result.reason << "\n";
-          return result;
-        }
-        why = answer.why;
-        break;
-      }
-      const auto kind = detail::classify_probe(answer.status);
-      if (kind == detail::ProbeAnswer::up) {
-        result.probe = probe;
-        break;
-      }
-      if (kind == detail::ProbeAnswer::starting) {
-        why = std::string(probe) + " answered " + std::to_string(answer.status) + " (starting)";
-        break;
-      }
-      unrouted += (unrouted.empty() ? "" : ", ") + std::string(probe) + " " + std::to_string(answer.status);
-    }
-    if (result.probe.empty() && why.empty()) result.probe = "HTTP (" + unrouted + ")";
-    result.waited_s = std::chrono::duration<double>(clock::now() - start).count();
-    if (!result.probe.empty()) {
-      result.ready = true;
-      if (log && logged)
-        *log << "servebench: " << base_url << " is ready after " << result.waited_s << " s (" << result.probe << ")\n";
-      return result;
-    }
-    result.reason = why;
-    const auto now = clock::now();
-    if (now - start >= deadline) {
-      if (log)
-        *log << "servebench: gave up waiting for " << base_url << " after " << result.waited_s << " s: " << why << "\n";
-      return result;
-    }
-    if (log && now >= next_log) {
-      *log << "servebench: waiting for " << base_url << " (" << why << "); " << static_cast<long>(result.waited_s)
-           << " s of " << deadline.count() / 1000 << " s\n";
-      logged = true;
-      next_log = now + std::chrono::seconds(10);
-    }
-    const auto resume = now + std::min<clock::duration>(backoff, deadline - (now - start));
-    while (clock::now() < resume && !interrupt_requested())
-      std::this_thread::sleep_for(std::min<clock::duration>(std::chrono::milliseconds(10), resume - clock::now()));
-    if (interrupted()) return result;
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-  }
-}
-
-}  // namespace servebench
-// ---- end servebench/ready.hpp ----
-// ---- begin servebench/record_stream.hpp ----
-// servebench — records that stream away as they complete, for runs too long to keep every record (ten million short
-// requests): a running summary whose memory does not grow with the run (counts, sums, min, max, mean and spread
-// exact; percentiles from LogHistogram within its relative accuracy), and a JSONL file of every record, written as
-// they end and read back with read_records_jsonl. The schedulers use both through RunOptions::keep_records(false)
-// and RunOptions::stream_records_to(path).
-
-#include <algorithm>
-#include <cerrno>
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <fstream>
-#include <optional>
-#include <stdexcept>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-
-namespace servebench {
-
-// Mean and sample standard deviation kept exactly as values arrive (Welford's update), in constant memory.
-struct RunningMoments {
-  std::uint64_t count = 0;
-  double mean = 0, m2 = 0;
-
-  void add(double value) noexcept {
-    ++count;
-    const double delta = value - mean;
-    mean += delta / static_cast<double>(count);
-    m2 += delta * (value - mean);
-  }
-  double stddev() const noexcept { return count > 1 ? std::sqrt(m2 / static_cast<double>(count - 1)) : 0.0; }
-};
-
-// The relative accuracy of the percentiles of a RunningSummary.
-inline constexpr double running_summary_accuracy = 0.01;
-
-// A level's LevelSummary built one record at a time. Everything but the percentiles and peak_in_flight equals
-// summarize() on the same records; each percentile is within running_summary_accuracy of the sample at rank
-// floor(p / 100 * (n - 1)) (summarize's linear value lies between that sample and the next). peak_in_flight cannot
-// be known from completions alone: whoever ran the requests sets it (the schedulers count requests in flight).
-class RunningSummary {
- public:
-  explicit RunningSummary(SummarizeOptions options = {}) : options_(std::move(options)) {}
-
-  void add(const RequestRecord& r) {
-    if (r.warmup) return;
-    if (s_.target.empty()) s_.target = r.target;
-    ++s_.sent;
-    if (r.t_connect) ++s_.connects;
-    if (r.t_send > 0) {
-      const Nanos end = std::max(r.t_end, r.t_send);
-      first_send_ = any_sent_ ? std::min(first_send_, r.t_send) : r.t_send;
-      last_end_ = any_sent_ ? std::max(last_end_, end) : end;
-      any_sent_ = true;
-      busy_ += end - r.t_send;
-    }
-    if (r.interrupted()) {
-      ++s_.interrupted;
-      return;
-    }
-    if (!r.ok()) {
-      ++s_.failed;
-      ++s_.failed_by_kind[to_string(r.error_kind)];
-      return;
-    }
-    ++s_.successful;
-    s_.total_output_tokens += r.n_out;
-    latency_.add(r.latency_s());
-    latency_from_sched_.add(r.latency_from_sched_s());
-    client_queue_.add(r.client_queue_s());
-    if (r.streamed) {
-      ttft_.add(r.ttft_s());
-      if (auto t = r.ttfa_s()) ttfa_.add(*t);
-      if (auto t = r.tpot_s()) tpot_.add(*t);
-      for (std::size_t i = 1; i < r.event_times.size(); ++i) itl_.add(ns_to_s(r.event_times[i] - r.event_times[i - 1]));
-    }
-    if (options_.slo.met_by(r)) ++good_;
-  }
-
-  // The summary so far; peak_in_flight as given.
-  LevelSummary summary(std::size_t peak_in_flight = 0) const {
-    LevelSummary s = s_;
-    s.peak_in_flight = peak_in_flight;
-    s.wall_s = any_sent_ ? ns_to_s(last_end_ - first_send_) : 0.0;
-    if (s.wall_s > 0) {
-      s.mean_in_flight = ns_to_s(busy_) / s.wall_s;
-      s.throughput_req_per_sec = static_cast<double>(s.successful) / s.wall_s;
-      s.output_tokens_per_sec = static_cast<double>(s.total_output_tokens) / s.wall_s;
-      if (options_.slo.any()) s.goodput_req_per_sec = static_cast<double>(good_) / s.wall_s;
-    } else if (options_.slo.any()) {
-      s.goodput_req_per_sec = 0.0;
-    }
-    s.latency = latency_.summary(options_.method);
-    s.latency_from_sched = latency_from_sched_.summary(options_.method);
-    s.client_queue = client_queue_.summary(options_.method);
-    s.ttft = ttft_.summary(options_.method);
-    s.ttfa = ttfa_.summary(options_.method);
-    s.tpot = tpot_.summary(options_.method);
-    s.itl = itl_.summary(options_.method);
-    return s;
-  }
-
- private:
-  struct Metric {
-    LogHistogram histogram{running_summary_accuracy};
-    RunningMoments moments;
-    void add(double value) {
-      histogram.add(value);
-      moments.add(value);
-    }
-    std::optional<Summary> summary(PercentileMethod method) const {
-      if (histogram.count() == 0) return std::nullopt;
-      Summary s = summarize_histogram(histogram, moments.stddev(), method);
-      s.mean = moments.mean;  // Welford's mean: exact where the histogram's sum / count can round
-      return s;
-    }
-  };
-
-  SummarizeOptions options_;
-  LevelSummary s_;
-  Nanos first_send_ = 0, last_end_ = 0, busy_ = 0;
-  bool any_sent_ = false;
-  std::size_t good_ = 0;
-  Metric latency_, latency_from_sched_, client_queue_, ttft_, tpot_, itl_, ttfa_;
-};
-
-// Writes records to a JSONL file (one JSON object a line, RequestRecord's fields) as they come. The lines go to
-// PATH.partial and the file is renamed to PATH by close(), so PATH exists only complete; a run that dies leaves
-// PATH.partial with every record written until then.
-class JsonlRecordWriter {
- public:
-  explicit JsonlRecordWriter(std::string path) : path_(std::move(path)) {
-    if (path_.empty()) throw std::invalid_argument("servebench: stream_records_to needs a file path");
-    detail::make_parent_directories(path_);
-    out_.open(partial_path(), std::ios::binary | std::ios::trunc);
-    if (!out_)
-      throw std::runtime_error("servebench: cannot write the records file " + partial_path() + ": " +
-                               detail::errno_text(errno) + "; is the directory writable?");
-  }
-  JsonlRecordWriter(const JsonlRecordWriter&) = delete;
-  JsonlRecordWriter& operator=(const JsonlRecordWriter&) = delete;
-
-  void write(const RequestRecord& record) {
-    out_ << nlohmann::json(record).dump() << '\n';
-    ++written_;
-  }
-  // Flushes, checks, and moves PATH.partial to PATH. Throws when a write failed (disk full).
-  void close() {
-    if (closed_) return;
-    closed_ = true;
-    out_.flush();
-    const bool good = out_.good();
-    out_.close();
-    if (!good)
-      throw std::runtime_error("servebench: writing the records file " + partial_path() +
-                               " failed (disk full?); the records written so far are in it");
-    if (std::rename(partial_path().c_str(), path_.c_str()) != 0)
-      throw std::runtime_error("servebench: cannot rename " + partial_path() + " to " + path_ + ": " +
-                               detail::errno_text(errno));
-  }
-  std::uint64_t written() const noexcept { return written_; }
-  const std::string& path() const noexcept { return path_; }
-  std::string partial_path() const { return path_ + ".partial"; }
-
- private:
-  std::string path_;
-  std::ofstream out_;
-  std::uint64_t written_ = 0;
-  bool closed_ = false;
-};
-
-// Every record of a JSONL records file (JsonlRecordWriter, RunOptions::stream_records_to), in file order. A line
-// that is not a record is an error naming the file and the line.
-inline std::vector<RequestRecord> read_records_jsonl(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("servebench: cannot read the records file " + path + ": " + detail::errno_text(errno));
-  std::vector<RequestRecord> records;
-  std::size_t line_number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_number;
-    if (line.empty()) continue;
-    try {
-      records.push_back(nlohmann::json::parse(line).get<RequestRecord>());
-    } catch (const std::exception& e) {
-      throw std::runtime_error("servebench: " + path + " line " + std::to_string(line_number) +
-                               " is not a record: " + e.what());
-    }
-  }
-  return records;
-}
-
-}  // namespace servebench
-// ---- end servebench/record_stream.hpp ----
-// ---- begin servebench/scheduler.hpp ----
-// servebench — the scheduler: turns single requests into experiments (its parts are in scheduler/).
-//
-//   * Closed loop (run_closed_loop): exactly N requests in flight until a request count or a duration is reached —
-//     the lab's concurrency experiment. Each of the N workers owns one sender (one connection, kept alive).
-//   * Open loop (run_open_loop): arrivals at a rate, constant / Poisson / gamma with a burstiness factor, computed up
-//     front from a seed so a run repeats exactly. A request keeps its arrival time as `t_sched`, so a late send shows
-//     up in `client_queue` and `latency_from_sched` instead of hiding (coordinated omission).
-//   * Sweep (run_sweep): a list of concurrency levels or rates against one or more targets, one after another (as the
-//     lab does) or interleaved level by level (so machine noise hits every target alike).
-//   * Warm-up requests are sent and kept out of the statistics; a level timeout abandons what is still in flight as
-//     `deadline_exceeded`; Ctrl-C / SIGTERM stop sending, give in-flight requests a grace period, and return every
-//     record gathered so far, marked interrupted. A second Ctrl-C exits at once.
-//
-// Every loop returns a LevelResult (result.hpp): the target, the settings it ran with, the summary, every record and
-// how the run went; write_artifact() stores it whole.
-//
-//   auto target = servebench::make_target<servebench::api::openai_completions>(
-//       servebench::DriverOptions().label("vllm").base_url("http://127.0.0.1:8000").model("my-model"));
-//   auto result = servebench::run_closed_loop(servebench::ClosedLoop().concurrency(10).requests(100).warmup(2),
-//                                             servebench::template_prompts("Question {i}?", 50), target);
-
-// ---- begin servebench/scheduler/arrivals.hpp ----
-// servebench — open-loop arrival processes (constant, Poisson, gamma), sampled from a seed with arithmetic written
-// out here so that a seed repeats a schedule on every platform.
-
-#include <cmath>
-#include <cstdint>
-#include <optional>
-#include <stdexcept>
-#include <vector>
-
 
 namespace servebench {
 
@@ -8293,850 +7522,4 @@ SweepResult run_sweep(const Sweep& sweep, const Workload& workload, const std::v
 }  // namespace servebench
 // ---- end servebench/scheduler/sweep.hpp ----
 // ---- end servebench/scheduler.hpp ----
-// ---- begin servebench/workload/datasets.hpp ----
-// servebench — data sets: ShareGPT JSON (the file vLLM's benchmark reads) and JSONL, sampled with a seed to the
-// size a run needs. A data set never wraps: a run that asks for more requests than it holds fails with a message
-// naming both counts, unless it is sampled with replacement (DatasetSampling::with_replacement). A malformed file
-// fails while loading, before anything is sent, with one line naming the file, the line (or entry) and the field.
-//
-//   auto chats = servebench::sharegpt_prompts("ShareGPT_V3_unfiltered_cleaned_split.json", {200, false, 1});
-//   auto file  = servebench::jsonl_dataset("prompts.jsonl", {0, false, 0});   // every line, in order
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <fstream>
-#include <iterator>
-#include <optional>
-#include <sstream>
-#include <string>
-#include <type_traits>
-#include <utility>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-
-namespace servebench {
-
-// How a run takes its prompts from a data set.
-struct DatasetSampling {
-  std::uint64_t requests = 0;             // 0: every entry, in file order
-  bool with_replacement = false;          // may repeat entries (and so feed more requests than the file holds)
-  std::uint64_t seed = 0;                 // which entries, in which order (a seeded shuffle, or seeded draws)
-  std::optional<int> output_tokens = {};  // every max_tokens set to this (--output-tokens) instead of the file's
-};
-
-namespace detail {
-
-// 1-based line of byte `offset` in `text`.
-inline std::size_t line_of(const std::string& text, std::size_t offset) {
-  std::size_t line = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) line += text[i] == '\n';
-  return line;
-}
-
-}  // namespace detail
-
-// `entries` sampled as `sampling` says, into a data set named `name` (a workload that does not cycle). Without
-// replacement: a seeded Fisher-Yates shuffle (identity order when requests is 0), the first `requests`.
-inline Workload sample_dataset(std::vector<Prompt> entries, const std::string& name, const DatasetSampling& sampling) {
-  if (entries.empty()) throw WorkloadError(name + ": no prompts");
-  if (sampling.output_tokens) {
-    detail::check_max_tokens(*sampling.output_tokens, "sample_dataset");
-    for (auto& p : entries) p.max_tokens = *sampling.output_tokens;
-  }
-  const auto size = static_cast<std::uint64_t>(entries.size());
-  if (sampling.requests == 0) return fixed_prompts(std::move(entries), name, /*cycles=*/false);
-  std::uint64_t state = sampling.seed ^ 0x5A3D1E5ULL;
-  std::vector<Prompt> chosen;
-  chosen.reserve(static_cast<std::size_t>(sampling.requests));
-  if (sampling.with_replacement) {
-    for (std::uint64_t i = 0; i < sampling.requests; ++i)
-      chosen.push_back(entries[static_cast<std::size_t>(detail::splitmix64(state) % size)]);
-  } else {
-    if (sampling.requests > size)
-      throw WorkloadError(name + ": the data set holds " + std::to_string(size) + " prompts but " +
-                          std::to_string(sampling.requests) +
-                          " requests were asked for; ask for fewer, or sample with replacement "
-                          "(--sample-with-replacement)");
-    for (std::uint64_t i = size - 1; i > 0; --i)
-      std::swap(entries[static_cast<std::size_t>(i)],
-                entries[static_cast<std::size_t>(detail::splitmix64(state) % (i + 1))]);
-    entries.resize(static_cast<std::size_t>(sampling.requests));
-    chosen = std::move(entries);
-  }
-  return fixed_prompts(std::move(chosen), name, /*cycles=*/false);
-}
-
-// Parses ShareGPT JSON: a list of {"conversations": [{"from": "human", "value": ...}, {"from": "gpt", "value": ...},
-// ...]}. As vLLM's benchmark: the first turn is the prompt, the second the reply, whose length (words, one per
-// token, unless `count_tokens` gives the server's count) is the request's max_tokens; entries with fewer than two
-// turns are skipped. `source_name` names the file in error messages.
-template <class CountTokens = std::nullptr_t>
-std::vector<Prompt> parse_sharegpt(const std::string& text, const std::string& source_name,
-                                   CountTokens count_tokens = nullptr) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw WorkloadError(source_name + ":" + std::to_string(detail::line_of(text, e.byte ? e.byte - 1 : 0)) +
-                        ": not valid JSON (" + e.what() + ")");
-  } catch (const nlohmann::json::exception& e) {
-    throw WorkloadError(source_name + ": not valid JSON (" + e.what() + ")");
-  }
-  if (!j.is_array()) throw WorkloadError(source_name + ": expected a JSON list of {\"conversations\": [...]} entries");
-  std::vector<Prompt> prompts;
-  for (std::size_t i = 0; i < j.size(); ++i) {
-    const auto& entry = j[i];
-    auto fail = [&](const std::string& field, const std::string& why) {
-      throw WorkloadError(source_name + ": entry " + std::to_string(i) + ": field \"" + field + "\" " + why);
-    };
-    if (!entry.is_object()) fail("conversations", "is missing (the entry is not an object)");
-    const auto conversations = entry.find("conversations");
-    if (conversations == entry.end()) fail("conversations", "is missing");
-    if (!conversations->is_array()) fail("conversations", "must be a list of turns");
-    for (std::size_t t = 0; t < conversations->size() && t < 2; ++t) {
-      const auto& turn = (*conversations)[t];
-      const std::string at = "conversations[" + std::to_string(t) + "].value";
-      const auto value = turn.is_object() ? turn.find("value") : turn.end();
-      if (!turn.is_object() || value == turn.end()) fail(at, "is missing");
-      if (!value->is_string()) fail(at, "must be a string");
-    }
-    if (conversations->size() < 2) continue;
-    Prompt p;
-    p.text = (*conversations)[0]["value"].template get<std::string>();
-    const auto reply = (*conversations)[1]["value"].template get<std::string>();
-    std::int64_t reply_tokens = 0;
-    if constexpr (std::is_same<CountTokens, std::nullptr_t>::value) {
-      std::istringstream words(reply);
-      for (std::string w; words >> w;) ++reply_tokens;
-    } else {
-      reply_tokens = count_tokens(reply);
-    }
-    if (p.text.empty() || reply_tokens < 1) continue;  // as vLLM: nothing to send, or nothing to wait for
-    p.max_tokens = static_cast<int>(std::min<std::int64_t>(reply_tokens, 1'000'000));
-    prompts.push_back(std::move(p));
-  }
-  if (prompts.empty()) throw WorkloadError(source_name + ": no entry has a prompt and a reply");
-  return prompts;
-}
-
-inline std::string read_dataset_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw WorkloadError(path + ": cannot open");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw WorkloadError(path + ": read error");
-  return text;
-}
-
-// A ShareGPT file, sampled.
-template <class CountTokens = std::nullptr_t>
-Workload sharegpt_prompts(const std::string& path, const DatasetSampling& sampling = {},
-                          CountTokens count_tokens = nullptr) {
-  return sample_dataset(parse_sharegpt(read_dataset_file(path), path, count_tokens), path, sampling);
-}
-
-// A JSONL file of {prompt | messages, max_tokens} (parse_jsonl_prompts), sampled.
-template <class = void>  // deferred: see serialize.hpp
-Workload jsonl_dataset(const std::string& path, const DatasetSampling& sampling = {}, int default_max_tokens = 100) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw WorkloadError(path + ": cannot open");
-  return sample_dataset(parse_jsonl_prompts(in, path, default_max_tokens), path, sampling);
-}
-
-}  // namespace servebench
-// ---- end servebench/workload/datasets.hpp ----
-// ---- begin servebench/workload/lengths.hpp ----
-// servebench — length distributions for prompts and replies: fixed, uniform with a range ratio (vLLM's
-// --random-range-ratio), normal and log-normal, clamped to [min, max]. A draw is a pure function of (seed, index),
-// built on splitmix64 and Box-Muller rather than <random>'s distributions (whose output differs between standard
-// libraries), so the same seed gives the same lengths on every run and every platform.
-//
-//   auto in  = servebench::LengthDistribution::uniform(512, 0.5);        // integers in [256, 768]
-//   auto out = servebench::LengthDistribution::lognormal(128, 64, 1, 1024);
-//   std::int64_t n = in.draw(/*seed=*/1, /*index=*/42);
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <stdexcept>
-#include <string>
-#include <utility>
-
-
-namespace servebench {
-
-enum class LengthShape { fixed, uniform, normal, lognormal };
-
-template <>
-struct EnumNames<LengthShape> {
-  static constexpr const char* what = "length distribution";
-  static constexpr std::pair<LengthShape, const char*> entries[] = {{LengthShape::fixed, "fixed"},
-                                                                    {LengthShape::uniform, "uniform"},
-                                                                    {LengthShape::normal, "normal"},
-                                                                    {LengthShape::lognormal, "lognormal"}};
-};
-SERVEBENCH_ENUM_JSON(LengthShape)
-
-namespace detail {
-
-// Two independent uniform doubles in (0, 1] from the stream of (seed, index, salt).
-inline std::pair<double, double> uniform_pair(std::uint64_t seed, std::uint64_t index, std::uint64_t salt) noexcept {
-  std::uint64_t state = seed ^ (salt * 0x9E3779B97F4A7C15ULL);
-  state = splitmix64(state) ^ (index * 0xD1B54A32D192ED03ULL);
-  const std::uint64_t a = splitmix64(state), b = splitmix64(state);
-  constexpr double scale = 1.0 / 9007199254740992.0;  // 2^-53
-  return {(static_cast<double>(a >> 11) + 1.0) * scale, (static_cast<double>(b >> 11) + 1.0) * scale};
-}
-
-}  // namespace detail
-
-// Lengths in tokens. `mean` is the fixed length, the centre of the uniform range, or the mean of the (unclamped)
-// normal or log-normal; `stddev` their standard deviation (of the lengths themselves for the log-normal).
-struct LengthDistribution {
-  LengthShape shape = LengthShape::fixed;
-  double mean = 128;
-  double range_ratio = 0;  // uniform: integers in [floor(mean * (1 - r)), ceil(mean * (1 + r))], 0 <= r < 1
-  double stddev = 0;       // normal, lognormal
-  std::int64_t min = 1;    // every draw is clamped to [min, max]
-  std::int64_t max = std::numeric_limits<std::int32_t>::max();
-
-  static LengthDistribution fixed(std::int64_t n) {
-    LengthDistribution d;
-    d.mean = static_cast<double>(n);
-    d.min = std::min<std::int64_t>(1, n);
-    d.validate();
-    return d;
-  }
-  static LengthDistribution uniform(double mean, double range_ratio) {
-    LengthDistribution d;
-    d.shape = LengthShape::uniform;
-    d.mean = mean;
-    d.range_ratio = range_ratio;
-    d.validate();
-    return d;
-  }
-  static LengthDistribution normal(double mean, double stddev, std::int64_t min = 1,
-                                   std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
-    return spread(LengthShape::normal, mean, stddev, min, max);
-  }
-  static LengthDistribution lognormal(double mean, double stddev, std::int64_t min = 1,
-                                      std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
-    return spread(LengthShape::lognormal, mean, stddev, min, max);
-  }
-
-  // Throws std::invalid_argument naming the parameter that is out of range.
-  void validate() const {
-    auto fail = [](const std::string& why) { throw std::invalid_argument("servebench::LengthDistribution: " + why); };
-    if (!(mean >= 1) || !std::isfinite(mean)) fail("the mean length must be >= 1");
-    if (!(range_ratio >= 0 && range_ratio < 1)) fail("the range ratio must be in [0, 1)");
-    if (!(stddev >= 0) || !std::isfinite(stddev)) fail("the standard deviation must be >= 0");
-    if (min < 0 || max < min) fail("the bounds must satisfy 0 <= min <= max");
-  }
-
-  // The smallest and largest length a uniform draw gives (vLLM's bounds).
-  std::pair<std::int64_t, std::int64_t> uniform_bounds() const {
-    return {static_cast<std::int64_t>(std::floor(mean * (1 - range_ratio))),
-            static_cast<std::int64_t>(std::ceil(mean * (1 + range_ratio)))};
-  }
-
-  // The length of draw `index` of stream `seed`; `salt` separates streams that share a seed (input from output).
-  std::int64_t draw(std::uint64_t seed, std::uint64_t index, std::uint64_t salt = 0) const {
-    const auto [u1, u2] = detail::uniform_pair(seed, index, salt);
-    double x = mean;
-    switch (shape) {
-      case LengthShape::fixed: break;
-      case LengthShape::uniform: {
-        const auto [low, high] = uniform_bounds();
-        const auto span = static_cast<double>(high - low + 1);
-        x = static_cast<double>(low) + std::min(std::floor((1.0 - u1) * span), span - 1);
-        break;
-      }
-      case LengthShape::normal: x = mean + stddev * standard_normal(u1, u2); break;
-      case LengthShape::lognormal: {
-        const double sigma2 = std::log1p((stddev * stddev) / (mean * mean));
-        x = std::exp(std::log(mean) - sigma2 / 2 + std::sqrt(sigma2) * standard_normal(u1, u2));
-        break;
-      }
-    }
-    const double clamped = std::min(std::max(std::round(x), static_cast<double>(min)), static_cast<double>(max));
-    return static_cast<std::int64_t>(clamped);
-  }
-
- private:
-  static double standard_normal(double u1, double u2) {  // Box-Muller, u1 in (0, 1]
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-  static LengthDistribution spread(LengthShape shape, double mean, double stddev, std::int64_t min, std::int64_t max) {
-    LengthDistribution d;
-    d.shape = shape;
-    d.mean = mean;
-    d.stddev = stddev;
-    d.min = min;
-    d.max = max;
-    d.validate();
-    return d;
-  }
-};
-
-template <class = void>  // see "deferred" in serialize.hpp
-auto json_fields(const LengthDistribution*) {
-  using D = LengthDistribution;
-  return std::make_tuple(required("shape", &D::shape), required("mean", &D::mean),
-                         field("range_ratio", &D::range_ratio), field("stddev", &D::stddev), field("min", &D::min),
-                         field("max", &D::max));
-}
-
-}  // namespace servebench
-// ---- end servebench/workload/lengths.hpp ----
-// ---- begin servebench/workload/multiturn.hpp ----
-// servebench — multi-turn conversations: `sessions` chats of `turns` turns, request s * turns + t carrying the whole
-// history up to turn t (the user's turns and the assistant's earlier replies) as chat messages, so every turn's
-// prompt grows and begins with the previous one's (what a prefix cache reuses). The assistant's earlier replies are
-// synthetic text of the requested output length, so the workload stays a pure function of (seed, index); the
-// replies the server actually gave are not fed back. Run it with ClosedLoop::sessions(turns, think_time), so that
-// each worker sends one session's turns in order and concurrency means concurrent sessions; ttft_by_turn() gives
-// the per-turn TTFT.
-//
-//   auto chats = servebench::multiturn_prompts(8, 4, 64, 32, /*seed=*/1);
-//   run_closed_loop(ClosedLoop().concurrency(4).requests(32).sessions(4, 500ms), chats, chat_target);
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
-
-// ---- begin servebench/workload/tokenizer.hpp ----
-// servebench — prompts of an exact length in tokens, as the server under test counts them, without a tokenizer on
-// the client: the server's own POST /tokenize (vLLM, SGLang, llama.cpp, servebench::sim) is asked, and each prompt
-// is grown or trimmed and counted again until it has exactly the requested tokens, as vLLM's benchmark aligns its
-// prompts to the server's tokenizer. Every prompt is built before the run (nothing is tokenized while it runs) and
-// carries the count in Prompt::input_tokens, which the scheduler copies into each record as n_in_expected so that
-// the summary compares it with the usage.prompt_tokens the server reports (LevelSummary::input_length_mismatches).
-// A server without a tokenizer endpoint gets the word approximation (one word per token), marked approximate.
-//
-//   servebench::ServerTokenizer tokenizer(options);                  // the target's DriverOptions
-//   auto built = servebench::exact_length_prompts(tokenizer, 200, LengthDistribution::uniform(512, 0.5),
-//                                                 LengthDistribution::fixed(128), /*seed=*/1);
-//   built.workload; built.exact; built.note;
-
-#include <algorithm>
-#include <chrono>
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <stdexcept>
-#include <string>
-#include <tuple>
-#include <utility>
-#include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
-
-
-namespace servebench {
-
-// The tokenizer endpoints of one server. Not thread-safe (one HTTP client); build prompts before the run.
-class ServerTokenizer {
- public:
-  // `chat`: count as the chat endpoint will, the chat template's tokens included ({"messages": [...]}).
-  explicit ServerTokenizer(const DriverOptions& options, bool chat = false)
-      : url_(detail::parse_base_url(options.base_url())), model_(options.model()), chat_(chat),
-        client_(detail::make_client(url_, options.tls())) {
-    client_->set_connection_timeout(options.connect_timeout());
-    client_->set_read_timeout(std::chrono::seconds(30));
-    if (!options.api_key().empty()) client_->set_bearer_token_auth(options.api_key());
-  }
-
-  // Whether the server answers POST /tokenize with a token list; when not, why (for the artifact and the reader).
-  bool available(std::string* why = nullptr) {
-    if (!available_) {
-      std::string reason;
-      available_ = ask("/tokenize", tokenize_body("servebench"), reason).has_value();
-      reason_ = reason;
-    }
-    if (why) *why = reason_;
-    return *available_;
-  }
-
-  // The server's tokens for `text` (special tokens included, as its generation endpoints count them). Throws
-  // WorkloadError naming the server and its answer when it has no tokenizer or refuses.
-  std::vector<std::int64_t> tokenize(const std::string& text) {
-    std::string why;
-    auto body = ask("/tokenize", tokenize_body(text), why);
-    if (!body) throw WorkloadError(why);
-    const auto tokens = body->find("tokens");
-    if (tokens == body->end() || !tokens->is_array())
-      throw WorkloadError(where("/tokenize") + " answered without a \"tokens\" list");
-    return tokens->get<std::vector<std::int64_t>>();
-  }
-
-  std::string detokenize(const std::vector<std::int64_t>& tokens) {
-    std::string why;
-    auto body = ask("/detokenize", {{"tokens", tokens}}, why);
-    if (!body) throw WorkloadError(why);
-    for (const char* key : {"prompt", "content", "text"}) {  // vLLM and SGLang, llama.cpp, others
-      const auto it = body->find(key);
-      if (it != body->end() && it->is_string()) return it->get<std::string>();
-    }
-    throw WorkloadError(where("/detokenize") + " answered without the text (\"prompt\" or \"content\")");
-  }
-
-  bool chat() const noexcept { return chat_; }
-  std::string base_url() const { return url_.scheme + "://" + url_.host + ":" + std::to_string(url_.port); }
-
- private:
-  nlohmann::json tokenize_body(const std::string& text) const {
-    nlohmann::json body;
-    if (chat_) {
-      body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", text}}});
-      body["add_generation_prompt"] = true;
-    } else {
-      body["prompt"] = text;       // vLLM, SGLang
-      body["content"] = text;      // llama.cpp
-      body["add_special"] = true;  // llama.cpp: count the BOS its /completion adds (vLLM's default already does)
-    }
-    if (!model_.empty()) body["model"] = model_;
-    return body;
-  }
-
-  std::string where(const char* path) const { return "the tokenizer at " + base_url() + url_.prefix + path; }
-
-  std::optional<nlohmann::json> ask(const char* path, const nlohmann::json& body, std::string& why) {
-    const auto res = client_->Post((url_.prefix + path).c_str(), body.dump(), "application/json");
-    if (!res) {
-      why = where(path) + " cannot be reached (cpp-httplib error " + std::to_string(static_cast<int>(res.error())) +
-            ")";
-      return std::nullopt;
-    }
-    if (res->status != 200) {
-      why = where(path) + " answered HTTP " + std::to_string(res->status) +
-            (res->status == 404 ? " (the server has no tokenizer endpoint)" : "") + ": " +
-            detail::first_bytes(res->body, 160);
-      return std::nullopt;
-    }
-    auto j = nlohmann::json::parse(res->body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      why = where(path) + " answered with something that is not a JSON object: " + detail::first_bytes(res->body, 160);
-      return std::nullopt;
-    }
-    return j;
-  }
-
-  detail::BaseUrl url_;
-  std::string model_;
-  bool chat_;
-  std::unique_ptr<httplib::Client> client_;
-  std::optional<bool> available_;
-  std::string reason_;
-};
-
-namespace detail {
-
-// `words` synthetic words of stream (seed, index).
-inline std::vector<std::string> synthetic_words(std::size_t words, std::uint64_t seed, std::uint64_t index) {
-  std::uint64_t state = seed;
-  state = splitmix64(state) ^ (index * 0xD1B54A32D192ED03ULL);
-  std::vector<std::string> out;
-  out.reserve(words);
-  for (std::size_t w = 0; w < words; ++w)
-    out.emplace_back(synthetic_vocabulary[splitmix64(state) % synthetic_vocabulary.size()]);
-  return out;
-}
-
-inline std::string join_words(const std::vector<std::string>& words, std::size_t count) {
-  std::string text;
-  for (std::size_t i = 0; i < count && i < words.size(); ++i) {
-    if (i) text += ' ';
-    text += words[i];
-  }
-  return text;
-}
-
-inline std::string words_text(std::size_t words, std::uint64_t seed, std::uint64_t index) {
-  return join_words(synthetic_words(words, seed, index), words);
-}
-
-}  // namespace detail
-
-// Text of exactly `tokens` tokens as `tokenizer`'s server counts it: `lead` (a shared prefix; may be empty) and then
-// the synthetic words of (seed, index). The detokenized first `tokens` tokens when they count back to the same
-// number and keep `lead` (one request each way), else the longest prefix of whole words not over the count (a
-// binary search), completed with a cut word or short words. Throws WorkloadError when no text of that count is
-// found (the server's tokenizer then cannot make it from words, or `lead` alone is longer).
-template <class = void>  // deferred: see serialize.hpp
-std::string exact_length_text(ServerTokenizer& tokenizer, std::int64_t tokens, std::uint64_t seed, std::uint64_t index,
-                              const std::string& lead = {}) {
-  if (tokens < 1) throw std::invalid_argument("servebench::exact_length_text: tokens must be >= 1");
-  auto count = [&](const std::string& text) { return static_cast<std::int64_t>(tokenizer.tokenize(text).size()); };
-  auto joined = [&](const std::string& head, const std::string& tail) {
-    return head.empty() ? tail : tail.empty() ? head : head + " " + tail;
-  };
-  std::vector<std::string> words;
-  auto compose = [&](std::size_t k) { return joined(lead, detail::join_words(words, k)); };
-  // Grow: enough words to reach the count.
-  std::size_t n_words = static_cast<std::size_t>(tokens) + 8;
-  std::vector<std::int64_t> ids;
-  for (int grow = 0;; ++grow) {
-    words = detail::synthetic_words(n_words, seed, index);
-    ids = tokenizer.tokenize(compose(words.size()));
-    if (static_cast<std::int64_t>(ids.size()) >= tokens) break;
-    if (grow == 8)
-      throw WorkloadError(tokenizer.base_url() + ": " + std::to_string(n_words) + " words count only " +
-                          std::to_string(ids.size()) + " tokens; cannot reach " + std::to_string(tokens));
-    n_words *= 2;
-  }
-  if (static_cast<std::int64_t>(ids.size()) == tokens) return compose(words.size());
-  // Trim: the first `tokens` tokens' text, when it counts back the same and keeps the lead.
-  {
-    const std::string guess = tokenizer.detokenize({ids.begin(), ids.begin() + tokens});
-    if (!guess.empty() && guess.rfind(lead, 0) == 0 && count(guess) == tokens) return guess;
-  }
-  // Otherwise the longest whole-word prefix with at most `tokens` tokens.
-  std::size_t lo = 0, hi = words.size();  // count(compose(lo)) <= tokens < count(compose(hi)), lo = 0 aside
-  while (hi - lo > 1) {
-    const std::size_t mid = lo + (hi - lo) / 2;
-    (count(compose(mid)) <= tokens ? lo : hi) = mid;
-  }
-  std::string text = compose(lo);
-  std::int64_t have = text.empty() ? 0 : count(text);
-  if (have == tokens) return text;
-  if (have > tokens)
-    throw WorkloadError(tokenizer.base_url() + ": the shared prefix alone has " + std::to_string(have) +
-                        " tokens, more than the " + std::to_string(tokens) + " asked for");
-  // Complete it: a cut of the next word, then short words, re-counted each time (bounded).
-  const std::string& next = words[lo];
-  for (std::size_t cut = 1; cut < next.size(); ++cut) {
-    const std::string candidate = joined(text, next.substr(0, cut));
-    const auto n = count(candidate);
-    if (n == tokens) return candidate;
-    if (n > tokens) break;
-  }
-  for (int attempt = 0; attempt < 64 && have < tokens; ++attempt) {
-    bool grew = false;
-    for (const char* word : {"a", "the", "of", "to", "in", "is", "I"}) {
-      const std::string candidate = joined(text, word);
-      const auto n = count(candidate);
-      if (n == tokens) return candidate;
-      if (n < tokens) {
-        text = candidate;
-        have = n;
-        grew = true;
-        break;
-      }
-    }
-    if (!grew) break;
-  }
-  throw WorkloadError(tokenizer.base_url() + ": no prompt of exactly " + std::to_string(tokens) +
-                      " tokens could be built from words (nearest below: " + std::to_string(have) + ")");
-}
-
-// What a built workload promises, for the artifact (RunMetadata::configuration["workload"]).
-struct BuiltWorkload {
-  Workload workload;
-  bool exact = false;  // every prompt has exactly its input_tokens as the server counts them
-  std::string note;    // for a person: which tokenizer counted, or why the lengths are approximate
-  nlohmann::json description = nlohmann::json::object();
-};
-
-namespace detail {
-
-// The data set of `prompts`, with the note on how their lengths were counted (`why`: why not exactly).
-inline BuiltWorkload built_workload(std::vector<Prompt> prompts, std::string name, bool exact,
-                                    const ServerTokenizer& tokenizer, const std::string& why) {
-  std::string note = exact ? "input lengths exact: counted by " + tokenizer.base_url() + "/tokenize"
-                           : "input lengths approximate (one word per token): " + why;
-  return {fixed_prompts(std::move(prompts), std::move(name), /*cycles=*/false), exact, std::move(note), {}};
-}
-
-}  // namespace detail
-
-// `count` prompts whose input lengths follow `input` exactly as the server counts them (its /tokenize), and whose
-// max_tokens follow `output`; seeded, and cached per (server, length, index) for the life of the process, so a
-// sweep over levels asks once. Without a tokenizer endpoint: `words` words per prompt, marked approximate.
-template <class = void>  // deferred: see serialize.hpp
-BuiltWorkload exact_length_prompts(ServerTokenizer& tokenizer, std::uint64_t count, const LengthDistribution& input,
-                                   const LengthDistribution& output, std::uint64_t seed = 0,
-                                   std::string name = "random") {
-  input.validate();
-  output.validate();
-  if (count == 0) throw WorkloadError("servebench::exact_length_prompts: no requests asked for");
-  static std::mutex cache_mutex;
-  static std::map<std::tuple<std::string, bool, std::int64_t, std::uint64_t, std::uint64_t>, std::string> cache;
-  std::string why;
-  const bool exact = tokenizer.available(&why);
-  std::vector<Prompt> prompts;
-  prompts.reserve(static_cast<std::size_t>(count));
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const std::int64_t n_in = input.draw(seed, i, 0x1A);
-    Prompt p;
-    p.max_tokens = static_cast<int>(std::max<std::int64_t>(1, output.draw(seed, i, 0x0B)));
-    if (exact) {
-      const auto key = std::make_tuple(tokenizer.base_url(), tokenizer.chat(), n_in, seed, i);
-      std::unique_lock<std::mutex> lock(cache_mutex);
-      auto it = cache.find(key);
-      if (it == cache.end()) {
-        lock.unlock();
-        std::string text = exact_length_text(tokenizer, n_in, seed, i);
-        lock.lock();
-        it = cache.emplace(key, std::move(text)).first;
-      }
-      p.text = it->second;
-      p.input_tokens = n_in;
-    } else {
-      p.text = detail::words_text(static_cast<std::size_t>(n_in), seed, i);
-    }
-    prompts.push_back(std::move(p));
-  }
-  BuiltWorkload built = detail::built_workload(std::move(prompts), std::move(name), exact, tokenizer, why);
-  built.description = {{"dataset", built.workload.name()},
-                       {"requests", count},
-                       {"input_tokens", input},
-                       {"output_tokens", output},
-                       {"seed", seed},
-                       {"input_lengths", exact ? "exact" : "approximate"},
-                       {"note", built.note}};
-  return built;
-}
-
-// Shared prefixes: `groups` groups of prompts, request i in group i % groups, each prompt the group's prefix of
-// `prefix_tokens` tokens followed by `suffix_tokens` of its own, `prefix_tokens + suffix_tokens` in all as the server
-// counts them (exactly, with a tokenizer endpoint; else in words, approximate). A batching engine with a prefix
-// cache prefills the prefix once per group; the server's cached_tokens (LevelSummary::prefix_hit_rate) shows it.
-template <class = void>  // deferred: see serialize.hpp
-BuiltWorkload shared_prefix_prompts(ServerTokenizer& tokenizer, std::uint64_t count, std::uint64_t groups,
-                                    std::int64_t prefix_tokens, std::int64_t suffix_tokens,
-                                    const LengthDistribution& output, std::uint64_t seed = 0) {
-  output.validate();
-  if (count == 0 || groups == 0 || prefix_tokens < 1 || suffix_tokens < 1)
-    throw WorkloadError("servebench::shared_prefix_prompts: requests, groups, prefix and suffix tokens must be >= 1");
-  std::string why;
-  const bool exact = tokenizer.available(&why);
-  std::vector<std::string> prefixes;
-  for (std::uint64_t g = 0; g < groups; ++g) {
-    const std::uint64_t group_seed = seed ^ (0x9F1C0000ULL + g);
-    prefixes.push_back(exact ? exact_length_text(tokenizer, prefix_tokens, group_seed, g)
-                             : detail::words_text(static_cast<std::size_t>(prefix_tokens), group_seed, g));
-  }
-  std::vector<Prompt> prompts;
-  for (std::uint64_t i = 0; i < count; ++i) {
-    Prompt p;
-    p.max_tokens = static_cast<int>(std::max<std::int64_t>(1, output.draw(seed, i, 0x0B)));
-    const std::string& prefix = prefixes[static_cast<std::size_t>(i % groups)];
-    if (exact) {
-      p.text = exact_length_text(tokenizer, prefix_tokens + suffix_tokens, seed, i, prefix);
-      p.input_tokens = prefix_tokens + suffix_tokens;
-    } else {
-      p.text = prefix + " " + detail::words_text(static_cast<std::size_t>(suffix_tokens), seed, i);
-    }
-    prompts.push_back(std::move(p));
-  }
-  BuiltWorkload built = detail::built_workload(std::move(prompts), "prefix", exact, tokenizer, why);
-  built.description = {{"dataset", "prefix"},
-                       {"requests", count},
-                       {"groups", groups},
-                       {"prefix_tokens", prefix_tokens},
-                       {"suffix_tokens", suffix_tokens},
-                       {"output_tokens", output},
-                       {"seed", seed},
-                       {"input_lengths", exact ? "exact" : "approximate"},
-                       {"note", built.note}};
-  return built;
-}
-
-}  // namespace servebench
-// ---- end servebench/workload/tokenizer.hpp ----
-
-namespace servebench {
-
-// User turns of `user_words` synthetic words, assistant replies of `reply_tokens` words and max_tokens; a data set
-// of sessions * turns requests.
-template <class = void>  // deferred: see serialize.hpp
-Workload multiturn_prompts(std::uint64_t sessions, std::uint64_t turns, std::size_t user_words, int reply_tokens,
-                           std::uint64_t seed = 0) {
-  if (sessions == 0 || turns == 0 || user_words == 0)
-    throw WorkloadError("servebench::multiturn_prompts: sessions, turns and words per turn must be >= 1");
-  detail::check_max_tokens(reply_tokens, "multiturn_prompts");
-  return Workload(
-      [turns, user_words, reply_tokens, seed](std::uint64_t i) {
-        const std::uint64_t session = i / turns, turn = i % turns;
-        Prompt p;
-        p.max_tokens = reply_tokens;
-        for (std::uint64_t t = 0; t <= turn; ++t) {
-          const std::uint64_t stream = session * turns + t;
-          p.messages.push_back({"user", detail::words_text(user_words, seed, stream)});
-          if (t < turn)
-            p.messages.push_back(
-                {"assistant", detail::words_text(static_cast<std::size_t>(reply_tokens), seed ^ 0xA5515ULL, stream)});
-        }
-        for (std::size_t m = 0; m < p.messages.size(); ++m) p.text += (m ? "\n" : "") + p.messages[m].content;
-        return p;
-      },
-      sessions * turns, "multiturn", /*cycles=*/false);
-}
-
-// TTFT of the successful streamed records by turn (record index % turns); an empty entry for a turn without any.
-template <class Records = std::vector<RequestRecord>>
-std::vector<std::optional<Summary>> ttft_by_turn(const Records& records, std::uint64_t turns,
-                                                 PercentileMethod method = PercentileMethod::linear) {
-  std::vector<std::vector<double>> by_turn(static_cast<std::size_t>(turns));
-  for (const auto& r : records)
-    if (!r.warmup && r.ok() && r.streamed) by_turn[static_cast<std::size_t>(r.index % turns)].push_back(r.ttft_s());
-  std::vector<std::optional<Summary>> out;
-  for (auto& v : by_turn) {
-    if (v.empty())
-      out.emplace_back();
-    else
-      out.emplace_back(summarize_samples(std::move(v), method));
-  }
-  return out;
-}
-
-}  // namespace servebench
-// ---- end servebench/workload/multiturn.hpp ----
-// ---- begin servebench/workload/trace.hpp ----
-// servebench — trace replay: a JSONL file of arrivals with their lengths, in the Mooncake trace format
-// ({"timestamp": ms, "input_length": tokens, "output_length": tokens, "hash_ids": [block ids]}), becomes the arrival
-// schedule of an open loop (OpenLoop::schedule) and the prompts sent at those times: exact input lengths where the
-// server has a tokenizer endpoint, and prompts whose hash_ids agree sharing the text of those blocks (Mooncake's
-// blocks are 512 tokens), so a prefix cache sees the reuse the trace recorded.
-//
-//   auto trace = servebench::read_trace("mooncake_trace.jsonl");
-//   auto built = servebench::trace_prompts(tokenizer, trace);
-//   run_open_loop(OpenLoop().schedule(trace.offsets), built.workload, target);
-
-#include <algorithm>
-#include <cstdint>
-#include <fstream>
-#include <istream>
-#include <map>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-
-namespace servebench {
-
-struct TraceEntry {
-  Nanos offset = 0;  // after the first entry's timestamp
-  std::int64_t input_length = 0;
-  std::int64_t output_length = 0;
-  std::vector<std::int64_t> hash_ids;
-};
-
-struct Trace {
-  std::vector<TraceEntry> entries;  // in file order, non-decreasing offsets
-  std::vector<Nanos> offsets;       // the same, for OpenLoop::schedule
-  std::int64_t block_tokens = 512;  // the tokens one hash id stands for
-};
-
-// Parses a trace; one WorkloadError line naming the source, the line and the field for anything malformed.
-template <class = void>  // deferred: see serialize.hpp
-Trace parse_trace(std::istream& in, const std::string& source_name) {
-  Trace trace;
-  std::string line;
-  std::size_t line_number = 0;
-  double first_ms = 0;
-  auto fail = [&](const std::string& why) {
-    throw WorkloadError(source_name + ":" + std::to_string(line_number) + ": " + why);
-  };
-  auto length = [&](const nlohmann::json& j, const char* key) {
-    const auto it = j.find(key);
-    if (it == j.end()) fail(std::string("missing field \"") + key + "\"");
-    if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 10'000'000)
-      fail(std::string("field \"") + key + "\" must be a positive integer");
-    return it->get<std::int64_t>();
-  };
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) fail("not valid JSON");
-    if (!j.is_object()) fail("expected a JSON object {\"timestamp\", \"input_length\", \"output_length\"}");
-    const auto ts = j.find("timestamp");
-    if (ts == j.end()) fail("missing field \"timestamp\"");
-    if (!ts->is_number() || !(ts->get<double>() >= 0)) fail("field \"timestamp\" must be a number of ms >= 0");
-    TraceEntry e;
-    const double ms = ts->get<double>();
-    if (trace.entries.empty()) first_ms = ms;
-    e.offset = static_cast<Nanos>((ms - first_ms) * 1e6);
-    if (!trace.entries.empty() && e.offset < trace.entries.back().offset)
-      fail("field \"timestamp\" goes back in time (the trace must be in arrival order)");
-    e.input_length = length(j, "input_length");
-    e.output_length = length(j, "output_length");
-    if (const auto ids = j.find("hash_ids"); ids != j.end()) {
-      if (!ids->is_array() ||
-          !std::all_of(ids->begin(), ids->end(), [](const nlohmann::json& x) { return x.is_number_integer(); }))
-        fail("field \"hash_ids\" must be a list of integers");
-      e.hash_ids = ids->get<std::vector<std::int64_t>>();
-    }
-    trace.offsets.push_back(e.offset);
-    trace.entries.push_back(std::move(e));
-  }
-  if (in.bad()) throw WorkloadError(source_name + ": read error");
-  if (trace.entries.empty()) throw WorkloadError(source_name + ": no arrivals");
-  return trace;
-}
-
-template <class = void>  // deferred: see serialize.hpp
-Trace read_trace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw WorkloadError(path + ": cannot open");
-  return parse_trace(in, path);
-}
-
-// The prompts of a trace, one per entry, in order: input_length tokens as the server counts them (approximate,
-// one word per token, without a tokenizer endpoint), max_tokens = output_length. Entries whose leading hash_ids
-// agree share the text of those whole blocks.
-template <class = void>  // deferred: see serialize.hpp
-BuiltWorkload trace_prompts(ServerTokenizer& tokenizer, const Trace& trace, std::uint64_t seed = 0) {
-  std::string why;
-  const bool exact = tokenizer.available(&why);
-  std::map<std::int64_t, std::string> blocks;  // hash id -> the text of its block
-  std::vector<Prompt> prompts;
-  for (std::size_t i = 0; i < trace.entries.size(); ++i) {
-    const auto& e = trace.entries[i];
-    Prompt p;
-    p.max_tokens = static_cast<int>(e.output_length);
-    std::string lead;
-    const auto whole = std::min<std::size_t>(e.hash_ids.size(),
-                                             static_cast<std::size_t>((e.input_length - 1) / trace.block_tokens));
-    for (std::size_t b = 0; b < whole; ++b) {
-      auto it = blocks.find(e.hash_ids[b]);
-      if (it == blocks.end()) {
-        const auto block_seed = seed ^ static_cast<std::uint64_t>(e.hash_ids[b]) * 0x9E3779B97F4A7C15ULL;
-        std::string text = exact ? exact_length_text(tokenizer, trace.block_tokens, block_seed, 0)
-                                 : detail::words_text(static_cast<std::size_t>(trace.block_tokens), block_seed, 0);
-        it = blocks.emplace(e.hash_ids[b], std::move(text)).first;
-      }
-      lead += (lead.empty() ? "" : " ") + it->second;
-    }
-    if (exact) {
-      p.text = exact_length_text(tokenizer, e.input_length, seed, i, lead);
-      p.input_tokens = e.input_length;
-    } else {
-      const auto rest = e.input_length - static_cast<std::int64_t>(whole) * trace.block_tokens;
-      p.text = lead + (lead.empty() ? "" : " ") + detail::words_text(static_cast<std::size_t>(rest), seed, i);
-    }
-    prompts.push_back(std::move(p));
-  }
-  BuiltWorkload built = detail::built_workload(std::move(prompts), "trace", exact, tokenizer, why);
-  built.description = {{"dataset", "trace"},
-                       {"requests", trace.entries.size()},
-                       {"duration_s", ns_to_s(trace.offsets.back())},
-                       {"input_lengths", exact ? "exact" : "approximate"},
-                       {"note", built.note}};
-  return built;
-}
-
-}  // namespace servebench
-// ---- end servebench/workload/trace.hpp ----
 // ---- end servebench.hpp ----

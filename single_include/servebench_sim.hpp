@@ -1,8 +1,9 @@
 // servebench 0.1.0 -- single-header edition of the simulated servers.
 //
 // GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench/sim.hpp and the headers it
-// includes; edit those and run `python3 tools/amalgamate.py`. It includes "servebench.hpp", the core's single
-// header, in place of the core headers: keep the two files in one directory. Dependencies stay external:
+// includes; edit those and run `python3 tools/amalgamate.py`. In place of the headers of other parts it
+// includes "servebench.hpp", "servebench_metrics.hpp": keep the files in one directory.
+// Dependencies stay external:
 //   g++ -std=c++17 -I single_include app.cpp $(pkg-config --cflags --libs cpp-httplib nlohmann_json) -pthread
 //
 // Contents, in order:
@@ -1463,6 +1464,7 @@ inline ServerOptions preset(const std::string& name) {
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "servebench_metrics.hpp"  // servebench/metrics/prometheus.hpp and the rest of servebench_metrics.hpp
 // ---- begin servebench/sim/tokens.hpp ----
 // servebench::sim — the simulated tokenizer: how long a prompt is in tokens, and the text of each generated token.
 // One pseudo-word per token, deterministic in (seed, prompt, position) as greedy decoding is, so a reply's

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Generates the single-header editions, for people who vendor files instead of include/:
 
-  single_include/servebench.hpp      the measurement core, from the umbrella include/servebench.hpp
-  single_include/servebench_sim.hpp  the simulated servers, from include/servebench/sim.hpp; it includes
-                                     "servebench.hpp" (keep the two side by side) in place of the core headers
+  single_include/servebench.hpp              the measurement core, from the umbrella include/servebench.hpp
+  single_include/servebench_metrics.hpp      the Prometheus parser and the scraper, from include/servebench/metrics.hpp
+  single_include/servebench_workloads.hpp    tokenizer-built prompts, data sets, traces, sessions (workloads.hpp)
+  single_include/servebench_html_report.hpp  the HTML report, from include/servebench/html_report.hpp
+  single_include/servebench_sim.hpp          the simulated servers, from include/servebench/sim.hpp
 
-The simulator is a file of its own because a program that never starts a simulated server must never compile one:
-the core umbrella must not reach include/servebench/sim.hpp or include/servebench/sim/ (an error under --check).
+Each part but the core is included on purpose: a program that never starts a simulated server, scrapes /metrics,
+builds a tokenizer workload or writes an HTML report never compiles that part. So the core umbrella must not reach
+any other part's own headers (an error under --check). A part includes the single headers of the parts before it
+whose headers it reaches (each in place of those headers: keep the files in one directory), so no header is ever
+inlined into two files.
 
 Each file starts at its umbrella and follows every quoted include that names one of servebench's own headers
 (resolved the way the compiler does: beside the including file first, then under include/), inlining each header
@@ -15,7 +20,7 @@ dropped (each generated file has one of its own). Angle-bracket includes (the st
 cpp-httplib) stay as they are: dependencies remain external.
 
 Usage:
-  tools/amalgamate.py            write both files
+  tools/amalgamate.py            write every file
   tools/amalgamate.py --check    exit 1, saying what to run, when a committed file differs from a fresh one
 """
 import argparse
@@ -31,10 +36,25 @@ VERSION_RE = re.compile(r'#define SERVEBENCH_VERSION_STRING "([^"]+)"')
 
 CORE_UMBRELLA = "servebench.hpp"
 CORE_OUTPUT = "servebench.hpp"
-SIM_UMBRELLA = "servebench/sim.hpp"
-SIM_OUTPUT = "servebench_sim.hpp"
-# What the core must never reach (relative to include/): the simulator's umbrella and everything under sim/.
-SIM_HEADERS_RE = re.compile(r"^servebench/sim(\.hpp|/)")
+
+
+class Part:
+    def __init__(self, name, umbrella, output, own, title):
+        self.name, self.umbrella, self.output, self.title = name, umbrella, output, title
+        self.own = re.compile(own)  # the headers (relative to include/) that belong to this part: the core must not
+        #                             reach them
+
+
+# The parts beyond the core, in the order they are made: a part may include the single headers of those before it.
+PARTS = [
+    Part("metrics", "servebench/metrics.hpp", "servebench_metrics.hpp",
+         r"^servebench/metrics(\.hpp|/prometheus\.hpp|/scrape\.hpp)$", "the servers' own metrics (Prometheus, scraping)"),
+    Part("workloads", "servebench/workloads.hpp", "servebench_workloads.hpp",
+         r"^servebench/workload(s\.hpp|/)", "workload builders (tokenizer, data sets, traces, sessions)"),
+    Part("html_report", "servebench/html_report.hpp", "servebench_html_report.hpp",
+         r"^servebench/html_report\.hpp$", "the HTML report"),
+    Part("sim", "servebench/sim.hpp", "servebench_sim.hpp", r"^servebench/sim(\.hpp|/)", "the simulated servers"),
+]
 
 
 class AmalgamationError(Exception):
@@ -67,16 +87,17 @@ def resolve(name: str, including: pathlib.Path, include_dir: pathlib.Path) -> pa
         "servebench's own headers use quotes, every other header angle brackets (<...>)")
 
 
-def inline(include_dir: pathlib.Path, umbrella: pathlib.Path, provided=frozenset(), provider=None):
-    """Inlines `umbrella` and what it includes. Headers in `provided` are not inlined: the first include of one
-    becomes `#include "<provider>"`, later ones vanish. Returns (body lines, headers inlined in order)."""
+def inline(include_dir: pathlib.Path, umbrella: pathlib.Path, provided=None):
+    """Inlines `umbrella` and what it includes. Headers in `provided` ({header: single header that holds it}) are
+    not inlined: the first include of one from each single header becomes `#include "<that file>"`, later ones
+    vanish. Returns (body lines, headers inlined in order, single headers included)."""
+    provided = provided or {}
     seen = set()
     order = []
     body = []
-    provider_included = False
+    providers = []
 
     def visit(path: pathlib.Path) -> None:
-        nonlocal provider_included
         seen.add(path)
         order.append(path)
         relative = path.relative_to(include_dir).as_posix()
@@ -93,10 +114,11 @@ def inline(include_dir: pathlib.Path, umbrella: pathlib.Path, provided=frozenset
                     raise AmalgamationError(
                         f'{display(path)}: #include "{match.group(1)}" leaves include/') from None
                 if target in provided:
-                    if not provider_included:
+                    provider = provided[target]
+                    if provider not in providers:
                         body.append(f'#include "{provider}"  // {target.relative_to(include_dir).as_posix()} and the'
-                                    " rest of the core\n")
-                        provider_included = True
+                                    f" rest of {'the core' if provider == CORE_OUTPUT else provider}\n")
+                        providers.append(provider)
                 elif target not in seen:
                     visit(target)
                 continue  # inlined above, provided by the core, or already earlier in the file
@@ -104,7 +126,7 @@ def inline(include_dir: pathlib.Path, umbrella: pathlib.Path, provided=frozenset
         body.append(f"// ---- end {relative} ----\n")
 
     visit(umbrella)
-    return body, order
+    return body, order, providers
 
 
 COMPILE_LINE = ("  g++ -std=c++17 -I single_include app.cpp"
@@ -114,14 +136,19 @@ CORE_NOTES = [
     "includes; edit those and run `python3 tools/amalgamate.py`. Dependencies stay external: compile with",
     "-std=c++17 and the flags of nlohmann_json and cpp-httplib, e.g.",
     COMPILE_LINE,
-    f"The simulated servers (servebench::sim) are in {SIM_OUTPUT} beside this file.",
+    "The parts included on purpose are files of their own beside this one: "
+    + ", ".join(part.output for part in PARTS) + ".",
 ]
-SIM_NOTES = [
-    "GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench/sim.hpp and the headers it",
-    f"includes; edit those and run `python3 tools/amalgamate.py`. It includes \"{CORE_OUTPUT}\", the core's single",
-    "header, in place of the core headers: keep the two files in one directory. Dependencies stay external:",
-    COMPILE_LINE,
-]
+
+
+def part_notes(part: Part, providers: list) -> list:
+    return [
+        f"GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/{part.umbrella} and the headers it",
+        "includes; edit those and run `python3 tools/amalgamate.py`. In place of the headers of other parts it",
+        "includes " + ", ".join(f'"{p}"' for p in providers) + ": keep the files in one directory.",
+        "Dependencies stay external:",
+        COMPILE_LINE,
+    ]
 
 
 def banner(version: str, title: str, notes: list, order: list, include_dir: pathlib.Path) -> list:
@@ -134,23 +161,28 @@ def banner(version: str, title: str, notes: list, order: list, include_dir: path
 
 
 def amalgamate(include_dir: pathlib.Path):
-    """Returns {output file name: text}, the headers under include/ that neither umbrella reaches, and the simulator
-    headers the core umbrella reaches (it must reach none)."""
+    """Returns {output file name: text}, the headers under include/ that no umbrella reaches, and the headers of
+    other parts that the core umbrella reaches (it must reach none)."""
     include_dir = include_dir.resolve()
     version = read_version(include_dir)
-    core_body, core_order = inline(include_dir, include_dir / CORE_UMBRELLA)
-    core_text = "".join(banner(version, "single-header edition", CORE_NOTES, core_order, include_dir) + core_body)
-    sim_body, sim_order = inline(include_dir, include_dir / SIM_UMBRELLA, frozenset(core_order), CORE_OUTPUT)
-    sim_text = "".join(banner(version, "single-header edition of the simulated servers", SIM_NOTES, sim_order,
-                              include_dir) + sim_body)
+    core_body, core_order, _ = inline(include_dir, include_dir / CORE_UMBRELLA)
+    outputs = {CORE_OUTPUT: "".join(banner(version, "single-header edition", CORE_NOTES, core_order, include_dir)
+                                    + core_body)}
+    provided = {p: CORE_OUTPUT for p in core_order}
+    reached = set(core_order)
+    for part in PARTS:
+        body, order, providers = inline(include_dir, include_dir / part.umbrella, provided)
+        outputs[part.output] = "".join(banner(version, f"single-header edition of {part.title}",
+                                              part_notes(part, providers), order, include_dir) + body)
+        provided.update({p: part.output for p in order})
+        reached |= set(order)
 
-    # A header neither umbrella reaches would silently be missing from both files.
-    reached = set(core_order) | set(sim_order)
+    # A header no umbrella reaches would silently be missing from every file.
     unreachable = sorted(p.relative_to(include_dir).as_posix()
                          for p in include_dir.rglob("*.hpp") if p.resolve() not in reached)
-    sim_in_core = [p.relative_to(include_dir).as_posix() for p in core_order
-                   if SIM_HEADERS_RE.match(p.relative_to(include_dir).as_posix())]
-    return {CORE_OUTPUT: core_text, SIM_OUTPUT: sim_text}, unreachable, sim_in_core
+    others_in_core = [p.relative_to(include_dir).as_posix() for p in core_order
+                      if any(part.own.match(p.relative_to(include_dir).as_posix()) for part in PARTS)]
+    return outputs, unreachable, others_in_core
 
 
 def check(path: pathlib.Path, text: str) -> bool:
@@ -181,7 +213,7 @@ def main() -> int:
     args = parser.parse_args()
 
     try:
-        outputs, unreachable, sim_in_core = amalgamate(args.include_dir)
+        outputs, unreachable, others_in_core = amalgamate(args.include_dir)
     except AmalgamationError as error:
         print(f"amalgamate.py: error: {error}", file=sys.stderr)
         return 2
@@ -189,15 +221,14 @@ def main() -> int:
     kind = "amalgamate.py: error: " if args.check else "amalgamate.py: warning: "
     problems = False
     if unreachable:
-        print(kind + f"not reachable from include/{CORE_UMBRELLA} nor include/{SIM_UMBRELLA}, so missing from "
-              "both single headers: " + ", ".join(unreachable) +
-              f'\n  include each from include/{CORE_UMBRELLA} (the core) or include/{SIM_UMBRELLA} (the simulator)',
-              file=sys.stderr)
+        umbrellas = ", ".join(f"include/{u}" for u in [CORE_UMBRELLA] + [part.umbrella for part in PARTS])
+        print(kind + f"not reachable from any umbrella ({umbrellas}), so missing from every single header: "
+              + ", ".join(unreachable) + "\n  include each from the umbrella of its part", file=sys.stderr)
         problems = True
-    if sim_in_core:
-        print(kind + f"include/{CORE_UMBRELLA} reaches the simulator (" + ", ".join(sim_in_core) +
-              f"), so every program compiles it; only include/{SIM_UMBRELLA} and its users may include it",
-              file=sys.stderr)
+    if others_in_core:
+        print(kind + f"include/{CORE_UMBRELLA} reaches headers of a part included on purpose (" +
+              ", ".join(others_in_core) + "), so every program compiles them; only that part's umbrella and its "
+              "users may include them", file=sys.stderr)
         problems = True
     if args.check and problems:
         return 1

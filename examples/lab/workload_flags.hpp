@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <servebench.hpp>
+#include <servebench/workloads.hpp>
 
 #include "../common/cli.hpp"
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <servebench.hpp>
+#include <servebench/html_report.hpp>
 
 #include "../common/cli.hpp"
 

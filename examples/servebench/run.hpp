@@ -20,6 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include <servebench.hpp>
+#include <servebench/html_report.hpp>
+#include <servebench/metrics.hpp>
+#include <servebench/workloads.hpp>
 
 #include "../common/cli.hpp"
 #include "../lab/lab.hpp"

@@ -253,9 +253,10 @@ Parsed<Event> read_event(const Api& api, std::string_view data) {
 // {"text", "usage": {"completion_tokens"}, "elapsed_sec"}. It does not stream, and reads nothing else.
 struct hf_simple {
   static constexpr const char* name = "hf_simple";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions&) const {
-    return {"/v1/completions", {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}}};
+    Json body = {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}};
+    return {"/v1/completions", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -269,11 +270,11 @@ struct hf_simple {
 // OpenAI /v1/completions as vLLM serves it.
 struct openai_completions {
   static constexpr const char* name = "openai_completions";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    HttpCall call{"/v1/completions", {{"prompt", prompt.text}}};
-    detail::put_openai_options(call.body, prompt, g);
-    return call;
+    Json body = {{"prompt", prompt.text}};
+    detail::put_openai_options(body, prompt, g);
+    return {"/v1/completions", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -298,14 +299,14 @@ struct openai_completions {
 // choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    nlohmann::json messages = nlohmann::json::array();
+    Json messages = Json::array();
     for (const auto& m : prompt.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
     if (messages.empty()) messages.push_back({{"role", "user"}, {"content", prompt.text}});
-    HttpCall call{"/v1/chat/completions", {{"messages", std::move(messages)}}};
-    detail::put_openai_options(call.body, prompt, g);
-    return call;
+    Json body = {{"messages", std::move(messages)}};
+    detail::put_openai_options(body, prompt, g);
+    return {"/v1/chat/completions", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {
@@ -337,9 +338,9 @@ struct openai_chat {
 // event whose `generated_text` is set is the last one, and with `details` it carries the token count.
 struct tgi {
   static constexpr const char* name = "tgi";
-  template <class = void>
+  template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
-    nlohmann::json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};
+    Json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};
     // TGI rejects temperature 0; greedy decoding is do_sample = false.
     if (g.temperature > 0) {
       parameters["temperature"] = g.temperature;
@@ -347,7 +348,8 @@ struct tgi {
     } else {
       parameters["do_sample"] = false;
     }
-    return {g.stream ? "/generate_stream" : "/generate", {{"inputs", prompt.text}, {"parameters", parameters}}};
+    Json body = {{"inputs", prompt.text}, {"parameters", std::move(parameters)}};
+    return {g.stream ? "/generate_stream" : "/generate", std::move(body)};
   }
   template <class Json>
   Reply reply(const Json& body) const {

@@ -50,7 +50,7 @@ struct WallAnchor {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const WallAnchor*) {
-  return std::make_tuple(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
+  return field_list(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
 }
 
 struct RunMetadata {
@@ -58,7 +58,7 @@ struct RunMetadata {
   std::string utc_time = utc_now_iso8601();  // when the run started
   std::string hostname = host_name();
   std::vector<std::string> command_line;
-  nlohmann::json configuration = nlohmann::json::object();    // anything else the program wants to keep
+  nlohmann::json configuration{nlohmann::json::value_t::object};  // anything else the program wants to keep
   std::optional<double> time_scale;                           // set when simulated servers ran faster than real time
   std::string model;                                          // for titles, when known
   std::string gpu;                                            // for titles, when known
@@ -68,16 +68,16 @@ struct RunMetadata {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RunMetadata*) {
   using M = RunMetadata;
-  return std::make_tuple(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
-                         field("hostname", &M::hostname), field("command_line", &M::command_line),
-                         field("configuration", &M::configuration), field("time_scale", &M::time_scale),
-                         field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
+  return field_list(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
+                    field("hostname", &M::hostname), field("command_line", &M::command_line),
+                    field("configuration", &M::configuration), field("time_scale", &M::time_scale),
+                    field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
 }
 
 struct Artifact {
   RunMetadata metadata;
   std::vector<LevelResult> levels;
-  nlohmann::json extra = nlohmann::json::object();  // program-specific results (e.g. a single-request comparison)
+  nlohmann::json extra{nlohmann::json::value_t::object};  // program-specific results (e.g. a single-request comparison)
 
   // True when any level was interrupted: the run stopped early and the levels hold what completed.
   bool interrupted() const noexcept {
@@ -99,18 +99,18 @@ struct Artifact {
 };
 
 // The artifact as JSON. Without records the file holds the summaries only (much smaller for long runs).
-template <class = void>  // deferred: see serialize.hpp
-nlohmann::json artifact_to_json(const Artifact& artifact, bool include_records = true) {
-  nlohmann::json metadata = artifact.metadata;
+template <class Json = nlohmann::json>  // deferred (the body depends on Json): see serialize.hpp
+Json artifact_to_json(const Artifact& artifact, bool include_records = true) {
+  Json metadata = artifact.metadata;
   metadata["targets"] = artifact.targets();
   metadata["interrupted"] = artifact.interrupted();
-  nlohmann::json levels = nlohmann::json::array();
+  Json levels = Json::array();
   for (const auto& level : artifact.levels) {
-    nlohmann::json entry = level;
+    Json entry = level;
     if (!include_records) entry.erase("records");
     levels.push_back(std::move(entry));
   }
-  nlohmann::json j{{"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
+  Json j{{"schema", artifact_schema}, {"metadata", metadata}, {"levels", levels}, {"extra", artifact.extra}};
   if (has_repetitions(artifact.levels)) j["repetitions"] = repeated_levels(artifact.levels);
   return j;
 }
@@ -181,28 +181,28 @@ void upgrade_artifact_v1(Json& j) {
 
 // Parses an artifact from text; `origin` names it in errors. Throws std::runtime_error that says what is wrong and
 // where ("'run.json' is a damaged servebench artifact: levels/0/records/3/t_send: must be an integer").
-template <class = void>  // deferred: see serialize.hpp
+template <class Json = nlohmann::json>  // deferred (the body depends on Json): see serialize.hpp
 Artifact parse_artifact(const std::string& text, const std::string& origin = "artifact") {
-  nlohmann::json j;
+  Json j;
   // Copying and printing a json value recurse once per nesting level, so a hostile file nested a hundred thousand
   // deep would overflow the stack after parsing; no artifact comes near this depth.
   constexpr int max_depth = 256;
-  const nlohmann::json::parser_callback_t limit_depth = [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+  const typename Json::parser_callback_t limit_depth = [](int depth, typename Json::parse_event_t, Json&) {
     if (depth > max_depth) throw std::runtime_error("nested deeper than " + std::to_string(max_depth) + " levels");
     return true;
   };
   try {
-    j = nlohmann::json::parse(text, limit_depth);
+    j = Json::parse(text, limit_depth);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("'" + origin + "' is not a servebench artifact: " + e.what());
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const typename Json::exception& e) {
     // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
     throw std::runtime_error("'" + origin + "' is not valid JSON (truncated or not an artifact?): " + e.what());
   }
   if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string())
     throw std::runtime_error("'" + origin + "' is not a servebench artifact (no \"schema\" field; expected \"" +
                              artifact_schema + "\")");
-  const std::string schema = j["schema"].get<std::string>();
+  const std::string schema = j["schema"].template get<std::string>();
   if (schema != artifact_schema && schema != artifact_schema_v1)
     throw std::runtime_error("'" + origin + "' has schema \"" + schema + "\"; this servebench (" +
                              SERVEBENCH_VERSION_STRING + ") reads \"" + artifact_schema + "\" and \"" +

@@ -30,7 +30,8 @@ inline Nanos stretch(Nanos t, Nanos origin, double factor) {
 // their order in time stays as it was), and the summary computed again from those records with the level's own
 // percentile method and SLOs (so durations are multiplied by time_scale and rates divided by it, SLOs judged in GPU
 // time). Throws std::invalid_argument for a scale not > 0, or a level already in modelled time.
-inline LevelResult to_modelled_time(LevelResult measured, double time_scale, Nanos origin = 0) {
+template <class Level = LevelResult>  // deferred: see serialize.hpp
+Level to_modelled_time(Level measured, double time_scale, Nanos origin = 0) {
   if (!(time_scale > 0) || !std::isfinite(time_scale))
     throw std::invalid_argument("to_modelled_time: time_scale must be a finite number > 0");
   if (measured.time_scale)
@@ -73,7 +74,8 @@ inline LevelResult to_modelled_time(LevelResult measured, double time_scale, Nan
 
 // The time scale of the levels in modelled time, when they share one; nullopt when none is.
 // Throws std::invalid_argument when they were measured at different scales (one table cannot say both).
-inline std::optional<double> modelled_time_scale(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>
+std::optional<double> modelled_time_scale(const Levels& levels) {
   std::optional<double> scale;
   for (const auto& l : levels) {
     if (!l.time_scale) continue;
@@ -86,12 +88,13 @@ inline std::optional<double> modelled_time_scale(const std::vector<LevelResult>&
 
 // The one line that says so, for the head of a table or report: "times are modelled GPU time (simulated servers
 // ran 20x faster than real time)". Empty when no level is in modelled time.
-inline std::string modelled_time_note(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>
+std::string modelled_time_note(const Levels& levels) {
   const auto scale = modelled_time_scale(levels);
   if (!scale) return {};
   char factor[32];
   std::snprintf(factor, sizeof factor, "%g", *scale);
-  const bool all = std::all_of(levels.begin(), levels.end(), [](const LevelResult& l) { return l.time_scale; });
+  const bool all = std::all_of(levels.begin(), levels.end(), [](const auto& l) { return l.time_scale.has_value(); });
   return std::string("times are modelled GPU time") + (all ? "" : " for the simulated servers") +
          " (simulated servers ran " + factor + "x faster than real time)";
 }

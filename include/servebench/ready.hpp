@@ -21,7 +21,8 @@
 namespace servebench {
 
 // One line for a person: why a request failed and what to try. For programs that send a request and stop.
-inline std::string describe_failure(const RequestRecord& r, const std::string& base_url) {
+template <class Record = RequestRecord>  // deferred: see serialize.hpp
+std::string describe_failure(const Record& r, const std::string& base_url) {
   std::string line = std::string(to_string(r.error_kind)) + ": " + r.error_message;
   switch (r.error_kind) {
     case ErrorKind::connect_refused:
@@ -89,9 +90,10 @@ inline ProbeAnswer classify_probe(int status) noexcept {
 
 // Stops the client's probe in flight from outside when the probe's time is up or the wait is interrupted, polling
 // every 10 ms (a stop() that lands before the probe has its socket does nothing, so it repeats).
+template <class Client = httplib::Client>  // deferred: see serialize.hpp
 class ProbeWatch {
  public:
-  explicit ProbeWatch(httplib::Client& client) : client_(client), thread_([this] { watch(); }) {}
+  explicit ProbeWatch(Client& client) : client_(client), thread_([this] { watch(); }) {}
   ProbeWatch(const ProbeWatch&) = delete;
   ProbeWatch& operator=(const ProbeWatch&) = delete;
   ~ProbeWatch() {
@@ -129,7 +131,7 @@ class ProbeWatch {
       wake_.wait_for(lock, std::chrono::milliseconds(10));
     }
   }
-  httplib::Client& client_;
+  Client& client_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false, in_probe_ = false, timed_out_ = false;
@@ -145,8 +147,9 @@ struct ProbeReply {
   httplib::Error error = httplib::Error::Success;
 };
 
-inline ProbeReply probe_once(httplib::Client& client, ProbeWatch& watch, const std::string& path, bool post,
-                             std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
+template <class Client = httplib::Client>
+ProbeReply probe_once(Client& client, ProbeWatch<Client>& watch, const std::string& path, bool post,
+                      std::chrono::steady_clock::time_point until, const ReadyOptions& options) {
   ProbeReply reply;
   httplib::Request request;
   request.method = post ? "POST" : "GET";

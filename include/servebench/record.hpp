@@ -100,9 +100,9 @@ struct ServerTiming {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerTiming*) {
-  return std::make_tuple(required("first_token", &ServerTiming::first_token),
-                         required("last_token", &ServerTiming::last_token),
-                         field("first_answer_token", &ServerTiming::first_answer_token));
+  return field_list(required("first_token", &ServerTiming::first_token),
+                    required("last_token", &ServerTiming::last_token),
+                    field("first_answer_token", &ServerTiming::first_answer_token));
 }
 
 struct RequestRecord {
@@ -186,17 +186,18 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return std::make_tuple(
-      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
-      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
-      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens), field("n_in", &R::n_in),
-      field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
-      field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-      field("token_source", &R::token_source), field("http_status", &R::http_status),
-      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
+  return field_list(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+                    field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+                    field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+                    field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+                    field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
+                    field("n_in", &R::n_in), field("n_in_expected", &R::n_in_expected),
+                    field("n_out_requested", &R::n_out_requested), field("n_in_cached", &R::n_in_cached),
+                    field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+                    field("token_source", &R::token_source), field("http_status", &R::http_status),
+                    required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+                    field("body_start", &R::body_start), field("text", &R::text),
+                    field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -220,8 +221,7 @@ struct Slo {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Slo*) {
-  return std::make_tuple(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s),
-                         field("latency_s", &Slo::latency_s));
+  return field_list(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s), field("latency_s", &Slo::latency_s));
 }
 
 struct SummarizeOptions {
@@ -238,8 +238,8 @@ struct LevelHistograms {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelHistograms*) {
   using H = LevelHistograms;
-  return std::make_tuple(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
-                         field("itl", &H::itl));
+  return field_list(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
+                    field("itl", &H::itl));
 }
 
 // One level of one target. Durations in the summaries are seconds. A summary is absent (null in JSON) when it has
@@ -398,7 +398,7 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return std::make_tuple(
+  return field_list(
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
       field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),

@@ -38,12 +38,12 @@ struct RepeatedLevel {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RepeatedLevel*) {
   using R = RepeatedLevel;
-  return std::make_tuple(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
-                         required("repetitions", &R::repetitions),
-                         required("throughput_req_per_sec", &R::throughput_req_per_sec),
-                         required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
-                         field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
-                         field("latency_p99", &R::latency_p99));
+  return field_list(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
+                    required("repetitions", &R::repetitions),
+                    required("throughput_req_per_sec", &R::throughput_req_per_sec),
+                    required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
+                    field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
+                    field("latency_p99", &R::latency_p99));
 }
 
 // True when any level is a repetition after the first: the levels came from a repeated sweep.

@@ -366,8 +366,8 @@ std::optional<std::string> repetition_note(const Levels& levels) {
 }
 
 // The table, then the repetition note, the failure and warning lines, indented.
-inline void print_comparison(std::ostream& out, const std::vector<LevelResult>& levels,
-                             const ReportOptions& options = {}) {
+template <class Levels = std::vector<LevelResult>>
+void print_comparison(std::ostream& out, const Levels& levels, const ReportOptions& options = {}) {
   const std::string note = modelled_time_note(levels);
   if (!note.empty()) out << note << "\n";
   comparison_table(levels, options).print(out);
@@ -434,7 +434,8 @@ std::vector<double> per_level(const std::vector<LevelResult>& levels, const std:
 
 // Throughput per level, one bar per target (the baseline first), each group labelled with the last target's
 // ratio to the baseline.
-inline chart::BarChart throughput_chart(const std::vector<LevelResult>& levels, const ReportOptions& options = {}) {
+template <class Levels = std::vector<LevelResult>>
+chart::BarChart throughput_chart(const Levels& levels, const ReportOptions& options = {}) {
   const auto labels = detail::ordered_labels(levels, detail::baseline_of(levels, options));
   chart::BarChart c;
   c.title = "Throughput";
@@ -450,7 +451,8 @@ inline chart::BarChart throughput_chart(const std::vector<LevelResult>& levels, 
 }
 
 // Mean (solid) and p95 (dashed) latency per level, one colour per target.
-inline chart::LineChart latency_chart(const std::vector<LevelResult>& levels, const ReportOptions& options = {}) {
+template <class Levels = std::vector<LevelResult>>
+chart::LineChart latency_chart(const Levels& levels, const ReportOptions& options = {}) {
   chart::LineChart c;
   c.title = "Latency per request: mean and p95";
   c.y_label = "latency (s)";
@@ -470,9 +472,9 @@ inline chart::LineChart latency_chart(const std::vector<LevelResult>& levels, co
 }
 
 // Mean TTFT and TPOT (ms) per level for every target that streamed; empty when none did.
-inline std::optional<chart::TtftTpotChart> ttft_tpot_chart(const std::vector<LevelResult>& levels,
-                                                           const ReportOptions& options = {}) {
-  std::vector<LevelResult> streamed;
+template <class Levels = std::vector<LevelResult>>
+std::optional<chart::TtftTpotChart> ttft_tpot_chart(const Levels& levels, const ReportOptions& options = {}) {
+  Levels streamed;
   for (const auto& l : levels)
     if (l.summary.ttft) streamed.push_back(l);
   if (streamed.empty()) return std::nullopt;

@@ -32,9 +32,9 @@ struct TargetInfo {
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const TargetInfo*) {
-  return std::make_tuple(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
-                         field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
-                         field("insecure", &TargetInfo::insecure));
+  return field_list(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
+                    field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
+                    field("insecure", &TargetInfo::insecure));
 }
 
 enum class LoopMode {
@@ -88,12 +88,11 @@ struct LevelConfig {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelConfig*) {
   using C = LevelConfig;
-  return std::make_tuple(required("mode", &C::mode), field("concurrency", &C::concurrency), field("rate", &C::rate),
-                         field("arrival", &C::arrival), field("burstiness", &C::burstiness), field("seed", &C::seed),
-                         field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
-                         field("duration_s", &C::duration_s), field("warmup", &C::warmup),
-                         field("timeout_s", &C::timeout_s), field("percentile_method", &C::percentile_method),
-                         field("slo", &C::slo));
+  return field_list(required("mode", &C::mode), field("concurrency", &C::concurrency), field("rate", &C::rate),
+                    field("arrival", &C::arrival), field("burstiness", &C::burstiness), field("seed", &C::seed),
+                    field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
+                    field("duration_s", &C::duration_s), field("warmup", &C::warmup), field("timeout_s", &C::timeout_s),
+                    field("percentile_method", &C::percentile_method), field("slo", &C::slo));
 }
 
 // One level against one target.
@@ -119,13 +118,13 @@ struct LevelResult {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelResult*) {
   using L = LevelResult;
-  return std::make_tuple(required("target", &L::target), required("config", &L::config),
-                         required("summary", &L::summary), field("records", &L::records),
-                         field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
-                         field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
-                         field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
-                         field("warnings", &L::warnings), field("repetition", &L::repetition),
-                         field("time_scale", &L::time_scale), field("server_metrics", &L::server_metrics));
+  return field_list(required("target", &L::target), required("config", &L::config), required("summary", &L::summary),
+                    field("records", &L::records), field("interrupted", &L::interrupted),
+                    field("deadline_exceeded", &L::deadline_exceeded), field("warmup_sent", &L::warmup_sent),
+                    field("not_sent", &L::not_sent), field("late_sends", &L::late_sends),
+                    field("late_send_share", &L::late_send_share), field("warnings", &L::warnings),
+                    field("repetition", &L::repetition), field("time_scale", &L::time_scale),
+                    field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.

@@ -9,7 +9,7 @@
 // the struct's default unless the list marks it required, which is how files written by older versions still read.
 //
 // Deferred: field lists and the JSON functions of enums are templates (a list is `template <class = void>`), so
-// the tuple types and nlohmann's conversions they need are built only in a translation unit that reads or writes
+// the list types and nlohmann's conversions they need are built only in a translation unit that reads or writes
 // that type; one that includes <servebench.hpp> and never touches JSON does not pay for them. The same holds for the
 // library's larger optional bodies (summaries, readiness, reports, charts, old artifacts): they take their main
 // argument as a template parameter that defaults to the one type they are for (`template <class Levels =
@@ -19,7 +19,7 @@
 //   struct Point { int x = 0; std::optional<double> weight; };
 //   template <class = void>
 //   auto json_fields(const Point*) {
-//     return std::make_tuple(servebench::required("x", &Point::x), servebench::field("weight", &Point::weight));
+//     return field_list(servebench::required("x", &Point::x), servebench::field("weight", &Point::weight));
 //   }
 //   // nlohmann::json j = Point{1, {}};  -> {"x": 1, "weight": null};  j.get<Point>() reads it back.
 #pragma once
@@ -31,7 +31,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -96,7 +95,7 @@ E enum_from_string(const std::string& name) {
   }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Structs: json_fields(const S*) returns a tuple of field(...) / required(...) entries, found by ADL.
+// Structs: json_fields(const S*) returns field_list(field(...), required(...), ...), found by ADL.
 template <class S, class T>
 struct Field {
   const char* name;
@@ -110,6 +109,13 @@ constexpr Field<S, T> field(const char* name, T S::*member) {
 template <class S, class T>
 constexpr Field<S, T> required(const char* name, T S::*member) {
   return {name, member, true};
+}
+// The list: a callable that hands each entry to a visitor, list([](const auto& field) {...}). Not a std::tuple:
+// a tuple of 30 field types costs a translation unit about 0.1 s to build (its constructors' constraints), this
+// costs nearly nothing (bench/compile_time.py).
+template <class... Fs>
+constexpr auto field_list(Fs... entries) {
+  return [entries...](auto&& visit) { (visit(entries), ...); };
 }
 
 // A field that cannot be read: `path` is where ("levels/0/records/3/t_send"), the message says why.
@@ -212,7 +218,7 @@ void read_value(const nlohmann::json& j, T& out) {
     for (auto it = j.begin(); it != j.end(); ++it) at_key(it.key(), [&] { read_value(it.value(), out[it.key()]); });
   } else if constexpr (has_json_fields<T>::value) {
     if (!j.is_object()) throw std::invalid_argument("must be an object");
-    std::apply([&](const auto&... f) { (read_field(j, f, out), ...); }, json_fields(static_cast<const T*>(nullptr)));
+    json_fields(static_cast<const T*>(nullptr))([&](const auto& f) { read_field(j, f, out); });
   } else {
     j.get_to(out);  // a type with its own from_json (enums with a table, LogHistogram)
   }
@@ -243,8 +249,7 @@ void write_value(nlohmann::json& j, const T& value) {
     for (const auto& [k, v] : value) write_value(j[k], v);
   } else if constexpr (has_json_fields<T>::value) {
     j = nlohmann::json::object();
-    std::apply([&](const auto&... f) { ((write_value(j[f.name], value.*(f.member))), ...); },
-               json_fields(static_cast<const T*>(nullptr)));
+    json_fields(static_cast<const T*>(nullptr))([&](const auto& f) { write_value(j[f.name], value.*(f.member)); });
   } else {
     j = value;
   }

@@ -132,15 +132,15 @@ Summary summarize_samples(Values values, PercentileMethod method = PercentileMet
 
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Quantile*) {
-  return std::make_tuple(required("p", &Quantile::p), required("value", &Quantile::value));
+  return field_list(required("p", &Quantile::p), required("value", &Quantile::value));
 }
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Summary*) {
-  return std::make_tuple(required("count", &Summary::count), required("mean", &Summary::mean),
-                         required("stddev", &Summary::stddev), required("min", &Summary::min),
-                         required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
-                         required("p95", &Summary::p95), required("p99", &Summary::p99),
-                         field("extra", &Summary::extra), field("method", &Summary::method));
+  return field_list(required("count", &Summary::count), required("mean", &Summary::mean),
+                    required("stddev", &Summary::stddev), required("min", &Summary::min),
+                    required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
+                    required("p95", &Summary::p95), required("p99", &Summary::p99), field("extra", &Summary::extra),
+                    field("method", &Summary::method));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -257,9 +257,9 @@ MeanInterval mean_interval(const Values& values, double confidence = 0.95) {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MeanInterval*) {
   using M = MeanInterval;
-  return std::make_tuple(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
-                         required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
-                         field("confidence", &M::confidence));
+  return field_list(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
+                    required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
+                    field("confidence", &M::confidence));
 }
 
 // A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in

@@ -27,37 +27,44 @@ struct Series {
 // Round axis ticks covering [lo, hi]: step is 1, 2 or 5 times a power of ten, the smallest such step that needs at
 // most `max_ticks` ticks when lo is a multiple of it; first tick <= lo, last tick >= hi. lo == hi widens the range
 // (0..1 for 0; v..v becomes v/2..3v/2). Throws std::invalid_argument for non-finite bounds, lo > hi or max_ticks < 2.
-inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 7);
+template <class = void>
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 7);
 
 // A tick value printed with as many decimals as the step needs ("0", "0.5", "0.25"), never "-0".
-inline std::string format_tick(double value, double step);
+template <class = void>
+std::string format_tick(double value, double step);
 
 // XML text/attribute escaping (& < > " '); control characters XML 1.0 forbids and invalid UTF-8 become '?'.
-inline std::string xml_escape(const std::string& text);
+template <class = void>
+std::string xml_escape(const std::string& text);
 
 namespace detail {
 
-inline const std::vector<std::string>& palette() {
+template <class = void>
+const std::vector<std::string>& palette() {
   // Tableau-10-like: distinct in colour and in lightness, so series stay apart on a grey-scale printout.
   static const std::vector<std::string> colors = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1",
                                                   "#9c755f", "#e15759", "#76b7b2", "#edc948"};
   return colors;
 }
 
-inline std::string lower(std::string s) {
+template <class = void>
+std::string lower(std::string s) {
   for (char& c : s)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return s;
 }
 
-inline std::string fmt(const char* format, double value) {
+template <class = void>
+std::string fmt(const char* format, double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, value);
   return buf;
 }
 
 // Coordinates with one decimal: enough for a crisp 800x500 picture, small files.
-inline std::string num(double v) {
+template <class = void>
+std::string num(double v) {
   std::string s = fmt("%.1f", v);
   if (s.size() > 2 && s.compare(s.size() - 2, 2, ".0") == 0) s.resize(s.size() - 2);
   if (s == "-0") s = "0";
@@ -65,7 +72,8 @@ inline std::string num(double v) {
 }
 
 // Bar and guide values: 3 significant-ish digits without trailing noise.
-inline std::string format_value(double v) {
+template <class = void>
+std::string format_value(double v) {
   const double a = std::fabs(v);
   if (a >= 100 || v == std::floor(v)) return fmt("%.0f", v);
   if (a >= 10) return fmt("%.1f", v);
@@ -74,7 +82,8 @@ inline std::string format_value(double v) {
 }
 
 // Rough advance width of text in a sans-serif font (DejaVu Sans averages ~0.6em); used only for layout decisions.
-inline double text_width(const std::string& s, double font_px) {
+template <class = void>
+double text_width(const std::string& s, double font_px) {
   std::size_t chars = 0;
   for (unsigned char c : s)
     if ((c & 0xC0) != 0x80) ++chars;  // count UTF-8 code points, not bytes
@@ -82,7 +91,8 @@ inline double text_width(const std::string& s, double font_px) {
 }
 
 // Shortens text to fit `max_px`, ending it with an ellipsis.
-inline std::string fit_text(const std::string& s, double font_px, double max_px) {
+template <class = void>
+std::string fit_text(const std::string& s, double font_px, double max_px) {
   if (text_width(s, font_px) <= max_px) return s;
   std::string out = s;
   while (!out.empty() && text_width(out + "...", font_px) > max_px) {
@@ -93,13 +103,15 @@ inline std::string fit_text(const std::string& s, double font_px, double max_px)
   return out + "...";
 }
 
-inline void check_size(int width, int height) {
+template <class = void>
+void check_size(int width, int height) {
   if (width < 320 || height < 240 || width > 10000 || height > 10000)
     throw std::invalid_argument("chart size must be between 320x240 and 10000x10000, got " + std::to_string(width) +
                                 "x" + std::to_string(height));
 }
 
-inline void check_values(const Series& s, const char* what) {
+template <class = void>
+void check_values(const Series& s, const char* what) {
   for (std::size_t i = 0; i < s.values.size(); ++i) {
     const double v = s.values[i];
     if (!std::isfinite(v) || v < 0)
@@ -109,8 +121,9 @@ inline void check_values(const Series& s, const char* what) {
   }
 }
 
-inline void check_category_series(const std::vector<std::string>& categories, const std::vector<Series>& series,
-                                  const char* what) {
+template <class = void>
+void check_category_series(const std::vector<std::string>& categories, const std::vector<Series>& series,
+                           const char* what) {
   for (const Series& s : series) {
     if (s.values.size() != categories.size())
       throw std::invalid_argument(std::string(what) + ": series '" + s.name + "' has " +
@@ -127,7 +140,8 @@ struct Style {
 };
 
 // Explicit colour, else the next palette colour.
-inline std::vector<Style> resolve_styles(const std::vector<const Series*>& series) {
+template <class = void>
+std::vector<Style> resolve_styles(const std::vector<const Series*>& series) {
   std::vector<Style> out;
   std::size_t next = 0;
   for (const Series* s : series) {
@@ -202,8 +216,9 @@ class Svg {
 enum class Swatch { box, line };
 
 // Title, subtitle and a legend row (wrapping if needed); returns the y where the plot area may start.
-inline double draw_header(Svg& svg, const std::string& title, const std::string& subtitle,
-                          const std::vector<Style>& legend, Swatch swatch, bool markers) {
+template <class = void>
+double draw_header(Svg& svg, const std::string& title, const std::string& subtitle, const std::vector<Style>& legend,
+                   Swatch swatch, bool markers) {
   const double max_w = svg.width() - 32.0;
   double y = 30;
   if (!title.empty()) {
@@ -255,8 +270,9 @@ inline double draw_header(Svg& svg, const std::string& title, const std::string&
 }
 
 // Vertical axis: gridlines, tick labels and the rotated axis label; ticks span plot.top..plot.bottom.
-inline void draw_y_axis(Svg& svg, const Rect& plot, const std::vector<double>& ticks, const std::string& label,
-                        bool percent = false) {
+template <class = void>
+void draw_y_axis(Svg& svg, const Rect& plot, const std::vector<double>& ticks, const std::string& label,
+                 bool percent = false) {
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
   const double lo = ticks.front(), hi = ticks.back();
   for (double t : ticks) {
@@ -272,7 +288,8 @@ inline void draw_y_axis(Svg& svg, const Rect& plot, const std::vector<double>& t
   }
 }
 
-inline double y_tick_label_width(const std::vector<double>& ticks, bool percent = false) {
+template <class = void>
+double y_tick_label_width(const std::vector<double>& ticks, bool percent = false) {
   const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
   double w = 0;
   for (double t : ticks)
@@ -282,15 +299,17 @@ inline double y_tick_label_width(const std::vector<double>& ticks, bool percent 
 
 // Categorical horizontal axis; labels are rotated when they do not fit their slot. Returns the extra height the
 // rotated labels need (0 when horizontal) — callers lay out with label_room() first.
-inline double category_label_room(const std::vector<std::string>& categories, double slot_w) {
+template <class = void>
+double category_label_room(const std::vector<std::string>& categories, double slot_w) {
   double widest = 0;
   for (const auto& c : categories) widest = std::max(widest, text_width(c, 12));
   if (widest <= slot_w - 4) return 0;
   return std::min(widest, 160.0) * 0.5;  // sin(30 deg): height of a label rotated by -30 degrees
 }
 
-inline void draw_x_categories(Svg& svg, const Rect& plot, const std::vector<std::string>& categories,
-                              const std::string& label, double rotated_room) {
+template <class = void>
+void draw_x_categories(Svg& svg, const Rect& plot, const std::vector<std::string>& categories, const std::string& label,
+                       double rotated_room) {
   const double slot = plot.width() / static_cast<double>(categories.size());
   svg.line(plot.left, plot.bottom, plot.right, plot.bottom, "#444444", 1);
   for (std::size_t i = 0; i < categories.size(); ++i) {
@@ -307,7 +326,8 @@ inline void draw_x_categories(Svg& svg, const Rect& plot, const std::vector<std:
 }
 
 // An empty chart still shows its frame, so it reads as "nothing measured" rather than as a broken picture.
-inline std::string no_data(Svg& svg, double top) {
+template <class = void>
+std::string no_data(Svg& svg, double top) {
   const double left = 40, right = svg.width() - 40.0, bottom = svg.height() - 40.0;
   svg.line(left, top, right, top, "#bbbbbb", 1, true);
   svg.line(left, bottom, right, bottom, "#bbbbbb", 1, true);
@@ -317,13 +337,15 @@ inline std::string no_data(Svg& svg, double top) {
   return svg.finish();
 }
 
-inline std::vector<const Series*> pointers(const std::vector<Series>& series) {
+template <class = void>
+std::vector<const Series*> pointers(const std::vector<Series>& series) {
   std::vector<const Series*> out;
   for (const Series& s : series) out.push_back(&s);
   return out;
 }
 
-inline double max_value(const std::vector<Series>& series) {
+template <class = void>
+double max_value(const std::vector<Series>& series) {
   double m = 0;
   for (const Series& s : series)
     for (double v : s.values) m = std::max(m, v);
@@ -331,15 +353,16 @@ inline double max_value(const std::vector<Series>& series) {
 }
 
 // Ticks from 0 whose top leaves `headroom_px` above `max` in a plot `plot_h` tall (room for value labels).
-inline std::vector<double> zero_based_ticks(double max, double headroom_px, double plot_h) {
+template <class = void>
+std::vector<double> zero_based_ticks(double max, double headroom_px, double plot_h) {
   const double fraction = std::min(0.5, headroom_px / std::max(plot_h, 1.0));
   return nice_ticks(0, max / (1 - fraction));
 }
 
 // Draws line series over categorical slots inside `plot` (ticks give the y range).
-inline void draw_line_series(Svg& svg, const Rect& plot, const std::vector<double>& ticks,
-                             const std::vector<Series>& series, const std::vector<Style>& styles,
-                             std::size_t first_style, bool markers) {
+template <class = void>
+void draw_line_series(Svg& svg, const Rect& plot, const std::vector<double>& ticks, const std::vector<Series>& series,
+                      const std::vector<Style>& styles, std::size_t first_style, bool markers) {
   const double lo = ticks.front(), hi = ticks.back();
   for (std::size_t s = 0; s < series.size(); ++s) {
     const Style& style = styles[first_style + s];
@@ -356,7 +379,8 @@ inline void draw_line_series(Svg& svg, const Rect& plot, const std::vector<doubl
 }
 
 // Legend entries by name: series sharing a name (TTFT and TPOT panels) share one entry and one colour.
-inline std::vector<Style> merged_styles(const std::vector<const Series*>& all) {
+template <class = void>
+std::vector<Style> merged_styles(const std::vector<const Series*>& all) {
   std::vector<const Series*> unique;
   for (const Series* s : all) {
     bool seen = false;
@@ -366,7 +390,8 @@ inline std::vector<Style> merged_styles(const std::vector<const Series*>& all) {
   return resolve_styles(unique);
 }
 
-inline std::vector<Style> styles_for(const std::vector<Series>& series, const std::vector<Style>& legend) {
+template <class = void>
+std::vector<Style> styles_for(const std::vector<Series>& series, const std::vector<Style>& legend) {
   std::vector<Style> out;
   for (const Series& s : series)
     for (const Style& l : legend)
@@ -379,7 +404,8 @@ inline std::vector<Style> styles_for(const std::vector<Series>& series, const st
 
 }  // namespace detail
 
-inline std::string xml_escape(const std::string& text) {
+template <class>
+std::string xml_escape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
@@ -421,7 +447,8 @@ inline std::string xml_escape(const std::string& text) {
   return out;
 }
 
-inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
+template <class>
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) throw std::invalid_argument("nice_ticks: bounds must be finite");
   if (lo > hi) throw std::invalid_argument("nice_ticks: lo must not exceed hi");
   if (max_ticks < 2) throw std::invalid_argument("nice_ticks: max_ticks must be at least 2");
@@ -467,7 +494,8 @@ inline std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
   return ticks;
 }
 
-inline std::string format_tick(double value, double step) {
+template <class>
+std::string format_tick(double value, double step) {
   int decimals = 0;
   if (step > 0 && std::isfinite(step)) decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
   // A step of 0.25 or 2.5 needs one more decimal than its order of magnitude says.

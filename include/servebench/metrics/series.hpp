@@ -29,8 +29,8 @@ struct MetricSeries {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MetricSeries*) {
   using S = MetricSeries;
-  return std::make_tuple(required("name", &S::name), field("labels", &S::labels), field("type", &S::type),
-                         field("t", &S::t), field("values", &S::values), field("delta", &S::delta));
+  return field_list(required("name", &S::name), field("labels", &S::labels), field("type", &S::type), field("t", &S::t),
+                    field("values", &S::values), field("delta", &S::delta));
 }
 
 // Everything scraped during one level.
@@ -50,11 +50,11 @@ struct ServerMetrics {
 template <class = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerMetrics*) {
   using M = ServerMetrics;
-  return std::make_tuple(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
-                         field("failed", &M::failed), field("timed_out", &M::timed_out),
-                         field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
-                         field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
-                         field("series", &M::series));
+  return field_list(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
+                    field("failed", &M::failed), field("timed_out", &M::timed_out),
+                    field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
+                    field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
+                    field("series", &M::series));
 }
 
 // What a metric means, whatever the server calls it.
