@@ -26,6 +26,7 @@
 //   servebench/connection.hpp
 //   servebench/url.hpp
 //   servebench/sse.hpp
+//   servebench/watchdog.hpp
 //   servebench/html_report.hpp
 //   servebench/report.hpp
 //   servebench/modelled_time.hpp
@@ -3567,20 +3568,16 @@ std::string render_cdf(const Chart& chart) {
 // moments docs/metrics.md defines; and wait_until_ready(), which replaces a fixed `sleep 60` before a run.
 //
 // One Driver per worker thread: it owns one cpp-httplib client (keep-alive, TCP_NODELAY; connection.hpp: it can
-// open its connection before the first request) and one small watchdog thread that enforces the whole-request
-// deadline and cancel() by stopping the client from outside.
+// open its connection before the first request); the process's one watchdog thread (watchdog.hpp) enforces the
+// whole-request deadline and cancel() by stopping the client from outside.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -3791,6 +3788,10 @@ class ConnectControl {
   virtual bool open(httplib::Error& error) = 0;
   // When the last send had to open a connection: the steady time it was established (then forgotten); else empty.
   virtual std::optional<Nanos> take_connected() noexcept = 0;
+  // Aborts the request in flight as cpp-httplib's stop() does, without waiting: false, doing nothing, while a send
+  // holds the client's socket lock (it holds it while connecting and, for https, the handshake: up to the connect
+  // timeout) or has not taken its socket yet, so the one watchdog of all Drivers never blocks.
+  virtual bool try_stop() noexcept = 0;
 
  protected:
   ~ConnectControl() = default;
@@ -3843,7 +3844,18 @@ class PreconnectingClient final : public Base, public ConnectControl {
     return at;
   }
 
- private:
+  // ClientImpl::stop() of cpp-httplib 0.11.4 for a request in flight, under a lock only tried: shutting the socket
+  // down (the sending thread then fails its read or write and closes it) is all that is safe while a request uses
+  // it. With none using it (the request has not taken its socket yet, or is done) there is nothing to stop: false,
+  // and the watchdog tries again.
+  bool try_stop() noexcept override {
+    std::unique_lock<std::mutex> lock(this->socket_mutex_, std::try_to_lock);
+    if (!lock.owns_lock() || this->socket_requests_in_flight_ == 0) return false;
+    this->shutdown_socket(this->socket_);
+    this->socket_should_be_closed_when_request_is_done_ = true;
+    return true;
+  }
+
   // Called by cpp-httplib's send with its socket mutex held, when it has no open connection.
   bool create_and_connect_socket(typename Base::Socket& socket, httplib::Error& error) override {
     if (held_ != INVALID_SOCKET) {
@@ -4029,6 +4041,177 @@ class SseParser {
 
 }  // namespace servebench
 // ---- end servebench/sse.hpp ----
+// ---- begin servebench/watchdog.hpp ----
+// servebench — the watchdog that enforces every Driver's whole-request deadline and cancel(): one thread for the
+// whole process, not one per Driver (a thread per Driver doubled the threads of a 10,000-stream level and cost
+// ~8 KiB of resident stack per stream; docs/performance.md).
+//
+// Each Driver keeps a WatchedRequest. While a request is in flight it may have one entry in the watchdog's ordered
+// set, at the moment something must happen: its deadline, "now" after cancel(), or 2 ms after a stop while the
+// request has not ended yet (a stop that lands before the request has its socket does nothing, so it is repeated
+// until the request ends). The thread sleeps until the earliest entry and is woken only when an entry becomes the
+// earliest, so a closed loop whose deadlines all lie ahead of the earliest one never wakes it.
+//
+// Locks: the watchdog's own mutex (the set) is taken before a request's mutex, never after; the watchdog stops a
+// client with the request's mutex held, so end(), which takes that mutex, waits out a stop in progress and a stop
+// aimed at one request never hits the next. The stop itself never blocks (ConnectControl::try_stop: a client busy
+// connecting is tried again 2 ms later), so one slow connect cannot delay every other Driver's deadline.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include <httplib.h>
+
+
+namespace servebench::detail {
+
+class Watchdog;
+
+// One Driver's side: its client, and the request in flight. Kept behind a pointer so a Driver can move.
+struct WatchedRequest {
+  std::unique_ptr<httplib::ClientImpl> client;
+  ConnectControl* connect = nullptr;  // the same object as client
+  std::mutex mutex;                   // in_flight, deadline_at; held by the watchdog while it stops the client
+  bool in_flight = false;
+  Nanos deadline_at = 0;  // 0: none
+  std::atomic<bool> deadline_hit{false};
+  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
+  Nanos scheduled_at = 0;  // this request's entry in the watchdog's set (0: none); guarded by the watchdog's mutex
+
+  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
+
+  inline void begin(Nanos deadline);
+  inline void end();
+  inline void cancel(ErrorKind reason);
+  // Before destruction: after it the watchdog holds no reference to this request.
+  inline void shut_down();
+};
+
+class Watchdog {
+ public:
+  // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
+  // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
+  static Watchdog& instance() {
+    static Watchdog* const watchdog = new Watchdog();
+    return *watchdog;
+  }
+
+  // Makes something happen to `r` at `at` unless it has an earlier entry already.
+  void schedule(WatchedRequest& r, Nanos at) {
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (r.scheduled_at != 0 && r.scheduled_at <= at) return;
+      remove_locked(r);
+      due_.emplace(at, &r);
+      r.scheduled_at = at;
+      wake = due_.begin()->second == &r;  // the thread sleeps until an entry later than this one
+    }
+    if (wake) wake_.notify_one();
+  }
+
+  void unschedule(WatchedRequest& r) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    remove_locked(r);
+  }
+
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  Watchdog() {
+    std::thread([this] { run(); }).detach();
+  }
+
+  void remove_locked(WatchedRequest& r) {
+    if (r.scheduled_at == 0) return;
+    due_.erase({r.scheduled_at, &r});
+    r.scheduled_at = 0;
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      if (due_.empty()) {
+        wake_.wait(lock);
+        continue;
+      }
+      const auto [at, r] = *due_.begin();
+      const Nanos now = now_ns();
+      if (at > now) {
+        wake_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(at)));
+        continue;
+      }
+      due_.erase(due_.begin());
+      r->scheduled_at = 0;
+      if (const Nanos next = act(*r, now); next != 0) {
+        due_.emplace(next, r);
+        r->scheduled_at = next;
+      }
+    }
+  }
+
+  // With the set's mutex held: stops r's client if its request is cancelled or past its deadline. Returns when to
+  // look at r again (0: not until it is scheduled anew).
+  static Nanos act(WatchedRequest& r, Nanos now) {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.in_flight) return 0;
+    const bool cancel = r.cancelled() != ErrorKind::none;
+    if (!cancel && (r.deadline_at == 0 || now < r.deadline_at)) return r.deadline_at;  // cancel() was cleared
+    if (!cancel) r.deadline_hit = true;
+    r.connect->try_stop();
+    return now + 2'000'000;  // again until the request ends (end() unschedules it)
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::set<std::pair<Nanos, WatchedRequest*>> due_;
+};
+
+inline void WatchedRequest::begin(Nanos deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    in_flight = true;
+    deadline_at = deadline;
+    deadline_hit = false;
+  }
+  // A cancel() between the Driver's check before sending and in_flight above found nothing to stop: stop it now.
+  if (cancelled() != ErrorKind::none)
+    Watchdog::instance().schedule(*this, now_ns());
+  else if (deadline != 0)
+    Watchdog::instance().schedule(*this, deadline);
+}
+
+inline void WatchedRequest::end() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);  // waits out a stop in progress
+    in_flight = false;
+    deadline_at = 0;
+  }
+  Watchdog::instance().unschedule(*this);
+}
+
+inline void WatchedRequest::cancel(ErrorKind reason) {
+  cancel_reason = static_cast<int>(reason);
+  bool in = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    in = in_flight;
+  }
+  // Not in flight: the next send sees the reason before sending, or begin() above schedules the stop.
+  if (in) Watchdog::instance().schedule(*this, now_ns());
+}
+
+inline void WatchedRequest::shut_down() { Watchdog::instance().unschedule(*this); }
+
+}  // namespace servebench::detail
+// ---- end servebench/watchdog.hpp ----
 
 namespace servebench {
 
@@ -4206,75 +4389,6 @@ inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
   return std::string(text.substr(0, limit));
 }
 
-// Shared by the Driver and its watchdog thread. Kept behind a pointer so a Driver can move.
-struct DriverState {
-  std::unique_ptr<httplib::ClientImpl> client;
-  ConnectControl* connect = nullptr;  // the same object as client
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool in_flight = false;
-  bool stopping = false;
-  Nanos deadline_at = 0;  // 0: none
-  std::atomic<bool> deadline_hit{false};
-  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
-  std::thread watchdog;
-
-  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
-
-  void start() {
-    watchdog = std::thread([this] { watch(); });
-  }
-
-  void shut_down() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stopping = true;
-    }
-    wake.notify_all();
-    if (watchdog.joinable()) watchdog.join();
-  }
-
-  void begin(Nanos deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      in_flight = true;
-      deadline_at = deadline;
-      deadline_hit = false;
-    }
-    // The watchdog needs waking only to arm a deadline (cancel() wakes it itself); waking it for every request cost
-    // two context switches per request (bench/bench_client_overhead).
-    if (deadline != 0) wake.notify_all();
-  }
-
-  // Taking the mutex waits out a stop() in progress, so a stop aimed at this request never hits the next one.
-  void end() {
-    std::lock_guard<std::mutex> lock(mutex);
-    in_flight = false;
-    deadline_at = 0;
-  }
-
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex);
-    while (!stopping) {
-      if (in_flight) {
-        const bool cancel = cancelled() != ErrorKind::none;
-        if (cancel || (deadline_at != 0 && now_ns() >= deadline_at)) {
-          if (!cancel) deadline_hit = true;
-          client->stop();
-          // A stop() that lands before the request has its socket does nothing, so repeat until the request ends.
-          wake.wait_for(lock, std::chrono::milliseconds(2));
-          continue;
-        }
-        if (deadline_at != 0) {
-          wake.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_at)));
-          continue;
-        }
-      }
-      wake.wait(lock);
-    }
-  }
-};
-
 // Applies the reply's counts and ground truth to the record.
 template <class Counts>
 void take_counts(const Counts& c, RequestRecord& r) {
@@ -4303,7 +4417,7 @@ class Driver {
   // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
-        label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
+        label_(target_label(options_)), state_(std::make_unique<detail::WatchedRequest>()) {
     auto connection = detail::make_connection(url_, options_.tls());
     state_->connect = connection.control;
     auto& client = *(state_->client = std::move(connection.client));
@@ -4314,7 +4428,6 @@ class Driver {
     client.set_read_timeout(options_.read_timeout());
     client.set_write_timeout(options_.write_timeout());
     if (!options_.api_key().empty()) client.set_bearer_token_auth(options_.api_key());
-    state_->start();
   }
   ~Driver() {
     if (state_) state_->shut_down();
@@ -4372,8 +4485,7 @@ class Driver {
   // with it, until clear_cancel().
   void cancel(ErrorKind reason = ErrorKind::interrupted) {
     if (reason == ErrorKind::none) reason = ErrorKind::interrupted;
-    state_->cancel_reason = static_cast<int>(reason);
-    state_->wake.notify_all();
+    state_->cancel(reason);
   }
   void clear_cancel() { state_->cancel_reason = static_cast<int>(ErrorKind::none); }
   bool cancelled() const noexcept { return state_->cancelled() != ErrorKind::none; }
@@ -4391,7 +4503,7 @@ class Driver {
   struct Exchange {
     const Api* api = nullptr;
     RequestRecord* record = nullptr;
-    detail::DriverState* state = nullptr;
+    detail::WatchedRequest* state = nullptr;
     bool streaming = false;
     bool keep_text = true;
     std::size_t max_bytes = 0;
@@ -4635,7 +4747,7 @@ class Driver {
   Api api_;
   detail::BaseUrl url_;
   std::string label_;
-  std::unique_ptr<detail::DriverState> state_;
+  std::unique_ptr<detail::WatchedRequest> state_;
 };
 
 }  // namespace servebench
