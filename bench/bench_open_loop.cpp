@@ -15,7 +15,9 @@ using namespace servebench::bench;
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   raise_fd_limit();
-  TargetProcess target({"completion", "300"});
+  // One server thread per keep-alive connection (cpp-httplib): far more than the client's connections, or a
+  // connection past the pool waits unserved and its worker with it (docs/performance.md).
+  TargetProcess target({"completion", "4000"});
   const auto options = DriverOptions().base_url(target.url()).keep_text(false);
 
   nlohmann::json points = nlohmann::json::array();

@@ -377,6 +377,7 @@ TEST_CASE("cancel aborts the request in flight with its reason, sticks, and clea
 
 TEST_CASE("one watchdog for every Driver: an earlier deadline armed later still fires first, a connect in progress "
           "delays no other Driver, and Drivers start no threads of their own") {
+  // Bounds: a deadline fires within the watchdog's 5 ms period; 2 s allows for a loaded machine.
   // A server that answers at once and then drips a byte every 50 ms: only a deadline ends its requests.
   TestServer server;
   server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {

@@ -129,7 +129,8 @@ class DriverOptions {
   //   deadline = deadline_base + deadline_per_token x max_tokens   (60 s + 1 s per token; max_tokens <= 0 counts 4096)
   // so a server dripping a byte at a time, never silent for a whole read timeout, still ends as deadline_exceeded.
   // deadline(d) fixes it for every request; deadline(0ms) means none (only the read timeout and the level timeout
-  // bound a request then). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
+  // bound a request then). A deadline ends its request within about 5 ms of passing (the watchdog looks every
+  // 5 ms, watchdog.hpp). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
   // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
@@ -242,6 +243,7 @@ class Driver {
     client.set_read_timeout(options_.read_timeout());
     client.set_write_timeout(options_.write_timeout());
     if (!options_.api_key().empty()) client.set_bearer_token_auth(options_.api_key());
+    state_->watch();
   }
   ~Driver() {
     if (state_) state_->shut_down();
