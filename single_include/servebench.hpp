@@ -4095,8 +4095,8 @@ struct WatchedRequest {
 
 class Watchdog {
  public:
-  static constexpr Nanos period_ns = 5'000'000;        // between looks while requests are in flight
-  static constexpr Nanos stop_period_ns = 2'000'000;   // while a stopped request has not ended
+  static constexpr Nanos period_ns = 5'000'000;       // between looks while requests are in flight
+  static constexpr Nanos stop_period_ns = 2'000'000;  // while a stopped request has not ended
   static constexpr Nanos idle_before_sleep_ns = 100'000'000;
 
   // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
