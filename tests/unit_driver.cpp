@@ -27,6 +27,16 @@ std::string completion_chunk(const std::string& text) {
   return testing::sse_event(R"({"choices":[{"index":0,"text":")" + text + R"(","finish_reason":null}]})");
 }
 
+// Answers at once, then drips a byte every 50 ms without end: only a deadline ends its requests.
+void serve_dripping(TestServer& server) {
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
+      std::this_thread::sleep_for(50ms);
+      return sink.write(" ", 1);
+    });
+  });
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -215,12 +225,7 @@ TEST_CASE("the default deadline is derived from max_tokens: base + per-token all
   // A server that answers at once and then drips a byte every 50 ms never trips the read timeout (1 s); the
   // derived deadline (200 ms + 20 x 10 ms = 400 ms) ends the request.
   TestServer server;
-  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
-    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
-      std::this_thread::sleep_for(50ms);
-      return sink.write(" ", 1);
-    });
-  });
+  serve_dripping(server);
   server.start();
   Driver<api::openai_completions> driver(
       DriverOptions().base_url(server.url()).read_timeout(1s).derived_deadline(200ms, 10ms));
@@ -378,14 +383,8 @@ TEST_CASE("cancel aborts the request in flight with its reason, sticks, and clea
 TEST_CASE("one watchdog for every Driver: an earlier deadline armed later still fires first, a connect in progress "
           "delays no other Driver, and Drivers start no threads of their own") {
   // Bounds: a deadline fires within the watchdog's 5 ms period; 2 s allows for a loaded machine.
-  // A server that answers at once and then drips a byte every 50 ms: only a deadline ends its requests.
   TestServer server;
-  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
-    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
-      std::this_thread::sleep_for(50ms);
-      return sink.write(" ", 1);
-    });
-  });
+  serve_dripping(server);
   server.start();
   auto timed = [](auto& driver, double& seconds, ErrorKind& kind) {
     const auto start = std::chrono::steady_clock::now();
