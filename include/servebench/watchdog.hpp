@@ -106,6 +106,13 @@ class Watchdog {
     bool stopping = false;   // any request stopped and not ended yet
   };
 
+  // Whether r must be stopped: cancelled, or past its deadline.
+  static bool due(const WatchedRequest& r, Nanos now) {
+    if (r.cancelled() != ErrorKind::none) return true;
+    const Nanos deadline = r.deadline_at.load();
+    return deadline != 0 && now >= deadline;
+  }
+
   // With the list's mutex held: stops each request cancelled or past its deadline.
   Look look_locked() {
     Look seen;
@@ -113,12 +120,11 @@ class Watchdog {
     for (WatchedRequest* r : list_) {
       if (!r->in_flight.load()) continue;
       seen.in_flight = true;
-      const bool cancel = r->cancelled() != ErrorKind::none;
-      const Nanos deadline = r->deadline_at.load();
-      if (!cancel && (deadline == 0 || now < deadline)) continue;
+      if (!due(*r, now)) continue;
       std::lock_guard<std::mutex> lock(r->mutex);
-      if (!r->in_flight.load()) continue;  // ended meanwhile
-      if (!cancel) r->deadline_hit = true;
+      // Again under the request's lock: it may have ended meanwhile, and the next one begun with its own deadline.
+      if (!r->in_flight.load() || !due(*r, now)) continue;
+      if (r->cancelled() == ErrorKind::none) r->deadline_hit = true;
       r->connect->try_stop();
       seen.stopping = true;
     }
