@@ -17,6 +17,18 @@
 
 namespace servebench::bench {
 
+// The failed records of a level by error kind, with the first message of each: {"kind": {"count": n, "first": "..."}}.
+inline nlohmann::json failures_by_kind(const std::vector<RequestRecord>& records) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& r : records) {
+    if (r.ok()) continue;
+    auto& entry = out[nlohmann::json(r.error_kind).get<std::string>()];
+    if (entry.is_null()) entry = {{"count", 0}, {"first", r.error_message}};
+    entry["count"] = entry["count"].get<int>() + 1;
+  }
+  return out;
+}
+
 inline Workload bench_workload() { return template_prompts("Question {i}: Explain concept {i} briefly.", 64); }
 
 // Closed loop at `concurrency` for `seconds`, after one warm-up request per worker (connections open). CPU is this

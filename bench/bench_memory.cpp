@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
   nlohmann::json at_1000, at_most;
   for (const int n : levels) {
     const long before = rss_kib();
-    RssSampler sampler;
+    const long threads_before = thread_count();
+    const MemoryBreakdown at_start = memory_breakdown();
+    RssSampler sampler(true);
     auto result = run_closed_loop(ClosedLoop()
                                       .concurrency(static_cast<std::size_t>(n))
                                       .requests(static_cast<std::uint64_t>(n))
@@ -34,20 +36,44 @@ int main(int argc, char** argv) {
                                   bench_workload(), [&] { return Driver<api::openai_completions>(options); });
     const long peak = sampler.stop();
     const double per = static_cast<double>(peak - before) / n;
+    // Threads the level added, per stream: 1 is a thread per stream (the worker); 2 was the worker and a watchdog.
+    const double threads_per = static_cast<double>(sampler.peak_threads() - threads_before) / n;
     nlohmann::json point = {{"in_flight", n},
                             {"rss_before_kib", before},
                             {"rss_peak_kib", peak},
                             {"kib_per_request", per},
+                            {"threads_before", threads_before},
+                            {"threads_peak", sampler.peak_threads()},
+                            {"threads_per_stream", threads_per},
                             {"successful", result.summary.successful},
-                            {"failed", result.summary.failed}};
+                            {"failed", result.summary.failed},
+                            {"failures", failures_by_kind(result.records)},
+                            {"breakdown_before", at_start},
+                            {"breakdown_at_peak", sampler.breakdown()}};
+    // Per stream, by where it is: the growth of each part from before the level to its highest RSS.
+    const MemoryBreakdown& b = sampler.breakdown();
+    auto per_stream = [n](double grown) { return grown / n; };
+    point["kib_per_stream_by_part"] = {
+        {"thread_stacks", per_stream(static_cast<double>(b.thread_stacks_kib - at_start.thread_stacks_kib))},
+        {"main_heap", per_stream(static_cast<double>(b.heap_kib - at_start.heap_kib))},
+        {"other_anonymous", per_stream(static_cast<double>(b.other_anon_kib - at_start.other_anon_kib))},
+        {"malloc_in_use", per_stream(static_cast<double>(b.malloc_in_use - at_start.malloc_in_use) / 1024)},
+        {"malloc_free", per_stream(static_cast<double>(b.malloc_free - at_start.malloc_free) / 1024)}};
     if (n == 1000) at_1000 = point;
     if (n == most) at_most = point;
     points.push_back(point);
+    const auto& parts = point["kib_per_stream_by_part"];
     rows.push_back({std::to_string(n), std::to_string(before), std::to_string(peak), fmt(per, 1),
+                    std::to_string(sampler.peak_threads()), fmt(threads_per, 2),
+                    fmt(parts["thread_stacks"].get<double>(), 1),
+                    fmt(parts["main_heap"].get<double>() + parts["other_anonymous"].get<double>(), 1),
+                    fmt(parts["malloc_in_use"].get<double>(), 1), fmt(parts["malloc_free"].get<double>(), 1),
                     std::to_string(result.summary.failed)});
   }
   print_table("Resident memory per in-flight request (KiB)",
-              {"in flight", "RSS before", "RSS peak", "KiB/request", "failed"}, rows);
+              {"in flight", "RSS before", "RSS peak", "KiB/request", "threads peak", "threads/stream", "stacks/stream",
+               "heaps/stream", "malloc used/stream", "malloc free/stream", "failed"},
+              rows);
   nlohmann::json result = {{"benchmark", "memory"}, {"points", points}};
   if (!at_1000.is_null())
     result["targets"] = {{"kib_per_request_at_1000", at_1000["kib_per_request"]},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -19,6 +21,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -37,9 +41,11 @@ struct Options {
   std::string out_dir = "artifacts/bench";
   std::string python = "/usr/bin/python3";  // Debian's, with python3-aiohttp (not a pyenv one on PATH)
   std::string asyncio_client = "bench/asyncio_client.py";
-  double seconds = 2.0;        // per measured point
-  std::vector<double> levels;  // empty: the benchmark's own list
-  bool references = true;      // false: servebench alone (for profiling)
+  double seconds = 2.0;         // per measured point
+  std::vector<double> levels;   // empty: the benchmark's own list
+  bool references = true;       // false: servebench alone (for profiling)
+  int wrk_threads = 0;          // 0: min(connections, cores)
+  bool server_process = false;  // a simulated server in a process of its own (bench_timing_accuracy)
 
   // The levels to run: --levels when given, else `defaults`.
   template <class T>
@@ -69,14 +75,18 @@ inline Options parse_options(int argc, char** argv) {
       o.seconds = std::stod(value());
     else if (a == "--no-references")
       o.references = false;
+    else if (a == "--wrk-threads")
+      o.wrk_threads = std::stoi(value());
+    else if (a == "--server-process")
+      o.server_process = true;
     else if (a == "--levels") {
       std::stringstream list(value());
       std::string item;
       while (std::getline(list, item, ',')) o.levels.push_back(std::stod(item));
     } else {
-      std::cerr
-          << "usage: " << argv[0]
-          << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--python PATH] [--asyncio-client FILE]\n";
+      std::cerr << "usage: " << argv[0]
+                << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--python PATH]"
+                   " [--asyncio-client FILE]\n";
       std::exit(2);
     }
   }
@@ -104,13 +114,17 @@ inline double cpu_seconds_self() {
 }
 
 // Resident set size of this process, KiB (VmRSS).
-inline long rss_kib() {
+// A number field of /proc/self/status ("VmRSS:", "Threads:"); -1 when absent.
+inline long status_field(const std::string& name) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind(name, 0) == 0) return std::atol(line.c_str() + name.size());
   return -1;
 }
+
+inline long rss_kib() { return status_field("VmRSS:"); }
+inline long thread_count() { return status_field("Threads:"); }
 
 inline std::string self_directory() {
   char buffer[4096];
@@ -147,14 +161,30 @@ inline pid_t spawn(const std::vector<std::string>& argv, int& out_fd, bool merge
 // The trivial target server (bench_target) in its own process, so its CPU never counts as the client's.
 class TargetProcess {
  public:
-  explicit TargetProcess(std::vector<std::string> args) {
-    args.insert(args.begin(), self_directory() + "/bench_target");
+  // `program` (beside this one) with `args`; it prints "port <n>" once it listens and serves until killed.
+  explicit TargetProcess(std::vector<std::string> args, const std::string& program = "bench_target") {
+    args.insert(args.begin(), self_directory() + "/" + program);
     pid_ = detail::spawn(args, fd_, false);
     std::string line;
     char c;
     while (read(fd_, &c, 1) == 1 && c != '\n') line += c;
-    if (line.rfind("port ", 0) != 0) throw std::runtime_error("bench_target did not start: '" + line + "'");
+    if (line.rfind("port ", 0) != 0) throw std::runtime_error(program + " did not start: '" + line + "'");
     port_ = std::atoi(line.c_str() + 5);
+  }
+  // User + system CPU seconds the server has used so far (/proc/<pid>/stat), -1 when unreadable.
+  double cpu_seconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');  // the command name may hold spaces
+    if (close == std::string::npos) return -1;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15: utime, stime (clock ticks)
+      if (i == 14) utime = std::atof(field.c_str());
+      if (i == 15) stime = std::atof(field.c_str());
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
   }
   ~TargetProcess() {
     kill(pid_, SIGKILL);
@@ -199,12 +229,14 @@ struct Reference {
   double per_s = 0;       // requests/s (or events/s)
   double cpu_us_per = 0;  // client CPU microseconds per request (or event)
   double units = 0;       // requests (or events) done
+  int threads = 0;        // client threads, where the reference chooses them (wrk -t)
   bool ok = false;
   std::string note;
 };
 
 inline void to_json(nlohmann::json& j, const Reference& r) {
   j = {{"per_s", r.per_s}, {"cpu_us_per", r.cpu_us_per}, {"units", r.units}, {"ok", r.ok}, {"note", r.note}};
+  if (r.threads > 0) j["threads"] = r.threads;
 }
 
 inline std::string number_after(const std::string& text, const std::string& key) {
@@ -226,7 +258,9 @@ inline Reference run_wrk(const Options& o, const std::string& url, int connectio
            "\"application/json\"\nwrk.body = [["
         << body << "]]\n";
   }
-  const int threads = std::min(connections, 2);  // two cores: more wrk threads only contend
+  // One thread per core (more only contend), never more than connections; --wrk-threads sets it.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = std::min(connections, o.wrk_threads > 0 ? o.wrk_threads : cores);
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.0fs", std::max(1.0, std::round(o.seconds)));
   const auto p = run_process({"wrk", "-t" + std::to_string(threads), "-c" + std::to_string(connections), "-d", duration,
@@ -242,6 +276,7 @@ inline Reference run_wrk(const Options& o, const std::string& url, int connectio
   (void)count;
   r.per_s = std::atof(rate.c_str());
   r.cpu_us_per = r.units > 0 ? p.cpu_s * 1e6 / r.units : 0;
+  r.threads = threads;
   r.ok = p.exit_code == 0 && r.per_s > 0 && p.output.find("Non-2xx") == std::string::npos;
   if (!r.ok) r.note = p.output;
   return r;
@@ -329,13 +364,95 @@ inline std::string fmt(double value, int decimals = 0) {
   return buffer;
 }
 
-// Peak of rss_kib() sampled every few milliseconds on a thread, for as long as it lives.
+// Where this process's resident memory is, from /proc/self/smaps (KiB), and what malloc holds (mallinfo2, bytes).
+struct MemoryBreakdown {
+  long thread_stacks_kib = 0;  // writable anonymous mappings the size of a thread stack (the pthread default; glibc
+                               // maps its guard page beside it)
+  long thread_stack_mappings = 0;
+  long heap_kib = 0;        // [heap]: the main malloc arena
+  long other_anon_kib = 0;  // the other anonymous mappings: the threads' malloc arenas, large allocations
+  long files_kib = 0;       // the program, its libraries, [stack], [vdso] and the like
+  long malloc_in_use = -1;  // bytes in use (uordblks + hblkhd), -1 without mallinfo2
+  long malloc_free = -1;    // bytes malloc holds free in its arenas (fordblks)
+  long malloc_arenas = -1;  // bytes of the arenas (arena)
+};
+
+inline void to_json(nlohmann::json& j, const MemoryBreakdown& m) {
+  j = {{"thread_stacks_kib", m.thread_stacks_kib},
+       {"thread_stack_mappings", m.thread_stack_mappings},
+       {"heap_kib", m.heap_kib},
+       {"other_anon_kib", m.other_anon_kib},
+       {"files_kib", m.files_kib},
+       {"malloc_in_use_bytes", m.malloc_in_use},
+       {"malloc_free_bytes", m.malloc_free},
+       {"malloc_arena_bytes", m.malloc_arenas}};
+}
+
+inline MemoryBreakdown memory_breakdown() {
+  MemoryBreakdown m;
+  std::size_t stack_bytes = 0;
+  pthread_attr_t attr;
+  if (pthread_getattr_default_np(&attr) == 0) {
+    pthread_attr_getstacksize(&attr, &stack_bytes);
+    pthread_attr_destroy(&attr);
+  }
+  const long stack_kib = static_cast<long>(stack_bytes / 1024);
+  std::ifstream in("/proc/self/smaps");
+  std::string line, path;
+  long size = 0;
+  bool anonymous = false, writable = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find(' ') < line.find(':')) {
+      std::istringstream fields(line);
+      std::string range, perms, offset, dev, inode;
+      fields >> range >> perms >> offset >> dev >> inode;
+      path.clear();
+      fields >> path;
+      anonymous = path.empty();
+      writable = perms.size() > 1 && perms[1] == 'w';
+      const auto dash = range.find('-');
+      size = static_cast<long>(
+          (std::stoull(range.substr(dash + 1), nullptr, 16) - std::stoull(range.substr(0, dash), nullptr, 16)) / 1024);
+    } else if (line.rfind("Rss:", 0) == 0) {
+      const long rss = std::atol(line.c_str() + 4);
+      if (path == "[heap]")
+        m.heap_kib += rss;
+      else if (anonymous && writable && size == stack_kib)
+        m.thread_stacks_kib += rss, ++m.thread_stack_mappings;
+      else if (anonymous)
+        m.other_anon_kib += rss;
+      else
+        m.files_kib += rss;
+    }
+  }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 info = mallinfo2();
+  m.malloc_in_use = static_cast<long>(info.uordblks + info.hblkhd);
+  m.malloc_free = static_cast<long>(info.fordblks);
+  m.malloc_arenas = static_cast<long>(info.arena);
+#endif
+  return m;
+}
+
+// Peak of rss_kib() (and of the thread count) sampled every few milliseconds on a thread, for as long as it lives;
+// with breakdowns(true), also memory_breakdown() at the highest RSS seen (taken at most every 200 ms: it reads
+// /proc/self/smaps).
 class RssSampler {
  public:
-  RssSampler()
-      : thread_([this] {
+  explicit RssSampler(bool breakdowns = false)
+      : thread_([this, breakdowns] {
+          auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+          long broken_down_at = 0;
           while (!stop_.load()) {
-            peak_.store(std::max(peak_.load(), rss_kib()));
+            const long rss = rss_kib();
+            peak_.store(std::max(peak_.load(), rss));
+            peak_threads_.store(std::max(peak_threads_.load(), thread_count()));
+            if (breakdowns && rss > broken_down_at &&
+                std::chrono::steady_clock::now() - last > std::chrono::milliseconds(200)) {
+              breakdown_ = memory_breakdown();
+              broken_down_at = rss;
+              last = std::chrono::steady_clock::now();
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
           }
         }) {}
@@ -345,10 +462,15 @@ class RssSampler {
     if (thread_.joinable()) thread_.join();
     return peak_.load();
   }
+  long peak_threads() const noexcept { return peak_threads_.load(); }
+  // After stop(): the breakdown at the highest RSS sampled.
+  const MemoryBreakdown& breakdown() const noexcept { return breakdown_; }
 
  private:
   std::atomic<bool> stop_{false};
   std::atomic<long> peak_{0};
+  std::atomic<long> peak_threads_{0};
+  MemoryBreakdown breakdown_;
   std::thread thread_;
 };
 

@@ -26,6 +26,7 @@
 //   servebench/connection.hpp
 //   servebench/url.hpp
 //   servebench/sse.hpp
+//   servebench/watchdog.hpp
 //   servebench/modelled_time.hpp
 //   servebench/ready.hpp
 //   servebench/scheduler/interrupt.hpp
@@ -3599,20 +3600,16 @@ std::string render_cdf(const Chart& chart) {
 // moments docs/metrics.md defines; and wait_until_ready(), which replaces a fixed `sleep 60` before a run.
 //
 // One Driver per worker thread: it owns one cpp-httplib client (keep-alive, TCP_NODELAY; connection.hpp: it can
-// open its connection before the first request) and one small watchdog thread that enforces the whole-request
-// deadline and cancel() by stopping the client from outside.
+// open its connection before the first request); the process's one watchdog thread (watchdog.hpp) enforces the
+// whole-request deadline and cancel() by stopping the client from outside.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -3823,6 +3820,10 @@ class ConnectControl {
   virtual bool open(httplib::Error& error) = 0;
   // When the last send had to open a connection: the steady time it was established (then forgotten); else empty.
   virtual std::optional<Nanos> take_connected() noexcept = 0;
+  // Aborts the request in flight as cpp-httplib's stop() does, without waiting: false, doing nothing, while a send
+  // holds the client's socket lock (it holds it while connecting and, for https, the handshake: up to the connect
+  // timeout) or has not taken its socket yet, so the one watchdog of all Drivers never blocks.
+  virtual bool try_stop() noexcept = 0;
 
  protected:
   ~ConnectControl() = default;
@@ -3875,7 +3876,18 @@ class PreconnectingClient final : public Base, public ConnectControl {
     return at;
   }
 
- private:
+  // ClientImpl::stop() of cpp-httplib 0.11.4 for a request in flight, under a lock only tried: shutting the socket
+  // down (the sending thread then fails its read or write and closes it) is all that is safe while a request uses
+  // it. With none using it (the request has not taken its socket yet, or is done) there is nothing to stop: false,
+  // and the watchdog tries again.
+  bool try_stop() noexcept override {
+    std::unique_lock<std::mutex> lock(this->socket_mutex_, std::try_to_lock);
+    if (!lock.owns_lock() || this->socket_requests_in_flight_ == 0) return false;
+    this->shutdown_socket(this->socket_);
+    this->socket_should_be_closed_when_request_is_done_ = true;
+    return true;
+  }
+
   // Called by cpp-httplib's send with its socket mutex held, when it has no open connection.
   bool create_and_connect_socket(typename Base::Socket& socket, httplib::Error& error) override {
     if (held_ != INVALID_SOCKET) {
@@ -4061,6 +4073,194 @@ class SseParser {
 
 }  // namespace servebench
 // ---- end servebench/sse.hpp ----
+// ---- begin servebench/watchdog.hpp ----
+// servebench — the watchdog that enforces every Driver's whole-request deadline and cancel(): one thread for the
+// whole process, not one per Driver (a thread per Driver doubled the threads of a 10,000-stream level and cost
+// ~8 KiB of resident stack per stream; docs/performance.md).
+//
+// Every Driver's WatchedRequest is on the watchdog's list from the Driver's construction to its destruction. A
+// request's begin() and end() touch only that request (its own mutex and atomics): nothing shared by all Drivers is
+// written per request, so thousands of streams starting or ending together never queue on one lock. The thread
+// looks at every request in flight every 5 ms (every 2 ms while one it has stopped has not ended yet: a stop that
+// lands before the request has its socket does nothing, so it is repeated until the request ends), at once after
+// cancel(), and sleeps without a timeout once no request has been in flight for 100 ms; a begin() then wakes it.
+// A deadline therefore ends its request within about 5 ms of passing (deadlines are seconds; docs/metrics.md).
+//
+// Locks: the watchdog's mutex (the list) is taken before a request's mutex, never after; the watchdog stops a client
+// with the request's mutex held, so end(), which takes that mutex, waits out a stop in progress and a stop aimed at
+// one request never hits the next. The stop itself never blocks (ConnectControl::try_stop: a client busy connecting
+// is tried again 2 ms later), so one slow connect cannot delay every other Driver's deadline.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+
+namespace servebench::detail {
+
+// One Driver's side: its client, and the request in flight. Kept behind a pointer so a Driver can move.
+struct WatchedRequest {
+  std::unique_ptr<httplib::ClientImpl> client;
+  ConnectControl* connect = nullptr;  // the same object as client
+  std::mutex mutex;                   // held by begin(), end() and the watchdog while it stops the client
+  std::atomic<bool> in_flight{false};
+  std::atomic<Nanos> deadline_at{0};  // 0: none
+  std::atomic<bool> deadline_hit{false};
+  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
+  std::size_t slot = 0;  // index in the watchdog's list; guarded by the watchdog's mutex
+
+  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
+
+  inline void watch();  // onto the watchdog's list (the Driver's constructor)
+  inline void begin(Nanos deadline);
+  inline void end();
+  inline void cancel(ErrorKind reason);
+  inline void shut_down();  // off the list: after it the watchdog holds no reference to this request
+};
+
+class Watchdog {
+ public:
+  static constexpr Nanos period_ns = 5'000'000;       // between looks while requests are in flight
+  static constexpr Nanos stop_period_ns = 2'000'000;  // while a stopped request has not ended
+  static constexpr Nanos idle_before_sleep_ns = 100'000'000;
+
+  // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
+  // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
+  static Watchdog& instance() {
+    static Watchdog* const watchdog = new Watchdog();
+    return *watchdog;
+  }
+
+  void add(WatchedRequest& r) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      r.slot = list_.size();
+      list_.push_back(&r);
+    }
+  }
+
+  void remove(WatchedRequest& r) {
+    std::lock_guard<std::mutex> lock(mutex_);  // waits out a look in progress
+    list_[r.slot] = list_.back();
+    list_[r.slot]->slot = r.slot;
+    list_.pop_back();
+  }
+
+  // Look now: after cancel(), or a begin() that found the thread asleep.
+  void poke() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      poked_ = true;
+    }
+    wake_.notify_one();
+  }
+
+  // Whether the thread sleeps without a timeout (a begin() must then poke it). Read after in_flight is set: the
+  // thread sets this before its last look, so one of the two sees the other (both sequentially consistent).
+  bool asleep() const noexcept { return asleep_.load(); }
+
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  Watchdog() {
+    std::thread([this] { run(); }).detach();
+  }
+
+  struct Look {
+    bool in_flight = false;  // any request
+    bool stopping = false;   // any request stopped and not ended yet
+  };
+
+  // Whether r must be stopped: cancelled, or past its deadline.
+  static bool due(const WatchedRequest& r, Nanos now) {
+    if (r.cancelled() != ErrorKind::none) return true;
+    const Nanos deadline = r.deadline_at.load();
+    return deadline != 0 && now >= deadline;
+  }
+
+  // With the list's mutex held: stops each request cancelled or past its deadline.
+  Look look_locked() {
+    Look seen;
+    const Nanos now = now_ns();
+    for (WatchedRequest* r : list_) {
+      if (!r->in_flight.load()) continue;
+      seen.in_flight = true;
+      if (!due(*r, now)) continue;
+      std::lock_guard<std::mutex> lock(r->mutex);
+      // Again under the request's lock: it may have ended meanwhile, and the next one begun with its own deadline.
+      if (!r->in_flight.load() || !due(*r, now)) continue;
+      if (r->cancelled() == ErrorKind::none) r->deadline_hit = true;
+      r->connect->try_stop();
+      seen.stopping = true;
+    }
+    return seen;
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Nanos busy_at = now_ns();
+    for (;;) {
+      poked_ = false;
+      const Look seen = look_locked();
+      const Nanos now = now_ns();
+      if (seen.in_flight) busy_at = now;
+      if (now - busy_at >= idle_before_sleep_ns) {
+        asleep_ = true;
+        if (!look_locked().in_flight && !poked_) wake_.wait(lock, [this] { return poked_; });
+        asleep_ = false;
+        busy_at = now_ns();
+        continue;
+      }
+      const Nanos wait = seen.stopping ? stop_period_ns : period_ns;
+      wake_.wait_for(lock, std::chrono::nanoseconds(wait), [this] { return poked_; });
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<WatchedRequest*> list_;
+  bool poked_ = false;
+  std::atomic<bool> asleep_{false};
+};
+
+inline void WatchedRequest::watch() { Watchdog::instance().add(*this); }
+
+inline void WatchedRequest::begin(Nanos deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    deadline_at = deadline;
+    deadline_hit = false;
+    in_flight = true;
+  }
+  // A cancel() between the Driver's check before sending and in_flight above: look now. An idle watchdog sleeps
+  // until poked.
+  Watchdog& watchdog = Watchdog::instance();
+  if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
+}
+
+inline void WatchedRequest::end() {
+  std::lock_guard<std::mutex> lock(mutex);  // waits out a stop in progress
+  in_flight = false;
+  deadline_at = 0;
+}
+
+inline void WatchedRequest::cancel(ErrorKind reason) {
+  cancel_reason = static_cast<int>(reason);
+  Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
+}
+
+inline void WatchedRequest::shut_down() { Watchdog::instance().remove(*this); }
+
+}  // namespace servebench::detail
+// ---- end servebench/watchdog.hpp ----
 
 namespace servebench {
 
@@ -4164,7 +4364,8 @@ class DriverOptions {
   //   deadline = deadline_base + deadline_per_token x max_tokens   (60 s + 1 s per token; max_tokens <= 0 counts 4096)
   // so a server dripping a byte at a time, never silent for a whole read timeout, still ends as deadline_exceeded.
   // deadline(d) fixes it for every request; deadline(0ms) means none (only the read timeout and the level timeout
-  // bound a request then). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
+  // bound a request then). A deadline ends its request within about 5 ms of passing (the watchdog looks every
+  // 5 ms, watchdog.hpp). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
   // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
@@ -4238,75 +4439,6 @@ inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
   return std::string(text.substr(0, limit));
 }
 
-// Shared by the Driver and its watchdog thread. Kept behind a pointer so a Driver can move.
-struct DriverState {
-  std::unique_ptr<httplib::ClientImpl> client;
-  ConnectControl* connect = nullptr;  // the same object as client
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool in_flight = false;
-  bool stopping = false;
-  Nanos deadline_at = 0;  // 0: none
-  std::atomic<bool> deadline_hit{false};
-  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
-  std::thread watchdog;
-
-  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
-
-  void start() {
-    watchdog = std::thread([this] { watch(); });
-  }
-
-  void shut_down() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stopping = true;
-    }
-    wake.notify_all();
-    if (watchdog.joinable()) watchdog.join();
-  }
-
-  void begin(Nanos deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      in_flight = true;
-      deadline_at = deadline;
-      deadline_hit = false;
-    }
-    // The watchdog needs waking only to arm a deadline (cancel() wakes it itself); waking it for every request cost
-    // two context switches per request (bench/bench_client_overhead).
-    if (deadline != 0) wake.notify_all();
-  }
-
-  // Taking the mutex waits out a stop() in progress, so a stop aimed at this request never hits the next one.
-  void end() {
-    std::lock_guard<std::mutex> lock(mutex);
-    in_flight = false;
-    deadline_at = 0;
-  }
-
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex);
-    while (!stopping) {
-      if (in_flight) {
-        const bool cancel = cancelled() != ErrorKind::none;
-        if (cancel || (deadline_at != 0 && now_ns() >= deadline_at)) {
-          if (!cancel) deadline_hit = true;
-          client->stop();
-          // A stop() that lands before the request has its socket does nothing, so repeat until the request ends.
-          wake.wait_for(lock, std::chrono::milliseconds(2));
-          continue;
-        }
-        if (deadline_at != 0) {
-          wake.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_at)));
-          continue;
-        }
-      }
-      wake.wait(lock);
-    }
-  }
-};
-
 // Applies the reply's counts and ground truth to the record.
 template <class Counts>
 void take_counts(const Counts& c, RequestRecord& r) {
@@ -4335,7 +4467,7 @@ class Driver {
   // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
-        label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
+        label_(target_label(options_)), state_(std::make_unique<detail::WatchedRequest>()) {
     auto connection = detail::make_connection(url_, options_.tls());
     state_->connect = connection.control;
     auto& client = *(state_->client = std::move(connection.client));
@@ -4346,7 +4478,7 @@ class Driver {
     client.set_read_timeout(options_.read_timeout());
     client.set_write_timeout(options_.write_timeout());
     if (!options_.api_key().empty()) client.set_bearer_token_auth(options_.api_key());
-    state_->start();
+    state_->watch();
   }
   ~Driver() {
     if (state_) state_->shut_down();
@@ -4404,8 +4536,7 @@ class Driver {
   // with it, until clear_cancel().
   void cancel(ErrorKind reason = ErrorKind::interrupted) {
     if (reason == ErrorKind::none) reason = ErrorKind::interrupted;
-    state_->cancel_reason = static_cast<int>(reason);
-    state_->wake.notify_all();
+    state_->cancel(reason);
   }
   void clear_cancel() { state_->cancel_reason = static_cast<int>(ErrorKind::none); }
   bool cancelled() const noexcept { return state_->cancelled() != ErrorKind::none; }
@@ -4423,7 +4554,7 @@ class Driver {
   struct Exchange {
     const Api* api = nullptr;
     RequestRecord* record = nullptr;
-    detail::DriverState* state = nullptr;
+    detail::WatchedRequest* state = nullptr;
     bool streaming = false;
     bool keep_text = true;
     std::size_t max_bytes = 0;
@@ -4667,7 +4798,7 @@ class Driver {
   Api api_;
   detail::BaseUrl url_;
   std::string label_;
-  std::unique_ptr<detail::DriverState> state_;
+  std::unique_ptr<detail::WatchedRequest> state_;
 };
 
 }  // namespace servebench
@@ -7029,6 +7160,10 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   detail::InterruptScope interrupt_scope(options.handle_signals());
   detail::Level<ClosedLoop> level(options, workload);
   detail::PhaseBarrier after_warmup(workers);
+  // No worker ends (its thread exits, its connection closes) until every worker is done: a thread's exit unmaps
+  // its stack, and at 2,000-10,000 streams ending in the same step those unmaps stalled the threads still reading
+  // their last tokens (docs/performance.md, "Scale").
+  detail::PhaseBarrier before_exit(workers);
   std::atomic<std::uint64_t> next_warmup{0}, next_request{0};
   std::atomic<std::size_t> running{workers};
   const auto watching = detail::start_watching(options, target);
@@ -7039,6 +7174,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
     threads.reserve(workers);
     for (std::size_t w = 0; w < workers; ++w) {
       threads.emplace_back([&] {
+        bool arrived = false, done = false;
         // The sender lives on this worker's stack for the whole level: one connection, kept alive.
         auto run_worker = [&] {
           auto sender = level.make_sender(make_sender);
@@ -7073,8 +7209,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
               level.send_one(sender, i, 0, false);
             }
           }
+          done = true;
+          before_exit.arrive_and_wait();  // the sender (its connection) lives on until then
         };
-        bool arrived = false;
         try {
           run_worker();
           arrived = true;
@@ -7083,6 +7220,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
         }
         // A worker whose factory threw must still arrive, or the others would wait for it forever.
         if (!arrived && !after_warmup.opened()) after_warmup.arrive_and_wait();
+        if (!done) before_exit.arrive_and_wait();
         running.fetch_sub(1);
         level.notify();
       });
@@ -7130,6 +7268,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
 // servebench — the open loop: arrivals at a rate whatever the server does. A request keeps its arrival time as
 // t_sched, so a late send shows up in client_queue and latency_from_sched instead of hiding (coordinated omission).
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -7146,6 +7285,16 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
 namespace servebench {
 
 namespace detail {
+
+// The most arrivals of `offsets` (sorted) within any span shorter than `window`.
+inline std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos window) {
+  std::size_t most = 0;
+  for (std::size_t first = 0, i = 0; i < offsets.size(); ++i) {
+    while (offsets[i] - offsets[first] >= window) ++first;
+    most = std::max(most, i - first + 1);
+  }
+  return most;
+}
 
 template <class MakeSender>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, MakeSender& make_sender,
@@ -7219,21 +7368,21 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     running.fetch_sub(1);
     level.notify();
   };
-  // Called with jobs_mutex held: adds a worker when the queue is longer than the idle workers can take.
-  auto add_worker_if_needed = [&] {
-    if (jobs.size() > idle_workers && (cap == 0 || threads.size() < cap)) {
-      running.fetch_add(1);
-      ++idle_workers;
-      threads.emplace_back(worker, false);
-    }
-  };
+  // A worker is added when the queue is longer than the idle workers can take. It is counted (idle, running) with
+  // jobs_mutex held and started after, so no worker waits for a job while a thread is being created.
   auto push = [&](Job job) {
+    bool add = false;
     {
       std::lock_guard<std::mutex> lock(jobs_mutex);
       jobs.push_back(job);
-      add_worker_if_needed();
+      add = jobs.size() > idle_workers && (cap == 0 || threads.size() < cap);
+      if (add) {
+        running.fetch_add(1);
+        ++idle_workers;
+      }
     }
     job_ready.notify_one();
+    if (add) threads.emplace_back(worker, false);  // only this (the dispatching) thread touches `threads`
   };
   auto stop_workers = [&] {
     {
@@ -7246,10 +7395,18 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
-  const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
+  // Each job is handed to a worker dispatch_lead_ns before its arrival time; the worker waits out the rest. A late
+  // hand-off then costs nothing, and one thread wake-up, not two, stands between the schedule and the send.
+  constexpr Nanos dispatch_lead_ns = 2'000'000;
+  // A worker is held from its hand-off until the reply: the most arrivals within twice the lead are about as many
+  // as a burst of the schedule keeps busy at once (at 50,000/s, ~200), where a fixed few made the dispatcher start
+  // threads on the way, late (docs/performance.md).
+  const std::size_t burst = detail::most_arrivals_within(offsets, 2 * dispatch_lead_ns);
+  const std::size_t initial = cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst))
+                                  : std::clamp<std::size_t>(burst, 4, 1024);
   {
-    // Workers exist before the first arrival, so it does not pay for a thread start: as many as the cap (it bounds
-    // the workers anyway), else a few; more are added on demand.
+    // Workers exist before the first arrival, so it does not pay for a thread start: as many as a burst of the
+    // schedule needs (within the cap); more are added on demand.
     std::lock_guard<std::mutex> lock(jobs_mutex);
     for (std::size_t i = 0; i < initial; ++i) {
       running.fetch_add(1);
@@ -7271,9 +7428,6 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   // Measured phase: the calling thread is the dispatcher and the supervisor.
   const Nanos t0 = now_ns();
   const Nanos planned_end = offsets.empty() ? t0 : t0 + offsets.back();
-  // Each job is handed to a worker dispatch_lead_ns before its arrival time; the worker waits out the rest. A late
-  // hand-off then costs nothing, and one thread wake-up, not two, stands between the schedule and the send.
-  constexpr Nanos dispatch_lead_ns = 2'000'000;
   while (pushed < offsets.size() && level.supervise(level_start)) {
     const Nanos now = now_ns();
     while (pushed < offsets.size() && t0 + offsets[pushed] <= now + dispatch_lead_ns) {
@@ -7303,7 +7457,8 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 
 // Sends requests at the arrival times of arrival_offsets(options) (t_sched = arrival time), whatever the server's
 // pace. A worker thread (with its own sender from make_sender()) carries each request; workers are added when an
-// arrival finds none free, up to max_in_flight(). The first workers (max_in_flight() up to 64, else 4) open their
+// arrival finds none free, up to max_in_flight(). The first workers (as many as the schedule's arrivals within 4 ms:
+// at least 4, at most 1,024, or with a cap at least 64 and at most the cap) open their
 // connections before warm-up and the arrival clock (RunOptions::preconnect). Warm-up requests go first, all at once (up
 // to the cap), and the arrival clock starts when they have all finished. `target`: a Target, or a sender factory as for
 // run_closed_loop.

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -24,6 +25,16 @@ const Prompt prompt{"Hello", 4};
 
 std::string completion_chunk(const std::string& text) {
   return testing::sse_event(R"({"choices":[{"index":0,"text":")" + text + R"(","finish_reason":null}]})");
+}
+
+// Answers at once, then drips a byte every 50 ms without end: only a deadline ends its requests.
+void serve_dripping(TestServer& server) {
+  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
+      std::this_thread::sleep_for(50ms);
+      return sink.write(" ", 1);
+    });
+  });
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -214,12 +225,7 @@ TEST_CASE("the default deadline is derived from max_tokens: base + per-token all
   // A server that answers at once and then drips a byte every 50 ms never trips the read timeout (1 s); the
   // derived deadline (200 ms + 20 x 10 ms = 400 ms) ends the request.
   TestServer server;
-  server.server().Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
-    res.set_chunked_content_provider("application/json", [](std::size_t, httplib::DataSink& sink) {
-      std::this_thread::sleep_for(50ms);
-      return sink.write(" ", 1);
-    });
-  });
+  serve_dripping(server);
   server.start();
   Driver<api::openai_completions> driver(
       DriverOptions().base_url(server.url()).read_timeout(1s).derived_deadline(200ms, 10ms));
@@ -372,6 +378,70 @@ TEST_CASE("cancel aborts the request in flight with its reason, sticks, and clea
   const auto ok = plain.send(prompt);
   CHECK_MESSAGE(ok.ok(), ok.error_message);
   CHECK(ok.text == "quick");
+}
+
+TEST_CASE("one watchdog for every Driver: an earlier deadline armed later still fires first, a connect in progress "
+          "delays no other Driver, and Drivers start no threads of their own") {
+  // Bounds: a deadline fires within the watchdog's 5 ms period; 2 s allows for a loaded machine.
+  TestServer server;
+  serve_dripping(server);
+  server.start();
+  auto timed = [](auto& driver, double& seconds, ErrorKind& kind) {
+    const auto start = std::chrono::steady_clock::now();
+    kind = driver.send(prompt).error_kind;
+    seconds = seconds_since(start);
+  };
+
+  // The long deadline is armed first; the short one, armed 100 ms later, must wake the watchdog sooner.
+  Driver<api::openai_completions> slow(DriverOptions().base_url(server.url()).deadline(3s));
+  Driver<api::openai_completions> quick(DriverOptions().base_url(server.url()).deadline(300ms));
+  double slow_s = 0, quick_s = 0;
+  ErrorKind slow_kind{}, quick_kind{};
+  std::thread slow_thread([&] { timed(slow, slow_s, slow_kind); });
+  std::this_thread::sleep_for(100ms);
+  timed(quick, quick_s, quick_kind);
+  CHECK(quick_kind == ErrorKind::deadline_exceeded);
+  CHECK(quick_s >= 0.29);
+  CHECK(quick_s < 2.0);  // long before the 3 s deadline armed before it
+  slow_thread.join();
+  CHECK(slow_kind == ErrorKind::deadline_exceeded);
+  CHECK(slow_s >= 2.99);
+
+  // A Driver stuck connecting (a full accept queue) past its own deadline: its stop cannot land until the connect
+  // ends, and meanwhile another Driver's deadline fires on time.
+  testing::FullBacklogPort port;
+  if (port.filled()) {
+    Driver<api::openai_completions> stuck(DriverOptions().base_url(port.url()).connect_timeout(3s).deadline(100ms));
+    double stuck_s = 0;
+    ErrorKind stuck_kind{};
+    std::thread stuck_thread([&] { timed(stuck, stuck_s, stuck_kind); });
+    std::this_thread::sleep_for(200ms);  // its deadline has passed; the watchdog is trying to stop it
+    timed(quick, quick_s, quick_kind);
+    CHECK(quick_kind == ErrorKind::deadline_exceeded);
+    CHECK(quick_s < 2.0);  // the stuck connect lasts 3 s
+    stuck_thread.join();
+    CHECK((stuck_kind == ErrorKind::deadline_exceeded || stuck_kind == ErrorKind::connect_timeout));
+  } else {
+    MESSAGE("this kernel answered a connect to a full accept queue; the connect-in-progress part is skipped");
+  }
+
+#ifdef __linux__
+  // Threads of this process (/proc/self/task) before and after 32 more Drivers, each with a request sent (refused:
+  // no server, so no server threads either). The watchdog thread exists already (the deadlines above).
+  auto threads = [] {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) n += entry.is_directory();
+    return n;
+  };
+  const std::string refused = "http://127.0.0.1:" + std::to_string(testing::unused_port());
+  const std::size_t before = threads();
+  std::vector<Driver<api::openai_completions>> drivers;
+  for (int i = 0; i < 32; ++i) {
+    drivers.emplace_back(DriverOptions().base_url(refused));
+    CHECK(drivers.back().send(prompt).error_kind == ErrorKind::connect_refused);
+  }
+  CHECK(threads() == before);  // one watchdog thread per Driver would make it before + 32
+#endif
 }
 
 TEST_CASE("wait_until_ready finds a server by /health, /v1/models or a 1-token request, and gives up with a reason") {

@@ -36,6 +36,10 @@ class ConnectControl {
   virtual bool open(httplib::Error& error) = 0;
   // When the last send had to open a connection: the steady time it was established (then forgotten); else empty.
   virtual std::optional<Nanos> take_connected() noexcept = 0;
+  // Aborts the request in flight as cpp-httplib's stop() does, without waiting: false, doing nothing, while a send
+  // holds the client's socket lock (it holds it while connecting and, for https, the handshake: up to the connect
+  // timeout) or has not taken its socket yet, so the one watchdog of all Drivers never blocks.
+  virtual bool try_stop() noexcept = 0;
 
  protected:
   ~ConnectControl() = default;
@@ -88,7 +92,18 @@ class PreconnectingClient final : public Base, public ConnectControl {
     return at;
   }
 
- private:
+  // ClientImpl::stop() of cpp-httplib 0.11.4 for a request in flight, under a lock only tried: shutting the socket
+  // down (the sending thread then fails its read or write and closes it) is all that is safe while a request uses
+  // it. With none using it (the request has not taken its socket yet, or is done) there is nothing to stop: false,
+  // and the watchdog tries again.
+  bool try_stop() noexcept override {
+    std::unique_lock<std::mutex> lock(this->socket_mutex_, std::try_to_lock);
+    if (!lock.owns_lock() || this->socket_requests_in_flight_ == 0) return false;
+    this->shutdown_socket(this->socket_);
+    this->socket_should_be_closed_when_request_is_done_ = true;
+    return true;
+  }
+
   // Called by cpp-httplib's send with its socket mutex held, when it has no open connection.
   bool create_and_connect_socket(typename Base::Socket& socket, httplib::Error& error) override {
     if (held_ != INVALID_SOCKET) {

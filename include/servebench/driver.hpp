@@ -2,21 +2,17 @@
 // moments docs/metrics.md defines; and wait_until_ready(), which replaces a fixed `sleep 60` before a run.
 //
 // One Driver per worker thread: it owns one cpp-httplib client (keep-alive, TCP_NODELAY; connection.hpp: it can
-// open its connection before the first request) and one small watchdog thread that enforces the whole-request
-// deadline and cancel() by stopping the client from outside.
+// open its connection before the first request); the process's one watchdog thread (watchdog.hpp) enforces the
+// whole-request deadline and cancel() by stopping the client from outside.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,6 +24,7 @@
 #include "record.hpp"
 #include "sse.hpp"
 #include "url.hpp"
+#include "watchdog.hpp"
 #include "workload.hpp"
 
 namespace servebench {
@@ -132,7 +129,8 @@ class DriverOptions {
   //   deadline = deadline_base + deadline_per_token x max_tokens   (60 s + 1 s per token; max_tokens <= 0 counts 4096)
   // so a server dripping a byte at a time, never silent for a whole read timeout, still ends as deadline_exceeded.
   // deadline(d) fixes it for every request; deadline(0ms) means none (only the read timeout and the level timeout
-  // bound a request then). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
+  // bound a request then). A deadline ends its request within about 5 ms of passing (the watchdog looks every
+  // 5 ms, watchdog.hpp). A connect in progress is not interrupted (cpp-httplib holds its socket lock while
   // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
@@ -206,75 +204,6 @@ inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
   return std::string(text.substr(0, limit));
 }
 
-// Shared by the Driver and its watchdog thread. Kept behind a pointer so a Driver can move.
-struct DriverState {
-  std::unique_ptr<httplib::ClientImpl> client;
-  ConnectControl* connect = nullptr;  // the same object as client
-  std::mutex mutex;
-  std::condition_variable wake;
-  bool in_flight = false;
-  bool stopping = false;
-  Nanos deadline_at = 0;  // 0: none
-  std::atomic<bool> deadline_hit{false};
-  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
-  std::thread watchdog;
-
-  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
-
-  void start() {
-    watchdog = std::thread([this] { watch(); });
-  }
-
-  void shut_down() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stopping = true;
-    }
-    wake.notify_all();
-    if (watchdog.joinable()) watchdog.join();
-  }
-
-  void begin(Nanos deadline) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      in_flight = true;
-      deadline_at = deadline;
-      deadline_hit = false;
-    }
-    // The watchdog needs waking only to arm a deadline (cancel() wakes it itself); waking it for every request cost
-    // two context switches per request (bench/bench_client_overhead).
-    if (deadline != 0) wake.notify_all();
-  }
-
-  // Taking the mutex waits out a stop() in progress, so a stop aimed at this request never hits the next one.
-  void end() {
-    std::lock_guard<std::mutex> lock(mutex);
-    in_flight = false;
-    deadline_at = 0;
-  }
-
-  void watch() {
-    std::unique_lock<std::mutex> lock(mutex);
-    while (!stopping) {
-      if (in_flight) {
-        const bool cancel = cancelled() != ErrorKind::none;
-        if (cancel || (deadline_at != 0 && now_ns() >= deadline_at)) {
-          if (!cancel) deadline_hit = true;
-          client->stop();
-          // A stop() that lands before the request has its socket does nothing, so repeat until the request ends.
-          wake.wait_for(lock, std::chrono::milliseconds(2));
-          continue;
-        }
-        if (deadline_at != 0) {
-          wake.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_at)));
-          continue;
-        }
-      }
-      wake.wait(lock);
-    }
-  }
-};
-
 // Applies the reply's counts and ground truth to the record.
 template <class Counts>
 void take_counts(const Counts& c, RequestRecord& r) {
@@ -303,7 +232,7 @@ class Driver {
   // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
-        label_(target_label(options_)), state_(std::make_unique<detail::DriverState>()) {
+        label_(target_label(options_)), state_(std::make_unique<detail::WatchedRequest>()) {
     auto connection = detail::make_connection(url_, options_.tls());
     state_->connect = connection.control;
     auto& client = *(state_->client = std::move(connection.client));
@@ -314,7 +243,7 @@ class Driver {
     client.set_read_timeout(options_.read_timeout());
     client.set_write_timeout(options_.write_timeout());
     if (!options_.api_key().empty()) client.set_bearer_token_auth(options_.api_key());
-    state_->start();
+    state_->watch();
   }
   ~Driver() {
     if (state_) state_->shut_down();
@@ -372,8 +301,7 @@ class Driver {
   // with it, until clear_cancel().
   void cancel(ErrorKind reason = ErrorKind::interrupted) {
     if (reason == ErrorKind::none) reason = ErrorKind::interrupted;
-    state_->cancel_reason = static_cast<int>(reason);
-    state_->wake.notify_all();
+    state_->cancel(reason);
   }
   void clear_cancel() { state_->cancel_reason = static_cast<int>(ErrorKind::none); }
   bool cancelled() const noexcept { return state_->cancelled() != ErrorKind::none; }
@@ -391,7 +319,7 @@ class Driver {
   struct Exchange {
     const Api* api = nullptr;
     RequestRecord* record = nullptr;
-    detail::DriverState* state = nullptr;
+    detail::WatchedRequest* state = nullptr;
     bool streaming = false;
     bool keep_text = true;
     std::size_t max_bytes = 0;
@@ -635,7 +563,7 @@ class Driver {
   Api api_;
   detail::BaseUrl url_;
   std::string label_;
-  std::unique_ptr<detail::DriverState> state_;
+  std::unique_ptr<detail::WatchedRequest> state_;
 };
 
 }  // namespace servebench

@@ -38,6 +38,10 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   detail::InterruptScope interrupt_scope(options.handle_signals());
   detail::Level<ClosedLoop> level(options, workload);
   detail::PhaseBarrier after_warmup(workers);
+  // No worker ends (its thread exits, its connection closes) until every worker is done: a thread's exit unmaps
+  // its stack, and at 2,000-10,000 streams ending in the same step those unmaps stalled the threads still reading
+  // their last tokens (docs/performance.md, "Scale").
+  detail::PhaseBarrier before_exit(workers);
   std::atomic<std::uint64_t> next_warmup{0}, next_request{0};
   std::atomic<std::size_t> running{workers};
   const auto watching = detail::start_watching(options, target);
@@ -48,6 +52,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
     threads.reserve(workers);
     for (std::size_t w = 0; w < workers; ++w) {
       threads.emplace_back([&] {
+        bool arrived = false, done = false;
         // The sender lives on this worker's stack for the whole level: one connection, kept alive.
         auto run_worker = [&] {
           auto sender = level.make_sender(make_sender);
@@ -82,8 +87,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
               level.send_one(sender, i, 0, false);
             }
           }
+          done = true;
+          before_exit.arrive_and_wait();  // the sender (its connection) lives on until then
         };
-        bool arrived = false;
         try {
           run_worker();
           arrived = true;
@@ -92,6 +98,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
         }
         // A worker whose factory threw must still arrive, or the others would wait for it forever.
         if (!arrived && !after_warmup.opened()) after_warmup.arrive_and_wait();
+        if (!done) before_exit.arrive_and_wait();
         running.fetch_sub(1);
         level.notify();
       });

@@ -2,6 +2,7 @@
 // t_sched, so a late send shows up in client_queue and latency_from_sched instead of hiding (coordinated omission).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -27,6 +28,16 @@
 namespace servebench {
 
 namespace detail {
+
+// The most arrivals of `offsets` (sorted) within any span shorter than `window`.
+inline std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos window) {
+  std::size_t most = 0;
+  for (std::size_t first = 0, i = 0; i < offsets.size(); ++i) {
+    while (offsets[i] - offsets[first] >= window) ++first;
+    most = std::max(most, i - first + 1);
+  }
+  return most;
+}
 
 template <class MakeSender>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, MakeSender& make_sender,
@@ -100,21 +111,21 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
     running.fetch_sub(1);
     level.notify();
   };
-  // Called with jobs_mutex held: adds a worker when the queue is longer than the idle workers can take.
-  auto add_worker_if_needed = [&] {
-    if (jobs.size() > idle_workers && (cap == 0 || threads.size() < cap)) {
-      running.fetch_add(1);
-      ++idle_workers;
-      threads.emplace_back(worker, false);
-    }
-  };
+  // A worker is added when the queue is longer than the idle workers can take. It is counted (idle, running) with
+  // jobs_mutex held and started after, so no worker waits for a job while a thread is being created.
   auto push = [&](Job job) {
+    bool add = false;
     {
       std::lock_guard<std::mutex> lock(jobs_mutex);
       jobs.push_back(job);
-      add_worker_if_needed();
+      add = jobs.size() > idle_workers && (cap == 0 || threads.size() < cap);
+      if (add) {
+        running.fetch_add(1);
+        ++idle_workers;
+      }
     }
     job_ready.notify_one();
+    if (add) threads.emplace_back(worker, false);  // only this (the dispatching) thread touches `threads`
   };
   auto stop_workers = [&] {
     {
@@ -127,10 +138,18 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
-  const std::size_t initial = cap ? std::min<std::size_t>(cap, 64) : 4;
+  // Each job is handed to a worker dispatch_lead_ns before its arrival time; the worker waits out the rest. A late
+  // hand-off then costs nothing, and one thread wake-up, not two, stands between the schedule and the send.
+  constexpr Nanos dispatch_lead_ns = 2'000'000;
+  // A worker is held from its hand-off until the reply: the most arrivals within twice the lead are about as many
+  // as a burst of the schedule keeps busy at once (at 50,000/s, ~200), where a fixed few made the dispatcher start
+  // threads on the way, late (docs/performance.md).
+  const std::size_t burst = detail::most_arrivals_within(offsets, 2 * dispatch_lead_ns);
+  const std::size_t initial = cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst))
+                                  : std::clamp<std::size_t>(burst, 4, 1024);
   {
-    // Workers exist before the first arrival, so it does not pay for a thread start: as many as the cap (it bounds
-    // the workers anyway), else a few; more are added on demand.
+    // Workers exist before the first arrival, so it does not pay for a thread start: as many as a burst of the
+    // schedule needs (within the cap); more are added on demand.
     std::lock_guard<std::mutex> lock(jobs_mutex);
     for (std::size_t i = 0; i < initial; ++i) {
       running.fetch_add(1);
@@ -152,9 +171,6 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   // Measured phase: the calling thread is the dispatcher and the supervisor.
   const Nanos t0 = now_ns();
   const Nanos planned_end = offsets.empty() ? t0 : t0 + offsets.back();
-  // Each job is handed to a worker dispatch_lead_ns before its arrival time; the worker waits out the rest. A late
-  // hand-off then costs nothing, and one thread wake-up, not two, stands between the schedule and the send.
-  constexpr Nanos dispatch_lead_ns = 2'000'000;
   while (pushed < offsets.size() && level.supervise(level_start)) {
     const Nanos now = now_ns();
     while (pushed < offsets.size() && t0 + offsets[pushed] <= now + dispatch_lead_ns) {
@@ -184,7 +200,8 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 
 // Sends requests at the arrival times of arrival_offsets(options) (t_sched = arrival time), whatever the server's
 // pace. A worker thread (with its own sender from make_sender()) carries each request; workers are added when an
-// arrival finds none free, up to max_in_flight(). The first workers (max_in_flight() up to 64, else 4) open their
+// arrival finds none free, up to max_in_flight(). The first workers (as many as the schedule's arrivals within 4 ms:
+// at least 4, at most 1,024, or with a cap at least 64 and at most the cap) open their
 // connections before warm-up and the arrival clock (RunOptions::preconnect). Warm-up requests go first, all at once (up
 // to the cap), and the arrival clock starts when they have all finished. `target`: a Target, or a sender factory as for
 // run_closed_loop.
