@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <servebench/artifact.hpp>
+#include <servebench/driver.hpp>
 
 namespace {
 // A fresh directory under the build tree's temp area for each test.
@@ -254,4 +255,20 @@ TEST_CASE("repeated levels keep their repetition index, and the artifact carries
   REQUIRE(back.levels.size() == 2);
   CHECK(back.levels[0].repetition == 0);
   CHECK(back.levels[1].repetition == 1);
+}
+
+TEST_CASE("a new artifact's configuration and extra, and a driver's extra body, are empty objects") {
+  // They start as value_t::object; written with braces (json{value_t::object}) they would be the one-element array
+  // [{}], as nlohmann's initializer-list constructor wins a braced initialisation.
+  const servebench::Artifact artifact;
+  CHECK(artifact.metadata.configuration.is_object());
+  CHECK(artifact.metadata.configuration.empty());
+  CHECK(artifact.extra.is_object());
+  CHECK(artifact.extra.empty());
+  const auto j = servebench::artifact_to_json(artifact);
+  CHECK(j.at("extra").dump() == "{}");
+  CHECK(j.at("metadata").at("configuration").dump() == "{}");
+  const servebench::DriverOptions options;
+  CHECK(options.extra_body().is_object());
+  CHECK(options.extra_body().empty());
 }

@@ -58,7 +58,8 @@ struct RunMetadata {
   std::string utc_time = utc_now_iso8601();  // when the run started
   std::string hostname = host_name();
   std::vector<std::string> command_line;
-  nlohmann::json configuration{nlohmann::json::value_t::object};  // anything else the program wants to keep
+  // anything else the program wants to keep
+  nlohmann::json configuration = nlohmann::json(nlohmann::json::value_t::object);
   std::optional<double> time_scale;                           // set when simulated servers ran faster than real time
   std::string model;                                          // for titles, when known
   std::string gpu;                                            // for titles, when known
@@ -77,7 +78,8 @@ auto json_fields(const RunMetadata*) {
 struct Artifact {
   RunMetadata metadata;
   std::vector<LevelResult> levels;
-  nlohmann::json extra{nlohmann::json::value_t::object};  // program-specific results (e.g. a single-request comparison)
+  // program-specific results (e.g. a single-request comparison)
+  nlohmann::json extra = nlohmann::json(nlohmann::json::value_t::object);
 
   // True when any level was interrupted: the run stopped early and the levels hold what completed.
   bool interrupted() const noexcept {

@@ -177,7 +177,7 @@ class DriverOptions {
   std::string api_key_;
   std::string label_;
   std::vector<std::pair<std::string, std::string>> headers_;
-  nlohmann::json extra_body_{nlohmann::json::value_t::object};
+  nlohmann::json extra_body_ = nlohmann::json(nlohmann::json::value_t::object);
   TlsOptions tls_;
   GenerationOptions generation_;
   Duration connect_timeout_ = std::chrono::seconds(10);

@@ -142,7 +142,8 @@ inline constexpr std::array<const char*, 64> synthetic_vocabulary{
 }  // namespace detail
 
 // A fixed list of prompts, used in order and wrapped around (or, with `cycles` false, a data set that refuses to).
-inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed", bool cycles = true) {
+template <class = void>  // deferred: see serialize.hpp
+Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed", bool cycles = true) {
   if (prompts.empty()) throw WorkloadError("servebench::fixed_prompts: the list is empty");
   for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
   auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
@@ -151,7 +152,8 @@ inline Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "f
                   cycles);
 }
 
-inline Workload fixed_prompts(const std::vector<std::string>& texts, int max_tokens, std::string name = "fixed") {
+template <class = void>  // deferred: see serialize.hpp
+Workload fixed_prompts(const std::vector<std::string>& texts, int max_tokens, std::string name = "fixed") {
   std::vector<Prompt> prompts;
   prompts.reserve(texts.size());
   for (const auto& t : texts) prompts.push_back(Prompt{t, max_tokens});
@@ -160,8 +162,9 @@ inline Workload fixed_prompts(const std::vector<std::string>& texts, int max_tok
 
 // `pattern` with every "{i}" replaced by the request index (0, 1, 2, ...), like the lab's f-string. Infinite unless
 // `count` is given, in which case it wraps after `count` prompts.
-inline Workload template_prompts(std::string pattern, int max_tokens, std::optional<std::uint64_t> count = std::nullopt,
-                                 std::string name = "template") {
+template <class = void>  // deferred: see serialize.hpp
+Workload template_prompts(std::string pattern, int max_tokens, std::optional<std::uint64_t> count = std::nullopt,
+                          std::string name = "template") {
   detail::check_max_tokens(max_tokens, "template_prompts");
   return Workload(
       [pattern = std::move(pattern), max_tokens](std::uint64_t i) {
@@ -244,8 +247,8 @@ Workload jsonl_prompts(const std::string& path, int default_max_tokens = 100) {
 
 // Prompts of exactly `words` words drawn from a fixed vocabulary, different for every index, the same for the same
 // (seed, index) on every platform. Infinite. For input-length experiments without a data set.
-inline Workload synthetic_prompts(std::size_t words, int max_tokens, std::uint64_t seed = 0,
-                                  std::string name = "synthetic") {
+template <class = void>  // deferred: see serialize.hpp
+Workload synthetic_prompts(std::size_t words, int max_tokens, std::uint64_t seed = 0, std::string name = "synthetic") {
   detail::check_max_tokens(max_tokens, "synthetic_prompts");
   if (words == 0) throw std::invalid_argument("servebench::synthetic_prompts: words must be > 0");
   return Workload(
