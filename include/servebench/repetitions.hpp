@@ -47,13 +47,14 @@ auto json_fields(const RepeatedLevel*) {
 }
 
 // True when any level is a repetition after the first: the levels came from a repeated sweep.
-inline bool has_repetitions(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+bool has_repetitions(const Levels& levels) {
   return std::any_of(levels.begin(), levels.end(), [](const LevelResult& l) { return l.repetition > 0; });
 }
 
 // Every repetition of `label` at `level`, by repetition index.
-inline std::vector<const LevelResult*> repetitions_of(const std::vector<LevelResult>& levels, const std::string& label,
-                                                      double level) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::vector<const LevelResult*> repetitions_of(const Levels& levels, const std::string& label, double level) {
   std::vector<const LevelResult*> out;
   for (const auto& l : levels)
     if (l.target.label == label && l.summary.level == level) out.push_back(&l);

@@ -138,14 +138,16 @@ inline std::string level_text(double level) {
   return text;
 }
 
-inline std::string baseline_of(const std::vector<LevelResult>& levels, const ReportOptions& options) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::string baseline_of(const Levels& levels, const ReportOptions& options) {
   if (!options.baseline.empty()) return options.baseline;
   const auto labels = target_labels(levels);
   return labels.empty() ? std::string{} : labels.front();
 }
 
 // The distinct levels in ascending order (a sweep's levels, whatever order they ran in).
-inline std::vector<double> level_values(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::vector<double> level_values(const Levels& levels) {
   std::vector<double> out;
   for (const auto& l : levels)
     if (std::find(out.begin(), out.end(), l.summary.level) == out.end()) out.push_back(l.summary.level);
@@ -153,14 +155,16 @@ inline std::vector<double> level_values(const std::vector<LevelResult>& levels) 
   return out;
 }
 
-inline const LevelResult* find_level(const std::vector<LevelResult>& levels, const std::string& label, double level) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+const LevelResult* find_level(const Levels& levels, const std::string& label, double level) {
   for (const auto& l : levels)
     if (l.target.label == label && l.summary.level == level) return &l;
   return nullptr;
 }
 
 // What the x axis and the table call the level: "concurrency" for closed loops, "rate (req/s)" for open ones.
-inline std::string level_name(const std::vector<LevelResult>& levels, bool for_axis) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::string level_name(const Levels& levels, bool for_axis) {
   bool closed = false, open = false;
   for (const auto& l : levels) (l.config.mode == LoopMode::open_loop ? open : closed) = true;
   if (closed && !open) return for_axis ? "concurrent requests" : "concurrency";
@@ -177,7 +181,8 @@ inline std::string color_of(const ReportOptions& options, const std::vector<std:
 }
 
 // Labels with the baseline first, then the others in order of appearance.
-inline std::vector<std::string> ordered_labels(const std::vector<LevelResult>& levels, const std::string& baseline) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::vector<std::string> ordered_labels(const Levels& levels, const std::string& baseline) {
   auto labels = target_labels(levels);
   const auto it = std::find(labels.begin(), labels.end(), baseline);
   if (it != labels.end()) std::rotate(labels.begin(), it, it + 1);
@@ -188,8 +193,8 @@ inline std::vector<std::string> ordered_labels(const std::vector<LevelResult>& l
 
 // `level`'s throughput over the baseline's at the same level; empty when the baseline did not run that level or
 // served nothing.
-inline std::optional<double> relative_throughput(const std::vector<LevelResult>& levels, const LevelResult& level,
-                                                 const std::string& baseline) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::optional<double> relative_throughput(const Levels& levels, const LevelResult& level, const std::string& baseline) {
   const auto* base = detail::find_level(levels, baseline, level.summary.level);
   if (!base || base->summary.throughput_req_per_sec <= 0) return std::nullopt;
   return level.summary.throughput_req_per_sec / base->summary.throughput_req_per_sec;

@@ -128,7 +128,8 @@ auto json_fields(const LevelResult*) {
 }
 
 // The levels of `levels` that belong to `label`, in order.
-inline std::vector<const LevelResult*> levels_of(const std::vector<LevelResult>& levels, const std::string& label) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::vector<const LevelResult*> levels_of(const Levels& levels, const std::string& label) {
   std::vector<const LevelResult*> out;
   for (const auto& l : levels)
     if (l.target.label == label) out.push_back(&l);
@@ -136,7 +137,8 @@ inline std::vector<const LevelResult*> levels_of(const std::vector<LevelResult>&
 }
 
 // Target labels in order of first appearance.
-inline std::vector<std::string> target_labels(const std::vector<LevelResult>& levels) {
+template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
+std::vector<std::string> target_labels(const Levels& levels) {
   std::vector<std::string> out;
   for (const auto& l : levels) {
     bool seen = false;
