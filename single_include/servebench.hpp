@@ -4,7 +4,7 @@
 // includes; edit those and run `python3 tools/amalgamate.py`. Dependencies stay external: compile with
 // -std=c++17 and the flags of nlohmann_json and cpp-httplib, e.g.
 //   g++ -std=c++17 -I single_include app.cpp $(pkg-config --cflags --libs cpp-httplib nlohmann_json) -pthread
-// The parts included on purpose are files of their own beside this one: servebench_metrics.hpp, servebench_workloads.hpp, servebench_html_report.hpp, servebench_sim.hpp.
+// The parts included on purpose are files of their own beside this one: servebench_metrics.hpp, servebench_workloads.hpp, servebench_html_report.hpp, servebench_sim.hpp, servebench_event_loop.hpp.
 //
 // Contents, in order:
 //   servebench.hpp
