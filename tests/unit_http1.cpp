@@ -14,69 +14,28 @@
 
 #include <servebench/event_loop/http1.hpp>
 
+#include "support/http1_replies.hpp"
+
 using servebench::detail::Http1Response;
 using State = Http1Response::State;
 
 namespace {
 
-// Everything the parser says about one response.
-struct Outcome {
-  int heads = 0;           // on_head calls
-  int status_at_head = 0;  // status() inside on_head
-  std::string body;        // the on_body pieces joined
-  std::uint64_t body_bytes = 0;
-  State state = State::head;
-  std::string error;
-  int status = 0;
-  bool keep_alive = false;
-  std::optional<std::uint64_t> content_length;
-  bool chunked = false;
-  std::size_t consumed = 0;  // by every feed together
+using servebench::testing::Http1Reply;
 
-  bool operator==(const Outcome& o) const {
-    return heads == o.heads && status_at_head == o.status_at_head && body == o.body && body_bytes == o.body_bytes &&
-           state == o.state && error == o.error && status == o.status && keep_alive == o.keep_alive &&
-           content_length == o.content_length && chunked == o.chunked && consumed == o.consumed;
-  }
-};
+void doctest_check(bool condition, const char* what) { CHECK_MESSAGE(condition, what); }
 
-// Feeds `bytes` as a transport would (cut at `cuts`, ascending), stopping once the response is done or failed, then
-// on_eof() when `eof` (the peer closed after the last byte).
-Outcome parse(Http1Response& parser, std::string_view bytes, const std::vector<std::size_t>& cuts, bool eof) {
-  Outcome out;
-  auto on_head = [&] {
-    ++out.heads;
-    out.status_at_head = parser.status();
-  };
-  auto on_body = [&](const char* p, std::size_t n) {
-    CHECK(n > 0);
-    out.body.append(p, n);
-  };
-  std::size_t from = 0;
-  for (std::size_t k = 0; k <= cuts.size(); ++k) {
-    const std::size_t to = k < cuts.size() ? cuts[k] : bytes.size();
-    const std::size_t fed = to - from;
-    const std::size_t took = parser.feed(bytes.substr(from, fed), on_head, on_body);
-    CHECK(took <= fed);
-    out.consumed += took;
-    from = to;
-    if (parser.state() == State::done || parser.state() == State::error) break;
-    CHECK(took == fed);  // only an ended response leaves bytes
-  }
-  if (eof) parser.on_eof();
-  out.body_bytes = parser.body_bytes();
-  out.state = parser.state();
-  out.error = parser.error();
-  out.status = parser.status();
-  out.keep_alive = parser.keep_alive();
-  out.content_length = parser.content_length();
-  out.chunked = parser.chunked();
-  return out;
+// Every response of `bytes`, fed as a transport would, cut at `cuts`; then on_eof() when `eof` (the peer closed).
+std::vector<Http1Reply> parse_all(std::string_view bytes, const std::vector<std::size_t>& cuts, bool eof,
+                                  std::size_t max_head = 65536) {
+  return servebench::testing::read_http1_replies(bytes, cuts, eof, max_head, doctest_check);
 }
 
-Outcome parse(std::string_view bytes, const std::vector<std::size_t>& cuts, bool eof, std::size_t max_head = 65536) {
-  Http1Response parser(max_head);
-  return parse(parser, bytes, cuts, eof);
+// The one response of `bytes`.
+Http1Reply parse(std::string_view bytes, const std::vector<std::size_t>& cuts, bool eof, std::size_t max_head = 65536) {
+  const auto replies = parse_all(bytes, cuts, eof, max_head);
+  REQUIRE(replies.size() == 1);
+  return replies.front();
 }
 
 std::vector<std::size_t> every_byte(std::size_t n) {
@@ -97,10 +56,10 @@ std::vector<std::size_t> random_cuts(std::size_t n, std::mt19937& rng) {
 
 // The same outcome whole, byte by byte and in 20 random splits.
 void check_split_invariance(std::string_view bytes, bool eof, std::size_t max_head = 65536) {
-  const Outcome whole = parse(bytes, {}, eof, max_head);
-  CHECK(parse(bytes, every_byte(bytes.size()), eof, max_head) == whole);
+  const auto whole = parse_all(bytes, {}, eof, max_head);
+  CHECK(parse_all(bytes, every_byte(bytes.size()), eof, max_head) == whole);
   std::mt19937 rng(20261202);
-  for (int run = 0; run < 20; ++run) CHECK(parse(bytes, random_cuts(bytes.size(), rng), eof, max_head) == whole);
+  for (int run = 0; run < 20; ++run) CHECK(parse_all(bytes, random_cuts(bytes.size(), rng), eof, max_head) == whole);
 }
 
 struct Case {
@@ -249,7 +208,7 @@ const std::vector<Case> cases = {
 TEST_CASE("every rule: status, body, state, error and keep-alive of each case") {
   for (const Case& c : cases) {
     CAPTURE(c.name);
-    const Outcome got = parse(c.bytes, {}, c.eof);
+    const Http1Reply got = parse(c.bytes, {}, c.eof);
     CHECK(got.status == c.status);
     CHECK(got.body == c.body);
     CHECK(got.body_bytes == c.body.size());
@@ -302,13 +261,13 @@ TEST_CASE("the head, a chunk-size line and the trailers are bounded by max_head_
   const std::string reply = head + "x";
   // A head of exactly the limit is read; one byte less fails at the byte that passed it.
   CHECK(parse(reply, {}, false, head.size()).state == State::done);
-  const Outcome over = parse(reply, {}, false, head.size() - 1);
+  const Http1Reply over = parse(reply, {}, false, head.size() - 1);
   CHECK(over.state == State::error);
   CHECK(over.error == "headers longer than " + std::to_string(head.size() - 1) + " bytes");
   CHECK(over.consumed == head.size());
   check_split_invariance(reply, false, head.size() - 1);
   // The default limit names 65536.
-  const Outcome big = parse(ok + "X-Big: " + std::string(70000, 'b') + "\r\n\r\n", {}, false);
+  const Http1Reply big = parse(ok + "X-Big: " + std::string(70000, 'b') + "\r\n\r\n", {}, false);
   CHECK(big.error == "headers longer than 65536 bytes");
   CHECK(big.consumed == 65537u);
   // Interim responses do not count against the final head.
@@ -318,7 +277,7 @@ TEST_CASE("the head, a chunk-size line and the trailers are bounded by max_head_
   // Each chunk-size line and the trailers are bounded on their own (the head here is te.size() = 47 bytes).
   const std::string chunk_line = te + "5;" + std::string(60, 'e') + "\r\nhello\r\n0\r\n\r\n";
   CHECK(parse(chunk_line, {}, false, 64).body == "hello");
-  const Outcome long_line = parse(chunk_line, {}, false, 63);
+  const Http1Reply long_line = parse(chunk_line, {}, false, 63);
   CHECK(long_line.error == "chunk size line longer than 63 bytes");
   check_split_invariance(chunk_line, false, 63);
   const std::string trailers = te + "0\r\nX-T: " + std::string(60, 't') + "\r\n\r\n";
@@ -356,20 +315,7 @@ TEST_CASE("pipelined responses on one keep-alive connection: done leaves the nex
   std::mt19937 rng(7);
   const std::vector<std::vector<std::size_t>> splits = {{}, every_byte(wire.size()), random_cuts(wire.size(), rng)};
   for (const auto& cuts : splits) {
-    Http1Response parser;
-    std::vector<Outcome> got;
-    std::string_view rest = wire;
-    for (int response = 0; response < 3; ++response) {
-      // The cuts that fall in what is left of the wire, relative to it.
-      const std::size_t offset = wire.size() - rest.size();
-      std::vector<std::size_t> here;
-      for (std::size_t cut : cuts)
-        if (cut > offset) here.push_back(cut - offset);
-      parser.reset();
-      got.push_back(parse(parser, rest, here, false));
-      rest.remove_prefix(got.back().consumed);
-    }
-    CHECK(rest.empty());
+    const std::vector<Http1Reply> got = parse_all(wire, cuts, true);
     REQUIRE(got.size() == 3);
     CHECK(got[0].consumed == first.size());
     CHECK(got[0].body == "one");
@@ -377,6 +323,7 @@ TEST_CASE("pipelined responses on one keep-alive connection: done leaves the nex
     CHECK(got[1].consumed == second.size());
     CHECK(got[1].status == 204);
     CHECK(got[1].keep_alive);
+    CHECK(got[2].consumed == third.size());
     CHECK(got[2].body == "three");
     CHECK(got[2].state == State::done);
     CHECK_FALSE(got[2].keep_alive);

@@ -29,7 +29,7 @@ deps=$(pkg-config --cflags --libs cpp-httplib nlohmann_json 2>/dev/null || true)
 build() {
   local name=$1
   local binary=$out/fuzz_$name
-  if [[ ! -x $binary || tests/fuzz/fuzz_$name.cpp -nt $binary || -n $(find include -newer "$binary" -name '*.hpp' -print -quit) ]]; then
+  if [[ ! -x $binary || tests/fuzz/fuzz_$name.cpp -nt $binary || -n $(find include tests/support -newer "$binary" -name '*.hpp' -print -quit) ]]; then
     # shellcheck disable=SC2086
     "$cxx" -std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
       -Wall -Wextra -Wpedantic -Iinclude "tests/fuzz/fuzz_$name.cpp" -o "$binary.tmp" -Wl,--as-needed $deps
