@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <servebench.hpp>
+#include <servebench/event_loop/http1.hpp>
 #include <servebench/sim.hpp>
 
 std::string servebench_version_from_unit_b();
