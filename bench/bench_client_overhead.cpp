@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   nlohmann::json points = nlohmann::json::array();
   std::vector<std::vector<std::string>> rows;
   for (const int c : o.levels_or<int>({1, 8, 64, 256})) {
-    Reference sb = run_servebench(target.url(), static_cast<std::size_t>(c), o.seconds, false);
+    Reference sb = run_servebench(o, target.url(), static_cast<std::size_t>(c), o.seconds, false);
     const Reference bare = run_bare_httplib(target.port(), static_cast<std::size_t>(c), o.seconds, body);
     const Reference driver = run_driver_only(target.url(), static_cast<std::size_t>(c), o.seconds);
     Reference wrk, py;

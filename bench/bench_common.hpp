@@ -10,6 +10,7 @@
 
 #include <servebench/api.hpp>
 #include <servebench/driver.hpp>
+#include <servebench/event_loop.hpp>
 #include <servebench/scheduler.hpp>
 #include <servebench/workload.hpp>
 
@@ -29,12 +30,19 @@ inline nlohmann::json failures_by_kind(const std::vector<RequestRecord>& records
   return out;
 }
 
+// The target of --transport: a Driver per worker thread, or the event loop.
+template <class Api>
+Target transport_target(const DriverOptions& options, const Options& o) {
+  if (o.transport == "event-loop") return make_event_loop_target<Api>(options, EventLoopOptions{o.loop_threads});
+  return make_target<Api>(options);
+}
+
 inline Workload bench_workload() { return template_prompts("Question {i}: Explain concept {i} briefly.", 64); }
 
 // Closed loop at `concurrency` for `seconds`, after one warm-up request per worker (connections open). CPU is this
 // process's (the target runs in its own), divided over every request made, warm-up included.
-inline Reference run_servebench(const std::string& url, std::size_t concurrency, double seconds, bool stream,
-                                LevelResult* keep = nullptr) {
+inline Reference run_servebench(const Options& o, const std::string& url, std::size_t concurrency, double seconds,
+                                bool stream, LevelResult* keep = nullptr) {
   const auto options = DriverOptions().base_url(url).stream(stream).keep_text(false).label("servebench");
   const double cpu0 = cpu_seconds_self();
   auto result = run_closed_loop(ClosedLoop()
@@ -44,7 +52,7 @@ inline Reference run_servebench(const std::string& url, std::size_t concurrency,
                                     .keep_warmup_records(false)
                                     .quiet(true)
                                     .handle_signals(false),
-                                bench_workload(), [&] { return Driver<api::openai_completions>(options); });
+                                bench_workload(), transport_target<api::openai_completions>(options, o));
   const double cpu = cpu_seconds_self() - cpu0;
   Reference r;
   double events = 0;

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
                                       .requests(static_cast<std::uint64_t>(n))
                                       .quiet(true)
                                       .handle_signals(false),
-                                  bench_workload(), [&] { return Driver<api::openai_completions>(options); });
+                                  bench_workload(), transport_target<api::openai_completions>(options, o));
     const long peak = sampler.stop();
     const double per = static_cast<double>(peak - before) / n;
     // Threads the level added, per stream: 1 is a thread per stream (the worker); 2 was the worker and a watchdog.

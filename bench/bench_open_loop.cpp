@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                                     .keep_warmup_records(false)
                                     .quiet(true)
                                     .handle_signals(false),
-                                bench_workload(), [&] { return Driver<api::openai_completions>(options); });
+                                bench_workload(), transport_target<api::openai_completions>(options, o));
     sampler.stop();
     rusage usage_after{};
     getrusage(RUSAGE_SELF, &usage_after);

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   for (const int c : o.levels_or<int>({1, 64, 256, 1000})) {
     for (const auto* target : {&per_event, &coalesced}) {
       const bool whole = target == &coalesced;
-      Reference sb = run_servebench(target->url(), static_cast<std::size_t>(c), o.seconds, true);
+      Reference sb = run_servebench(o, target->url(), static_cast<std::size_t>(c), o.seconds, true);
       // asyncio parses roughly 20,000-40,000 events/s: size the request count for about o.seconds.
       const long py_requests = std::max<long>(c, static_cast<long>(400 * o.seconds));
       Reference py;

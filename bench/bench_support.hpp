@@ -41,11 +41,13 @@ struct Options {
   std::string out_dir = "artifacts/bench";
   std::string python = "/usr/bin/python3";  // Debian's, with python3-aiohttp (not a pyenv one on PATH)
   std::string asyncio_client = "bench/asyncio_client.py";
-  double seconds = 2.0;         // per measured point
-  std::vector<double> levels;   // empty: the benchmark's own list
-  bool references = true;       // false: servebench alone (for profiling)
-  int wrk_threads = 0;          // 0: min(connections, cores)
-  bool server_process = false;  // a simulated server in a process of its own (bench_timing_accuracy)
+  double seconds = 2.0;               // per measured point
+  std::vector<double> levels;         // empty: the benchmark's own list
+  bool references = true;             // false: servebench alone (for profiling)
+  int wrk_threads = 0;                // 0: min(connections, cores)
+  bool server_process = false;        // a simulated server in a process of its own (bench_timing_accuracy)
+  std::string transport = "threads";  // or "event-loop" (<servebench/event_loop.hpp>)
+  std::size_t loop_threads = 0;       // the event loop's threads (0: one per core)
 
   // The levels to run: --levels when given, else `defaults`.
   template <class T>
@@ -79,6 +81,12 @@ inline Options parse_options(int argc, char** argv) {
       o.wrk_threads = std::stoi(value());
     else if (a == "--server-process")
       o.server_process = true;
+    else if (a == "--transport") {
+      o.transport = value();
+      if (o.transport != "threads" && o.transport != "event-loop")
+        throw std::invalid_argument("--transport is threads or event-loop, not " + o.transport);
+    } else if (a == "--loop-threads")
+      o.loop_threads = static_cast<std::size_t>(std::stoul(value()));
     else if (a == "--levels") {
       std::stringstream list(value());
       std::string item;
@@ -86,7 +94,7 @@ inline Options parse_options(int argc, char** argv) {
     } else {
       std::cerr << "usage: " << argv[0]
                 << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--python PATH]"
-                   " [--asyncio-client FILE]\n";
+                   " [--asyncio-client FILE] [--server-process] [--transport threads|event-loop] [--loop-threads N]\n";
       std::exit(2);
     }
   }
@@ -331,6 +339,8 @@ inline nlohmann::json machine_info() {
 
 inline void write_result(const Options& o, const std::string& name, nlohmann::json result) {
   result["machine"] = machine_info();
+  result["transport"] = o.transport;
+  if (o.transport == "event-loop") result["loop_threads"] = o.loop_threads;
   const std::string path = o.out_dir + "/" + name + ".json";
   servebench::write_json_atomic(path, result);
   std::printf("wrote %s\n", path.c_str());

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                                       .quiet(true)
                                       .handle_signals(false),
                                   template_prompts("Question {i}: Explain concept {i} briefly.", tokens),
-                                  [&] { return Driver<sim::openai_completions>(options); });
+                                  transport_target<sim::openai_completions>(options, o));
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - level_start).count();
     // The server's headroom: the cores its process used over the level, out of the machine's (own process only).
     const double server_cores = o.server_process ? (server.cpu_seconds() - server_cpu_before) / wall : -1;

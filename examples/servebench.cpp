@@ -71,6 +71,13 @@ void add_run_flags(CLI::App& run, RunOptions& o, std::string& from) {
   run.add_option("--start-at", o.start_at, "start the first level at this UTC instant (shards start together)")
       ->type_name("UTC_TIME");
   run.add_flag("--no-records", o.no_records, "keep summaries and histograms only in results.json");
+  run.add_option("--transport", o.transport,
+                 "threads: a thread and a connection per stream (cpp-httplib); event-loop: a few epoll threads carry "
+                 "every stream (thousands of streams; plain http only)")
+      ->check(CLI::IsMember({"threads", "event-loop"}))
+      ->capture_default_str();
+  run.add_option("--loop-threads", o.loop_threads, "event-loop transport: its threads (0: one per core)")
+      ->capture_default_str();
   lab::add_endpoint_flags(run, o.endpoint);
   lab::add_metrics_flags(run, o.endpoint);
   lab::add_dataset_flags(run, o.workload, false);  // its --seed is run's own

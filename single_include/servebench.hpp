@@ -25,6 +25,8 @@
 //   servebench/driver.hpp
 //   servebench/connection.hpp
 //   servebench/url.hpp
+//   servebench/driver_options.hpp
+//   servebench/reply.hpp
 //   servebench/sse.hpp
 //   servebench/watchdog.hpp
 //   servebench/modelled_time.hpp
@@ -3604,8 +3606,10 @@ std::string render_cdf(const Chart& chart) {
 }  // namespace servebench
 // ---- end servebench/chart.hpp ----
 // ---- begin servebench/driver.hpp ----
-// servebench — Driver<Api>: one HTTP exchange with an inference server becomes one RequestRecord, timed at the
-// moments docs/metrics.md defines; and wait_until_ready(), which replaces a fixed `sleep 60` before a run.
+// servebench — Driver<Api>, the default transport: one HTTP exchange with an inference server becomes one
+// RequestRecord, over cpp-httplib. What is asked (DriverOptions, driver_options.hpp) and how the reply becomes a
+// record, timed at the moments docs/metrics.md defines (ReplyReader, reply.hpp), are shared with the event-loop
+// transport (<servebench/event_loop.hpp>).
 //
 // One Driver per worker thread: it owns one cpp-httplib client (keep-alive, TCP_NODELAY; connection.hpp: it can
 // open its connection before the first request); the process's one watchdog thread (watchdog.hpp) enforces the
@@ -3615,7 +3619,6 @@ std::string render_cdf(const Chart& chart) {
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -3953,322 +3956,19 @@ inline Connection make_connection(const BaseUrl& url, const TlsOptions& tls = {}
 
 }  // namespace servebench::detail
 // ---- end servebench/connection.hpp ----
-// ---- begin servebench/sse.hpp ----
-// servebench — an incremental Server-Sent-Events parser that yields the same events however the byte stream was
-// split: a read may end inside a field name, inside `data:`, or between the CR and LF of one line break.
-// Follows the WHATWG event-stream rules (https://html.spec.whatwg.org/multipage/server-sent-events.html), with one
-// deliberate difference: finish() dispatches a final event that lacks its trailing blank line, because a benchmark
-// would rather see the last token than silently drop it.
+// ---- begin servebench/driver_options.hpp ----
+// servebench — DriverOptions: how to reach a server and what to ask of it (URL, model, headers, TLS, generation
+// settings, timeouts and deadlines, reply limits), read by every transport; and target_label().
 
-#include <string>
-#include <string_view>
-#include <utility>
-
-namespace servebench {
-
-// One dispatched event. `event` is empty when the stream gave no `event:` field (the spec's "message").
-// `data` joins multi-line data with '\n' and has no trailing newline. `id` is the last `id:` seen on the stream so
-// far (the spec's last-event-ID, which persists across events). "[DONE]" is ordinary data here; dialects decide
-// what it means.
-struct SseEvent {
-  std::string event;
-  std::string data;
-  std::string id;
-};
-
-class SseParser {
- public:
-  // Feeds the next bytes of the stream; calls on_event(const SseEvent&) for every event completed by them.
-  template <class F>
-  void feed(std::string_view bytes, F&& on_event) {
-    std::size_t i = 0;
-    while (i < bytes.size()) {
-      // A CR ended the previous line; an LF right after it (possibly in this new read) belongs to the same break.
-      if (skip_lf_) {
-        skip_lf_ = false;
-        if (bytes[i] == '\n') {
-          ++i;
-          continue;
-        }
-      }
-      const std::size_t end = bytes.find_first_of("\r\n", i);
-      if (end == std::string_view::npos) {
-        line_.append(bytes.data() + i, bytes.size() - i);
-        break;
-      }
-      line_.append(bytes.data() + i, end - i);
-      skip_lf_ = bytes[end] == '\r';
-      i = end + 1;
-      process_line(on_event);
-      line_.clear();
-    }
-  }
-
-  // The stream ended: a pending line counts as complete and a pending event is dispatched even without its
-  // trailing blank line. The parser is then ready for a new stream.
-  template <class F>
-  void finish(F&& on_event) {
-    if (!line_.empty()) process_line(on_event);
-    line_.clear();
-    dispatch(on_event);
-    reset();
-  }
-
-  // Forgets everything, including the last event id: ready for a new stream.
-  void reset() {
-    line_.clear();
-    data_.clear();
-    event_.clear();
-    id_.clear();
-    has_data_ = false;
-    skip_lf_ = false;
-    first_line_ = true;
-  }
-
- private:
-  template <class F>
-  void process_line(F& on_event) {
-    std::string_view line = line_;
-    if (first_line_) {
-      first_line_ = false;
-      // A UTF-8 byte-order mark may open the stream; it is not part of the first field name.
-      if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-    }
-    if (line.empty()) {
-      dispatch(on_event);
-      return;
-    }
-    if (line.front() == ':') return;  // a comment (servers send them as keep-alive pings)
-    std::string_view field = line, value;
-    const std::size_t colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      field = line.substr(0, colon);
-      value = line.substr(colon + 1);
-      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    }
-    if (field == "data") {
-      if (has_data_) data_.push_back('\n');
-      data_.append(value.data(), value.size());
-      has_data_ = true;
-    } else if (field == "event") {
-      event_.assign(value.data(), value.size());
-    } else if (field == "id") {
-      if (value.find('\0') == std::string_view::npos) id_.assign(value.data(), value.size());
-    }
-    // `retry` and unknown fields are ignored, as the spec says.
-  }
-
-  template <class F>
-  void dispatch(F& on_event) {
-    // The spec dispatches nothing for an event without data (an `event:` line alone), and resets its type.
-    if (has_data_) {
-      SseEvent ev{std::move(event_), std::move(data_), id_};
-      on_event(static_cast<const SseEvent&>(ev));
-    }
-    data_.clear();
-    event_.clear();
-    has_data_ = false;
-  }
-
-  std::string line_;
-  std::string data_;
-  std::string event_;
-  std::string id_;
-  bool has_data_ = false;
-  bool skip_lf_ = false;
-  bool first_line_ = true;
-};
-
-}  // namespace servebench
-// ---- end servebench/sse.hpp ----
-// ---- begin servebench/watchdog.hpp ----
-// servebench — the watchdog that enforces every Driver's whole-request deadline and cancel(): one thread for the
-// whole process, not one per Driver (a thread per Driver doubled the threads of a 10,000-stream level and cost
-// ~8 KiB of resident stack per stream; docs/performance.md).
-//
-// Every Driver's WatchedRequest is on the watchdog's list from the Driver's construction to its destruction. A
-// request's begin() and end() touch only that request (its own mutex and atomics): nothing shared by all Drivers is
-// written per request, so thousands of streams starting or ending together never queue on one lock. The thread
-// looks at every request in flight every 5 ms (every 2 ms while one it has stopped has not ended yet: a stop that
-// lands before the request has its socket does nothing, so it is repeated until the request ends), at once after
-// cancel(), and sleeps without a timeout once no request has been in flight for 100 ms; a begin() then wakes it.
-// A deadline therefore ends its request within about 5 ms of passing (deadlines are seconds; docs/metrics.md).
-//
-// Locks: the watchdog's mutex (the list) is taken before a request's mutex, never after; the watchdog stops a client
-// with the request's mutex held, so end(), which takes that mutex, waits out a stop in progress and a stop aimed at
-// one request never hits the next. The stop itself never blocks (ConnectControl::try_stop: a client busy connecting
-// is tried again 2 ms later), so one slow connect cannot delay every other Driver's deadline.
-
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <memory>
-#include <mutex>
-#include <thread>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
-#include <httplib.h>
+#include <nlohmann/json.hpp>
 
-
-namespace servebench::detail {
-
-// One Driver's side: its client, and the request in flight. Kept behind a pointer so a Driver can move.
-struct WatchedRequest {
-  std::unique_ptr<httplib::ClientImpl> client;
-  ConnectControl* connect = nullptr;  // the same object as client
-  std::mutex mutex;                   // held by begin(), end() and the watchdog while it stops the client
-  std::atomic<bool> in_flight{false};
-  std::atomic<Nanos> deadline_at{0};  // 0: none
-  std::atomic<bool> deadline_hit{false};
-  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
-  std::size_t slot = 0;  // index in the watchdog's list; guarded by the watchdog's mutex
-
-  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
-
-  inline void watch();  // onto the watchdog's list (the Driver's constructor)
-  inline void begin(Nanos deadline);
-  inline void end();
-  inline void cancel(ErrorKind reason);
-  inline void shut_down();  // off the list: after it the watchdog holds no reference to this request
-};
-
-class Watchdog {
- public:
-  static constexpr Nanos period_ns = 5'000'000;       // between looks while requests are in flight
-  static constexpr Nanos stop_period_ns = 2'000'000;  // while a stopped request has not ended
-  static constexpr Nanos idle_before_sleep_ns = 100'000'000;
-
-  // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
-  // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
-  static Watchdog& instance() {
-    static Watchdog* const watchdog = new Watchdog();
-    return *watchdog;
-  }
-
-  void add(WatchedRequest& r) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      r.slot = list_.size();
-      list_.push_back(&r);
-    }
-  }
-
-  void remove(WatchedRequest& r) {
-    std::lock_guard<std::mutex> lock(mutex_);  // waits out a look in progress
-    list_[r.slot] = list_.back();
-    list_[r.slot]->slot = r.slot;
-    list_.pop_back();
-  }
-
-  // Look now: after cancel(), or a begin() that found the thread asleep.
-  void poke() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      poked_ = true;
-    }
-    wake_.notify_one();
-  }
-
-  // Whether the thread sleeps without a timeout (a begin() must then poke it). Read after in_flight is set: the
-  // thread sets this before its last look, so one of the two sees the other (both sequentially consistent).
-  bool asleep() const noexcept { return asleep_.load(); }
-
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
- private:
-  Watchdog() {
-    std::thread([this] { run(); }).detach();
-  }
-
-  struct Look {
-    bool in_flight = false;  // any request
-    bool stopping = false;   // any request stopped and not ended yet
-  };
-
-  // Whether r must be stopped: cancelled, or past its deadline.
-  static bool due(const WatchedRequest& r, Nanos now) {
-    if (r.cancelled() != ErrorKind::none) return true;
-    const Nanos deadline = r.deadline_at.load();
-    return deadline != 0 && now >= deadline;
-  }
-
-  // With the list's mutex held: stops each request cancelled or past its deadline.
-  Look look_locked() {
-    Look seen;
-    const Nanos now = now_ns();
-    for (WatchedRequest* r : list_) {
-      if (!r->in_flight.load()) continue;
-      seen.in_flight = true;
-      if (!due(*r, now)) continue;
-      std::lock_guard<std::mutex> lock(r->mutex);
-      // Again under the request's lock: it may have ended meanwhile, and the next one begun with its own deadline.
-      if (!r->in_flight.load() || !due(*r, now)) continue;
-      if (r->cancelled() == ErrorKind::none) r->deadline_hit = true;
-      r->connect->try_stop();
-      seen.stopping = true;
-    }
-    return seen;
-  }
-
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    Nanos busy_at = now_ns();
-    for (;;) {
-      poked_ = false;
-      const Look seen = look_locked();
-      const Nanos now = now_ns();
-      if (seen.in_flight) busy_at = now;
-      if (now - busy_at >= idle_before_sleep_ns) {
-        asleep_ = true;
-        if (!look_locked().in_flight && !poked_) wake_.wait(lock, [this] { return poked_; });
-        asleep_ = false;
-        busy_at = now_ns();
-        continue;
-      }
-      const Nanos wait = seen.stopping ? stop_period_ns : period_ns;
-      wake_.wait_for(lock, std::chrono::nanoseconds(wait), [this] { return poked_; });
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<WatchedRequest*> list_;
-  bool poked_ = false;
-  std::atomic<bool> asleep_{false};
-};
-
-inline void WatchedRequest::watch() { Watchdog::instance().add(*this); }
-
-inline void WatchedRequest::begin(Nanos deadline) {
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    deadline_at = deadline;
-    deadline_hit = false;
-    in_flight = true;
-  }
-  // A cancel() between the Driver's check before sending and in_flight above: look now. An idle watchdog sleeps
-  // until poked.
-  Watchdog& watchdog = Watchdog::instance();
-  if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
-}
-
-inline void WatchedRequest::end() {
-  std::lock_guard<std::mutex> lock(mutex);  // waits out a stop in progress
-  in_flight = false;
-  deadline_at = 0;
-}
-
-inline void WatchedRequest::cancel(ErrorKind reason) {
-  cancel_reason = static_cast<int>(reason);
-  Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
-}
-
-inline void WatchedRequest::shut_down() { Watchdog::instance().remove(*this); }
-
-}  // namespace servebench::detail
-// ---- end servebench/watchdog.hpp ----
 
 namespace servebench {
 
@@ -4441,7 +4141,157 @@ inline std::string target_label(const DriverOptions& options) {
   return url.host + ":" + std::to_string(url.port);
 }
 
-namespace detail {
+}  // namespace servebench
+// ---- end servebench/driver_options.hpp ----
+// ---- begin servebench/reply.hpp ----
+// servebench — what every transport shares about one exchange: the request a dialect and DriverOptions make
+// (PreparedRequest), and the ReplyReader that turns the reply's status, bytes and end into one RequestRecord, timed
+// at the moments docs/metrics.md defines and classified into one ErrorKind. The transport (Driver's cpp-httplib
+// client, or the event loop of <servebench/event_loop.hpp>) only moves bytes and says how the exchange ended
+// (TransportFailure); so the accounting, and every fault test of it, is the same whichever carried the request.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// ---- begin servebench/sse.hpp ----
+// servebench — an incremental Server-Sent-Events parser that yields the same events however the byte stream was
+// split: a read may end inside a field name, inside `data:`, or between the CR and LF of one line break.
+// Follows the WHATWG event-stream rules (https://html.spec.whatwg.org/multipage/server-sent-events.html), with one
+// deliberate difference: finish() dispatches a final event that lacks its trailing blank line, because a benchmark
+// would rather see the last token than silently drop it.
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace servebench {
+
+// One dispatched event. `event` is empty when the stream gave no `event:` field (the spec's "message").
+// `data` joins multi-line data with '\n' and has no trailing newline. `id` is the last `id:` seen on the stream so
+// far (the spec's last-event-ID, which persists across events). "[DONE]" is ordinary data here; dialects decide
+// what it means.
+struct SseEvent {
+  std::string event;
+  std::string data;
+  std::string id;
+};
+
+class SseParser {
+ public:
+  // Feeds the next bytes of the stream; calls on_event(const SseEvent&) for every event completed by them.
+  template <class F>
+  void feed(std::string_view bytes, F&& on_event) {
+    std::size_t i = 0;
+    while (i < bytes.size()) {
+      // A CR ended the previous line; an LF right after it (possibly in this new read) belongs to the same break.
+      if (skip_lf_) {
+        skip_lf_ = false;
+        if (bytes[i] == '\n') {
+          ++i;
+          continue;
+        }
+      }
+      const std::size_t end = bytes.find_first_of("\r\n", i);
+      if (end == std::string_view::npos) {
+        line_.append(bytes.data() + i, bytes.size() - i);
+        break;
+      }
+      line_.append(bytes.data() + i, end - i);
+      skip_lf_ = bytes[end] == '\r';
+      i = end + 1;
+      process_line(on_event);
+      line_.clear();
+    }
+  }
+
+  // The stream ended: a pending line counts as complete and a pending event is dispatched even without its
+  // trailing blank line. The parser is then ready for a new stream.
+  template <class F>
+  void finish(F&& on_event) {
+    if (!line_.empty()) process_line(on_event);
+    line_.clear();
+    dispatch(on_event);
+    reset();
+  }
+
+  // Forgets everything, including the last event id: ready for a new stream.
+  void reset() {
+    line_.clear();
+    data_.clear();
+    event_.clear();
+    id_.clear();
+    has_data_ = false;
+    skip_lf_ = false;
+    first_line_ = true;
+  }
+
+ private:
+  template <class F>
+  void process_line(F& on_event) {
+    std::string_view line = line_;
+    if (first_line_) {
+      first_line_ = false;
+      // A UTF-8 byte-order mark may open the stream; it is not part of the first field name.
+      if (line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+    }
+    if (line.empty()) {
+      dispatch(on_event);
+      return;
+    }
+    if (line.front() == ':') return;  // a comment (servers send them as keep-alive pings)
+    std::string_view field = line, value;
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      field = line.substr(0, colon);
+      value = line.substr(colon + 1);
+      if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    }
+    if (field == "data") {
+      if (has_data_) data_.push_back('\n');
+      data_.append(value.data(), value.size());
+      has_data_ = true;
+    } else if (field == "event") {
+      event_.assign(value.data(), value.size());
+    } else if (field == "id") {
+      if (value.find('\0') == std::string_view::npos) id_.assign(value.data(), value.size());
+    }
+    // `retry` and unknown fields are ignored, as the spec says.
+  }
+
+  template <class F>
+  void dispatch(F& on_event) {
+    // The spec dispatches nothing for an event without data (an `event:` line alone), and resets its type.
+    if (has_data_) {
+      SseEvent ev{std::move(event_), std::move(data_), id_};
+      on_event(static_cast<const SseEvent&>(ev));
+    }
+    data_.clear();
+    event_.clear();
+    has_data_ = false;
+  }
+
+  std::string line_;
+  std::string data_;
+  std::string event_;
+  std::string id_;
+  bool has_data_ = false;
+  bool skip_lf_ = false;
+  bool first_line_ = true;
+};
+
+}  // namespace servebench
+// ---- end servebench/sse.hpp ----
+
+namespace servebench::detail {
 
 inline std::string first_bytes(std::string_view text, std::size_t limit = 512) {
   return std::string(text.substr(0, limit));
@@ -4466,7 +4316,485 @@ inline void fail(RequestRecord& r, ErrorKind kind, std::string message) {
   r.error_message = std::move(message);
 }
 
-}  // namespace detail
+// Why a request in flight must stop: cancel() (any thread) or its deadline (the watchdog, or the event loop).
+struct RequestStop {
+  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
+  std::atomic<bool> deadline_hit{false};
+
+  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
+  bool stopped() const noexcept { return cancelled() != ErrorKind::none || deadline_hit.load(); }
+};
+
+// How the transport ended an exchange that did not complete. `tls` and `other` come with the transport's own
+// message (ReplyReader::finish's `detail`).
+enum class TransportFailure { none, connect, connect_timeout, tls, write, read, other };
+
+// Classifies a transport's failure into the record: `silent` is how long the socket had been quiet when it failed,
+// `status` the reply's status (-1: none yet), `bytes` the body bytes read.
+inline void fail_transport(RequestRecord& record, TransportFailure failure, const std::string& detail,
+                           const DriverOptions& options, const BaseUrl& url, Nanos silent, int status,
+                           std::size_t bytes) {
+  const std::string where = url.host + ":" + std::to_string(url.port);
+  const Nanos read_timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options.read_timeout()).count();
+  switch (failure) {
+    case TransportFailure::connect:
+      if (!host_resolves(url.host))
+        fail(record, ErrorKind::name_resolution, "cannot resolve host '" + url.host + "'");
+      else
+        fail(record, ErrorKind::connect_refused, "cannot connect to " + where + " (refused or unreachable)");
+      return;
+    case TransportFailure::connect_timeout:
+      fail(record, ErrorKind::connect_timeout,
+           "no connection to " + where + " within " + std::to_string(options.connect_timeout().count()) + " ms");
+      return;
+    case TransportFailure::tls: fail(record, ErrorKind::tls, detail); return;
+    case TransportFailure::write:
+      fail(record, ErrorKind::write_failed, "could not write the request to " + where);
+      return;
+    case TransportFailure::read:
+      // A read that failed is a timeout or a closed connection; how long the socket had been silent tells them
+      // apart (a timeout waits the whole read timeout; a close ends sooner).
+      if (silent >= read_timeout_ns - read_timeout_ns / 10) {
+        fail(record, ErrorKind::read_timeout,
+             "the server was silent for " + std::to_string(options.read_timeout().count()) + " ms");
+      } else if (status < 0 && bytes == 0) {
+        fail(record, ErrorKind::empty_reply, "the server closed the connection without a reply");
+      } else {
+        fail(record, ErrorKind::closed_mid_stream,
+             "the connection closed after " + std::to_string(bytes) + " bytes of the reply");
+      }
+      return;
+    case TransportFailure::none:
+    case TransportFailure::other: fail(record, ErrorKind::other, detail + " talking to " + where); return;
+  }
+}
+
+// Why a connection could not be opened, as a request's record would say it (a transport's connect() returns it).
+inline std::string connect_failure(const DriverOptions& options, const BaseUrl& url, TransportFailure failure,
+                                   const std::string& detail = {}) {
+  RequestRecord record;
+  fail_transport(record, failure, detail, options, url, 0, -1, 0);
+  return record.error_message.empty() ? "cannot connect" : record.error_message;
+}
+
+// One request as the dialect and the options make it: what to POST where, and what kind of reply to expect.
+struct PreparedRequest {
+  std::string path;  // the base URL's prefix and the dialect's path
+  std::string body;  // JSON
+  bool streaming = false;
+  bool continuous_usage = false;
+};
+
+template <class Api>
+PreparedRequest prepare_request(const Api& api, const DriverOptions& options, const BaseUrl& url,
+                                const Prompt& prompt) {
+  GenerationOptions generation = options.generation();
+  generation.stream = generation.stream && api::streams_v<Api>;
+  api::HttpCall call = api.request(prompt, generation);
+  if (call.body.is_object() && options.extra_body().is_object()) call.body.update(options.extra_body());
+  PreparedRequest request;
+  request.path = url.prefix + call.path;
+  // A prompt that is not valid UTF-8 is sent with replacement characters rather than failing the request.
+  request.body = call.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  request.streaming = generation.stream;
+  request.continuous_usage = generation.continuous_usage;
+  return request;
+}
+
+// The headers every request carries besides Host, Content-Length and the bearer token, in order.
+inline std::vector<std::pair<std::string, std::string>> request_headers(const DriverOptions& options, bool streaming) {
+  std::vector<std::pair<std::string, std::string>> headers{
+      {"Content-Type", "application/json"}, {"Accept", streaming ? "text/event-stream" : "application/json"}};
+  for (const auto& h : options.headers()) headers.push_back(h);
+  return headers;
+}
+
+// Reads one reply into its record. The transport calls on_status() when the status line and headers are in,
+// on_bytes() with each piece of the body as it arrives (timestamped first, in the reading thread), and finish() once
+// when the exchange ended. Its members are sized before the request (expect()) so that on_bytes allocates only after
+// taking its timestamp.
+template <class Api>
+class ReplyReader {
+ public:
+  static constexpr bool can_stream = api::streams_v<Api>;
+
+  ReplyReader(const Api& api, const DriverOptions& options, const BaseUrl& url, const RequestStop& stop,
+              RequestRecord& record)
+      : api_(&api), options_(&options), url_(&url), stop_(&stop), record_(&record) {}
+
+  // Before sending: what kind of reply comes, and room for it. Sets t_send and the record's `streamed`.
+  void expect(const PreparedRequest& request, const Prompt& prompt) {
+    streaming_ = request.streaming;
+    keep_text_ = options_->keep_text();
+    max_bytes_ = options_->max_reply_bytes();
+    deadline_ = options_->deadline_for(prompt.max_tokens);
+    record_->streamed = streaming_;
+    if (streaming_) {
+      record_->event_times.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens + 2 : 16));
+      if (request.continuous_usage) record_->event_tokens.reserve(record_->event_times.capacity());
+      if (keep_text_)
+        record_->text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
+    } else {
+      body_.reserve(4096);
+    }
+  }
+
+  // This request's whole-request deadline; zero: none.
+  DriverOptions::Duration deadline() const noexcept { return deadline_; }
+  Nanos deadline_ns() const noexcept { return std::chrono::duration_cast<std::chrono::nanoseconds>(deadline_).count(); }
+
+  // Just before the first byte goes out (connect time counts: a user waits for it too).
+  void sent(Nanos at) noexcept {
+    record_->t_send = at;
+    last_activity_ = at;
+  }
+
+  Nanos last_activity() const noexcept { return last_activity_; }
+
+  void on_status(int status, Nanos at) noexcept {
+    last_activity_ = at;
+    status_ = status;
+  }
+
+  // A piece of the body, arrived at `arrived`. False: stop reading (the record says why, or the request stopped).
+  bool on_bytes(Nanos arrived, const char* data, std::size_t n) noexcept {
+    try {
+      last_activity_ = arrived;
+      bytes_ += n;
+      if (stop_->stopped()) return false;
+      if (bytes_ > max_bytes_) {
+        fail(*record_, ErrorKind::reply_too_large,
+             "the reply passed " + std::to_string(max_bytes_) + " bytes (DriverOptions::max_reply_bytes)");
+        failed_ = true;
+        return false;
+      }
+      if (status_ >= 400) {  // an error page: only its start is kept
+        keep_start(data, n);
+        return true;
+      }
+      if (!streaming_) {
+        body_.append(data, n);
+        record_->t_end = arrived;  // the last call brings the last byte
+        return true;
+      }
+      keep_start(data, n);
+      parser_.feed(std::string_view(data, n), [&](const SseEvent& event) { on_event(event, arrived); });
+      return !failed_;
+    } catch (const std::exception& e) {
+      fail(*record_, ErrorKind::other, std::string("while reading the reply: ") + e.what());
+      failed_ = true;
+      return false;
+    }
+  }
+
+  // The exchange ended at `returned`: completed (failure none: the whole reply was read) or not, with the
+  // transport's message for tls and other. Classifies the outcome into the record.
+  void finish(TransportFailure failure, Nanos returned, const std::string& detail = {}) {
+    RequestRecord& record = *record_;
+    record.http_status = status_ > 0 ? status_ : 0;
+    classify(failure, returned, detail);
+    if (!record.ok()) {
+      if (record.t_end == 0 || record.t_end < record.t_send) record.t_end = returned;
+      if (record.body_start.empty()) record.body_start = first_bytes(body_);
+    }
+  }
+
+ private:
+  void keep_start(const char* data, std::size_t n) {
+    if (body_.size() < 512) body_.append(data, std::min<std::size_t>(n, 512 - body_.size()));
+  }
+
+  void on_event(const SseEvent& event, Nanos arrived) {
+    if (failed_ || terminated_) return;  // nothing after the terminator counts
+    if constexpr (can_stream) {
+      RequestRecord& record = *record_;
+      auto parsed = api::read_event(*api_, event.data);
+      if (!parsed.ok()) {
+        fail(record, parsed.error, std::move(parsed.message));
+        failed_ = true;
+        return;
+      }
+      auto& e = parsed.value;
+      if (e.carries_text && !record.t_first_answer_token) record.t_first_answer_token = arrived;
+      if (e.carries_text || e.carries_other_tokens) {
+        if (text_events_ == 0) record.t_first_token = arrived;
+        record.t_end = arrived;
+        record.event_times.push_back(arrived);
+        // Counts per event only when every token-carrying event has one (continuous usage stats).
+        if (e.completion_tokens && counts_per_event_)
+          record.event_tokens.push_back(*e.completion_tokens);
+        else if (counts_per_event_)
+          counts_per_event_ = false, record.event_tokens.clear();
+        ++text_events_;
+        if (keep_text_ && e.carries_text) record.text += e.text;
+      }
+      take_counts(e, record);
+      terminated_ = e.terminator;
+    } else {
+      (void)event;
+      (void)arrived;
+    }
+  }
+
+  void classify(TransportFailure failure, Nanos returned, const std::string& detail) {
+    RequestRecord& record = *record_;
+    if (!record.ok()) return;  // the receiver already classified it (a bad event)
+    if (failure != TransportFailure::none && stop_->stopped()) {
+      if (const auto reason = stop_->cancelled(); reason != ErrorKind::none)
+        fail(record, reason, "cancelled while in flight");
+      else
+        fail(record, ErrorKind::deadline_exceeded,
+             "no complete reply within the deadline of " + std::to_string(deadline_.count()) + " ms" +
+                 (options_->deadline() ? "" : " (derived from max_tokens: DriverOptions::deadline)"));
+      return;
+    }
+    if (failure != TransportFailure::none) {
+      fail_transport(record, failure, detail, *options_, *url_, returned - last_activity_, status_, bytes_);
+      return;
+    }
+    if (status_ >= 400) {
+      record.body_start = first_bytes(body_);
+      fail(record, ErrorKind::http_status, "HTTP status " + std::to_string(status_));
+      return;
+    }
+    if (streaming_) {
+      parser_.finish([&](const SseEvent& event) { on_event(event, last_activity_); });
+      if (!record.ok()) return;
+      if (!terminated_) {
+        fail(record, bytes_ == 0 ? ErrorKind::empty_reply : ErrorKind::incomplete_stream,
+             bytes_ == 0 ? "the stream had no body" : "the stream ended without its terminator");
+        return;
+      }
+      if (record.token_source != TokenSource::usage && text_events_ > 0) {
+        record.n_out = text_events_;
+        record.token_source = TokenSource::events;
+      }
+      if (text_events_ == 0) record.t_first_token = record.t_end = last_activity_;
+      return;
+    }
+    if (body_.empty()) {
+      fail(record, ErrorKind::empty_reply, "HTTP " + std::to_string(status_) + " with an empty body");
+      return;
+    }
+    auto parsed = api::read_reply(*api_, body_);
+    if (!parsed.ok()) {
+      fail(record, parsed.error, std::move(parsed.message));
+      return;
+    }
+    record.t_first_token = record.t_end;
+    if (!parsed.value.text.empty()) record.t_first_answer_token = record.t_end;
+    take_counts(parsed.value, record);
+    if (keep_text_) record.text = std::move(parsed.value.text);
+  }
+
+  const Api* api_;
+  const DriverOptions* options_;
+  const BaseUrl* url_;
+  const RequestStop* stop_;
+  RequestRecord* record_;
+  bool streaming_ = false;
+  bool keep_text_ = true;
+  std::size_t max_bytes_ = 0;
+  DriverOptions::Duration deadline_{};  // this request's; zero: none
+  int status_ = -1;                     // -1: no status line yet
+  Nanos last_activity_ = 0;             // last byte (or header) arrival
+  std::size_t bytes_ = 0;
+  std::string body_;  // non-streaming body, or the start of any failed one
+  SseParser parser_;
+  bool terminated_ = false;
+  std::int64_t text_events_ = 0;  // events that carried a generated token of any kind
+  bool counts_per_event_ = true;  // every token-carrying event so far had a cumulative completion_tokens
+  bool failed_ = false;
+};
+
+}  // namespace servebench::detail
+// ---- end servebench/reply.hpp ----
+// ---- begin servebench/watchdog.hpp ----
+// servebench — the watchdog that enforces every Driver's whole-request deadline and cancel(): one thread for the
+// whole process, not one per Driver (a thread per Driver doubled the threads of a 10,000-stream level and cost
+// ~8 KiB of resident stack per stream; docs/performance.md).
+//
+// Every Driver's WatchedRequest is on the watchdog's list from the Driver's construction to its destruction. A
+// request's begin() and end() touch only that request (its own mutex and atomics): nothing shared by all Drivers is
+// written per request, so thousands of streams starting or ending together never queue on one lock. The thread
+// looks at every request in flight every 5 ms (every 2 ms while one it has stopped has not ended yet: a stop that
+// lands before the request has its socket does nothing, so it is repeated until the request ends), at once after
+// cancel(), and sleeps without a timeout once no request has been in flight for 100 ms; a begin() then wakes it.
+// A deadline therefore ends its request within about 5 ms of passing (deadlines are seconds; docs/metrics.md).
+//
+// Locks: the watchdog's mutex (the list) is taken before a request's mutex, never after; the watchdog stops a client
+// with the request's mutex held, so end(), which takes that mutex, waits out a stop in progress and a stop aimed at
+// one request never hits the next. The stop itself never blocks (ConnectControl::try_stop: a client busy connecting
+// is tried again 2 ms later), so one slow connect cannot delay every other Driver's deadline.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <httplib.h>
+
+
+namespace servebench::detail {
+
+// One Driver's side: its client, and the request in flight. Kept behind a pointer so a Driver can move.
+struct WatchedRequest : RequestStop {
+  std::unique_ptr<httplib::ClientImpl> client;
+  ConnectControl* connect = nullptr;  // the same object as client
+  std::mutex mutex;                   // held by begin(), end() and the watchdog while it stops the client
+  std::atomic<bool> in_flight{false};
+  std::atomic<Nanos> deadline_at{0};  // 0: none
+  std::size_t slot = 0;               // index in the watchdog's list; guarded by the watchdog's mutex
+
+  inline void watch();  // onto the watchdog's list (the Driver's constructor)
+  inline void begin(Nanos deadline);
+  inline void end();
+  inline void cancel(ErrorKind reason);
+  inline void shut_down();  // off the list: after it the watchdog holds no reference to this request
+};
+
+class Watchdog {
+ public:
+  static constexpr Nanos period_ns = 5'000'000;       // between looks while requests are in flight
+  static constexpr Nanos stop_period_ns = 2'000'000;  // while a stopped request has not ended
+  static constexpr Nanos idle_before_sleep_ns = 100'000'000;
+
+  // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
+  // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
+  static Watchdog& instance() {
+    static Watchdog* const watchdog = new Watchdog();
+    return *watchdog;
+  }
+
+  void add(WatchedRequest& r) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      r.slot = list_.size();
+      list_.push_back(&r);
+    }
+  }
+
+  void remove(WatchedRequest& r) {
+    std::lock_guard<std::mutex> lock(mutex_);  // waits out a look in progress
+    list_[r.slot] = list_.back();
+    list_[r.slot]->slot = r.slot;
+    list_.pop_back();
+  }
+
+  // Look now: after cancel(), or a begin() that found the thread asleep.
+  void poke() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      poked_ = true;
+    }
+    wake_.notify_one();
+  }
+
+  // Whether the thread sleeps without a timeout (a begin() must then poke it). Read after in_flight is set: the
+  // thread sets this before its last look, so one of the two sees the other (both sequentially consistent).
+  bool asleep() const noexcept { return asleep_.load(); }
+
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  Watchdog() {
+    std::thread([this] { run(); }).detach();
+  }
+
+  struct Look {
+    bool in_flight = false;  // any request
+    bool stopping = false;   // any request stopped and not ended yet
+  };
+
+  // Whether r must be stopped: cancelled, or past its deadline.
+  static bool due(const WatchedRequest& r, Nanos now) {
+    if (r.cancelled() != ErrorKind::none) return true;
+    const Nanos deadline = r.deadline_at.load();
+    return deadline != 0 && now >= deadline;
+  }
+
+  // With the list's mutex held: stops each request cancelled or past its deadline.
+  Look look_locked() {
+    Look seen;
+    const Nanos now = now_ns();
+    for (WatchedRequest* r : list_) {
+      if (!r->in_flight.load()) continue;
+      seen.in_flight = true;
+      if (!due(*r, now)) continue;
+      std::lock_guard<std::mutex> lock(r->mutex);
+      // Again under the request's lock: it may have ended meanwhile, and the next one begun with its own deadline.
+      if (!r->in_flight.load() || !due(*r, now)) continue;
+      if (r->cancelled() == ErrorKind::none) r->deadline_hit = true;
+      r->connect->try_stop();
+      seen.stopping = true;
+    }
+    return seen;
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    Nanos busy_at = now_ns();
+    for (;;) {
+      poked_ = false;
+      const Look seen = look_locked();
+      const Nanos now = now_ns();
+      if (seen.in_flight) busy_at = now;
+      if (now - busy_at >= idle_before_sleep_ns) {
+        asleep_ = true;
+        if (!look_locked().in_flight && !poked_) wake_.wait(lock, [this] { return poked_; });
+        asleep_ = false;
+        busy_at = now_ns();
+        continue;
+      }
+      const Nanos wait = seen.stopping ? stop_period_ns : period_ns;
+      wake_.wait_for(lock, std::chrono::nanoseconds(wait), [this] { return poked_; });
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<WatchedRequest*> list_;
+  bool poked_ = false;
+  std::atomic<bool> asleep_{false};
+};
+
+inline void WatchedRequest::watch() { Watchdog::instance().add(*this); }
+
+inline void WatchedRequest::begin(Nanos deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    deadline_at = deadline;
+    deadline_hit = false;
+    in_flight = true;
+  }
+  // A cancel() between the Driver's check before sending and in_flight above: look now. An idle watchdog sleeps
+  // until poked.
+  Watchdog& watchdog = Watchdog::instance();
+  if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
+}
+
+inline void WatchedRequest::end() {
+  std::lock_guard<std::mutex> lock(mutex);  // waits out a stop in progress
+  in_flight = false;
+  deadline_at = 0;
+}
+
+inline void WatchedRequest::cancel(ErrorKind reason) {
+  cancel_reason = static_cast<int>(reason);
+  Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
+}
+
+inline void WatchedRequest::shut_down() { Watchdog::instance().remove(*this); }
+
+}  // namespace servebench::detail
+// ---- end servebench/watchdog.hpp ----
+
+namespace servebench {
 
 template <class Api>
 class Driver {
@@ -4531,10 +4859,8 @@ class Driver {
     try {
       httplib::Error error = httplib::Error::Success;
       if (state_->connect->open(error)) return {};
-      RequestRecord record;
-      Exchange x;
-      classify_transport(x, error, now_ns(), record);
-      return record.error_message.empty() ? "cannot connect" : record.error_message;
+      const auto [failure, detail] = transport_failure(error);
+      return detail::connect_failure(options_, url_, failure, detail);
     } catch (const std::exception& e) {
       return std::string("unexpected: ") + e.what();
     }
@@ -4555,250 +4881,63 @@ class Driver {
   const std::string& label() const noexcept { return label_; }
 
  private:
-  static constexpr bool can_stream = api::streams_v<Api>;
-
-  // Everything the content receiver touches. Its members are sized before the request so that the receiver takes
-  // its timestamp first and allocates only afterwards.
-  struct Exchange {
-    const Api* api = nullptr;
-    RequestRecord* record = nullptr;
-    detail::WatchedRequest* state = nullptr;
-    bool streaming = false;
-    bool keep_text = true;
-    std::size_t max_bytes = 0;
-    DriverOptions::Duration deadline{};  // this request's; zero: none
-    int status = -1;                     // -1: no status line yet
-    Nanos last_activity = 0;             // last byte (or header) arrival
-    std::size_t bytes = 0;
-    std::string body;  // non-streaming body, or the start of any failed one
-    SseParser parser;
-    bool terminated = false;
-    std::int64_t text_events = 0;  // events that carried a generated token of any kind
-    bool counts_per_event = true;  // every token-carrying event so far had a cumulative completion_tokens
-    bool failed = false;
-
-    bool on_bytes(Nanos arrived, const char* data, std::size_t n) noexcept {
-      try {
-        last_activity = arrived;
-        bytes += n;
-        if (state->cancelled() != ErrorKind::none || state->deadline_hit) return false;
-        if (bytes > max_bytes) {
-          detail::fail(*record, ErrorKind::reply_too_large,
-                       "the reply passed " + std::to_string(max_bytes) + " bytes (DriverOptions::max_reply_bytes)");
-          failed = true;
-          return false;
-        }
-        if (status >= 400) {  // an error page: only its start is kept
-          if (body.size() < 512) body.append(data, std::min<std::size_t>(n, 512 - body.size()));
-          return true;
-        }
-        if (!streaming) {
-          body.append(data, n);
-          record->t_end = arrived;  // the last call brings the last byte
-          return true;
-        }
-        if (body.size() < 512) body.append(data, std::min<std::size_t>(n, 512 - body.size()));
-        parser.feed(std::string_view(data, n), [&](const SseEvent& event) { on_event(event, arrived); });
-        return !failed;
-      } catch (const std::exception& e) {
-        detail::fail(*record, ErrorKind::other, std::string("while reading the reply: ") + e.what());
-        failed = true;
-        return false;
-      }
-    }
-
-    void on_event(const SseEvent& event, Nanos arrived) {
-      if (failed || terminated) return;  // nothing after the terminator counts
-      if constexpr (can_stream) {
-        auto parsed = api::read_event(*api, event.data);
-        if (!parsed.ok()) {
-          detail::fail(*record, parsed.error, std::move(parsed.message));
-          failed = true;
-          return;
-        }
-        auto& e = parsed.value;
-        if (e.carries_text && !record->t_first_answer_token) record->t_first_answer_token = arrived;
-        if (e.carries_text || e.carries_other_tokens) {
-          if (text_events == 0) record->t_first_token = arrived;
-          record->t_end = arrived;
-          record->event_times.push_back(arrived);
-          // Counts per event only when every token-carrying event has one (continuous usage stats).
-          if (e.completion_tokens && counts_per_event)
-            record->event_tokens.push_back(*e.completion_tokens);
-          else if (counts_per_event)
-            counts_per_event = false, record->event_tokens.clear();
-          ++text_events;
-          if (keep_text && e.carries_text) record->text += e.text;
-        }
-        detail::take_counts(e, *record);
-        terminated = e.terminator;
-      } else {
-        (void)event;
-        (void)arrived;
-      }
-    }
-  };
-
   void send_into(const Prompt& prompt, RequestRecord& record) {
     auto& state = *state_;
     if (const auto reason = state.cancelled(); reason != ErrorKind::none) {
       detail::fail(record, reason, "cancelled before sending");
       return;
     }
-    GenerationOptions generation = options_.generation();
-    generation.stream = generation.stream && can_stream;
-    record.streamed = generation.stream;
-
-    api::HttpCall call = api_.request(prompt, generation);
-    if (call.body.is_object() && options_.extra_body().is_object()) call.body.update(options_.extra_body());
+    const detail::PreparedRequest prepared = detail::prepare_request(api_, options_, url_, prompt);
     httplib::Request request;
     request.method = "POST";
-    request.path = url_.prefix + call.path;
-    request.headers = {{"Content-Type", "application/json"},
-                       {"Accept", generation.stream ? "text/event-stream" : "application/json"}};
-    for (const auto& [name, value] : options_.headers()) request.headers.emplace(name, value);
-    // A prompt that is not valid UTF-8 is sent with replacement characters rather than failing the request.
-    request.body = call.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    request.path = prepared.path;
+    for (auto& [name, value] : detail::request_headers(options_, prepared.streaming))
+      request.headers.emplace(std::move(name), std::move(value));
+    request.body = prepared.body;
 
-    Exchange x;
-    x.api = &api_;
-    x.record = &record;
-    x.state = &state;
-    x.streaming = generation.stream;
-    x.keep_text = options_.keep_text();
-    x.max_bytes = options_.max_reply_bytes();
-    if (x.streaming) {
-      record.event_times.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens + 2 : 16));
-      if (generation.continuous_usage) record.event_tokens.reserve(record.event_times.capacity());
-      if (x.keep_text) record.text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
-    } else {
-      x.body.reserve(4096);
-    }
-    request.response_handler = [&x](const httplib::Response& response) {
-      x.last_activity = now_ns();
-      x.status = response.status;
+    detail::ReplyReader<Api> reader(api_, options_, url_, state, record);
+    reader.expect(prepared, prompt);
+    request.response_handler = [&reader](const httplib::Response& response) {
+      reader.on_status(response.status, now_ns());
       return true;
     };
-    request.content_receiver = [&x](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    request.content_receiver = [&reader](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
       const Nanos arrived = now_ns();  // first: before any allocation or parsing
-      return x.on_bytes(arrived, data, n);
+      return reader.on_bytes(arrived, data, n);
     };
 
     httplib::Response response;
     httplib::Error error = httplib::Error::Success;
-    x.deadline = options_.deadline_for(prompt.max_tokens);
-    const Nanos deadline_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(x.deadline).count();
-    record.t_send = now_ns();  // just before the first byte: connect time counts, as a user waits for it too
-    x.last_activity = record.t_send;
+    const Nanos deadline_ns = reader.deadline_ns();
+    reader.sent(now_ns());  // just before the first byte: connect time counts, as a user waits for it too
     state.begin(deadline_ns > 0 ? record.t_send + deadline_ns : 0);
     const bool completed = state.client->send(request, response, error);
     const Nanos returned = now_ns();
     state.end();
     record.t_connect = state.connect->take_connected();
-
-    record.http_status = x.status > 0 ? x.status : 0;
-    finish(x, completed, error, returned, record);
-    if (!record.ok()) {
-      if (record.t_end == 0 || record.t_end < record.t_send) record.t_end = returned;
-      if (record.body_start.empty()) record.body_start = detail::first_bytes(x.body);
+    if (completed) {
+      reader.finish(detail::TransportFailure::none, returned);
+    } else {
+      const auto [failure, message] = transport_failure(error);
+      reader.finish(failure, returned, message);
     }
   }
 
-  void finish(Exchange& x, bool completed, httplib::Error error, Nanos returned, RequestRecord& record) {
-    if (!record.ok()) return;  // the receiver already classified it (a bad event)
-    auto& state = *state_;
-    const bool stopped = state.cancelled() != ErrorKind::none || state.deadline_hit;
-    if (!completed && stopped) {
-      if (const auto reason = state.cancelled(); reason != ErrorKind::none)
-        detail::fail(record, reason, "cancelled while in flight");
-      else
-        detail::fail(record, ErrorKind::deadline_exceeded,
-                     "no complete reply within the deadline of " + std::to_string(x.deadline.count()) + " ms" +
-                         (options_.deadline() ? "" : " (derived from max_tokens: DriverOptions::deadline)"));
-      return;
-    }
-    if (!completed) {
-      classify_transport(x, error, returned, record);
-      return;
-    }
-    if (x.status >= 400) {
-      record.body_start = detail::first_bytes(x.body);
-      detail::fail(record, ErrorKind::http_status, "HTTP status " + std::to_string(x.status));
-      return;
-    }
-    if (x.streaming) {
-      x.parser.finish([&](const SseEvent& event) { x.on_event(event, x.last_activity); });
-      if (!record.ok()) return;
-      if (!x.terminated) {
-        detail::fail(record, x.bytes == 0 ? ErrorKind::empty_reply : ErrorKind::incomplete_stream,
-                     x.bytes == 0 ? "the stream had no body" : "the stream ended without its terminator");
-        return;
-      }
-      if (record.token_source != TokenSource::usage && x.text_events > 0) {
-        record.n_out = x.text_events;
-        record.token_source = TokenSource::events;
-      }
-      if (x.text_events == 0) record.t_first_token = record.t_end = x.last_activity;
-      return;
-    }
-    if (x.body.empty()) {
-      detail::fail(record, ErrorKind::empty_reply, "HTTP " + std::to_string(x.status) + " with an empty body");
-      return;
-    }
-    auto parsed = api::read_reply(api_, x.body);
-    if (!parsed.ok()) {
-      detail::fail(record, parsed.error, std::move(parsed.message));
-      return;
-    }
-    record.t_first_token = record.t_end;
-    if (!parsed.value.text.empty()) record.t_first_answer_token = record.t_end;
-    detail::take_counts(parsed.value, record);
-    if (options_.keep_text()) record.text = std::move(parsed.value.text);
-  }
-
-  void classify_transport(const Exchange& x, httplib::Error error, Nanos returned, RequestRecord& record) {
-    const std::string where = url_.host + ":" + std::to_string(url_.port);
-    const Nanos silent = returned - x.last_activity;
-    const Nanos read_timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.read_timeout()).count();
+  // What cpp-httplib's error means in the terms every transport shares, with the message for tls and other.
+  std::pair<detail::TransportFailure, std::string> transport_failure(httplib::Error error) const {
+    using detail::TransportFailure;
     switch (error) {
-      case httplib::Error::Connection:
-        if (!detail::host_resolves(url_.host))
-          detail::fail(record, ErrorKind::name_resolution, "cannot resolve host '" + url_.host + "'");
-        else
-          detail::fail(record, ErrorKind::connect_refused, "cannot connect to " + where + " (refused or unreachable)");
-        return;
-      case httplib::Error::ConnectionTimeout:
-        detail::fail(record, ErrorKind::connect_timeout,
-                     "no connection to " + where + " within " + std::to_string(options_.connect_timeout().count()) +
-                         " ms");
-        return;
+      case httplib::Error::Success: return {TransportFailure::none, {}};
+      case httplib::Error::Connection: return {TransportFailure::connect, {}};
+      case httplib::Error::ConnectionTimeout: return {TransportFailure::connect_timeout, {}};
       case httplib::Error::SSLConnection:
       case httplib::Error::SSLLoadingCerts:
       case httplib::Error::SSLServerVerification:
-        detail::fail(record, ErrorKind::tls, detail::tls_failure(url_, error, options_.tls()));
-        return;
-      case httplib::Error::Write:
-        detail::fail(record, ErrorKind::write_failed, "could not write the request to " + where);
-        return;
-      case httplib::Error::Read:
-        // cpp-httplib 0.11.4 reports a timeout and a closed connection both as Read; how long the socket had been
-        // silent tells them apart (a timeout waits the whole read timeout; a close ends sooner).
-        if (silent >= read_timeout_ns - read_timeout_ns / 10) {
-          detail::fail(record, ErrorKind::read_timeout,
-                       "the server was silent for " + std::to_string(options_.read_timeout().count()) + " ms");
-        } else if (x.status < 0 && x.bytes == 0) {
-          detail::fail(record, ErrorKind::empty_reply, "the server closed the connection without a reply");
-        } else {
-          detail::fail(record, ErrorKind::closed_mid_stream,
-                       "the connection closed after " + std::to_string(x.bytes) + " bytes of the reply");
-        }
-        return;
-      default: {
-        std::ostringstream text;
-        text << "cpp-httplib error " << static_cast<int>(error) << " talking to " << where;
-        detail::fail(record, ErrorKind::other, text.str());
-        return;
-      }
+        return {TransportFailure::tls, detail::tls_failure(url_, error, options_.tls())};
+      case httplib::Error::Write: return {TransportFailure::write, {}};
+      // cpp-httplib 0.11.4 reports a timeout and a closed connection both as Read (the reader tells them apart).
+      case httplib::Error::Read: return {TransportFailure::read, {}};
+      default: return {TransportFailure::other, "cpp-httplib error " + std::to_string(static_cast<int>(error))};
     }
   }
 
@@ -6584,11 +6723,22 @@ class AnySender {
   std::unique_ptr<Interface> self_;
 };
 
+class ClosedLoop;
+class OpenLoop;
+
+// A transport that runs whole levels itself, many requests to a thread (the event loop, <servebench/event_loop.hpp>):
+// run_closed_loop and run_open_loop hand a level to it instead of starting a worker thread per sender.
+struct LevelRunner {
+  std::function<LevelResult(const ClosedLoop&, const Workload&, const TargetInfo&)> closed_loop;
+  std::function<LevelResult(const OpenLoop&, const Workload&, const TargetInfo&)> open_loop;
+};
+
 // One server under test: what results call it, and how to make a sender for it (called once per worker per level,
-// never from two threads at once).
+// never from two threads at once); a transport of its own may run its levels (runs_levels).
 struct Target {
   TargetInfo info;
   std::function<AnySender()> make_sender;
+  LevelRunner runs_levels;  // empty: each of a level's worker threads sends with one sender of make_sender
 
   const std::string& label() const noexcept { return info.label; }
 };
@@ -6600,7 +6750,8 @@ Target make_target(DriverOptions options, Api api = {}) {
                   options.tls().insecure};
   options.label(info.label);
   return Target{std::move(info),
-                [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); }};
+                [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); },
+                {}};
 }
 
 namespace detail {
@@ -6624,10 +6775,12 @@ struct LabelledSender {
 template <class MakeSender>
 Target make_target(TargetInfo info, MakeSender make_sender) {
   std::string label = info.label;
-  return Target{std::move(info), [make = std::move(make_sender), label = std::move(label)]() mutable {
+  return Target{std::move(info),
+                [make = std::move(make_sender), label = std::move(label)]() mutable {
                   using Sender = std::decay_t<decltype(make())>;
                   return AnySender(detail::LabelledSender<Sender>{make(), label});
-                }};
+                },
+                {}};
 }
 
 }  // namespace servebench
@@ -6820,27 +6973,42 @@ class Level {
   template <class Sender>
   void send_one(Sender& sender, std::uint64_t index, Nanos t_sched, bool warmup) {
     RequestRecord record;
+    try {
+      const Prompt prompt = begin(index, warmup);
+      if (t_sched == 0) t_sched = now_ns();
+      record = sender.send(prompt, index, t_sched);
+      expected(prompt, record);
+    } catch (const std::exception& e) {
+      record = failed_record(std::string("sender threw: ") + e.what());
+    } catch (...) {
+      record = failed_record("sender threw a non-standard exception");
+    }
+    complete(std::move(record), index, t_sched, warmup);
+  }
+
+  // The two halves of send_one, for a transport that sends without a thread per request (the event loop): begin()
+  // counts the request in flight and gives its prompt (it throws what the workload throws: the request then
+  // completes with failed_record()); complete() takes its record, whatever became of it.
+  Prompt begin(std::uint64_t index, bool warmup) {
     const std::size_t in_flight = in_flight_.fetch_add(1) + 1;
     if (!warmup && !options_.keep_records()) {
       std::size_t peak = peak_in_flight_.load();
       while (in_flight > peak && !peak_in_flight_.compare_exchange_weak(peak, in_flight)) {
       }
     }
-    try {
-      const Prompt prompt = workload_.at(index);
-      if (t_sched == 0) t_sched = now_ns();
-      record = sender.send(prompt, index, t_sched);
-      record.n_in_expected = prompt.input_tokens;
-      record.n_out_requested = prompt.max_tokens;
-    } catch (const std::exception& e) {
-      record = RequestRecord{};
-      record.error_kind = ErrorKind::other;
-      record.error_message = std::string("sender threw: ") + e.what();
-    } catch (...) {
-      record = RequestRecord{};
-      record.error_kind = ErrorKind::other;
-      record.error_message = "sender threw a non-standard exception";
-    }
+    return workload_.at(index);
+  }
+  static void expected(const Prompt& prompt, RequestRecord& record) {
+    record.n_in_expected = prompt.input_tokens;
+    record.n_out_requested = prompt.max_tokens;
+  }
+  static RequestRecord failed_record(std::string why) {
+    RequestRecord record;
+    record.error_kind = ErrorKind::other;
+    record.error_message = std::move(why);
+    return record;
+  }
+  void complete(RequestRecord&& record, std::uint64_t index, Nanos t_sched, bool warmup) {
     in_flight_.fetch_sub(1);
     record.index = index;
     record.warmup = warmup;
@@ -6868,17 +7036,26 @@ class Level {
       std::unique_lock<std::mutex> lock(connect_mutex_);
       for (;;) {
         if (stopping() || !connect_failure_.empty()) return;
-        const Nanos now = now_ns();
-        if (connecting_ < max_connecting && now >= next_connect_) break;
-        const Nanos until = connecting_ < max_connecting ? next_connect_ : now + 10'000'000;
+        Nanos until = 0;
+        if (may_connect_locked(now_ns(), until)) break;
         connect_turn_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
       }
-      ++connecting_;
-      next_connect_ = now_ns() + connect_spacing_ns;
     }
     const Nanos start = now_ns();
     std::string why = connect_sender(sender);
-    const Nanos took = now_ns() - start;
+    end_connect(std::move(why), now_ns() - start);
+  }
+
+  // The same turns for a transport that opens many connections from one thread (the event loop): true, the
+  // connect counted as begun, when one may start now; false when none may (a failure ended the opening, or the
+  // level is stopping: `until` is 0) or not yet (until when to wait). end_connect() says how it went.
+  bool try_begin_connect(Nanos now, Nanos& until) {
+    std::lock_guard<std::mutex> lock(connect_mutex_);
+    until = 0;
+    if (stopping() || !connect_failure_.empty()) return false;
+    return may_connect_locked(now, until);
+  }
+  void end_connect(std::string why, Nanos took) {
     {
       std::lock_guard<std::mutex> lock(connect_mutex_);
       --connecting_;
@@ -7033,6 +7210,17 @@ class Level {
   }
 
  private:
+  // With connect_mutex_ held: whether a connect may begin now (then counted as begun), else when to look again.
+  bool may_connect_locked(Nanos now, Nanos& until) {
+    if (connecting_ < max_connecting && now >= next_connect_) {
+      ++connecting_;
+      next_connect_ = now + connect_spacing_ns;
+      return true;
+    }
+    until = connecting_ < max_connecting ? next_connect_ : now + 10'000'000;
+    return false;
+  }
+
   void connection_warnings(const std::string& label, const LevelTally& tally, LevelResult& result) {
     std::lock_guard<std::mutex> lock(connect_mutex_);
     if (!connect_failure_.empty())
@@ -7268,6 +7456,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
 template <class TargetOrFactory>
 LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload, TargetOrFactory&& target) {
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
+    if (target.runs_levels.closed_loop) return target.runs_levels.closed_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_closed_loop: the target has no make_sender");
     return detail::run_closed_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
   } else {
@@ -7478,6 +7667,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 template <class TargetOrFactory>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, TargetOrFactory&& target) {
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
+    if (target.runs_levels.open_loop) return target.runs_levels.open_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_open_loop: the target has no make_sender");
     return detail::run_open_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
   } else {

@@ -1,14 +1,36 @@
 // servebench 0.1.0 -- single-header edition of the event-loop transport (opt-in).
 //
-// GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench/event_loop/http1.hpp and the headers it
-// includes; edit those and run `python3 tools/amalgamate.py`. It needs no other part.
+// GENERATED FILE, DO NOT EDIT. Made by tools/amalgamate.py from include/servebench/event_loop.hpp and the headers it
+// includes; edit those and run `python3 tools/amalgamate.py`. In place of the headers of other parts it
+// includes "servebench.hpp": keep the files in one directory.
 // Dependencies stay external:
 //   g++ -std=c++17 -I single_include app.cpp $(pkg-config --cflags --libs cpp-httplib nlohmann_json) -pthread
 //
 // Contents, in order:
+//   servebench/event_loop.hpp
 //   servebench/event_loop/http1.hpp
+//   servebench/event_loop/levels.hpp
+//   servebench/event_loop/loop.hpp
 #pragma once
 
+// ---- begin servebench/event_loop.hpp ----
+// servebench — the event-loop transport, a part of its own (included on purpose, like <servebench/sim.hpp>): a few
+// epoll threads carry every stream of a level, where the default transport gives each stream a thread and a
+// cpp-httplib client. Same DriverOptions, dialects, records and results; for thousands of streams or tens of
+// thousands of requests a second from one client host (docs/performance.md, "Scale"). Linux, plain http.
+//
+//   auto target = servebench::make_event_loop_target<servebench::api::openai_completions>(
+//       servebench::DriverOptions().label("vllm").base_url("http://127.0.0.1:8000").model("m"));
+//   auto result = servebench::run_closed_loop(servebench::ClosedLoop().concurrency(10000), workload, target);
+//
+// run_closed_loop and run_open_loop (and the sweeps over them) hand this target's levels to the event loop
+// (Target::runs_levels); a single request through its make_sender goes over the default transport.
+
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+#include "servebench.hpp"  // servebench.hpp and the rest of the core
 // ---- begin servebench/event_loop/http1.hpp ----
 // servebench — an incremental HTTP/1.1 response parser for a transport that reads many connections from one thread:
 // it is fed whatever bytes a read gave and yields the same events however the reply was split (a read may end inside
@@ -445,3 +467,1112 @@ class Http1Response {
 
 }  // namespace servebench::detail
 // ---- end servebench/event_loop/http1.hpp ----
+// ---- begin servebench/event_loop/levels.hpp ----
+// servebench — the closed and the open loop on the event-loop transport: the same levels as scheduler/closed_loop.hpp
+// and scheduler/open_loop.hpp (the same options, Level accounting, warm-up, preconnect turns, supervisor, progress and
+// result), with the streams carried by a few loop threads instead of a thread each.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+// ---- begin servebench/event_loop/loop.hpp ----
+// servebench — the event-loop transport's engine: a few threads, each an epoll loop carrying many connections, so a
+// stream costs a connection and a few hundred bytes of state instead of a thread and its stack (docs/performance.md,
+// "Scale"). Linux only (epoll); plain http only (https: the default transport).
+//
+// One Stream is one connection and at most one request on it, owned by one loop thread for its whole life. A loop
+// reads each socket as it becomes readable and takes the arrival time right after recv() returns, in the thread
+// that read it; the reply's bytes go to the same ReplyReader the Driver uses (reply.hpp), so the record, its times
+// and its classification are the same as the default transport's. What a stream does next is the StreamHandler's
+// (the level runners of levels.hpp): it is called on the stream's loop thread when a connect or a request ends.
+//
+// Timeouts and deadlines: each loop looks at its streams every 5 ms (at once after cancel_all): a connect longer than
+// connect_timeout, a write stalled longer than write_timeout, a reply silent longer than read_timeout, a request past
+// its deadline or cancelled, each ends its request as the Driver's would.
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+
+namespace servebench {
+
+// How the event-loop transport runs.
+struct EventLoopOptions {
+  // Loop threads; 0: one per core (std::thread::hardware_concurrency()). Never more than a level has streams.
+  std::size_t threads = 0;
+};
+
+namespace detail {
+
+inline constexpr Nanos event_loop_scan_ns = 5'000'000;  // timeouts, deadlines and cancels are looked at this often
+inline constexpr std::size_t event_loop_read_bytes = 64 * 1024;  // one receive buffer per loop thread
+
+// The server's address, resolved once for a level (ok false: the host did not resolve).
+struct ResolvedAddress {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  bool ok = false;
+};
+
+inline ResolvedAddress resolve_address(const BaseUrl& url) {
+  ResolvedAddress resolved;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(url.host.c_str(), std::to_string(url.port).c_str(), &hints, &found) != 0 || !found) return resolved;
+  std::memcpy(&resolved.address, found->ai_addr, found->ai_addrlen);
+  resolved.length = static_cast<socklen_t>(found->ai_addrlen);
+  resolved.ok = true;
+  ::freeaddrinfo(found);
+  return resolved;
+}
+
+// The start of every request's bytes up to its own Content-Length: request line aside, the same for every request of
+// a level.
+inline std::string fixed_request_headers(const DriverOptions& options, const BaseUrl& url, bool streaming) {
+  const bool v6 = url.host.find(':') != std::string::npos;
+  std::string text = "Host: " + (v6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port) + "\r\n";
+  text += std::string("User-Agent: servebench/") + version_string() + "\r\n";
+  for (const auto& [name, value] : request_headers(options, streaming)) text += name + ": " + value + "\r\n";
+  if (!options.api_key().empty()) text += "Authorization: Bearer " + options.api_key() + "\r\n";
+  return text;
+}
+
+template <class Api>
+class EventLoop;
+
+// One connection to the server and the request on it. Lives on one loop thread; other threads touch only the
+// RequestStop flags (cancel).
+template <class Api>
+struct Stream : RequestStop {
+  enum class Phase { closed, connecting, idle, sending, reading };
+
+  std::size_t id = 0;  // the runner's index
+  EventLoop<Api>* loop = nullptr;
+  int fd = -1;
+  Phase phase = Phase::closed;
+  Nanos phase_since = 0;  // connect start, or the last write progress
+
+  // The request in flight (active), or the connect of connect() alone (not active).
+  bool active = false;
+  Prompt prompt;
+  std::uint64_t index = 0;
+  Nanos t_sched = 0;
+  bool warmup = false;
+  RequestRecord record;
+  std::optional<ReplyReader<Api>> reader;
+  Http1Response response;
+  std::string out;
+  std::size_t out_sent = 0;
+  Nanos deadline_at = 0;  // 0: none
+  bool reused = false;    // the request went out on a connection an earlier one had used
+  bool retried = false;   // and was sent again on a new one (see EventLoop::read_some)
+
+  std::uint64_t user = 0;  // the runner's own use (session turn, state)
+};
+
+// What a stream does next: the runner's. Called on the stream's loop thread.
+template <class Api>
+struct StreamHandler {
+  // A request ended; its record is complete but for what the scheduler stamps (Level::complete).
+  virtual void completed(Stream<Api>& stream, RequestRecord&& record) = 0;
+  // A connect() ended: "" or why no connection could be opened; took: how long it took.
+  virtual void connected(Stream<Api>& stream, std::string why, Nanos took) = 0;
+
+ protected:
+  ~StreamHandler() = default;
+};
+
+// What every loop of a level shares (read-only while the loops run).
+template <class Api>
+struct EventLoopShared {
+  const Api* api = nullptr;
+  const DriverOptions* options = nullptr;
+  BaseUrl url;
+  ResolvedAddress address;
+  std::string label;
+  std::string fixed_headers[2];  // non-streaming, streaming
+  StreamHandler<Api>* handler = nullptr;
+};
+
+template <class Api>
+class EventLoop {
+ public:
+  using StreamT = Stream<Api>;
+
+  explicit EventLoop(const EventLoopShared<Api>& shared) : shared_(shared) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("servebench: epoll: ") + std::strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wake-up
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  }
+  ~EventLoop() {
+    stop();
+    join();
+    for (auto& s : streams_)
+      if (s->fd >= 0) ::close(s->fd);
+    ::close(wake_fd_);
+    ::close(epoll_);
+  }
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  void start() {
+    publish_streams();
+    thread_ = std::thread([this] { run(); });
+  }
+  // Any thread: the loop ends after its current turn; requests in flight are left as they are (end them first).
+  void stop() {
+    stopping_.store(true);
+    wake();
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // A new stream of this loop: before start(), or on this loop's thread.
+  StreamT& add_stream(std::size_t id) {
+    streams_.push_back(std::make_unique<StreamT>());
+    StreamT& s = *streams_.back();
+    s.id = id;
+    s.loop = this;
+    return s;
+  }
+  std::size_t streams() const noexcept { return streams_.size(); }
+
+  // Any thread: runs `task` on this loop's thread, soon.
+  void post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(posted_mutex_);
+      posted_.push_back(std::move(task));
+    }
+    wake();
+  }
+  // This loop's thread: runs `task` at `when` (steady nanoseconds), or at once if it has passed.
+  void at(Nanos when, std::function<void()> task) { timers_.push(Timer{when, sequence_++, std::move(task)}); }
+
+  // Any thread: every request of this loop in flight ends with `reason`, every later one at once (sticky).
+  void cancel_all(ErrorKind reason) {
+    for (auto& s : streams_snapshot()) s->cancel_reason = static_cast<int>(reason);
+    look_now_.store(true);
+    wake();
+  }
+
+  // This loop's thread: opens the stream's connection; the handler's connected() follows.
+  void connect(StreamT& s) {
+    s.active = false;
+    if (s.phase != StreamT::Phase::closed) {
+      defer_connected(s, {}, 0);
+      return;
+    }
+    open(s);
+  }
+
+  // This loop's thread: sends one request on the stream (opening its connection first when it has none); the
+  // handler's completed() follows, never from within this call.
+  void send(StreamT& s, Prompt prompt, std::uint64_t index, Nanos t_sched, bool warmup) {
+    s.active = true;
+    s.prompt = std::move(prompt);
+    s.index = index;
+    s.t_sched = t_sched;
+    s.warmup = warmup;
+    s.record = RequestRecord{};
+    s.record.target = shared_.label;
+    s.record.index = index;
+    s.record.t_sched = t_sched;
+    s.deadline_hit = false;
+    RequestRecord& record = s.record;
+    if (const auto reason = s.cancelled(); reason != ErrorKind::none) {
+      fail(record, reason, "cancelled before sending");
+      defer_completed(s);
+      return;
+    }
+    try {
+      const PreparedRequest prepared = prepare_request(*shared_.api, *shared_.options, shared_.url, s.prompt);
+      s.reader.emplace(*shared_.api, *shared_.options, shared_.url, s, record);
+      s.reader->expect(prepared, s.prompt);
+      s.out.clear();
+      s.out.reserve(prepared.path.size() + prepared.body.size() + 256);
+      s.out.append("POST ").append(prepared.path).append(" HTTP/1.1\r\n");
+      s.out.append(shared_.fixed_headers[prepared.streaming ? 1 : 0]);
+      s.out.append("Content-Length: ").append(std::to_string(prepared.body.size())).append("\r\n\r\n");
+      s.out.append(prepared.body);
+      s.out_sent = 0;
+      s.response.reset();
+    } catch (const std::exception& e) {
+      s.reader.reset();
+      fail(record, ErrorKind::other, std::string("unexpected: ") + e.what());
+      defer_completed(s);
+      return;
+    }
+    const Nanos sent = now_ns();
+    s.reader->sent(sent);
+    const Nanos deadline = s.reader->deadline_ns();
+    s.deadline_at = deadline > 0 ? sent + deadline : 0;
+    s.reused = s.phase == StreamT::Phase::idle;
+    s.retried = false;
+    if (s.phase == StreamT::Phase::idle) {
+      begin_write(s);
+    } else {
+      open(s);  // the record's t_connect says this request waited for its connection
+    }
+  }
+
+ private:
+  struct Timer {
+    Nanos when;
+    std::uint64_t sequence;  // equal times run in the order they were set
+    std::function<void()> task;
+    bool operator>(const Timer& other) const {
+      return when != other.when ? when > other.when : sequence > other.sequence;
+    }
+  };
+
+  void wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  std::vector<StreamT*> streams_snapshot() {
+    // Streams are added only before start() or on this thread; cancel_all from another thread reads the list
+    // under the posted mutex, which add_stream on this thread does not take, so it reads a copy made here.
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    return snapshot_;
+  }
+  void publish_streams() {
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
+    if (snapshot_.size() == streams_.size()) return;
+    snapshot_.clear();
+    for (auto& s : streams_) snapshot_.push_back(s.get());
+  }
+
+  void watch(StreamT& s, std::uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = &s;
+    ::epoll_ctl(epoll_, op, s.fd, &ev);
+  }
+
+  void close_stream(StreamT& s) {
+    if (s.fd >= 0) ::close(s.fd);  // also leaves the epoll set
+    s.fd = -1;
+    s.phase = StreamT::Phase::closed;
+  }
+
+  void open(StreamT& s) {
+    const Nanos start = now_ns();
+    s.phase_since = start;
+    if (!shared_.address.ok) {
+      connect_failed(s, TransportFailure::connect, start);
+      return;
+    }
+    const int fd = ::socket(shared_.address.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      connect_failed(s, TransportFailure::other, start, std::string("socket(): ") + std::strerror(errno));
+      return;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    s.fd = fd;
+    s.phase = StreamT::Phase::connecting;
+    const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&shared_.address.address), shared_.address.length);
+    if (rc != 0 && errno != EINPROGRESS) {
+      const int error = errno;
+      close_stream(s);
+      connect_failed(s, error == ETIMEDOUT ? TransportFailure::connect_timeout : TransportFailure::connect, start);
+      return;
+    }
+    watch(s, EPOLLOUT | EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+  }
+
+  void connect_failed(StreamT& s, TransportFailure failure, Nanos start, std::string detail = {}) {
+    if (s.active) {
+      finish_later(s, failure, std::move(detail));
+    } else {
+      defer_connected(s, connect_failure(*shared_.options, shared_.url, failure, detail), now_ns() - start);
+    }
+  }
+
+  void on_connected(StreamT& s) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    const Nanos now = now_ns();
+    if (error != 0) {
+      close_stream(s);
+      connect_failed(s, error == ETIMEDOUT ? TransportFailure::connect_timeout : TransportFailure::connect,
+                     s.phase_since);
+      return;
+    }
+    s.phase = StreamT::Phase::idle;
+    watch(s, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+    if (s.active) {
+      s.record.t_connect = now;
+      begin_write(s);
+    } else {
+      shared_.handler->connected(s, {}, now - s.phase_since);
+    }
+  }
+
+  void begin_write(StreamT& s) {
+    s.phase = StreamT::Phase::sending;
+    s.phase_since = now_ns();
+    write_more(s);
+  }
+
+  void write_more(StreamT& s) {
+    while (s.out_sent < s.out.size()) {
+      const ssize_t n = ::send(s.fd, s.out.data() + s.out_sent, s.out.size() - s.out_sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        s.out_sent += static_cast<std::size_t>(n);
+        s.phase_since = now_ns();
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        watch(s, EPOLLIN | EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
+        return;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      abort(s, TransportFailure::write);
+      return;
+    }
+    s.phase = StreamT::Phase::reading;
+    watch(s, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+  }
+
+  void on_ready(StreamT& s, std::uint32_t events) {
+    switch (s.phase) {
+      case StreamT::Phase::connecting:
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(s);
+        return;
+      case StreamT::Phase::sending:
+        if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+          read_some(s);  // the server answered (or closed) before taking the whole request
+          return;
+        }
+        if (events & EPOLLOUT) write_more(s);
+        return;
+      case StreamT::Phase::reading: read_some(s); return;
+      case StreamT::Phase::idle: close_stream(s); return;  // the server closed a kept-alive connection (or spoke)
+      case StreamT::Phase::closed: return;
+    }
+  }
+
+  void read_some(StreamT& s) {
+    ssize_t n = 0;
+    do {
+      n = ::recv(s.fd, buffer_.get(), event_loop_read_bytes, 0);
+    } while (n < 0 && errno == EINTR);
+    const Nanos arrived = now_ns();  // first: in the thread that read the bytes, before parsing them
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0 && s.reused && !s.retried && !s.response.started()) {
+      // A kept-alive connection the server closed as this request went out (its idle timeout, its
+      // requests-per-connection limit): nothing of a reply came, so the server never answered it. Sent once more
+      // on a new connection, as HTTP clients do; t_send stays, so the wait counts, and t_connect says so.
+      s.retried = true;
+      close_stream(s);
+      s.out_sent = 0;
+      s.response.reset();
+      open(s);
+      return;
+    }
+    if (n < 0) {
+      abort(s, TransportFailure::read, arrived);
+      return;
+    }
+    auto& reader = *s.reader;
+    if (n == 0) {
+      s.response.on_eof();
+      if (s.response.state() == Http1Response::State::done) {
+        close_stream(s);
+        finish(s, TransportFailure::none, arrived);
+      } else {
+        abort(s, TransportFailure::read, arrived);
+      }
+      return;
+    }
+    bool go_on = true;
+    const std::string_view data(buffer_.get(), static_cast<std::size_t>(n));
+    const std::size_t used = s.response.feed(
+        data,
+        [&] {
+          reader.on_status(s.response.status(), arrived);
+          return true;
+        },
+        [&](const char* bytes, std::size_t length) { return go_on = reader.on_bytes(arrived, bytes, length); });
+    if (!go_on) {
+      abort(s, TransportFailure::other, arrived,
+            "stopped reading");  // the record says why (too large, bad event, stop)
+      return;
+    }
+    switch (s.response.state()) {
+      case Http1Response::State::error:
+        abort(s, TransportFailure::other, arrived, "the reply is not valid HTTP/1.1 (" + s.response.error() + ")");
+        return;
+      case Http1Response::State::done:
+        // Bytes past the reply (nothing was asked for them) or a server that will close: a fresh connection next.
+        if (!s.response.keep_alive() || used < data.size())
+          close_stream(s);
+        else
+          s.phase = StreamT::Phase::idle;
+        finish(s, TransportFailure::none, arrived);
+        return;
+      default: return;
+    }
+  }
+
+  // Ends the request in flight now: its connection cannot carry another.
+  void abort(StreamT& s, TransportFailure failure, Nanos at = 0, std::string detail = {}) {
+    close_stream(s);
+    if (s.active) finish(s, failure, at ? at : now_ns(), std::move(detail));
+  }
+
+  void finish(StreamT& s, TransportFailure failure, Nanos at, std::string detail = {}) {
+    if (!s.active) return;
+    if (s.reader) s.reader->finish(failure, at, detail);
+    s.reader.reset();
+    s.active = false;
+    RequestRecord record = std::move(s.record);
+    s.record = RequestRecord{};
+    shared_.handler->completed(s, std::move(record));
+  }
+
+  // Ends the request on the loop's next turn (a failure before anything was sent), so that completed() is never
+  // called from within send().
+  void finish_later(StreamT& s, TransportFailure failure, std::string detail) {
+    post_local([this, &s, failure, detail = std::move(detail)] { finish(s, failure, now_ns(), detail); });
+  }
+  void defer_completed(StreamT& s) {
+    post_local([this, &s] {
+      s.active = false;
+      RequestRecord record = std::move(s.record);
+      s.record = RequestRecord{};
+      shared_.handler->completed(s, std::move(record));
+    });
+  }
+  void defer_connected(StreamT& s, std::string why, Nanos took) {
+    post_local(
+        [this, &s, why = std::move(why), took]() mutable { shared_.handler->connected(s, std::move(why), took); });
+  }
+  void post_local(std::function<void()> task) { local_.push_back(std::move(task)); }
+
+  // Each request in flight: cancelled, past its deadline, or past a timeout.
+  void look(Nanos now) {
+    const DriverOptions& o = *shared_.options;
+    const Nanos connect_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(o.connect_timeout()).count();
+    const Nanos write_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(o.write_timeout()).count();
+    const Nanos read_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(o.read_timeout()).count();
+    for (auto& owned : streams_) {
+      StreamT& s = *owned;
+      if (s.phase == StreamT::Phase::connecting && now - s.phase_since >= connect_ns) {
+        close_stream(s);
+        connect_failed(s, TransportFailure::connect_timeout, s.phase_since);
+        continue;
+      }
+      if (!s.active || !s.reader) continue;
+      if (s.cancelled() == ErrorKind::none && s.deadline_at != 0 && now >= s.deadline_at) s.deadline_hit = true;
+      if (s.stopped()) {
+        abort(s, TransportFailure::other, now, "stopped");
+      } else if (s.phase == StreamT::Phase::sending && now - s.phase_since >= write_ns) {
+        abort(s, TransportFailure::write, now);
+      } else if (s.phase == StreamT::Phase::reading && now - s.reader->last_activity() >= read_ns) {
+        abort(s, TransportFailure::read, now);
+      }
+    }
+  }
+
+  void run_posted() {
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard<std::mutex> lock(posted_mutex_);
+      tasks.swap(posted_);
+    }
+    for (auto& t : tasks) t();
+  }
+
+  void run_local() {
+    while (!local_.empty()) {
+      std::vector<std::function<void()>> tasks;
+      tasks.swap(local_);
+      for (auto& t : tasks) t();
+    }
+  }
+
+  void wait(Nanos until, epoll_event* events, int capacity, int& ready) {
+    const Nanos left = std::max<Nanos>(0, until - now_ns());
+#ifdef SYS_epoll_pwait2
+    if (use_pwait2_) {
+      timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+      ready = static_cast<int>(::syscall(SYS_epoll_pwait2, epoll_, events, capacity, &timeout, nullptr, 0));
+      if (ready >= 0 || errno != ENOSYS) return;
+      use_pwait2_ = false;  // a kernel older than 5.11: whole milliseconds, rounded up
+    }
+#endif
+    ready = ::epoll_wait(epoll_, events, capacity, static_cast<int>((left + 999'999) / 1'000'000));
+  }
+
+  void run() {
+    constexpr int capacity = 256;
+    epoll_event events[capacity];
+    Nanos next_look = now_ns() + event_loop_scan_ns;
+    while (!stopping_.load()) {
+      publish_streams();
+      run_local();
+      Nanos until = next_look;
+      if (!timers_.empty()) until = std::min(until, timers_.top().when);
+      if (!local_.empty()) until = 0;
+      int ready = 0;
+      wait(until, events, capacity, ready);
+      for (int i = 0; i < ready; ++i) {
+        if (events[i].data.ptr == nullptr) {
+          std::uint64_t count = 0;
+          [[maybe_unused]] const auto got = ::read(wake_fd_, &count, sizeof count);
+          run_posted();
+          continue;
+        }
+        on_ready(*static_cast<StreamT*>(events[i].data.ptr), events[i].events);
+      }
+      Nanos now = now_ns();
+      while (!timers_.empty() && timers_.top().when <= now) {
+        auto task = std::move(const_cast<Timer&>(timers_.top()).task);
+        timers_.pop();
+        task();
+        now = now_ns();
+      }
+      if (now >= next_look || look_now_.exchange(false)) {
+        look(now);
+        next_look = now + event_loop_scan_ns;
+      }
+    }
+  }
+
+  const EventLoopShared<Api>& shared_;
+  int epoll_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> look_now_{false};
+  bool use_pwait2_ = true;
+  std::vector<std::unique_ptr<StreamT>> streams_;
+  std::mutex snapshot_mutex_;
+  std::vector<StreamT*> snapshot_;
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::function<void()>> local_;  // this thread's own deferred work
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::uint64_t sequence_ = 0;
+  std::unique_ptr<char[]> buffer_ = std::make_unique<char[]>(event_loop_read_bytes);
+};
+
+}  // namespace detail
+}  // namespace servebench
+// ---- end servebench/event_loop/loop.hpp ----
+
+namespace servebench::detail {
+
+// The loops of one level and what they share; stopped and joined on destruction.
+template <class Api>
+class EventLoops {
+ public:
+  EventLoops(const Api& api, const DriverOptions& options, const std::string& label, std::size_t streams,
+             std::size_t threads, StreamHandler<Api>& handler) {
+    shared_.api = &api;
+    shared_.options = &options;
+    shared_.url = parse_base_url(options.base_url());
+    if (shared_.url.scheme != "http")
+      throw std::invalid_argument("servebench: the event-loop transport speaks plain http only, not " +
+                                  shared_.url.scheme + " (" + options.base_url() +
+                                  "); use the default transport for https");
+    shared_.address = resolve_address(shared_.url);
+    shared_.label = label;
+    shared_.fixed_headers[0] = fixed_request_headers(options, shared_.url, false);
+    shared_.fixed_headers[1] = fixed_request_headers(options, shared_.url, true);
+    shared_.handler = &handler;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    threads = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(1, streams)));
+    for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop<Api>>(shared_));
+  }
+  ~EventLoops() {
+    for (auto& l : loops_) l->stop();
+    for (auto& l : loops_) l->join();
+  }
+  EventLoops(const EventLoops&) = delete;
+  EventLoops& operator=(const EventLoops&) = delete;
+
+  std::size_t size() const noexcept { return loops_.size(); }
+  EventLoop<Api>& operator[](std::size_t i) { return *loops_[i]; }
+  void start() {
+    for (auto& l : loops_) l->start();
+  }
+  void cancel_all(ErrorKind reason) {
+    for (auto& l : loops_) l->cancel_all(reason);
+  }
+
+ private:
+  EventLoopShared<Api> shared_;
+  std::vector<std::unique_ptr<EventLoop<Api>>> loops_;
+};
+
+// The supervising thread's part of a level, the same for both loops: interrupt, timeout and progress until
+// `finished()`.
+template <class Options, class Finished, class Progress>
+void supervise_until(Level<Options>& level, Nanos level_start, Finished finished, Progress progress) {
+  while (!finished()) {
+    level.supervise(level_start);
+    progress();
+    level.wait_for_change(level.next_look(level_start, now_ns() + 200'000'000));
+  }
+}
+
+template <class Api>
+class EventClosedLoop final : StreamHandler<Api> {
+ public:
+  EventClosedLoop(const ClosedLoop& options, const Workload& workload, const TargetInfo& info, const Api& api,
+                  const DriverOptions& driver_options, const EventLoopOptions& loop_options)
+      : options_(options), info_(info), level_(options, workload),
+        request_limit_(planned_requests(options, workload, "run_closed_loop")), streams_(options.concurrency()),
+        slots_(options.concurrency()),
+        loops_(api, driver_options, info.label, options.concurrency(), loop_options.threads, *this) {}
+
+  LevelResult run() {
+    InterruptScope interrupt_scope(options_.handle_signals());
+    const auto watching = start_watching(options_, std::optional<TargetInfo>(info_));
+    const Nanos level_start = now_ns();
+    const Nanos duration = options_.duration().count();
+    for (std::size_t i = 0; i < streams_; ++i) {
+      auto& s = loops_[i % loops_.size()].add_stream(i);
+      slots_[i].stream = &s;
+      slots_[i].phase = options_.preconnect() ? Phase::preconnect : Phase::warmup;
+    }
+    level_.register_canceller([this](ErrorKind reason) { loops_.cancel_all(reason); });
+    loops_.start();
+    if (!options_.preconnect()) begin_all(Phase::warmup);
+
+    ProgressLine progress(progress_enabled(options_.quiet()), level_label(info_.label, level_config(options_)));
+    std::size_t next_connect = options_.preconnect() ? 0 : streams_;
+    supervise_until(
+        level_, level_start, [&] { return finished_.load() == streams_; },
+        [&] {
+          // The preconnect turns (Level: a few at a time, spaced), handed to each stream's loop.
+          while (next_connect < streams_) {
+            Nanos until = 0;
+            if (!level_.try_begin_connect(now_ns(), until)) {
+              if (until == 0) {  // a failure ended the opening (or the level stops): the rest connect as they send
+                for (; next_connect < streams_; ++next_connect) post_next(slots_[next_connect], Phase::warmup);
+              }
+              break;
+            }
+            Slot& slot = slots_[next_connect++];
+            slot.stream->loop->post([this, &slot] { slot.stream->loop->connect(*slot.stream); });
+          }
+          const Nanos measured_start = measured_start_.load();
+          if (measured_start)
+            progress.update(level_.done(), request_limit_, level_.failed(), measured_start,
+                            duration > 0 ? measured_start + duration : 0);
+        });
+    if (measured_start_.load())
+      progress.update(level_.done(), request_limit_, level_.failed(), measured_start_.load(), 0, true);
+    LevelResult result = level_.finish(info_, 0);
+    if (watching) watching(result);
+    return result;
+  }
+
+ private:
+  enum class Phase { preconnect, warmup, barrier, measured, done };
+  struct Slot {
+    Stream<Api>* stream = nullptr;
+    Phase phase = Phase::warmup;
+    std::uint64_t first = 0;  // the session's first request
+    std::uint64_t turn = 0;   // its next turn
+  };
+
+  void completed(Stream<Api>& s, RequestRecord&& record) override {
+    Level<ClosedLoop>::expected(s.prompt, record);
+    level_.complete(std::move(record), s.index, s.t_sched, s.warmup);
+    next(slots_[s.id]);
+  }
+  void connected(Stream<Api>& s, std::string why, Nanos took) override {
+    level_.end_connect(std::move(why), took);
+    level_.notify();  // the supervisor hands out the next turn
+    slots_[s.id].phase = Phase::warmup;
+    next(slots_[s.id]);
+  }
+
+  void post_next(Slot& slot, Phase phase) {
+    slot.stream->loop->post([this, &slot, phase] {
+      slot.phase = phase;
+      next(slot);
+    });
+  }
+  void begin_all(Phase phase) {
+    for (auto& slot : slots_) post_next(slot, phase);
+  }
+
+  void send(Slot& slot, std::uint64_t index, bool warmup) {
+    Stream<Api>& s = *slot.stream;
+    Prompt prompt;
+    try {
+      prompt = level_.begin(index, warmup);
+    } catch (const std::exception& e) {
+      // The workload could not give this prompt: a failed record, on the loop's next turn (no recursion).
+      s.loop->post([this, &slot, index, warmup, why = std::string(e.what())] {
+        level_.complete(Level<ClosedLoop>::failed_record("sender threw: " + why), index, now_ns(), warmup);
+        next(slot);
+      });
+      return;
+    }
+    s.loop->send(s, std::move(prompt), index, now_ns(), warmup);
+  }
+
+  // This stream's next step, on its loop thread.
+  void next(Slot& slot) {
+    switch (slot.phase) {
+      case Phase::preconnect: return;
+      case Phase::warmup: {
+        if (!level_.stopping()) {
+          const std::uint64_t i = next_warmup_.fetch_add(1);
+          if (i < options_.warmup()) {
+            send(slot, i, true);
+            return;
+          }
+        }
+        slot.phase = Phase::barrier;
+        if (arrived_.fetch_add(1) + 1 == streams_) {  // the last to arrive starts the measured clock
+          measured_start_.store(now_ns());
+          begin_all(Phase::measured);
+        }
+        return;
+      }
+      case Phase::barrier: return;
+      case Phase::measured: measured_next(slot); return;
+      case Phase::done: return;
+    }
+  }
+
+  void measured_next(Slot& slot) {
+    const std::uint64_t turns = std::max<std::size_t>(1, options_.session_turns());
+    const Nanos duration = options_.duration().count();
+    if (level_.stopping()) return end(slot);
+    if (slot.turn == 0 || slot.turn >= turns) {  // a new session (or a single request)
+      if (duration > 0 && now_ns() >= measured_start_.load() + duration) return end(slot);
+      slot.first = next_request_.fetch_add(1) * turns;
+      slot.turn = 0;
+    }
+    const std::uint64_t i = slot.first + slot.turn;
+    if (request_limit_ > 0 && i >= request_limit_) return end(slot);
+    const bool think = slot.turn > 0 && options_.think_time().count() > 0;
+    ++slot.turn;
+    if (think) {
+      slot.stream->loop->at(now_ns() + options_.think_time().count(), [this, &slot, i] {
+        if (level_.stopping()) return end(slot);
+        send(slot, i, false);
+      });
+      return;
+    }
+    send(slot, i, false);
+  }
+
+  void end(Slot& slot) {
+    if (slot.phase == Phase::done) return;
+    slot.phase = Phase::done;
+    if (finished_.fetch_add(1) + 1 == streams_) level_.notify();
+  }
+
+  const ClosedLoop& options_;
+  const TargetInfo& info_;
+  Level<ClosedLoop> level_;
+  const std::uint64_t request_limit_;
+  const std::size_t streams_;
+  std::vector<Slot> slots_;
+  EventLoops<Api> loops_;  // last: its threads stop before anything they touch goes
+  std::atomic<std::uint64_t> next_warmup_{0}, next_request_{0};
+  std::atomic<std::size_t> arrived_{0}, finished_{0};
+  std::atomic<Nanos> measured_start_{0};
+};
+
+// The open loop: arrival i is sent by loop i % loops, from that loop's own timer at its arrival time, on a stream of
+// that loop that is free (or a new one, which connects first: its record's t_connect says so). A cap on requests in
+// flight (max_in_flight) is shared out among the loops: an arrival that finds its loop at its share waits there
+// for a stream of the same loop to finish. The first streams (as many as the thread version starts workers) open
+// their connections before warm-up and the clock, in the preconnect turns.
+template <class Api>
+class EventOpenLoop final : StreamHandler<Api> {
+ public:
+  EventOpenLoop(const OpenLoop& options, const Workload& workload, const TargetInfo& info, const Api& api,
+                const DriverOptions& driver_options, const EventLoopOptions& loop_options)
+      : options_(options), info_(info), level_(options, workload), offsets_(arrival_offsets(options, workload.size())),
+        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options.threads, *this),
+        states_(loops_.size()) {
+    // The cap shared out exactly: loop l may have cap / loops requests in flight, one more for the first cap % loops
+    // (never fewer loops than the cap lets carry one: streams_wanted).
+    const std::size_t cap = options.max_in_flight();
+    for (std::size_t l = 0; l < states_.size(); ++l)
+      states_[l].share = cap ? cap / states_.size() + (l < cap % states_.size() ? 1 : 0) : 0;
+  }
+
+  LevelResult run() {
+    InterruptScope interrupt_scope(options_.handle_signals());
+    const auto watching = start_watching(options_, std::optional<TargetInfo>(info_));
+    const Nanos level_start = now_ns();
+    const std::size_t loops = loops_.size();
+    // As many connections opened beforehand as the thread version starts workers (open_loop.hpp).
+    const std::size_t cap = options_.max_in_flight();
+    const std::size_t burst = most_arrivals_within(offsets_, 4'000'000);
+    const std::size_t initial = cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst))
+                                    : std::clamp<std::size_t>(burst, 4, 1024);
+    std::vector<Stream<Api>*> opening;
+    for (std::size_t i = 0; i < initial; ++i) opening.push_back(&loops_[i % loops].add_stream(i));
+    for (std::size_t l = 0; l < loops; ++l) states_[l].loop = &loops_[l];
+    level_.register_canceller([this](ErrorKind reason) { loops_.cancel_all(reason); });
+    loops_.start();
+    if (!options_.preconnect()) {
+      for (auto* s : opening) free_later(*s);
+      opened_.store(opening.size());
+    }
+
+    // Preconnect turns, then warm-up (all at once, within the cap), then the arrival clock.
+    std::size_t next_connect = options_.preconnect() ? 0 : opening.size();
+    const auto connect_turns = [&] {
+      while (next_connect < opening.size()) {
+        Nanos until = 0;
+        if (!level_.try_begin_connect(now_ns(), until)) {
+          if (until == 0)
+            for (; next_connect < opening.size(); ++next_connect) free_later(*opening[next_connect]), opened_++;
+          break;
+        }
+        Stream<Api>* s = opening[next_connect++];
+        s->loop->post([s] { s->loop->connect(*s); });
+      }
+    };
+    supervise_until(
+        level_, level_start, [&] { return opened_.load() == opening.size() || level_.stopping(); }, connect_turns);
+    const auto label = level_label(info_.label, level_config(options_));
+    ProgressLine progress(progress_enabled(options_.quiet()), label);
+    for (std::uint64_t i = 0; i < options_.warmup(); ++i)
+      loops_[i % loops].post([this, l = i % loops, i] { arrive(states_[l], Job{i, 0, true}); });
+    supervise_until(
+        level_, level_start, [&] { return level_.warmup_done() >= options_.warmup() || level_.stopping(); }, [] {});
+
+    const Nanos t0 = now_ns();
+    const Nanos planned_end = offsets_.empty() ? t0 : t0 + offsets_.back();
+    for (std::size_t l = 0; l < loops; ++l) loops_[l].post([this, l, t0] { schedule(states_[l], l, t0); });
+    supervise_until(
+        level_, level_start, [&] { return finished_loops_.load() == loops && level_.in_flight() == 0; },
+        [&] {
+          if (level_.stopping()) stop_scheduling();
+          progress.update(level_.done(), offsets_.size(), level_.failed(), t0, planned_end);
+        });
+    progress.update(level_.done(), offsets_.size(), level_.failed(), t0, 0, true);
+    const std::size_t never_sent = offsets_.size() - static_cast<std::size_t>(level_.done());
+    LevelResult result = level_.finish(info_, never_sent);
+    if (watching) watching(result);
+    return result;
+  }
+
+ private:
+  struct Job {
+    std::uint64_t index;
+    Nanos t_sched;  // 0: warm-up, now
+    bool warmup;
+  };
+  // One loop's share of the level; touched only on that loop's thread.
+  struct LoopState {
+    EventLoop<Api>* loop = nullptr;
+    std::size_t share = 0;           // requests in flight this loop may have; 0: no cap
+    std::vector<Stream<Api>*> free;  // streams without a request
+    std::deque<Job> waiting;         // arrivals that found the loop at its share of the cap
+    std::size_t in_flight = 0;
+    std::size_t streams = 0;
+    std::size_t next = 0;   // this loop's arrivals scheduled so far
+    bool finished = false;  // no more arrivals for this loop
+    bool counted = false;   // in finished_loops_
+  };
+
+  // The most streams the level may use: what bounds the loops' count (a cap of 3 takes at most 3 loops).
+  static std::size_t streams_wanted(const OpenLoop& options, std::size_t arrivals) {
+    const std::size_t all = std::max<std::size_t>(1, arrivals + options.warmup());
+    return options.max_in_flight() ? std::min(all, options.max_in_flight()) : all;
+  }
+
+  void completed(Stream<Api>& s, RequestRecord&& record) override {
+    Level<OpenLoop>::expected(s.prompt, record);
+    level_.complete(std::move(record), s.index, s.t_sched, s.warmup);
+    LoopState& state = state_of(s);
+    --state.in_flight;
+    state.free.push_back(&s);
+    if (!state.waiting.empty() && !level_.stopping()) {
+      const Job job = state.waiting.front();
+      state.waiting.pop_front();
+      arrive(state, job);
+    }
+    check_finished(state);
+  }
+  void connected(Stream<Api>& s, std::string why, Nanos took) override {
+    level_.end_connect(std::move(why), took);
+    state_of(s).free.push_back(&s);
+    ++state_of(s).streams;
+    opened_.fetch_add(1);
+    level_.notify();
+  }
+
+  LoopState& state_of(Stream<Api>& s) {
+    for (auto& st : states_)
+      if (st.loop == s.loop) return st;
+    return states_.front();
+  }
+  void free_later(Stream<Api>& s) {
+    s.loop->post([this, &s] {
+      state_of(s).free.push_back(&s);
+      ++state_of(s).streams;
+    });
+  }
+
+  // This loop's arrivals, each at its time: the next one is set as a timer when the one before is sent.
+  void schedule(LoopState& state, std::size_t l, Nanos t0) {
+    const std::size_t i = next_arrival_of(state, l);
+    if (i >= offsets_.size() || level_.stopping()) {
+      state.finished = true;
+      state.waiting.clear();
+      check_finished(state);
+      return;
+    }
+    const Nanos at = t0 + offsets_[i];
+    state.loop->at(at, [this, &state, l, t0, i, at] {
+      ++state.next;
+      if (!level_.stopping()) arrive(state, Job{i, at, false});
+      schedule(state, l, t0);
+    });
+  }
+  std::size_t next_arrival_of(LoopState& state, std::size_t l) const { return l + state.next * loops_.size(); }
+
+  // A request that is due: on a free stream of this loop, a new one, or waiting for one (the cap).
+  void arrive(LoopState& state, const Job& job) {
+    if (state.share && state.in_flight >= state.share) {
+      state.waiting.push_back(job);
+      return;
+    }
+    Stream<Api>* s = nullptr;
+    if (!state.free.empty()) {
+      s = state.free.back();
+      state.free.pop_back();
+    } else {
+      s = &state.loop->add_stream(state.streams++);
+    }
+    ++state.in_flight;
+    Prompt prompt;
+    try {
+      prompt = level_.begin(job.index, job.warmup);
+    } catch (const std::exception& e) {
+      state.loop->post([this, s, job, why = std::string(e.what())] {
+        level_.complete(Level<OpenLoop>::failed_record("sender threw: " + why), job.index,
+                        job.t_sched ? job.t_sched : now_ns(), job.warmup);
+        LoopState& st = state_of(*s);
+        --st.in_flight;
+        st.free.push_back(s);
+        check_finished(st);
+      });
+      return;
+    }
+    s->loop->send(*s, std::move(prompt), job.index, job.t_sched ? job.t_sched : now_ns(), job.warmup);
+  }
+
+  void check_finished(LoopState& state) {
+    if (state.finished && !state.counted && state.in_flight == 0) {
+      state.counted = true;
+      finished_loops_.fetch_add(1);
+      level_.notify();
+    }
+  }
+
+  void stop_scheduling() {
+    for (std::size_t l = 0; l < loops_.size(); ++l)
+      loops_[l].post([this, l] {
+        LoopState& state = states_[l];
+        state.waiting.clear();
+        if (!state.finished) {
+          state.finished = true;
+          check_finished(state);
+        }
+      });
+  }
+
+  const OpenLoop& options_;
+  const TargetInfo& info_;
+  Level<OpenLoop> level_;
+  const std::vector<Nanos> offsets_;
+  std::atomic<std::size_t> opened_{0}, finished_loops_{0};
+  EventLoops<Api> loops_;
+  std::vector<LoopState> states_;
+};
+
+}  // namespace servebench::detail
+// ---- end servebench/event_loop/levels.hpp ----
+
+namespace servebench {
+
+// A target speaking dialect `Api` whose levels run on the event loop. Throws std::invalid_argument when the base URL
+// cannot be parsed or is not http://.
+template <class Api>
+Target make_event_loop_target(DriverOptions options, EventLoopOptions loop = {}, Api api = {}) {
+  if (detail::parse_base_url(options.base_url()).scheme != "http")
+    throw std::invalid_argument("servebench: the event-loop transport speaks plain http only (" + options.base_url() +
+                                "); use the default transport (make_target) for https");
+  Target target = make_target<Api>(options, api);
+  options.label(target.info.label);
+  struct Settings {
+    DriverOptions options;
+    EventLoopOptions loop;
+    Api api;
+  };
+  auto settings = std::make_shared<const Settings>(Settings{std::move(options), loop, std::move(api)});
+  target.runs_levels.closed_loop = [settings](const ClosedLoop& o, const Workload& w, const TargetInfo& info) {
+    if (o.concurrency() == 0) throw std::invalid_argument("servebench::run_closed_loop: concurrency must be > 0");
+    detail::EventClosedLoop<Api> level(o, w, info, settings->api, settings->options, settings->loop);
+    return level.run();
+  };
+  target.runs_levels.open_loop = [settings](const OpenLoop& o, const Workload& w, const TargetInfo& info) {
+    detail::EventOpenLoop<Api> level(o, w, info, settings->api, settings->options, settings->loop);
+    return level.run();
+  };
+  return target;
+}
+
+}  // namespace servebench
+// ---- end servebench/event_loop.hpp ----

@@ -4,6 +4,10 @@
 // appears exactly once, failures of each kind match what the server says it injected (ServerStats::faults), the run
 // ends within its timeouts, and the artifact written from it reads back whole: the level as the scheduler returned
 // it (target, mode, rate, seed, SLOs, warnings, interrupted), nothing copied into the artifact by hand.
+//
+// Built twice: integration_faults runs every level on the default transport, integration_faults_event_loop
+// (SERVEBENCH_TEST_EVENT_LOOP, tests/cmake/event_loop.cmake) on the event-loop transport: the same faults, the same
+// accounting, whichever carries the requests.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -25,6 +29,9 @@
 #include <servebench/driver.hpp>
 #include <servebench/scheduler.hpp>
 #include <servebench/sim.hpp>
+#ifdef SERVEBENCH_TEST_EVENT_LOOP
+#include <servebench/event_loop.hpp>
+#endif
 
 namespace sim = servebench::sim;
 using namespace std::chrono_literals;
@@ -34,6 +41,16 @@ using servebench::LevelResult;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The target of this build's transport.
+template <class Api>
+servebench::Target make_test_target(const servebench::DriverOptions& options) {
+#ifdef SERVEBENCH_TEST_EVENT_LOOP
+  return servebench::make_event_loop_target<Api>(options, servebench::EventLoopOptions{2});
+#else
+  return servebench::make_target<Api>(options);
+#endif
+}
 
 constexpr std::uint64_t requests = 40;
 constexpr std::size_t concurrency = 8;
@@ -73,7 +90,7 @@ struct Level {
 Level run_level(const std::string& url, bool stream, servebench::DriverOptions options,
                 std::chrono::milliseconds level_timeout = 20000ms) {
   options.base_url(url).stream(stream).label("sim");
-  const auto target = servebench::make_target<servebench::api::openai_completions>(options);
+  const auto target = make_test_target<servebench::api::openai_completions>(options);
   const auto workload = servebench::template_prompts("Question {i}: Explain concept {i} briefly.", 8);
   const auto start = Clock::now();
   Level level;
@@ -359,7 +376,7 @@ TEST_CASE("an open-loop run interrupted mid-run: a plain write_artifact keeps it
   sim::Server server(fast_server());
   server.start();
   // The simulator's own dialect, so records also carry the server's timing (same process, same clock).
-  const auto target = servebench::make_target<sim::openai_completions>(
+  const auto target = make_test_target<sim::openai_completions>(
       driver_options(server.url(), true).label("sim-open").model(server.options().model()));
   servebench::SummarizeOptions summarize;
   summarize.method = servebench::PercentileMethod::floor_rank;

@@ -221,7 +221,7 @@ TEST_CASE("the closed loop sends the workload's prompts by index, and the level 
     CHECK(result.target.model == "m");
   }
   SUBCASE("a Target without make_sender is refused") {
-    Target empty{TargetInfo{"lab", "", "", ""}, nullptr};
+    Target empty{TargetInfo{"lab", "", "", ""}, nullptr, {}};
     CHECK_THROWS_AS(run_closed_loop(ClosedLoop().requests(1).quiet(true), questions(), empty), std::invalid_argument);
     CHECK_THROWS_AS(run_open_loop(OpenLoop().requests(1).quiet(true), questions(), empty), std::invalid_argument);
   }
@@ -543,7 +543,7 @@ TEST_CASE("a sweep returns one level result per level and target") {
     CHECK_THROWS_AS(run_sweep(Sweep(), questions(), targets), std::invalid_argument);
     CHECK_THROWS_AS(run_sweep(Sweep().rates({1}).concurrency_levels({1}), questions(), targets), std::invalid_argument);
     CHECK_THROWS_AS(run_sweep(Sweep().rates({1}), questions(), {}), std::invalid_argument);
-    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}), questions(), {Target{TargetInfo{"x", "", "", ""}, nullptr}}),
+    CHECK_THROWS_AS(run_sweep(Sweep().rates({1}), questions(), {Target{TargetInfo{"x", "", "", ""}, nullptr, {}}}),
                     std::invalid_argument);
   }
 }

@@ -6,7 +6,7 @@
   single_include/servebench_workloads.hpp    tokenizer-built prompts, data sets, traces, sessions (workloads.hpp)
   single_include/servebench_html_report.hpp  the HTML report, from include/servebench/html_report.hpp
   single_include/servebench_sim.hpp          the simulated servers, from include/servebench/sim.hpp
-  single_include/servebench_event_loop.hpp   the event-loop transport (opt-in), from include/servebench/event_loop/
+  single_include/servebench_event_loop.hpp   the event-loop transport (opt-in), from include/servebench/event_loop.hpp
 
 Each part but the core is included on purpose: a program that never starts a simulated server, scrapes /metrics,
 builds a tokenizer workload or writes an HTML report never compiles that part. So the core umbrella must not reach
@@ -55,7 +55,7 @@ PARTS = [
     Part("html_report", "servebench/html_report.hpp", "servebench_html_report.hpp",
          r"^servebench/html_report\.hpp$", "the HTML report"),
     Part("sim", "servebench/sim.hpp", "servebench_sim.hpp", r"^servebench/sim(\.hpp|/)", "the simulated servers"),
-    Part("event_loop", "servebench/event_loop/http1.hpp", "servebench_event_loop.hpp",
+    Part("event_loop", "servebench/event_loop.hpp", "servebench_event_loop.hpp",
          r"^servebench/event_loop(\.hpp|/)", "the event-loop transport (opt-in)"),
 ]
 

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <servebench.hpp>
+#include <servebench/event_loop.hpp>
 #include <servebench/html_report.hpp>
 #include <servebench/metrics.hpp>
 #include <servebench/workloads.hpp>
@@ -54,6 +55,8 @@ struct RunOptions {
   std::string shard = "0/1";
   std::string start_at;
   bool no_records = false;
+  std::string transport = "threads";  // "threads" (cpp-httplib, a thread per stream) or "event-loop"
+  std::size_t loop_threads = 0;       // event loop: its threads (0: one per core)
   lab::Options endpoint;  // --api-key-env, --header, --ca-cert, --insecure, --metrics... (the lab programs' flags)
   lab::WorkloadFlags workload;  // --dataset and its flags (the lab programs' spelling); its seed is --seed
   // How the run is shown and where it goes: not part of what a run is (merge and compare ignore them).
@@ -73,6 +76,7 @@ void visit_recorded_flags(Options& o, Visit&& visit) {
   visit("duration", o.duration), visit("warmup", o.warmup), visit("repeat", o.repeat), visit("slo", o.slo);
   visit("prompts", o.prompts), visit("prompt-template", o.prompt_template), visit("max-tokens", o.max_tokens);
   visit("wait", o.wait), visit("shard", o.shard), visit("start-at", o.start_at), visit("no-records", o.no_records);
+  visit("transport", o.transport), visit("loop-threads", o.loop_threads);
   visit("api-key-env", o.endpoint.api_key_env), visit("header", o.endpoint.headers);
   visit("ca-cert", o.endpoint.tls.ca_cert_file), visit("insecure", o.endpoint.tls.insecure);
   visit("deadline", o.endpoint.deadline_s), visit("metrics", o.endpoint.metrics);
@@ -137,11 +141,21 @@ inline TargetSpec parse_target(const std::string& text) {
   return t;
 }
 
-inline Target make_dialect_target(const TargetSpec& t, const DriverOptions& d) {
-  if (t.dialect == "hf") return make_target<api::hf_simple>(d);
-  if (t.dialect == "chat") return make_target<api::openai_chat>(d);
-  if (t.dialect == "tgi") return make_target<api::tgi>(d);
-  return make_target<api::openai_completions>(d);
+// The target of --target's dialect over --transport: the default one (a thread per stream), or the event loop.
+template <class Api>
+Target make_transport_target(const DriverOptions& d, const RunOptions& o) {
+  if (o.transport == "event-loop") return make_event_loop_target<Api>(d, EventLoopOptions{o.loop_threads});
+  return make_target<Api>(d);
+}
+
+inline Target make_dialect_target(const TargetSpec& t, const DriverOptions& d, const RunOptions& o) {
+  if (o.transport == "event-loop" && t.url.rfind("https://", 0) == 0)
+    throw examples::UsageError("--target " + t.name + ": --transport event-loop speaks plain http only (" + t.url +
+                               "); drop --transport for https");
+  if (t.dialect == "hf") return make_transport_target<api::hf_simple>(d, o);
+  if (t.dialect == "chat") return make_transport_target<api::openai_chat>(d, o);
+  if (t.dialect == "tgi") return make_transport_target<api::tgi>(d, o);
+  return make_transport_target<api::openai_completions>(d, o);
 }
 
 // --slo ttft=S,tpot=S,latency=S (any of them).
@@ -204,20 +218,14 @@ inline std::int64_t parse_utc_time(const std::string& text) {
   return whole * 1'000'000'000 + static_cast<std::int64_t>(second * 1e9);
 }
 
-// Counts finished requests for the plain progress line, whatever sender it wraps.
+// Counts finished requests for the plain progress line.
 struct Counters {
   std::atomic<std::uint64_t> done{0}, failed{0}, levels_done{0};
-};
-struct CountingSender {
-  AnySender inner;
-  Counters* counters;
-  RequestRecord send(const Prompt& prompt, std::uint64_t index, Nanos t_sched) {
-    RequestRecord r = inner.send(prompt, index, t_sched);
-    ++counters->done;
-    if (!r.ok() && !r.interrupted()) ++counters->failed;
-    return r;
+  // Each measured record as its level keeps it (RunOptions::record_sink), whichever transport sent it.
+  void count(const RequestRecord& r) {
+    ++done;
+    if (!r.ok() && !r.interrupted()) ++failed;
   }
-  void cancel(ErrorKind reason) { inner.cancel(reason); }
 };
 
 // When stderr is not a terminal (a log, a CI job, mpirun), a plain line every `interval` seconds.
@@ -390,8 +398,8 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
         lab::with_endpoint(
             DriverOptions().label(spec.name).base_url(spec.url).model(o.model).stream(o.stream).force_output_length(
                 o.workload.output_tokens > 0),
-            o.endpoint, api_key));
-    t.make_sender = [make = std::move(t.make_sender), c = &counters] { return AnySender(CountingSender{make(), c}); };
+            o.endpoint, api_key),
+        o);
     targets.push_back(std::move(t));
   }
   if (!o.out.empty()) lab::check_output_dir(o.out);  // fail now, not after the run
@@ -448,6 +456,7 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
   if (closed) {
     ClosedLoop base;
     base.warmup(o.warmup).summarize_options(summarize).quiet(quiet).watch(lab::metrics_watcher(o.endpoint, false));
+    base.record_sink([&counters](const RequestRecord& r) { counters.count(r); });
     if (turns > 1) base.sessions(turns);
     if (total_requests) base.requests(shard.share(total_requests));
     if (o.duration > 0) base.duration(std::chrono::duration<double>(o.duration));
@@ -460,7 +469,8 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
         .warmup(o.warmup)
         .summarize_options(summarize)
         .quiet(quiet)
-        .watch(lab::metrics_watcher(o.endpoint, false));
+        .watch(lab::metrics_watcher(o.endpoint, false))
+        .record_sink([&counters](const RequestRecord& r) { counters.count(r); });
     if (!schedule.empty()) base.schedule(schedule);
     if (!o.workload.ramp_up.empty()) {
       const auto ramp = lab::parse_ramp_up(o.workload.ramp_up);

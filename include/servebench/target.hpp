@@ -94,11 +94,22 @@ class AnySender {
   std::unique_ptr<Interface> self_;
 };
 
+class ClosedLoop;
+class OpenLoop;
+
+// A transport that runs whole levels itself, many requests to a thread (the event loop, <servebench/event_loop.hpp>):
+// run_closed_loop and run_open_loop hand a level to it instead of starting a worker thread per sender.
+struct LevelRunner {
+  std::function<LevelResult(const ClosedLoop&, const Workload&, const TargetInfo&)> closed_loop;
+  std::function<LevelResult(const OpenLoop&, const Workload&, const TargetInfo&)> open_loop;
+};
+
 // One server under test: what results call it, and how to make a sender for it (called once per worker per level,
-// never from two threads at once).
+// never from two threads at once); a transport of its own may run its levels (runs_levels).
 struct Target {
   TargetInfo info;
   std::function<AnySender()> make_sender;
+  LevelRunner runs_levels;  // empty: each of a level's worker threads sends with one sender of make_sender
 
   const std::string& label() const noexcept { return info.label; }
 };
@@ -110,7 +121,8 @@ Target make_target(DriverOptions options, Api api = {}) {
                   options.tls().insecure};
   options.label(info.label);
   return Target{std::move(info),
-                [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); }};
+                [options = std::move(options), api = std::move(api)] { return AnySender(Driver<Api>(options, api)); },
+                {}};
 }
 
 namespace detail {
@@ -134,10 +146,12 @@ struct LabelledSender {
 template <class MakeSender>
 Target make_target(TargetInfo info, MakeSender make_sender) {
   std::string label = info.label;
-  return Target{std::move(info), [make = std::move(make_sender), label = std::move(label)]() mutable {
+  return Target{std::move(info),
+                [make = std::move(make_sender), label = std::move(label)]() mutable {
                   using Sender = std::decay_t<decltype(make())>;
                   return AnySender(detail::LabelledSender<Sender>{make(), label});
-                }};
+                },
+                {}};
 }
 
 }  // namespace servebench

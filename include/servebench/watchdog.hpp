@@ -29,21 +29,18 @@
 
 #include "connection.hpp"
 #include "record.hpp"
+#include "reply.hpp"
 
 namespace servebench::detail {
 
 // One Driver's side: its client, and the request in flight. Kept behind a pointer so a Driver can move.
-struct WatchedRequest {
+struct WatchedRequest : RequestStop {
   std::unique_ptr<httplib::ClientImpl> client;
   ConnectControl* connect = nullptr;  // the same object as client
   std::mutex mutex;                   // held by begin(), end() and the watchdog while it stops the client
   std::atomic<bool> in_flight{false};
   std::atomic<Nanos> deadline_at{0};  // 0: none
-  std::atomic<bool> deadline_hit{false};
-  std::atomic<int> cancel_reason{static_cast<int>(ErrorKind::none)};
-  std::size_t slot = 0;  // index in the watchdog's list; guarded by the watchdog's mutex
-
-  ErrorKind cancelled() const noexcept { return static_cast<ErrorKind>(cancel_reason.load()); }
+  std::size_t slot = 0;               // index in the watchdog's list; guarded by the watchdog's mutex
 
   inline void watch();  // onto the watchdog's list (the Driver's constructor)
   inline void begin(Nanos deadline);

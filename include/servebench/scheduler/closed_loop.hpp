@@ -133,6 +133,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
 template <class TargetOrFactory>
 LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload, TargetOrFactory&& target) {
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
+    if (target.runs_levels.closed_loop) return target.runs_levels.closed_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_closed_loop: the target has no make_sender");
     return detail::run_closed_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
   } else {

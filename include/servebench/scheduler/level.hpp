@@ -109,27 +109,42 @@ class Level {
   template <class Sender>
   void send_one(Sender& sender, std::uint64_t index, Nanos t_sched, bool warmup) {
     RequestRecord record;
+    try {
+      const Prompt prompt = begin(index, warmup);
+      if (t_sched == 0) t_sched = now_ns();
+      record = sender.send(prompt, index, t_sched);
+      expected(prompt, record);
+    } catch (const std::exception& e) {
+      record = failed_record(std::string("sender threw: ") + e.what());
+    } catch (...) {
+      record = failed_record("sender threw a non-standard exception");
+    }
+    complete(std::move(record), index, t_sched, warmup);
+  }
+
+  // The two halves of send_one, for a transport that sends without a thread per request (the event loop): begin()
+  // counts the request in flight and gives its prompt (it throws what the workload throws: the request then
+  // completes with failed_record()); complete() takes its record, whatever became of it.
+  Prompt begin(std::uint64_t index, bool warmup) {
     const std::size_t in_flight = in_flight_.fetch_add(1) + 1;
     if (!warmup && !options_.keep_records()) {
       std::size_t peak = peak_in_flight_.load();
       while (in_flight > peak && !peak_in_flight_.compare_exchange_weak(peak, in_flight)) {
       }
     }
-    try {
-      const Prompt prompt = workload_.at(index);
-      if (t_sched == 0) t_sched = now_ns();
-      record = sender.send(prompt, index, t_sched);
-      record.n_in_expected = prompt.input_tokens;
-      record.n_out_requested = prompt.max_tokens;
-    } catch (const std::exception& e) {
-      record = RequestRecord{};
-      record.error_kind = ErrorKind::other;
-      record.error_message = std::string("sender threw: ") + e.what();
-    } catch (...) {
-      record = RequestRecord{};
-      record.error_kind = ErrorKind::other;
-      record.error_message = "sender threw a non-standard exception";
-    }
+    return workload_.at(index);
+  }
+  static void expected(const Prompt& prompt, RequestRecord& record) {
+    record.n_in_expected = prompt.input_tokens;
+    record.n_out_requested = prompt.max_tokens;
+  }
+  static RequestRecord failed_record(std::string why) {
+    RequestRecord record;
+    record.error_kind = ErrorKind::other;
+    record.error_message = std::move(why);
+    return record;
+  }
+  void complete(RequestRecord&& record, std::uint64_t index, Nanos t_sched, bool warmup) {
     in_flight_.fetch_sub(1);
     record.index = index;
     record.warmup = warmup;
@@ -157,17 +172,26 @@ class Level {
       std::unique_lock<std::mutex> lock(connect_mutex_);
       for (;;) {
         if (stopping() || !connect_failure_.empty()) return;
-        const Nanos now = now_ns();
-        if (connecting_ < max_connecting && now >= next_connect_) break;
-        const Nanos until = connecting_ < max_connecting ? next_connect_ : now + 10'000'000;
+        Nanos until = 0;
+        if (may_connect_locked(now_ns(), until)) break;
         connect_turn_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
       }
-      ++connecting_;
-      next_connect_ = now_ns() + connect_spacing_ns;
     }
     const Nanos start = now_ns();
     std::string why = connect_sender(sender);
-    const Nanos took = now_ns() - start;
+    end_connect(std::move(why), now_ns() - start);
+  }
+
+  // The same turns for a transport that opens many connections from one thread (the event loop): true, the
+  // connect counted as begun, when one may start now; false when none may (a failure ended the opening, or the
+  // level is stopping: `until` is 0) or not yet (until when to wait). end_connect() says how it went.
+  bool try_begin_connect(Nanos now, Nanos& until) {
+    std::lock_guard<std::mutex> lock(connect_mutex_);
+    until = 0;
+    if (stopping() || !connect_failure_.empty()) return false;
+    return may_connect_locked(now, until);
+  }
+  void end_connect(std::string why, Nanos took) {
     {
       std::lock_guard<std::mutex> lock(connect_mutex_);
       --connecting_;
@@ -322,6 +346,17 @@ class Level {
   }
 
  private:
+  // With connect_mutex_ held: whether a connect may begin now (then counted as begun), else when to look again.
+  bool may_connect_locked(Nanos now, Nanos& until) {
+    if (connecting_ < max_connecting && now >= next_connect_) {
+      ++connecting_;
+      next_connect_ = now + connect_spacing_ns;
+      return true;
+    }
+    until = connecting_ < max_connecting ? next_connect_ : now + 10'000'000;
+    return false;
+  }
+
   void connection_warnings(const std::string& label, const LevelTally& tally, LevelResult& result) {
     std::lock_guard<std::mutex> lock(connect_mutex_);
     if (!connect_failure_.empty())

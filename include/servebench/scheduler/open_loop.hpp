@@ -208,6 +208,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
 template <class TargetOrFactory>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, TargetOrFactory&& target) {
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
+    if (target.runs_levels.open_loop) return target.runs_levels.open_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_open_loop: the target has no make_sender");
     return detail::run_open_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
   } else {

@@ -1,0 +1,188 @@
+// The event-loop transport (<servebench/event_loop.hpp>) over real HTTP on 127.0.0.1: against the simulator it gives
+// the records the default transport gives for the same requests; a level's streams share the loop's threads (counted
+// in /proc/self/status while the level runs); the server sees exactly N requests in flight in a closed loop and
+// never more than max_in_flight in an open one, whose sends follow the schedule arrival_offsets() gives; a server that
+// closes its connection after every reply (cpp-httplib with one request per connection) is reconnected to for each
+// request; https is refused with the fix named. Every injected fault, the level timeout and interrupts run on this
+// transport in integration_faults_event_loop (the same source as integration_faults).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <servebench.hpp>
+#include <servebench/event_loop.hpp>
+#include <servebench/sim.hpp>
+
+#include "support/test_server.hpp"
+
+using namespace servebench;
+using namespace std::chrono_literals;
+
+namespace {
+
+sim::ServerOptions fast_vllm() { return sim::preset("vllm-h100").time_scale(100).threads(300).keep_alive_timeout_s(1); }
+
+DriverOptions options_for(const sim::Server& server, bool stream) {
+  return DriverOptions().base_url(server.url()).model(server.options().model()).stream(stream).label("sim");
+}
+
+ClosedLoop quiet_closed(std::size_t concurrency, std::uint64_t requests) {
+  return ClosedLoop().concurrency(concurrency).requests(requests).quiet(true).handle_signals(false).timeout(60s);
+}
+
+long threads_now() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
+  return -1;
+}
+
+std::map<std::uint64_t, RequestRecord> by_index(const LevelResult& r) {
+  std::map<std::uint64_t, RequestRecord> out;
+  for (const auto& record : r.records) out[record.index] = record;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the event loop gives the records the default transport gives, streaming and not") {
+  sim::Server server(fast_vllm());
+  server.start();
+  const auto workload = template_prompts("Question {i}: Explain concept {i} briefly.", 24);
+  for (bool stream : {true, false}) {
+    CAPTURE(stream);
+    const auto threads = run_closed_loop(quiet_closed(8, 40), workload,
+                                         make_target<api::openai_completions>(options_for(server, stream)));
+    const auto loop = run_closed_loop(quiet_closed(8, 40), workload,
+                                      make_event_loop_target<api::openai_completions>(options_for(server, stream),
+                                                                                      EventLoopOptions{2}));
+    REQUIRE(threads.summary.successful == 40);
+    REQUIRE(loop.summary.successful == 40);
+    CHECK(loop.target.label == "sim");
+    CHECK(loop.target.dialect == "openai_completions");
+    const auto a = by_index(threads), b = by_index(loop);
+    REQUIRE(b.size() == 40);
+    for (const auto& [index, x] : a) {
+      CAPTURE(index);
+      const auto& y = b.at(index);
+      CHECK(y.target == "sim");
+      CHECK(y.streamed == stream);
+      CHECK(y.n_out == x.n_out);
+      CHECK(y.n_in == x.n_in);
+      CHECK(y.token_source == x.token_source);
+      CHECK(y.text == x.text);
+      CHECK(y.event_times.size() == x.event_times.size());
+      CHECK(y.n_in_expected == x.n_in_expected);
+      CHECK(y.n_out_requested == 24);
+      CHECK(y.t_send >= y.t_sched);
+      CHECK(y.t_end >= y.t_send);
+      if (stream) {
+        CHECK(y.t_first_token >= y.t_send);
+        CHECK(std::is_sorted(y.event_times.begin(), y.event_times.end()));
+        CHECK(y.event_times.back() == y.t_end);
+      }
+    }
+  }
+}
+
+TEST_CASE("a level's streams share the loop's threads, and the server sees exactly N in flight") {
+  // Replies of ~0.2 s (20x real time), so all 200 overlap; no connection closed while the others open.
+  sim::Server server(fast_vllm().time_scale(20).keep_alive_timeout_s(30));
+  server.start();
+  const auto target = make_event_loop_target<api::openai_completions>(options_for(server, true), EventLoopOptions{2});
+  // One request first: the server has started all its threads before they are counted.
+  REQUIRE(run_closed_loop(quiet_closed(1, 1), template_prompts("q {i}", 4), target).summary.successful == 1);
+  const long before = threads_now();
+  REQUIRE(before > 0);
+  std::atomic<long> most{0};
+  auto closed = quiet_closed(200, 400).record_sink([&](const RequestRecord&) {
+    const long n = threads_now();
+    long seen = most.load();
+    while (n > seen && !most.compare_exchange_weak(seen, n)) {
+    }
+  });
+  const auto result = run_closed_loop(closed, template_prompts("Question {i}: Explain concept {i} briefly.", 64),
+                                      target);
+  CHECK(result.summary.successful == 400);
+  CHECK(result.summary.failed == 0);
+  for (const auto& r : result.records)
+    if (!r.ok()) FAIL_CHECK(to_string(r.error_kind) << ": " << r.error_message);
+  // Two loop threads for 200 streams (the thread transport would add 200); the server's threads exist already.
+  CHECK(most.load() - before <= 2);
+  CHECK(most.load() - before >= 1);
+  CHECK(server.stats().max_concurrency == 200);
+  // Opened before the clock: no measured request waited for its connection.
+  CHECK(result.summary.connects == 0);
+}
+
+TEST_CASE("the open loop sends at arrival_offsets' times and keeps max_in_flight across its loops") {
+  sim::Server server(fast_vllm());
+  server.start();
+  const auto options =
+      OpenLoop().rate(150).seed(3).requests(90).max_in_flight(3).quiet(true).handle_signals(false).timeout(60s);
+  const auto result = run_open_loop(options, template_prompts("Question {i}: Explain concept {i} briefly.", 16),
+                                    make_event_loop_target<api::openai_completions>(options_for(server, true),
+                                                                                    EventLoopOptions{2}));
+  CHECK(result.summary.successful == 90);
+  CHECK(result.not_sent == 0);
+  CHECK(server.stats().max_concurrency <= 3);
+  CHECK(server.stats().max_concurrency >= 2);  // 150/s of ~50 ms replies keep several in flight
+  // t_sched is the schedule: the same offsets from the first arrival as arrival_offsets gives for these options.
+  const auto offsets = arrival_offsets(options, std::optional<std::size_t>(90));
+  const auto records = by_index(result);
+  REQUIRE(records.size() == 90);
+  const Nanos t0 = records.at(0).t_sched - offsets[0];
+  for (const auto& [index, r] : records) {
+    CAPTURE(index);
+    CHECK(r.t_sched - t0 == offsets[index]);
+    CHECK(r.t_send >= r.t_sched);
+  }
+}
+
+TEST_CASE("a server that closes after every reply is reconnected to for each request") {
+  testing::TestServer server;
+  server.server().set_keep_alive_max_count(1);  // "Connection: close" on every reply, then the close
+  std::atomic<int> served{0};
+  std::mutex ports_mutex;
+  std::set<int> ports;
+  server.server().Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard<std::mutex> lock(ports_mutex);
+      ports.insert(req.remote_port);
+    }
+    ++served;
+    res.set_content(R"({"choices":[{"text":"ok","index":0}],"usage":{"completion_tokens":1,"prompt_tokens":3}})",
+                    "application/json");
+  });
+  server.start();
+  const auto result = run_closed_loop(
+      quiet_closed(2, 20), template_prompts("q {i}", 1),
+      make_event_loop_target<api::openai_completions>(DriverOptions().base_url(server.url()).label("closing"),
+                                                      EventLoopOptions{1}));
+  CHECK(result.summary.successful == 20);
+  CHECK(served.load() == 20);
+  CHECK(ports.size() == 20);  // a new connection for every request
+  // Two were opened before the clock; each later request waited for its own connection and says so.
+  CHECK(result.summary.connects >= 18);
+}
+
+TEST_CASE("the event loop refuses https and names the fix") {
+  try {
+    make_event_loop_target<api::openai_completions>(DriverOptions().base_url("https://127.0.0.1:8443"));
+    FAIL("no exception");
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    CHECK(what.find("plain http") != std::string::npos);
+    CHECK(what.find("make_target") != std::string::npos);
+  }
+}
