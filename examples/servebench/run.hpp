@@ -148,10 +148,14 @@ Target make_transport_target(const DriverOptions& d, const RunOptions& o) {
   return make_target<Api>(d);
 }
 
-inline Target make_dialect_target(const TargetSpec& t, const DriverOptions& d, const RunOptions& o) {
+// Throws UsageError when --transport cannot carry the target: checked with the command line, before any probe.
+inline void check_transport(const TargetSpec& t, const RunOptions& o) {
   if (o.transport == "event-loop" && t.url.rfind("https://", 0) == 0)
     throw examples::UsageError("--target " + t.name + ": --transport event-loop speaks plain http only (" + t.url +
                                "); drop --transport for https");
+}
+
+inline Target make_dialect_target(const TargetSpec& t, const DriverOptions& d, const RunOptions& o) {
   if (t.dialect == "hf") return make_transport_target<api::hf_simple>(d, o);
   if (t.dialect == "chat") return make_transport_target<api::openai_chat>(d, o);
   if (t.dialect == "tgi") return make_transport_target<api::tgi>(d, o);
@@ -343,6 +347,7 @@ inline int run_command(const RunOptions& o, int argc, char** argv, std::ostream&
   std::vector<TargetSpec> specs;
   for (const auto& t : o.target) {
     specs.push_back(parse_target(t));
+    check_transport(specs.back(), o);
     for (std::size_t i = 0; i + 1 < specs.size(); ++i)
       if (specs[i].name == specs.back().name)
         throw examples::UsageError("--target name '" + specs.back().name + "' is used twice; give each its own name");
