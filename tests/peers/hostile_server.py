@@ -12,17 +12,27 @@ connection, GET /health and POST /v1/completions, misbehaving as --mode says:
   long_length     completions say Content-Length 20 and send a longer JSON reply
   never_ready     every route answers 503 (a server loading its model for ever)
   silent          reads the request and never answers
+  silent_reply    /health is normal; completions read the request and never answer
+  bad_status      completions answer a status line whose code is not three digits ("HTTP/1.1 2x0 OK")
+  not_http        completions answer a line that is not HTTP (another service on the port), then close
+  bad_header      completions answer a header line without a colon
+  close_at_once   completions read the request and close the connection without a byte
+  reset           completions read the request and reset the connection (RST: SO_LINGER 0)
+  cut_stream      completions stream two SSE events, then close inside the third chunk
+  stream_no_done  completions stream two SSE events over a close-delimited body and close without [DONE]
 
 Stops by itself after --lifetime seconds. Usage: hostile_server.py --port N --mode MODE [--drip-s 0.3]"""
 import argparse
 import json
 import socket
 import socketserver
+import struct
 import threading
 import time
 
 MODES = ["endless_health", "drip_health", "endless_reply", "endless_stream", "drip_reply", "bad_chunked",
-         "short_length", "long_length", "never_ready", "silent"]
+         "short_length", "long_length", "never_ready", "silent", "silent_reply", "bad_status", "not_http", "bad_header",
+         "close_at_once", "reset", "cut_stream", "stream_no_done"]
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--mode", choices=MODES, required=True)
@@ -107,7 +117,29 @@ class Handler(socketserver.BaseRequestHandler):
                 self.request.sendall(head(200, "Content-Length: 2", "Connection: close") + b"ok")
             return
         reply = normal_reply(body)
-        if mode == "endless_reply":
+        event = b'data: {"choices":[{"index":0,"text":" x"}]}\n\n'
+        if mode == "silent_reply":
+            while alive():
+                time.sleep(0.1)
+        elif mode == "bad_status":
+            self.request.sendall(b"HTTP/1.1 2x0 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(reply), reply))
+        elif mode == "not_http":
+            self.request.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        elif mode == "bad_header":
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(reply), reply))
+        elif mode == "close_at_once":
+            pass
+        elif mode == "reset":
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.request.close()  # now, before socketserver's shutdown(SHUT_WR) would send a FIN first
+        elif mode == "cut_stream":
+            self.request.sendall(head(200, "Content-Type: text/event-stream", "Transfer-Encoding: chunked") +
+                                 b"%x\r\n%s\r\n" % (len(event), event) * 2 + b"64\r\ndata: {\"cho")
+        elif mode == "stream_no_done":
+            self.request.sendall(head(200, "Content-Type: text/event-stream", "Connection: close") + event * 2)
+        elif mode == "endless_reply":
             self.request.sendall(head(200, "Content-Type: application/json", "Transfer-Encoding: chunked"))
             self.request.sendall(b"1\r\n[\r\n")
             self.endless(b"10000\r\n" + b"1," * 0x8000 + b"\r\n")
