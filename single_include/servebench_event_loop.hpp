@@ -599,6 +599,7 @@ struct Stream : RequestStop {
   std::string out;
   std::size_t out_sent = 0;
   Nanos deadline_at = 0;  // 0: none
+  bool carried = false;   // this connection carried a reply and was kept alive after it
   bool reused = false;    // the request went out on a connection an earlier one had used
   bool retried = false;   // and was sent again on a new one (see EventLoop::read_some)
 
@@ -746,7 +747,9 @@ class EventLoop {
     s.reader->sent(sent);
     const Nanos deadline = s.reader->deadline_ns();
     s.deadline_at = deadline > 0 ? sent + deadline : 0;
-    s.reused = s.phase == StreamT::Phase::idle;
+    // Only a connection that carried a reply: one opened beforehand (preconnect) and closed by the server as this
+    // request went out is not retried, as the default transport does not, so no request reaches a server twice.
+    s.reused = s.phase == StreamT::Phase::idle && s.carried;
     s.retried = false;
     if (s.phase == StreamT::Phase::idle) {
       begin_write(s);
@@ -794,6 +797,7 @@ class EventLoop {
     if (s.fd >= 0) ::close(s.fd);  // also leaves the epoll set
     s.fd = -1;
     s.phase = StreamT::Phase::closed;
+    s.carried = false;
   }
 
   void open(StreamT& s) {
@@ -951,7 +955,7 @@ class EventLoop {
         if (!s.response.keep_alive() || used < data.size())
           close_stream(s);
         else
-          s.phase = StreamT::Phase::idle;
+          s.phase = StreamT::Phase::idle, s.carried = true;
         finish(s, TransportFailure::none, arrived);
         return;
       default: return;
