@@ -46,6 +46,7 @@ struct Options {
   bool references = true;             // false: servebench alone (for profiling)
   int wrk_threads = 0;                // 0: min(connections, cores)
   bool server_process = false;        // a simulated server in a process of its own (bench_timing_accuracy)
+  int server_nice = 0;                // --server-process: the server's nice value (its threads' CPU weight)
   std::string transport = "threads";  // or "event-loop" (<servebench/event_loop.hpp>)
   std::size_t loop_threads = 0;       // the event loop's threads (0: one per core)
 
@@ -81,6 +82,8 @@ inline Options parse_options(int argc, char** argv) {
       o.wrk_threads = std::stoi(value());
     else if (a == "--server-process")
       o.server_process = true;
+    else if (a == "--server-nice")
+      o.server_nice = std::stoi(value());
     else if (a == "--transport") {
       o.transport = value();
       if (o.transport != "threads" && o.transport != "event-loop")
@@ -94,7 +97,8 @@ inline Options parse_options(int argc, char** argv) {
     } else {
       std::cerr << "usage: " << argv[0]
                 << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--python PATH]"
-                   " [--asyncio-client FILE] [--server-process] [--transport threads|event-loop] [--loop-threads N]\n";
+                   " [--asyncio-client FILE] [--server-process] [--server-nice N] [--transport threads|event-loop] "
+                   "[--loop-threads N]\n";
       std::exit(2);
     }
   }
@@ -340,6 +344,7 @@ inline nlohmann::json machine_info() {
 inline void write_result(const Options& o, const std::string& name, nlohmann::json result) {
   result["machine"] = machine_info();
   result["transport"] = o.transport;
+  if (o.server_nice) result["server_nice"] = o.server_nice;
   if (o.transport == "event-loop") result["loop_threads"] = o.loop_threads;
   const std::string path = o.out_dir + "/" + name + ".json";
   servebench::write_json_atomic(path, result);

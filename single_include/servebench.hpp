@@ -6797,8 +6797,10 @@ Target make_target(TargetInfo info, MakeSender make_sender) {
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -7009,6 +7011,13 @@ class Level {
     return record;
   }
   void complete(RequestRecord&& record, std::uint64_t index, Nanos t_sched, bool warmup) {
+    if (count(record, index, t_sched, warmup)) keep(std::move(record));
+    if (warmup) notify();
+  }
+  // complete() in two halves, for a transport that keeps records in batches, one lock for many (the event loop's
+  // threads at hundreds of thousands of requests a second): count() stamps and counts a record and says whether it
+  // is to be kept; keep_batch() keeps those (and empties the batch). The caller notify()s after a warm-up batch.
+  bool count(RequestRecord& record, std::uint64_t index, Nanos t_sched, bool warmup) {
     in_flight_.fetch_sub(1);
     record.index = index;
     record.warmup = warmup;
@@ -7019,11 +7028,18 @@ class Level {
       done_.fetch_add(1);
       if (!record.ok() && !record.interrupted()) failed_.fetch_add(1);
     }
-    if (!warmup || options_.keep_warmup_records()) keep(std::move(record));
     // Only the end of a warm-up request is waited on (the open loop starts its clock after the last); waking the
     // supervisor for every measured request cost a context switch each (bench/bench_client_overhead), and it looks
     // every 20 ms anyway.
-    if (warmup) notify();
+    return !warmup || options_.keep_warmup_records();
+  }
+  void keep_batch(std::vector<RequestRecord>& batch) {
+    if (batch.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(records_mutex_);
+      for (auto& r : batch) keep_locked(std::move(r));
+    }
+    batch.clear();
   }
 
   // Opens the sender's connection before the level's clock starts, when options().preconnect(), a few at a time
@@ -7153,7 +7169,9 @@ class Level {
     if (writer_) writer_->close();
     LevelTally tally;
     if (options_.keep_records()) {
-      result.records = std::move(records_);
+      result.records.reserve(records_.size());
+      std::move(records_.begin(), records_.end(), std::back_inserter(result.records));
+      records_.clear();
       std::stable_sort(result.records.begin(), result.records.end(),
                        [](const RequestRecord& a, const RequestRecord& b) {
                          if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
@@ -7240,6 +7258,9 @@ class Level {
   // A record that ended: to the sink and the file, then kept, or summarised and dropped.
   void keep(RequestRecord&& record) {
     std::lock_guard<std::mutex> lock(records_mutex_);
+    keep_locked(std::move(record));
+  }
+  void keep_locked(RequestRecord&& record) {
     if (options_.record_sink()) options_.record_sink()(record);
     if (writer_) writer_->write(record);
     if (options_.keep_records()) {
@@ -7266,8 +7287,8 @@ class Level {
   std::string connect_failure_;
 
   std::mutex records_mutex_;
-  std::vector<RequestRecord> records_;
-  RunningSummary running_;  // keep_records(false): the summary, the tally, the peak in flight
+  std::deque<RequestRecord> records_;  // not a vector: growing one moved every record, with the lock held
+  RunningSummary running_;             // keep_records(false): the summary, the tally, the peak in flight
   LevelTally tally_;
   std::atomic<std::size_t> peak_in_flight_{0};
   std::optional<JsonlRecordWriter> writer_;

@@ -520,6 +520,7 @@ class Http1Response {
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -584,6 +585,7 @@ struct Stream : RequestStop {
   std::size_t id = 0;  // the runner's index
   EventLoop<Api>* loop = nullptr;
   int fd = -1;
+  std::uint32_t watched = 0;  // the epoll events fd is registered for
   Phase phase = Phase::closed;
   Nanos phase_since = 0;  // connect start, or the last write progress
 
@@ -613,6 +615,9 @@ struct StreamHandler {
   virtual void completed(Stream<Api>& stream, RequestRecord&& record) = 0;
   // A connect() ended: "" or why no connection could be opened; took: how long it took.
   virtual void connected(Stream<Api>& stream, std::string why, Nanos took) = 0;
+  // The loop finished a turn (the events of one epoll wait, its due timers): where the runner hands on what it
+  // gathered during the turn in one piece (records, one lock for many).
+  virtual void turn_ended(EventLoop<Api>& loop) = 0;
 
  protected:
   ~StreamHandler() = default;
@@ -635,7 +640,7 @@ class EventLoop {
  public:
   using StreamT = Stream<Api>;
 
-  explicit EventLoop(const EventLoopShared<Api>& shared) : shared_(shared) {
+  EventLoop(const EventLoopShared<Api>& shared, std::size_t index) : shared_(shared), index_(index) {
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_ < 0 || wake_fd_ < 0) throw std::runtime_error(std::string("servebench: epoll: ") + std::strerror(errno));
@@ -657,7 +662,10 @@ class EventLoop {
 
   void start() {
     publish_streams();
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "servebench-loop");  // as top -H and perf show it
+      run();
+    });
   }
   // Any thread: the loop ends after its current turn; requests in flight are left as they are (end them first).
   void stop() {
@@ -677,6 +685,7 @@ class EventLoop {
     return s;
   }
   std::size_t streams() const noexcept { return streams_.size(); }
+  std::size_t index() const noexcept { return index_; }  // among the level's loops
 
   // Any thread: runs `task` on this loop's thread, soon.
   void post(std::function<void()> task) {
@@ -787,6 +796,8 @@ class EventLoop {
   }
 
   void watch(StreamT& s, std::uint32_t events, int op) {
+    if (op == EPOLL_CTL_MOD && s.watched == events) return;  // one epoll_ctl less per request
+    s.watched = events;
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = &s;
@@ -809,7 +820,12 @@ class EventLoop {
     }
     const int fd = ::socket(shared_.address.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-      connect_failed(s, TransportFailure::other, start, std::string("socket(): ") + std::strerror(errno));
+      const int error = errno;
+      connect_failed(s, TransportFailure::other, start,
+                     std::string("cannot open a socket (") + std::strerror(error) + ")" +
+                         (error == EMFILE || error == ENFILE
+                              ? ": every stream holds one; raise the open-file limit (ulimit -n) above the streams"
+                              : ""));
       return;
     }
     const int one = 1;
@@ -1084,10 +1100,13 @@ class EventLoop {
         look(now);
         next_look = now + event_loop_scan_ns;
       }
+      run_local();
+      shared_.handler->turn_ended(*this);
     }
   }
 
   const EventLoopShared<Api>& shared_;
+  const std::size_t index_;
   int epoll_ = -1;
   int wake_fd_ = -1;
   std::thread thread_;
@@ -1131,7 +1150,7 @@ class EventLoops {
     shared_.handler = &handler;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     threads = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(1, streams)));
-    for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop<Api>>(shared_));
+    for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop<Api>>(shared_, i));
   }
   ~EventLoops() {
     for (auto& l : loops_) l->stop();
@@ -1155,14 +1174,32 @@ class EventLoops {
 };
 
 // The supervising thread's part of a level, the same for both loops: interrupt, timeout and progress until
-// `finished()`.
-template <class Options, class Finished, class Progress>
-void supervise_until(Level<Options>& level, Nanos level_start, Finished finished, Progress progress) {
+// `finished()`. `step()` does the supervisor's own work each look and returns when it wants to look again (0: no
+// sooner than usual).
+template <class Options, class Finished, class Step>
+void supervise_until(Level<Options>& level, Nanos level_start, Finished finished, Step step) {
   while (!finished()) {
     level.supervise(level_start);
-    progress();
-    level.wait_for_change(level.next_look(level_start, now_ns() + 200'000'000));
+    const Nanos wake = step();
+    level.wait_for_change(level.next_look(level_start, wake ? wake : now_ns() + 200'000'000));
   }
+}
+
+// Hands the Level's preconnect turns (a few at a time, spaced) to streams `next`..`count`-1: start(i) posts stream
+// i's connect to its loop; once a failure ends the opening (or the level stops), skip(i) sends each one left on
+// without. Returns when the next turn comes (0: none left).
+template <class Options, class Start, class Skip>
+Nanos hand_out_connects(Level<Options>& level, std::size_t& next, std::size_t count, Start start, Skip skip) {
+  while (next < count) {
+    Nanos until = 0;
+    if (level.try_begin_connect(now_ns(), until)) {
+      start(next++);
+      continue;
+    }
+    if (until != 0) return until;
+    for (; next < count; ++next) skip(next);
+  }
+  return 0;
 }
 
 template <class Api>
@@ -1173,7 +1210,9 @@ class EventClosedLoop final : StreamHandler<Api> {
       : options_(options), info_(info), level_(options, workload),
         request_limit_(planned_requests(options, workload, "run_closed_loop")), streams_(options.concurrency()),
         slots_(options.concurrency()),
-        loops_(api, driver_options, info.label, options.concurrency(), loop_options.threads, *this) {}
+        loops_(api, driver_options, info.label, options.concurrency(), loop_options.threads, *this) {
+    turns_.resize(loops_.size());
+  }
 
   LevelResult run() {
     InterruptScope interrupt_scope(options_.handle_signals());
@@ -1194,22 +1233,18 @@ class EventClosedLoop final : StreamHandler<Api> {
     supervise_until(
         level_, level_start, [&] { return finished_.load() == streams_; },
         [&] {
-          // The preconnect turns (Level: a few at a time, spaced), handed to each stream's loop.
-          while (next_connect < streams_) {
-            Nanos until = 0;
-            if (!level_.try_begin_connect(now_ns(), until)) {
-              if (until == 0) {  // a failure ended the opening (or the level stops): the rest connect as they send
-                for (; next_connect < streams_; ++next_connect) post_next(slots_[next_connect], Phase::warmup);
-              }
-              break;
-            }
-            Slot& slot = slots_[next_connect++];
-            slot.stream->loop->post([this, &slot] { slot.stream->loop->connect(*slot.stream); });
-          }
+          const Nanos wake = hand_out_connects(
+              level_, next_connect, streams_,
+              [&](std::size_t i) {
+                Slot& slot = slots_[i];
+                slot.stream->loop->post([&slot] { slot.stream->loop->connect(*slot.stream); });
+              },
+              [&](std::size_t i) { post_next(slots_[i], Phase::warmup); });
           const Nanos measured_start = measured_start_.load();
           if (measured_start)
             progress.update(level_.done(), request_limit_, level_.failed(), measured_start,
                             duration > 0 ? measured_start + duration : 0);
+          return wake;
         });
     if (measured_start_.load())
       progress.update(level_.done(), request_limit_, level_.failed(), measured_start_.load(), 0, true);
@@ -1220,6 +1255,12 @@ class EventClosedLoop final : StreamHandler<Api> {
 
  private:
   enum class Phase { preconnect, warmup, barrier, measured, done };
+  // What one loop gathered during its turn; touched only by that loop's thread.
+  struct Turn {
+    std::vector<RequestRecord> records;
+    bool warmup = false;    // a warm-up request ended
+    std::size_t ended = 0;  // streams that finished
+  };
   struct Slot {
     Stream<Api>* stream = nullptr;
     Phase phase = Phase::warmup;
@@ -1229,8 +1270,19 @@ class EventClosedLoop final : StreamHandler<Api> {
 
   void completed(Stream<Api>& s, RequestRecord&& record) override {
     Level<ClosedLoop>::expected(s.prompt, record);
-    level_.complete(std::move(record), s.index, s.t_sched, s.warmup);
+    Turn& turn = turns_[s.loop->index()];
+    if (level_.count(record, s.index, s.t_sched, s.warmup)) turn.records.push_back(std::move(record));
+    turn.warmup = turn.warmup || s.warmup;
     next(slots_[s.id]);
+  }
+  void turn_ended(EventLoop<Api>& loop) override {
+    Turn& turn = turns_[loop.index()];
+    level_.keep_batch(turn.records);
+    if (turn.warmup) level_.notify(), turn.warmup = false;
+    if (turn.ended == 0) return;  // streams count as finished only once their records are kept
+    const std::size_t ended = turn.ended;
+    turn.ended = 0;
+    if (finished_.fetch_add(ended) + ended == streams_) level_.notify();
   }
   void connected(Stream<Api>& s, std::string why, Nanos took) override {
     level_.end_connect(std::move(why), took);
@@ -1316,7 +1368,7 @@ class EventClosedLoop final : StreamHandler<Api> {
   void end(Slot& slot) {
     if (slot.phase == Phase::done) return;
     slot.phase = Phase::done;
-    if (finished_.fetch_add(1) + 1 == streams_) level_.notify();
+    ++turns_[slot.stream->loop->index()].ended;
   }
 
   const ClosedLoop& options_;
@@ -1325,7 +1377,8 @@ class EventClosedLoop final : StreamHandler<Api> {
   const std::uint64_t request_limit_;
   const std::size_t streams_;
   std::vector<Slot> slots_;
-  EventLoops<Api> loops_;  // last: its threads stop before anything they touch goes
+  std::vector<Turn> turns_;  // one per loop
+  EventLoops<Api> loops_;    // last: its threads stop before anything they touch goes
   std::atomic<std::uint64_t> next_warmup_{0}, next_request_{0};
   std::atomic<std::size_t> arrived_{0}, finished_{0};
   std::atomic<Nanos> measured_start_{0};
@@ -1374,16 +1427,13 @@ class EventOpenLoop final : StreamHandler<Api> {
     // Preconnect turns, then warm-up (all at once, within the cap), then the arrival clock.
     std::size_t next_connect = options_.preconnect() ? 0 : opening.size();
     const auto connect_turns = [&] {
-      while (next_connect < opening.size()) {
-        Nanos until = 0;
-        if (!level_.try_begin_connect(now_ns(), until)) {
-          if (until == 0)
-            for (; next_connect < opening.size(); ++next_connect) free_later(*opening[next_connect]), opened_++;
-          break;
-        }
-        Stream<Api>* s = opening[next_connect++];
-        s->loop->post([s] { s->loop->connect(*s); });
-      }
+      return hand_out_connects(
+          level_, next_connect, opening.size(),
+          [&](std::size_t i) {
+            Stream<Api>* s = opening[i];
+            s->loop->post([s] { s->loop->connect(*s); });
+          },
+          [&](std::size_t i) { free_later(*opening[i]), opened_++; });
     };
     supervise_until(
         level_, level_start, [&] { return opened_.load() == opening.size() || level_.stopping(); }, connect_turns);
@@ -1392,7 +1442,8 @@ class EventOpenLoop final : StreamHandler<Api> {
     for (std::uint64_t i = 0; i < options_.warmup(); ++i)
       loops_[i % loops].post([this, l = i % loops, i] { arrive(states_[l], Job{i, 0, true}); });
     supervise_until(
-        level_, level_start, [&] { return level_.warmup_done() >= options_.warmup() || level_.stopping(); }, [] {});
+        level_, level_start, [&] { return level_.warmup_done() >= options_.warmup() || level_.stopping(); },
+        [] { return Nanos{0}; });
 
     const Nanos t0 = now_ns();
     const Nanos planned_end = offsets_.empty() ? t0 : t0 + offsets_.back();
@@ -1402,6 +1453,7 @@ class EventOpenLoop final : StreamHandler<Api> {
         [&] {
           if (level_.stopping()) stop_scheduling();
           progress.update(level_.done(), offsets_.size(), level_.failed(), t0, planned_end);
+          return Nanos{0};
         });
     progress.update(level_.done(), offsets_.size(), level_.failed(), t0, 0, true);
     const std::size_t never_sent = offsets_.size() - static_cast<std::size_t>(level_.done());
@@ -1424,7 +1476,9 @@ class EventOpenLoop final : StreamHandler<Api> {
     std::deque<Job> waiting;         // arrivals that found the loop at its share of the cap
     std::size_t in_flight = 0;
     std::size_t streams = 0;
-    std::size_t next = 0;   // this loop's arrivals scheduled so far
+    std::size_t next = 0;                // this loop's arrivals scheduled so far
+    std::vector<RequestRecord> records;  // ended this turn (turn_ended keeps them)
+    bool warmup_ended = false;
     bool finished = false;  // no more arrivals for this loop
     bool counted = false;   // in finished_loops_
   };
@@ -1437,8 +1491,9 @@ class EventOpenLoop final : StreamHandler<Api> {
 
   void completed(Stream<Api>& s, RequestRecord&& record) override {
     Level<OpenLoop>::expected(s.prompt, record);
-    level_.complete(std::move(record), s.index, s.t_sched, s.warmup);
     LoopState& state = state_of(s);
+    if (level_.count(record, s.index, s.t_sched, s.warmup)) state.records.push_back(std::move(record));
+    state.warmup_ended = state.warmup_ended || s.warmup;
     --state.in_flight;
     state.free.push_back(&s);
     if (!state.waiting.empty() && !level_.stopping()) {
@@ -1446,7 +1501,12 @@ class EventOpenLoop final : StreamHandler<Api> {
       state.waiting.pop_front();
       arrive(state, job);
     }
-    check_finished(state);
+  }
+  void turn_ended(EventLoop<Api>& loop) override {
+    LoopState& state = states_[loop.index()];
+    level_.keep_batch(state.records);
+    if (state.warmup_ended) level_.notify(), state.warmup_ended = false;
+    check_finished(state);  // only once its records are kept
   }
   void connected(Stream<Api>& s, std::string why, Nanos took) override {
     level_.end_connect(std::move(why), took);
@@ -1456,11 +1516,7 @@ class EventOpenLoop final : StreamHandler<Api> {
     level_.notify();
   }
 
-  LoopState& state_of(Stream<Api>& s) {
-    for (auto& st : states_)
-      if (st.loop == s.loop) return st;
-    return states_.front();
-  }
+  LoopState& state_of(Stream<Api>& s) { return states_[s.loop->index()]; }
   void free_later(Stream<Api>& s) {
     s.loop->post([this, &s] {
       state_of(s).free.push_back(&s);
@@ -1474,7 +1530,6 @@ class EventOpenLoop final : StreamHandler<Api> {
     if (i >= offsets_.size() || level_.stopping()) {
       state.finished = true;
       state.waiting.clear();
-      check_finished(state);
       return;
     }
     const Nanos at = t0 + offsets_[i];
@@ -1510,7 +1565,6 @@ class EventOpenLoop final : StreamHandler<Api> {
         LoopState& st = state_of(*s);
         --st.in_flight;
         st.free.push_back(s);
-        check_finished(st);
       });
       return;
     }
@@ -1530,10 +1584,7 @@ class EventOpenLoop final : StreamHandler<Api> {
       loops_[l].post([this, l] {
         LoopState& state = states_[l];
         state.waiting.clear();
-        if (!state.finished) {
-          state.finished = true;
-          check_finished(state);
-        }
+        state.finished = true;
       });
   }
 
