@@ -1307,6 +1307,7 @@ class Workload {
   }
 
   // The first `count` prompts (wrapping for a finite workload), e.g. to print or save what a run will send.
+  template <class = void>  // deferred: see serialize.hpp
   std::vector<Prompt> take(std::uint64_t count) const {
     std::vector<Prompt> out;
     out.reserve(static_cast<std::size_t>(count));
@@ -1399,7 +1400,7 @@ Workload template_prompts(std::string pattern, int max_tokens, std::optional<std
 // Parses JSON Lines: one object per line, {"prompt": string | "messages": [{"role", "content"}, ...], "max_tokens":
 // positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in
 // error messages.
-template <class = void>  // deferred: see serialize.hpp
+template <class Json = nlohmann::json>  // deferred: see serialize.hpp
 std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
                                         int default_max_tokens = 100) {
   detail::check_max_tokens(default_max_tokens, "parse_jsonl_prompts");
@@ -1413,10 +1414,10 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();  // files written on Windows
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    nlohmann::json j;
+    Json j;
     try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
+      j = Json::parse(line);
+    } catch (const typename Json::exception& e) {
       // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
@@ -1427,7 +1428,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     auto messages = j.find("messages");
     if (prompt != j.end()) {
       if (!prompt->is_string()) fail("field \"prompt\" must be a string");
-      p.text = prompt->get<std::string>();
+      p.text = prompt->template get<std::string>();
     } else if (messages != j.end()) {
       if (!messages->is_array() || messages->empty()) fail("field \"messages\" must be a non-empty list");
       for (std::size_t m = 0; m < messages->size(); ++m) {
@@ -1437,7 +1438,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
         const auto role = message.find("role"), content = message.find("content");
         if (role == message.end() || !role->is_string()) fail(at + ".role\" must be a string");
         if (content == message.end() || !content->is_string()) fail(at + ".content\" must be a string");
-        p.messages.push_back({role->get<std::string>(), content->get<std::string>()});
+        p.messages.push_back({role->template get<std::string>(), content->template get<std::string>()});
         p.text += (m ? "\n" : "") + p.messages.back().content;
       }
     } else {
@@ -1446,7 +1447,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     auto max_tokens = j.find("max_tokens");
     if (max_tokens != j.end() && !max_tokens->is_null()) {
       if (!max_tokens->is_number_integer()) fail("field \"max_tokens\" must be an integer");
-      const auto value = max_tokens->get<std::int64_t>();
+      const auto value = max_tokens->template get<std::int64_t>();
       if (value <= 0 || value > 1'000'000'000) fail("field \"max_tokens\" must be a positive integer");
       p.max_tokens = static_cast<int>(value);
     }
@@ -2164,7 +2165,7 @@ template <>
 struct EnumNames<LoopMode> {
   static constexpr const char* what = "loop mode";
   static constexpr EnumName<LoopMode> entries[] = {{LoopMode::closed_loop, "closed_loop"},
-                                                                 {LoopMode::open_loop, "open_loop"}};
+                                                   {LoopMode::open_loop, "open_loop"}};
 };
 SERVEBENCH_ENUM_JSON(LoopMode)
 
@@ -3781,7 +3782,8 @@ void apply_tls(Client& client, const TlsOptions& tls) {
 }
 
 // The client for `url`; throws as check_tls() does.
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+template <class = void>  // deferred: see serialize.hpp
+std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
   if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
   check_tls(url, tls);
   const bool v6 = url.host.find(':') != std::string::npos;
@@ -6408,8 +6410,9 @@ class ArrivalSampler {
 
 // Arrivals under a rate ramp: gaps drawn at rate 1 in the ramp's cumulative intensity L(t) = integral of the rate,
 // then mapped back to time by inverting L (a time change of the arrival process, exact for Poisson).
-inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
-                                       Nanos duration) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
+                                Nanos duration) {
   const double a = ramp.from, b = ramp.to, span = std::chrono::duration<double>(ramp.over).count();
   if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b) || !(span > 0))
     throw std::invalid_argument("servebench: a ramp needs rates > 0 and a duration > 0 (FROM:TO:SECONDS)");
@@ -6440,8 +6443,9 @@ inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::
 }  // namespace detail
 
 // `count` inter-arrival gaps in seconds, exactly what an open loop with these settings waits between arrivals.
-inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, Arrival arrival,
-                                                double burstiness = 1.0, std::uint64_t seed = 0) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, Arrival arrival, double burstiness = 1.0,
+                                         std::uint64_t seed = 0) {
   detail::ArrivalSampler sampler(rate, arrival, burstiness, seed);
   std::vector<double> gaps(count);
   for (auto& g : gaps) g = sampler.next_gap_s();
@@ -6451,8 +6455,8 @@ inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, 
 // Arrival times of the measured requests, nanoseconds after the start of the measured phase: the first at 0, then
 // the sampled gaps; as many as requests(), or those before duration(). `workload_size` stands in for requests() when
 // neither a count nor a duration is set.
-inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
-                                          std::optional<std::uint64_t> workload_size = std::nullopt) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Nanos> arrival_offsets(const OpenLoop& options, std::optional<std::uint64_t> workload_size = std::nullopt) {
   std::uint64_t count = options.requests();
   Nanos duration = options.duration().count();
   if (!options.schedule().empty()) {

@@ -78,7 +78,7 @@ template <>
 struct EnumNames<sim::ApiFlavour> {
   static constexpr const char* what = "api flavour";
   static constexpr EnumName<sim::ApiFlavour> entries[] = {{sim::ApiFlavour::hf, "hf"},
-                                                                        {sim::ApiFlavour::openai, "openai"}};
+                                                          {sim::ApiFlavour::openai, "openai"}};
 };
 
 namespace sim {

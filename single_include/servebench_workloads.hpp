@@ -208,9 +208,9 @@ template <>
 struct EnumNames<LengthShape> {
   static constexpr const char* what = "length distribution";
   static constexpr EnumName<LengthShape> entries[] = {{LengthShape::fixed, "fixed"},
-                                                                    {LengthShape::uniform, "uniform"},
-                                                                    {LengthShape::normal, "normal"},
-                                                                    {LengthShape::lognormal, "lognormal"}};
+                                                      {LengthShape::uniform, "uniform"},
+                                                      {LengthShape::normal, "normal"},
+                                                      {LengthShape::lognormal, "lognormal"}};
 };
 SERVEBENCH_ENUM_JSON(LengthShape)
 
