@@ -2101,7 +2101,8 @@ enum class ServerMetric {
 };
 
 // The names each role goes by: vLLM (older and newer spellings), SGLang, TGI; the first found wins.
-inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
+template <class = void>  // deferred: see serialize.hpp
+const std::vector<std::string>& server_metric_names(ServerMetric role) {
   static const std::vector<std::string> names[] = {
       {"vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"},
       {"vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"},
@@ -2116,7 +2117,8 @@ inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
 }
 
 // Every name the scraper keeps unless told otherwise: the roles above and a few more counters of each server.
-inline std::vector<std::string> known_server_metric_names() {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<std::string> known_server_metric_names() {
   std::vector<std::string> out;
   for (int r = 0; r <= static_cast<int>(ServerMetric::preemptions); ++r)
     for (const auto& n : server_metric_names(static_cast<ServerMetric>(r))) out.push_back(n);
@@ -2128,7 +2130,8 @@ inline std::vector<std::string> known_server_metric_names() {
 }
 
 // The series of a role, or nullptr (several label sets: the first).
-inline const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
+template <class = void>  // deferred: see serialize.hpp
+const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
   for (const auto& name : server_metric_names(role))
     for (const auto& s : metrics.series)
       if (s.name == name && !s.values.empty()) return &s;
@@ -2502,6 +2505,7 @@ struct Artifact {
     return false;
   }
   // Every target of the run, once each, in order of first appearance.
+  template <class = void>  // deferred: see serialize.hpp
   std::vector<TargetInfo> targets() const {
     std::vector<TargetInfo> out;
     for (const auto& label : target_labels(levels))
@@ -5393,6 +5397,7 @@ class RunningSummary {
   }
 
   // The summary so far; peak_in_flight as given.
+  template <class = void>  // deferred: see serialize.hpp
   LevelSummary summary(std::size_t peak_in_flight = 0) const {
     LevelSummary s = s_;
     s.peak_in_flight = peak_in_flight;
@@ -5423,6 +5428,7 @@ class RunningSummary {
       histogram.add(value);
       moments.add(value);
     }
+    template <class = void>  // deferred: see serialize.hpp
     std::optional<Summary> summary(PercentileMethod method) const {
       if (histogram.count() == 0) return std::nullopt;
       Summary s = summarize_histogram(histogram, moments.stddev(), method);
@@ -5532,23 +5538,27 @@ std::vector<Record> read_records_jsonl(const std::string& path) {
 
 namespace servebench {
 
-// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header.
+// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header. The
+// member templates are deferred bodies (see serialize.hpp): callers never name their parameter.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
 
+  template <class = void>
   Table& row(std::vector<std::string> cells) {
     cells.resize(header_.size());
     rows_.push_back(std::move(cells));
     return *this;
   }
   // A rule between groups of rows (e.g. one concurrency level and the next).
+  template <class = void>
   Table& separator() {
     rows_.emplace_back();
     return *this;
   }
 
   // Markdown (GitHub's pipe tables): numbers right-aligned, group rules left out.
+  template <class = void>
   void print_markdown(std::ostream& out) const {
     const auto numeric = numeric_columns();
     auto line = [&](const std::vector<std::string>& cells) {
@@ -5569,6 +5579,7 @@ class Table {
       if (!r.empty()) line(r);
   }
 
+  template <class = void>
   void print(std::ostream& out) const {
     std::vector<std::size_t> width(header_.size(), 0);
     const auto numeric = numeric_columns();
@@ -5678,8 +5689,8 @@ std::string level_name(const Levels& levels, bool for_axis) {
   return "level";
 }
 
-inline std::string color_of(const ReportOptions& options, const std::vector<std::string>& labels,
-                            const std::string& label) {
+template <class = void>  // deferred: see serialize.hpp
+std::string color_of(const ReportOptions& options, const std::vector<std::string>& labels, const std::string& label) {
   if (const auto it = options.colors.find(label); it != options.colors.end()) return it->second;
   const auto& palette = chart::detail::palette();
   const auto at = std::find(labels.begin(), labels.end(), label) - labels.begin();
