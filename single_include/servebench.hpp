@@ -147,11 +147,18 @@
 namespace servebench {
 
 // ---------------------------------------------------------------------------------------------------------------
-// Enums: specialise EnumNames<E> with `static constexpr std::pair<E, const char*> entries[]` (the first entry of a
-// value is its spelling; later entries of the same value are accepted when reading, for names older files used)
-// and `static constexpr const char* what` (the enum's name for a person, used in errors).
+// Enums: specialise EnumNames<E> with `static constexpr EnumName<E> entries[]` (the first entry of a value is its
+// spelling; later entries of the same value are accepted when reading, for names older files used) and
+// `static constexpr const char* what` (the enum's name for a person, used in errors).
 template <class E>
 struct EnumNames;
+
+// One entry of a table: a plain struct, not a std::pair, whose constructors' constraints every table would build.
+template <class E>
+struct EnumName {
+  E value;
+  const char* name;
+};
 
 namespace detail {
 template <class E, class = void>
@@ -163,8 +170,8 @@ struct has_enum_names<E, std::void_t<decltype(EnumNames<E>::entries)>> : std::tr
 template <class E, std::enable_if_t<detail::has_enum_names<E>::value, int> = 0>
 const char* to_string(E value) noexcept {
   for (const auto& entry : EnumNames<E>::entries)
-    if (entry.first == value) return entry.second;
-  return EnumNames<E>::entries[0].second;
+    if (entry.value == value) return entry.name;
+  return EnumNames<E>::entries[0].name;
 }
 
 // The canonical spellings, "a, b, c", for error messages and --help.
@@ -173,8 +180,8 @@ std::string enum_spellings(const char* separator = ", ") {
   std::string out;
   for (std::size_t i = 0; i < std::size(EnumNames<E>::entries); ++i) {
     const auto& entry = EnumNames<E>::entries[i];
-    if (to_string(entry.first) != std::string(entry.second)) continue;  // an alias
-    out += (out.empty() ? "" : separator) + std::string(entry.second);
+    if (to_string(entry.value) != std::string(entry.name)) continue;  // an alias
+    out += (out.empty() ? "" : separator) + std::string(entry.name);
   }
   return out;
 }
@@ -183,7 +190,7 @@ std::string enum_spellings(const char* separator = ", ") {
 template <class E>
 E enum_from_string(const std::string& name) {
   for (const auto& entry : EnumNames<E>::entries)
-    if (name == entry.second) return entry.first;
+    if (name == entry.name) return entry.value;
   throw std::invalid_argument("unknown " + std::string(EnumNames<E>::what) + " '" + name +
                               "' (valid: " + enum_spellings<E>() + ")");
 }
@@ -252,10 +259,12 @@ struct is_string_map : std::false_type {};
 template <class T, class C, class A>
 struct is_string_map<std::map<std::string, T, C, A>> : std::true_type {};
 
-template <class T>
-void read_value(const nlohmann::json& j, T& out);
-template <class S, class T>
-void read_field(const nlohmann::json& object, const Field<S, T>& f, S& out);
+// The JSON type is a template parameter (always nlohmann::json), so that the calls on it are checked only where a
+// type is read or written (see "Deferred" above).
+template <class Json, class T>
+void read_value(const Json& j, T& out);
+template <class Json, class S, class T>
+void read_field(const Json& object, const Field<S, T>& f, S& out);
 
 // Prefixes the path of an error raised while reading `key` (an object key or an array index).
 template <class F>
@@ -269,16 +278,16 @@ void at_key(const std::string& key, F&& read) {
   }
 }
 
-template <class T>
-void read_integer(const nlohmann::json& j, T& out) {
+template <class Json, class T>
+void read_integer(const Json& j, T& out) {
   if (!j.is_number_integer()) throw std::invalid_argument("must be an integer");
   if (j.is_number_unsigned()) {
-    const auto v = j.get<std::uint64_t>();
+    const auto v = j.template get<std::uint64_t>();
     if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) throw std::invalid_argument("is out of range");
     out = static_cast<T>(v);
     return;
   }
-  const auto v = j.get<std::int64_t>();
+  const auto v = j.template get<std::int64_t>();
   if constexpr (std::is_unsigned_v<T>) {
     if (v < 0) throw std::invalid_argument("must not be negative");
     if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
@@ -291,20 +300,20 @@ void read_integer(const nlohmann::json& j, T& out) {
   out = static_cast<T>(v);
 }
 
-template <class T>
-void read_value(const nlohmann::json& j, T& out) {
+template <class Json, class T>
+void read_value(const Json& j, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
     if (!j.is_boolean()) throw std::invalid_argument("must be true or false");
-    out = j.get<bool>();
+    out = j.template get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
     read_integer(j, out);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!j.is_number()) throw std::invalid_argument("must be a number");
-    out = j.get<T>();
+    out = j.template get<T>();
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!j.is_string()) throw std::invalid_argument("must be a string");
-    out = j.get<std::string>();
-  } else if constexpr (std::is_same_v<T, nlohmann::json>) {
+    out = j.template get<std::string>();
+  } else if constexpr (std::is_same_v<T, Json>) {
     out = j;
   } else if constexpr (is_optional<T>::value) {
     if (j.is_null()) {
@@ -331,8 +340,8 @@ void read_value(const nlohmann::json& j, T& out) {
   }
 }
 
-template <class S, class T>
-void read_field(const nlohmann::json& object, const Field<S, T>& f, S& out) {
+template <class Json, class S, class T>
+void read_field(const Json& object, const Field<S, T>& f, S& out) {
   const auto it = object.find(f.name);
   if (it == object.end()) {
     if (f.required) throw FieldError(f.name, "is missing");
@@ -341,21 +350,21 @@ void read_field(const nlohmann::json& object, const Field<S, T>& f, S& out) {
   at_key(f.name, [&] { read_value(*it, out.*(f.member)); });
 }
 
-template <class T>
-void write_value(nlohmann::json& j, const T& value) {
+template <class Json, class T>
+void write_value(Json& j, const T& value) {
   if constexpr (is_optional<T>::value) {
     if (value)
       write_value(j, *value);
     else
       j = nullptr;
   } else if constexpr (is_vector<T>::value) {
-    j = nlohmann::json::array();
+    j = Json::array();
     for (const auto& v : value) write_value(j.emplace_back(), v);
   } else if constexpr (is_string_map<T>::value) {
-    j = nlohmann::json::object();
+    j = Json::object();
     for (const auto& [k, v] : value) write_value(j[k], v);
   } else if constexpr (has_json_fields<T>::value) {
-    j = nlohmann::json::object();
+    j = Json::object();
     json_fields(static_cast<const T*>(nullptr))([&](const auto& f) { write_value(j[f.name], value.*(f.member)); });
   } else {
     j = value;
@@ -407,7 +416,7 @@ enum class PercentileMethod { linear, nearest_rank, floor_rank };
 template <>
 struct EnumNames<PercentileMethod> {
   static constexpr const char* what = "percentile method";
-  static constexpr std::pair<PercentileMethod, const char*> entries[] = {
+  static constexpr EnumName<PercentileMethod> entries[] = {
       {PercentileMethod::linear, "linear"},
       {PercentileMethod::nearest_rank, "nearest_rank"},
       {PercentileMethod::floor_rank, "floor_rank"},
@@ -845,7 +854,7 @@ enum class ErrorKind {
 template <>
 struct EnumNames<ErrorKind> {
   static constexpr const char* what = "error kind";
-  static constexpr std::pair<ErrorKind, const char*> entries[] = {
+  static constexpr EnumName<ErrorKind> entries[] = {
       {ErrorKind::none, "none"},
       {ErrorKind::connect_refused, "connect_refused"},
       {ErrorKind::name_resolution, "name_resolution"},
@@ -877,7 +886,7 @@ enum class TokenSource {
 template <>
 struct EnumNames<TokenSource> {
   static constexpr const char* what = "token source";
-  static constexpr std::pair<TokenSource, const char*> entries[] = {
+  static constexpr EnumName<TokenSource> entries[] = {
       {TokenSource::none, "none"}, {TokenSource::usage, "usage"}, {TokenSource::events, "events"}};
 };
 SERVEBENCH_ENUM_JSON(TokenSource)
@@ -1300,6 +1309,7 @@ class Workload {
   }
 
   // The first `count` prompts (wrapping for a finite workload), e.g. to print or save what a run will send.
+  template <class = void>  // deferred: see serialize.hpp
   std::vector<Prompt> take(std::uint64_t count) const {
     std::vector<Prompt> out;
     out.reserve(static_cast<std::size_t>(count));
@@ -1392,7 +1402,7 @@ Workload template_prompts(std::string pattern, int max_tokens, std::optional<std
 // Parses JSON Lines: one object per line, {"prompt": string | "messages": [{"role", "content"}, ...], "max_tokens":
 // positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in
 // error messages.
-template <class = void>  // deferred: see serialize.hpp
+template <class Json = nlohmann::json>  // deferred: see serialize.hpp
 std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
                                         int default_max_tokens = 100) {
   detail::check_max_tokens(default_max_tokens, "parse_jsonl_prompts");
@@ -1406,10 +1416,10 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();  // files written on Windows
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    nlohmann::json j;
+    Json j;
     try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
+      j = Json::parse(line);
+    } catch (const typename Json::exception& e) {
       // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
@@ -1420,7 +1430,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     auto messages = j.find("messages");
     if (prompt != j.end()) {
       if (!prompt->is_string()) fail("field \"prompt\" must be a string");
-      p.text = prompt->get<std::string>();
+      p.text = prompt->template get<std::string>();
     } else if (messages != j.end()) {
       if (!messages->is_array() || messages->empty()) fail("field \"messages\" must be a non-empty list");
       for (std::size_t m = 0; m < messages->size(); ++m) {
@@ -1430,7 +1440,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
         const auto role = message.find("role"), content = message.find("content");
         if (role == message.end() || !role->is_string()) fail(at + ".role\" must be a string");
         if (content == message.end() || !content->is_string()) fail(at + ".content\" must be a string");
-        p.messages.push_back({role->get<std::string>(), content->get<std::string>()});
+        p.messages.push_back({role->template get<std::string>(), content->template get<std::string>()});
         p.text += (m ? "\n" : "") + p.messages.back().content;
       }
     } else {
@@ -1439,7 +1449,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     auto max_tokens = j.find("max_tokens");
     if (max_tokens != j.end() && !max_tokens->is_null()) {
       if (!max_tokens->is_number_integer()) fail("field \"max_tokens\" must be an integer");
-      const auto value = max_tokens->get<std::int64_t>();
+      const auto value = max_tokens->template get<std::int64_t>();
       if (value <= 0 || value > 1'000'000'000) fail("field \"max_tokens\" must be a positive integer");
       p.max_tokens = static_cast<int>(value);
     }
@@ -2093,7 +2103,8 @@ enum class ServerMetric {
 };
 
 // The names each role goes by: vLLM (older and newer spellings), SGLang, TGI; the first found wins.
-inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
+template <class = void>  // deferred: see serialize.hpp
+const std::vector<std::string>& server_metric_names(ServerMetric role) {
   static const std::vector<std::string> names[] = {
       {"vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"},
       {"vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"},
@@ -2108,7 +2119,8 @@ inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
 }
 
 // Every name the scraper keeps unless told otherwise: the roles above and a few more counters of each server.
-inline std::vector<std::string> known_server_metric_names() {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<std::string> known_server_metric_names() {
   std::vector<std::string> out;
   for (int r = 0; r <= static_cast<int>(ServerMetric::preemptions); ++r)
     for (const auto& n : server_metric_names(static_cast<ServerMetric>(r))) out.push_back(n);
@@ -2120,7 +2132,8 @@ inline std::vector<std::string> known_server_metric_names() {
 }
 
 // The series of a role, or nullptr (several label sets: the first).
-inline const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
+template <class = void>  // deferred: see serialize.hpp
+const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
   for (const auto& name : server_metric_names(role))
     for (const auto& s : metrics.series)
       if (s.name == name && !s.values.empty()) return &s;
@@ -2156,8 +2169,8 @@ enum class LoopMode {
 template <>
 struct EnumNames<LoopMode> {
   static constexpr const char* what = "loop mode";
-  static constexpr std::pair<LoopMode, const char*> entries[] = {{LoopMode::closed_loop, "closed_loop"},
-                                                                 {LoopMode::open_loop, "open_loop"}};
+  static constexpr EnumName<LoopMode> entries[] = {{LoopMode::closed_loop, "closed_loop"},
+                                                   {LoopMode::open_loop, "open_loop"}};
 };
 SERVEBENCH_ENUM_JSON(LoopMode)
 
@@ -2171,7 +2184,7 @@ enum class Arrival {
 template <>
 struct EnumNames<Arrival> {
   static constexpr const char* what = "arrival distribution";
-  static constexpr std::pair<Arrival, const char*> entries[] = {
+  static constexpr EnumName<Arrival> entries[] = {
       {Arrival::constant, "constant"}, {Arrival::poisson, "poisson"}, {Arrival::gamma, "gamma"}};
 };
 SERVEBENCH_ENUM_JSON(Arrival)
@@ -2494,6 +2507,7 @@ struct Artifact {
     return false;
   }
   // Every target of the run, once each, in order of first appearance.
+  template <class = void>  // deferred: see serialize.hpp
   std::vector<TargetInfo> targets() const {
     std::vector<TargetInfo> out;
     for (const auto& label : target_labels(levels))
@@ -2815,9 +2829,11 @@ struct Rect {
   double height() const { return bottom - top; }
 };
 
-// Builds the SVG document; every text goes through xml_escape here, so no caller can forget it.
+// Builds the SVG document; every text goes through xml_escape here, so no caller can forget it. The member
+// templates are deferred bodies (see serialize.hpp): callers never name their parameter.
 class Svg {
  public:
+  template <class = void>
   Svg(int width, int height, const std::string& title) : width_(width), height_(height) {
     out_ += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     out_ += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + std::to_string(width) +
@@ -2831,6 +2847,7 @@ class Svg {
   int width() const { return width_; }
   int height() const { return height_; }
 
+  template <class = void>
   void text(double x, double y, const std::string& s, double size, const char* anchor = "start", bool bold = false,
             const char* fill = "#222222", double rotate = 0) {
     out_ += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + num(size) + "\" text-anchor=\"" + anchor +
@@ -2840,19 +2857,23 @@ class Svg {
     if (rotate != 0) out_ += " transform=\"rotate(" + num(rotate) + " " + num(x) + " " + num(y) + ")\"";
     out_ += ">" + xml_escape(s) + "</text>\n";
   }
+  template <class = void>
   void line(double x1, double y1, double x2, double y2, const std::string& stroke, double width, bool dashed = false) {
     out_ += "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) +
             "\" stroke=\"" + xml_escape(stroke) + "\" stroke-width=\"" + num(width) + "\"" +
             (dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
   }
+  template <class = void>
   void rect(double x, double y, double w, double h, const std::string& fill) {
     out_ += "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" + num(h) +
             "\" fill=\"" + xml_escape(fill) + "\"/>\n";
   }
+  template <class = void>
   void circle(double x, double y, double r, const std::string& fill) {
     out_ += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"" + num(r) + "\" fill=\"" + xml_escape(fill) +
             "\" stroke=\"#ffffff\" stroke-width=\"1.5\"/>\n";
   }
+  template <class = void>
   void polyline(const std::vector<std::pair<double, double>>& points, const std::string& stroke, bool dashed) {
     out_ += "<polyline fill=\"none\" stroke=\"" + xml_escape(stroke) +
             "\" stroke-width=\"2.5\" stroke-linejoin=\"round\"" +
@@ -3215,7 +3236,8 @@ struct TimelineChart {
 
 namespace detail {
 
-inline Steps to_steps(const MetricSeries* series, Nanos origin) {
+template <class = void>  // deferred: see serialize.hpp
+Steps to_steps(const MetricSeries* series, Nanos origin) {
   Steps out;
   if (!series) return out;
   for (std::size_t i = 0; i < series->t.size() && i < series->values.size(); ++i)
@@ -3775,7 +3797,8 @@ void apply_tls(Client& client, const TlsOptions& tls) {
 }
 
 // The client for `url`; throws as check_tls() does.
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+template <class = void>  // deferred: see serialize.hpp
+std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
   if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
   check_tls(url, tls);
   const bool v6 = url.host.find(':') != std::string::npos;
@@ -5521,6 +5544,7 @@ class RunningSummary {
   }
 
   // The summary so far; peak_in_flight as given.
+  template <class = void>  // deferred: see serialize.hpp
   LevelSummary summary(std::size_t peak_in_flight = 0) const {
     LevelSummary s = s_;
     s.peak_in_flight = peak_in_flight;
@@ -5551,6 +5575,7 @@ class RunningSummary {
       histogram.add(value);
       moments.add(value);
     }
+    template <class = void>  // deferred: see serialize.hpp
     std::optional<Summary> summary(PercentileMethod method) const {
       if (histogram.count() == 0) return std::nullopt;
       Summary s = summarize_histogram(histogram, moments.stddev(), method);
@@ -5660,23 +5685,27 @@ std::vector<Record> read_records_jsonl(const std::string& path) {
 
 namespace servebench {
 
-// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header.
+// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header. The
+// member templates are deferred bodies (see serialize.hpp): callers never name their parameter.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
 
+  template <class = void>
   Table& row(std::vector<std::string> cells) {
     cells.resize(header_.size());
     rows_.push_back(std::move(cells));
     return *this;
   }
   // A rule between groups of rows (e.g. one concurrency level and the next).
+  template <class = void>
   Table& separator() {
     rows_.emplace_back();
     return *this;
   }
 
   // Markdown (GitHub's pipe tables): numbers right-aligned, group rules left out.
+  template <class = void>
   void print_markdown(std::ostream& out) const {
     const auto numeric = numeric_columns();
     auto line = [&](const std::vector<std::string>& cells) {
@@ -5697,6 +5726,7 @@ class Table {
       if (!r.empty()) line(r);
   }
 
+  template <class = void>
   void print(std::ostream& out) const {
     std::vector<std::size_t> width(header_.size(), 0);
     const auto numeric = numeric_columns();
@@ -5806,8 +5836,8 @@ std::string level_name(const Levels& levels, bool for_axis) {
   return "level";
 }
 
-inline std::string color_of(const ReportOptions& options, const std::vector<std::string>& labels,
-                            const std::string& label) {
+template <class = void>  // deferred: see serialize.hpp
+std::string color_of(const ReportOptions& options, const std::vector<std::string>& labels, const std::string& label) {
   if (const auto it = options.colors.find(label); it != options.colors.end()) return it->second;
   const auto& palette = chart::detail::palette();
   const auto at = std::find(labels.begin(), labels.end(), label) - labels.begin();
@@ -6450,13 +6480,15 @@ LevelConfig base_config(const Options& o) {
   c.slo = o.summarize_options().slo;
   return c;
 }
-inline LevelConfig level_config(const ClosedLoop& o) {
+template <class = void>  // deferred: see serialize.hpp
+LevelConfig level_config(const ClosedLoop& o) {
   LevelConfig c = base_config(o);
   c.mode = LoopMode::closed_loop;
   c.concurrency = o.concurrency();
   return c;
 }
-inline LevelConfig level_config(const OpenLoop& o) {
+template <class = void>  // deferred: see serialize.hpp
+LevelConfig level_config(const OpenLoop& o) {
   LevelConfig c = base_config(o);
   c.mode = LoopMode::open_loop;
   c.rate = o.rate();
@@ -6538,8 +6570,9 @@ class ArrivalSampler {
 
 // Arrivals under a rate ramp: gaps drawn at rate 1 in the ramp's cumulative intensity L(t) = integral of the rate,
 // then mapped back to time by inverting L (a time change of the arrival process, exact for Poisson).
-inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
-                                       Nanos duration) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
+                                Nanos duration) {
   const double a = ramp.from, b = ramp.to, span = std::chrono::duration<double>(ramp.over).count();
   if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b) || !(span > 0))
     throw std::invalid_argument("servebench: a ramp needs rates > 0 and a duration > 0 (FROM:TO:SECONDS)");
@@ -6570,8 +6603,9 @@ inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::
 }  // namespace detail
 
 // `count` inter-arrival gaps in seconds, exactly what an open loop with these settings waits between arrivals.
-inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, Arrival arrival,
-                                                double burstiness = 1.0, std::uint64_t seed = 0) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, Arrival arrival, double burstiness = 1.0,
+                                         std::uint64_t seed = 0) {
   detail::ArrivalSampler sampler(rate, arrival, burstiness, seed);
   std::vector<double> gaps(count);
   for (auto& g : gaps) g = sampler.next_gap_s();
@@ -6581,8 +6615,8 @@ inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, 
 // Arrival times of the measured requests, nanoseconds after the start of the measured phase: the first at 0, then
 // the sampled gaps; as many as requests(), or those before duration(). `workload_size` stands in for requests() when
 // neither a count nor a duration is set.
-inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
-                                          std::optional<std::uint64_t> workload_size = std::nullopt) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Nanos> arrival_offsets(const OpenLoop& options, std::optional<std::uint64_t> workload_size = std::nullopt) {
   std::uint64_t count = options.requests();
   Nanos duration = options.duration().count();
   if (!options.schedule().empty()) {

@@ -71,14 +71,14 @@ enum class ApiFlavour { hf, openai };
 template <>
 struct EnumNames<sim::EngineKind> {
   static constexpr const char* what = "engine kind";
-  static constexpr std::pair<sim::EngineKind, const char*> entries[] = {
+  static constexpr EnumName<sim::EngineKind> entries[] = {
       {sim::EngineKind::sequential, "sequential"}, {sim::EngineKind::continuous_batching, "continuous_batching"}};
 };
 template <>
 struct EnumNames<sim::ApiFlavour> {
   static constexpr const char* what = "api flavour";
-  static constexpr std::pair<sim::ApiFlavour, const char*> entries[] = {{sim::ApiFlavour::hf, "hf"},
-                                                                        {sim::ApiFlavour::openai, "openai"}};
+  static constexpr EnumName<sim::ApiFlavour> entries[] = {{sim::ApiFlavour::hf, "hf"},
+                                                          {sim::ApiFlavour::openai, "openai"}};
 };
 
 namespace sim {

@@ -207,10 +207,10 @@ enum class LengthShape { fixed, uniform, normal, lognormal };
 template <>
 struct EnumNames<LengthShape> {
   static constexpr const char* what = "length distribution";
-  static constexpr std::pair<LengthShape, const char*> entries[] = {{LengthShape::fixed, "fixed"},
-                                                                    {LengthShape::uniform, "uniform"},
-                                                                    {LengthShape::normal, "normal"},
-                                                                    {LengthShape::lognormal, "lognormal"}};
+  static constexpr EnumName<LengthShape> entries[] = {{LengthShape::fixed, "fixed"},
+                                                      {LengthShape::uniform, "uniform"},
+                                                      {LengthShape::normal, "normal"},
+                                                      {LengthShape::lognormal, "lognormal"}};
 };
 SERVEBENCH_ENUM_JSON(LengthShape)
 

@@ -88,6 +88,7 @@ struct Artifact {
     return false;
   }
   // Every target of the run, once each, in order of first appearance.
+  template <class = void>  // deferred: see serialize.hpp
   std::vector<TargetInfo> targets() const {
     std::vector<TargetInfo> out;
     for (const auto& label : target_labels(levels))

@@ -53,7 +53,7 @@ enum class ErrorKind {
 template <>
 struct EnumNames<ErrorKind> {
   static constexpr const char* what = "error kind";
-  static constexpr std::pair<ErrorKind, const char*> entries[] = {
+  static constexpr EnumName<ErrorKind> entries[] = {
       {ErrorKind::none, "none"},
       {ErrorKind::connect_refused, "connect_refused"},
       {ErrorKind::name_resolution, "name_resolution"},
@@ -85,7 +85,7 @@ enum class TokenSource {
 template <>
 struct EnumNames<TokenSource> {
   static constexpr const char* what = "token source";
-  static constexpr std::pair<TokenSource, const char*> entries[] = {
+  static constexpr EnumName<TokenSource> entries[] = {
       {TokenSource::none, "none"}, {TokenSource::usage, "usage"}, {TokenSource::events, "events"}};
 };
 SERVEBENCH_ENUM_JSON(TokenSource)

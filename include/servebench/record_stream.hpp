@@ -87,6 +87,7 @@ class RunningSummary {
   }
 
   // The summary so far; peak_in_flight as given.
+  template <class = void>  // deferred: see serialize.hpp
   LevelSummary summary(std::size_t peak_in_flight = 0) const {
     LevelSummary s = s_;
     s.peak_in_flight = peak_in_flight;
@@ -117,6 +118,7 @@ class RunningSummary {
       histogram.add(value);
       moments.add(value);
     }
+    template <class = void>  // deferred: see serialize.hpp
     std::optional<Summary> summary(PercentileMethod method) const {
       if (histogram.count() == 0) return std::nullopt;
       Summary s = summarize_histogram(histogram, moments.stddev(), method);

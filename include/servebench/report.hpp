@@ -26,23 +26,27 @@
 
 namespace servebench {
 
-// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header.
+// A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header. The
+// member templates are deferred bodies (see serialize.hpp): callers never name their parameter.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
 
+  template <class = void>
   Table& row(std::vector<std::string> cells) {
     cells.resize(header_.size());
     rows_.push_back(std::move(cells));
     return *this;
   }
   // A rule between groups of rows (e.g. one concurrency level and the next).
+  template <class = void>
   Table& separator() {
     rows_.emplace_back();
     return *this;
   }
 
   // Markdown (GitHub's pipe tables): numbers right-aligned, group rules left out.
+  template <class = void>
   void print_markdown(std::ostream& out) const {
     const auto numeric = numeric_columns();
     auto line = [&](const std::vector<std::string>& cells) {
@@ -63,6 +67,7 @@ class Table {
       if (!r.empty()) line(r);
   }
 
+  template <class = void>
   void print(std::ostream& out) const {
     std::vector<std::size_t> width(header_.size(), 0);
     const auto numeric = numeric_columns();
@@ -172,8 +177,8 @@ std::string level_name(const Levels& levels, bool for_axis) {
   return "level";
 }
 
-inline std::string color_of(const ReportOptions& options, const std::vector<std::string>& labels,
-                            const std::string& label) {
+template <class = void>  // deferred: see serialize.hpp
+std::string color_of(const ReportOptions& options, const std::vector<std::string>& labels, const std::string& label) {
   if (const auto it = options.colors.find(label); it != options.colors.end()) return it->second;
   const auto& palette = chart::detail::palette();
   const auto at = std::find(labels.begin(), labels.end(), label) - labels.begin();

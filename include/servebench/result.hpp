@@ -45,8 +45,8 @@ enum class LoopMode {
 template <>
 struct EnumNames<LoopMode> {
   static constexpr const char* what = "loop mode";
-  static constexpr std::pair<LoopMode, const char*> entries[] = {{LoopMode::closed_loop, "closed_loop"},
-                                                                 {LoopMode::open_loop, "open_loop"}};
+  static constexpr EnumName<LoopMode> entries[] = {{LoopMode::closed_loop, "closed_loop"},
+                                                   {LoopMode::open_loop, "open_loop"}};
 };
 SERVEBENCH_ENUM_JSON(LoopMode)
 
@@ -60,7 +60,7 @@ enum class Arrival {
 template <>
 struct EnumNames<Arrival> {
   static constexpr const char* what = "arrival distribution";
-  static constexpr std::pair<Arrival, const char*> entries[] = {
+  static constexpr EnumName<Arrival> entries[] = {
       {Arrival::constant, "constant"}, {Arrival::poisson, "poisson"}, {Arrival::gamma, "gamma"}};
 };
 SERVEBENCH_ENUM_JSON(Arrival)

@@ -40,11 +40,18 @@
 namespace servebench {
 
 // ---------------------------------------------------------------------------------------------------------------
-// Enums: specialise EnumNames<E> with `static constexpr std::pair<E, const char*> entries[]` (the first entry of a
-// value is its spelling; later entries of the same value are accepted when reading, for names older files used)
-// and `static constexpr const char* what` (the enum's name for a person, used in errors).
+// Enums: specialise EnumNames<E> with `static constexpr EnumName<E> entries[]` (the first entry of a value is its
+// spelling; later entries of the same value are accepted when reading, for names older files used) and
+// `static constexpr const char* what` (the enum's name for a person, used in errors).
 template <class E>
 struct EnumNames;
+
+// One entry of a table: a plain struct, not a std::pair, whose constructors' constraints every table would build.
+template <class E>
+struct EnumName {
+  E value;
+  const char* name;
+};
 
 namespace detail {
 template <class E, class = void>
@@ -56,8 +63,8 @@ struct has_enum_names<E, std::void_t<decltype(EnumNames<E>::entries)>> : std::tr
 template <class E, std::enable_if_t<detail::has_enum_names<E>::value, int> = 0>
 const char* to_string(E value) noexcept {
   for (const auto& entry : EnumNames<E>::entries)
-    if (entry.first == value) return entry.second;
-  return EnumNames<E>::entries[0].second;
+    if (entry.value == value) return entry.name;
+  return EnumNames<E>::entries[0].name;
 }
 
 // The canonical spellings, "a, b, c", for error messages and --help.
@@ -66,8 +73,8 @@ std::string enum_spellings(const char* separator = ", ") {
   std::string out;
   for (std::size_t i = 0; i < std::size(EnumNames<E>::entries); ++i) {
     const auto& entry = EnumNames<E>::entries[i];
-    if (to_string(entry.first) != std::string(entry.second)) continue;  // an alias
-    out += (out.empty() ? "" : separator) + std::string(entry.second);
+    if (to_string(entry.value) != std::string(entry.name)) continue;  // an alias
+    out += (out.empty() ? "" : separator) + std::string(entry.name);
   }
   return out;
 }
@@ -76,7 +83,7 @@ std::string enum_spellings(const char* separator = ", ") {
 template <class E>
 E enum_from_string(const std::string& name) {
   for (const auto& entry : EnumNames<E>::entries)
-    if (name == entry.second) return entry.first;
+    if (name == entry.name) return entry.value;
   throw std::invalid_argument("unknown " + std::string(EnumNames<E>::what) + " '" + name +
                               "' (valid: " + enum_spellings<E>() + ")");
 }
@@ -145,10 +152,12 @@ struct is_string_map : std::false_type {};
 template <class T, class C, class A>
 struct is_string_map<std::map<std::string, T, C, A>> : std::true_type {};
 
-template <class T>
-void read_value(const nlohmann::json& j, T& out);
-template <class S, class T>
-void read_field(const nlohmann::json& object, const Field<S, T>& f, S& out);
+// The JSON type is a template parameter (always nlohmann::json), so that the calls on it are checked only where a
+// type is read or written (see "Deferred" above).
+template <class Json, class T>
+void read_value(const Json& j, T& out);
+template <class Json, class S, class T>
+void read_field(const Json& object, const Field<S, T>& f, S& out);
 
 // Prefixes the path of an error raised while reading `key` (an object key or an array index).
 template <class F>
@@ -162,16 +171,16 @@ void at_key(const std::string& key, F&& read) {
   }
 }
 
-template <class T>
-void read_integer(const nlohmann::json& j, T& out) {
+template <class Json, class T>
+void read_integer(const Json& j, T& out) {
   if (!j.is_number_integer()) throw std::invalid_argument("must be an integer");
   if (j.is_number_unsigned()) {
-    const auto v = j.get<std::uint64_t>();
+    const auto v = j.template get<std::uint64_t>();
     if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) throw std::invalid_argument("is out of range");
     out = static_cast<T>(v);
     return;
   }
-  const auto v = j.get<std::int64_t>();
+  const auto v = j.template get<std::int64_t>();
   if constexpr (std::is_unsigned_v<T>) {
     if (v < 0) throw std::invalid_argument("must not be negative");
     if (static_cast<std::uint64_t>(v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
@@ -184,20 +193,20 @@ void read_integer(const nlohmann::json& j, T& out) {
   out = static_cast<T>(v);
 }
 
-template <class T>
-void read_value(const nlohmann::json& j, T& out) {
+template <class Json, class T>
+void read_value(const Json& j, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
     if (!j.is_boolean()) throw std::invalid_argument("must be true or false");
-    out = j.get<bool>();
+    out = j.template get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
     read_integer(j, out);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!j.is_number()) throw std::invalid_argument("must be a number");
-    out = j.get<T>();
+    out = j.template get<T>();
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!j.is_string()) throw std::invalid_argument("must be a string");
-    out = j.get<std::string>();
-  } else if constexpr (std::is_same_v<T, nlohmann::json>) {
+    out = j.template get<std::string>();
+  } else if constexpr (std::is_same_v<T, Json>) {
     out = j;
   } else if constexpr (is_optional<T>::value) {
     if (j.is_null()) {
@@ -224,8 +233,8 @@ void read_value(const nlohmann::json& j, T& out) {
   }
 }
 
-template <class S, class T>
-void read_field(const nlohmann::json& object, const Field<S, T>& f, S& out) {
+template <class Json, class S, class T>
+void read_field(const Json& object, const Field<S, T>& f, S& out) {
   const auto it = object.find(f.name);
   if (it == object.end()) {
     if (f.required) throw FieldError(f.name, "is missing");
@@ -234,21 +243,21 @@ void read_field(const nlohmann::json& object, const Field<S, T>& f, S& out) {
   at_key(f.name, [&] { read_value(*it, out.*(f.member)); });
 }
 
-template <class T>
-void write_value(nlohmann::json& j, const T& value) {
+template <class Json, class T>
+void write_value(Json& j, const T& value) {
   if constexpr (is_optional<T>::value) {
     if (value)
       write_value(j, *value);
     else
       j = nullptr;
   } else if constexpr (is_vector<T>::value) {
-    j = nlohmann::json::array();
+    j = Json::array();
     for (const auto& v : value) write_value(j.emplace_back(), v);
   } else if constexpr (is_string_map<T>::value) {
-    j = nlohmann::json::object();
+    j = Json::object();
     for (const auto& [k, v] : value) write_value(j[k], v);
   } else if constexpr (has_json_fields<T>::value) {
-    j = nlohmann::json::object();
+    j = Json::object();
     json_fields(static_cast<const T*>(nullptr))([&](const auto& f) { write_value(j[f.name], value.*(f.member)); });
   } else {
     j = value;

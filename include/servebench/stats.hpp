@@ -30,7 +30,7 @@ enum class PercentileMethod { linear, nearest_rank, floor_rank };
 template <>
 struct EnumNames<PercentileMethod> {
   static constexpr const char* what = "percentile method";
-  static constexpr std::pair<PercentileMethod, const char*> entries[] = {
+  static constexpr EnumName<PercentileMethod> entries[] = {
       {PercentileMethod::linear, "linear"},
       {PercentileMethod::nearest_rank, "nearest_rank"},
       {PercentileMethod::floor_rank, "floor_rank"},

@@ -120,7 +120,8 @@ void apply_tls(Client& client, const TlsOptions& tls) {
 }
 
 // The client for `url`; throws as check_tls() does.
-inline std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+template <class = void>  // deferred: see serialize.hpp
+std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
   if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
   check_tls(url, tls);
   const bool v6 = url.host.find(':') != std::string::npos;

@@ -86,6 +86,7 @@ class Workload {
   }
 
   // The first `count` prompts (wrapping for a finite workload), e.g. to print or save what a run will send.
+  template <class = void>  // deferred: see serialize.hpp
   std::vector<Prompt> take(std::uint64_t count) const {
     std::vector<Prompt> out;
     out.reserve(static_cast<std::size_t>(count));
@@ -178,7 +179,7 @@ Workload template_prompts(std::string pattern, int max_tokens, std::optional<std
 // Parses JSON Lines: one object per line, {"prompt": string | "messages": [{"role", "content"}, ...], "max_tokens":
 // positive integer (optional, else `default_max_tokens`)}. Blank lines are skipped. `source_name` names the input in
 // error messages.
-template <class = void>  // deferred: see serialize.hpp
+template <class Json = nlohmann::json>  // deferred: see serialize.hpp
 std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& source_name,
                                         int default_max_tokens = 100) {
   detail::check_max_tokens(default_max_tokens, "parse_jsonl_prompts");
@@ -192,10 +193,10 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();  // files written on Windows
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    nlohmann::json j;
+    Json j;
     try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
+      j = Json::parse(line);
+    } catch (const typename Json::exception& e) {
       // Not only parse_error: a number too large for a double (1e400) is out_of_range (found by fuzzing).
       fail(std::string("not valid JSON (") + e.what() + ")");
     }
@@ -206,7 +207,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     auto messages = j.find("messages");
     if (prompt != j.end()) {
       if (!prompt->is_string()) fail("field \"prompt\" must be a string");
-      p.text = prompt->get<std::string>();
+      p.text = prompt->template get<std::string>();
     } else if (messages != j.end()) {
       if (!messages->is_array() || messages->empty()) fail("field \"messages\" must be a non-empty list");
       for (std::size_t m = 0; m < messages->size(); ++m) {
@@ -216,7 +217,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
         const auto role = message.find("role"), content = message.find("content");
         if (role == message.end() || !role->is_string()) fail(at + ".role\" must be a string");
         if (content == message.end() || !content->is_string()) fail(at + ".content\" must be a string");
-        p.messages.push_back({role->get<std::string>(), content->get<std::string>()});
+        p.messages.push_back({role->template get<std::string>(), content->template get<std::string>()});
         p.text += (m ? "\n" : "") + p.messages.back().content;
       }
     } else {
@@ -225,7 +226,7 @@ std::vector<Prompt> parse_jsonl_prompts(std::istream& in, const std::string& sou
     auto max_tokens = j.find("max_tokens");
     if (max_tokens != j.end() && !max_tokens->is_null()) {
       if (!max_tokens->is_number_integer()) fail("field \"max_tokens\" must be an integer");
-      const auto value = max_tokens->get<std::int64_t>();
+      const auto value = max_tokens->template get<std::int64_t>();
       if (value <= 0 || value > 1'000'000'000) fail("field \"max_tokens\" must be a positive integer");
       p.max_tokens = static_cast<int>(value);
     }

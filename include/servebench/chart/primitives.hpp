@@ -157,9 +157,11 @@ struct Rect {
   double height() const { return bottom - top; }
 };
 
-// Builds the SVG document; every text goes through xml_escape here, so no caller can forget it.
+// Builds the SVG document; every text goes through xml_escape here, so no caller can forget it. The member
+// templates are deferred bodies (see serialize.hpp): callers never name their parameter.
 class Svg {
  public:
+  template <class = void>
   Svg(int width, int height, const std::string& title) : width_(width), height_(height) {
     out_ += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     out_ += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" + std::to_string(width) +
@@ -173,6 +175,7 @@ class Svg {
   int width() const { return width_; }
   int height() const { return height_; }
 
+  template <class = void>
   void text(double x, double y, const std::string& s, double size, const char* anchor = "start", bool bold = false,
             const char* fill = "#222222", double rotate = 0) {
     out_ += "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" font-size=\"" + num(size) + "\" text-anchor=\"" + anchor +
@@ -182,19 +185,23 @@ class Svg {
     if (rotate != 0) out_ += " transform=\"rotate(" + num(rotate) + " " + num(x) + " " + num(y) + ")\"";
     out_ += ">" + xml_escape(s) + "</text>\n";
   }
+  template <class = void>
   void line(double x1, double y1, double x2, double y2, const std::string& stroke, double width, bool dashed = false) {
     out_ += "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) +
             "\" stroke=\"" + xml_escape(stroke) + "\" stroke-width=\"" + num(width) + "\"" +
             (dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
   }
+  template <class = void>
   void rect(double x, double y, double w, double h, const std::string& fill) {
     out_ += "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" + num(h) +
             "\" fill=\"" + xml_escape(fill) + "\"/>\n";
   }
+  template <class = void>
   void circle(double x, double y, double r, const std::string& fill) {
     out_ += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"" + num(r) + "\" fill=\"" + xml_escape(fill) +
             "\" stroke=\"#ffffff\" stroke-width=\"1.5\"/>\n";
   }
+  template <class = void>
   void polyline(const std::vector<std::pair<double, double>>& points, const std::string& stroke, bool dashed) {
     out_ += "<polyline fill=\"none\" stroke=\"" + xml_escape(stroke) +
             "\" stroke-width=\"2.5\" stroke-linejoin=\"round\"" +

@@ -47,7 +47,8 @@ struct TimelineChart {
 
 namespace detail {
 
-inline Steps to_steps(const MetricSeries* series, Nanos origin) {
+template <class = void>  // deferred: see serialize.hpp
+Steps to_steps(const MetricSeries* series, Nanos origin) {
   Steps out;
   if (!series) return out;
   for (std::size_t i = 0; i < series->t.size() && i < series->values.size(); ++i)

@@ -68,7 +68,8 @@ enum class ServerMetric {
 };
 
 // The names each role goes by: vLLM (older and newer spellings), SGLang, TGI; the first found wins.
-inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
+template <class = void>  // deferred: see serialize.hpp
+const std::vector<std::string>& server_metric_names(ServerMetric role) {
   static const std::vector<std::string> names[] = {
       {"vllm:num_requests_running", "sglang:num_running_reqs", "tgi_batch_current_size"},
       {"vllm:num_requests_waiting", "sglang:num_queue_reqs", "tgi_queue_size"},
@@ -83,7 +84,8 @@ inline const std::vector<std::string>& server_metric_names(ServerMetric role) {
 }
 
 // Every name the scraper keeps unless told otherwise: the roles above and a few more counters of each server.
-inline std::vector<std::string> known_server_metric_names() {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<std::string> known_server_metric_names() {
   std::vector<std::string> out;
   for (int r = 0; r <= static_cast<int>(ServerMetric::preemptions); ++r)
     for (const auto& n : server_metric_names(static_cast<ServerMetric>(r))) out.push_back(n);
@@ -95,7 +97,8 @@ inline std::vector<std::string> known_server_metric_names() {
 }
 
 // The series of a role, or nullptr (several label sets: the first).
-inline const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
+template <class = void>  // deferred: see serialize.hpp
+const MetricSeries* server_metric(const ServerMetrics& metrics, ServerMetric role) {
   for (const auto& name : server_metric_names(role))
     for (const auto& s : metrics.series)
       if (s.name == name && !s.values.empty()) return &s;

@@ -72,8 +72,9 @@ class ArrivalSampler {
 
 // Arrivals under a rate ramp: gaps drawn at rate 1 in the ramp's cumulative intensity L(t) = integral of the rate,
 // then mapped back to time by inverting L (a time change of the arrival process, exact for Poisson).
-inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
-                                       Nanos duration) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::Ramp& ramp, std::uint64_t count,
+                                Nanos duration) {
   const double a = ramp.from, b = ramp.to, span = std::chrono::duration<double>(ramp.over).count();
   if (!(a > 0) || !(b > 0) || !std::isfinite(a) || !std::isfinite(b) || !(span > 0))
     throw std::invalid_argument("servebench: a ramp needs rates > 0 and a duration > 0 (FROM:TO:SECONDS)");
@@ -104,8 +105,9 @@ inline std::vector<Nanos> ramp_offsets(const OpenLoop& options, const OpenLoop::
 }  // namespace detail
 
 // `count` inter-arrival gaps in seconds, exactly what an open loop with these settings waits between arrivals.
-inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, Arrival arrival,
-                                                double burstiness = 1.0, std::uint64_t seed = 0) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, Arrival arrival, double burstiness = 1.0,
+                                         std::uint64_t seed = 0) {
   detail::ArrivalSampler sampler(rate, arrival, burstiness, seed);
   std::vector<double> gaps(count);
   for (auto& g : gaps) g = sampler.next_gap_s();
@@ -115,8 +117,8 @@ inline std::vector<double> inter_arrival_gaps_s(std::size_t count, double rate, 
 // Arrival times of the measured requests, nanoseconds after the start of the measured phase: the first at 0, then
 // the sampled gaps; as many as requests(), or those before duration(). `workload_size` stands in for requests() when
 // neither a count nor a duration is set.
-inline std::vector<Nanos> arrival_offsets(const OpenLoop& options,
-                                          std::optional<std::uint64_t> workload_size = std::nullopt) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<Nanos> arrival_offsets(const OpenLoop& options, std::optional<std::uint64_t> workload_size = std::nullopt) {
   std::uint64_t count = options.requests();
   Nanos duration = options.duration().count();
   if (!options.schedule().empty()) {

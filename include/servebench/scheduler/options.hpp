@@ -282,13 +282,15 @@ LevelConfig base_config(const Options& o) {
   c.slo = o.summarize_options().slo;
   return c;
 }
-inline LevelConfig level_config(const ClosedLoop& o) {
+template <class = void>  // deferred: see serialize.hpp
+LevelConfig level_config(const ClosedLoop& o) {
   LevelConfig c = base_config(o);
   c.mode = LoopMode::closed_loop;
   c.concurrency = o.concurrency();
   return c;
 }
-inline LevelConfig level_config(const OpenLoop& o) {
+template <class = void>  // deferred: see serialize.hpp
+LevelConfig level_config(const OpenLoop& o) {
   LevelConfig c = base_config(o);
   c.mode = LoopMode::open_loop;
   c.rate = o.rate();
