@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) {
       std::fprintf(stderr, "usage: bench_flat_memory [--requests N] [--concurrency C] [--every N] [--records PATH] "
-                           "[--out DIR]\n");
+                           "[--out DIR] [--transport threads|event-loop] [--loop-threads N]\n");
       return 2;
     }
     const std::string v = argv[++i];
@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
       records_path = v;
     else if (a == "--out")
       o.out_dir = v;
+    else if (a == "--transport" && (v == "threads" || v == "event-loop"))
+      o.transport = v;
+    else if (a == "--loop-threads")
+      o.loop_threads = std::strtoull(v.c_str(), nullptr, 10);
     else {
       std::fprintf(stderr, "bench_flat_memory: unknown flag %s\n", a.c_str());
       return 2;
@@ -73,7 +77,7 @@ int main(int argc, char** argv) {
                                     .stream_records_to(records_path)
                                     .quiet(true)
                                     .handle_signals(false),
-                                bench_workload(), [&] { return Driver<api::openai_completions>(options); });
+                                bench_workload(), transport_target<api::openai_completions>(options, o));
   const long rss_end = rss_kib();
   const auto& s = result.summary;
   const long first = marks.empty() ? 0 : marks.front()["rss_kib"].get<long>();
