@@ -73,7 +73,8 @@ TEST_CASE("the event loop gives the records the default transport gives, streami
     CHECK(loop.target.dialect == "openai_completions");
     const auto a = by_index(threads), b = by_index(loop);
     REQUIRE(b.size() == 40);
-    for (const auto& [index, x] : a) {
+    for (const auto& [i, x] : a) {
+      const std::uint64_t index = i;  // a structured binding cannot be captured (CAPTURE) in C++17
       CAPTURE(index);
       const auto& y = b.at(index);
       CHECK(y.target == "sim");
@@ -171,7 +172,8 @@ TEST_CASE("the open loop sends at arrival_offsets' times and keeps max_in_flight
   const auto records = by_index(result);
   REQUIRE(records.size() == 90);
   const Nanos t0 = records.at(0).t_sched - offsets[0];
-  for (const auto& [index, r] : records) {
+  for (const auto& [i, r] : records) {
+    const std::uint64_t index = i;  // a structured binding cannot be captured (CAPTURE) in C++17
     CAPTURE(index);
     CHECK(r.t_sched - t0 == offsets[index]);
     CHECK(r.t_send >= r.t_sched);
