@@ -295,8 +295,8 @@ class EventOpenLoop final : StreamHandler<Api> {
   EventOpenLoop(const OpenLoop& options, const Workload& workload, const TargetInfo& info, const Api& api,
                 const DriverOptions& driver_options, const EventLoopOptions& loop_options)
       : options_(options), info_(info), level_(options, workload), offsets_(arrival_offsets(options, workload.size())),
-        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options.threads, *this),
-        states_(loops_.size()) {
+        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options.threads, *this) {
+    states_.resize(loops_.size());
     // The cap shared out exactly: loop l may have cap / loops requests in flight, one more for the first cap % loops
     // (never fewer loops than the cap lets carry one: streams_wanted).
     const std::size_t cap = options.max_in_flight();
@@ -493,8 +493,8 @@ class EventOpenLoop final : StreamHandler<Api> {
   Level<OpenLoop> level_;
   const std::vector<Nanos> offsets_;
   std::atomic<std::size_t> opened_{0}, finished_loops_{0};
-  EventLoops<Api> loops_;
-  std::vector<LoopState> states_;
+  std::vector<LoopState> states_;  // one per loop
+  EventLoops<Api> loops_;          // last: its threads stop before anything they touch goes
 };
 
 }  // namespace servebench::detail
