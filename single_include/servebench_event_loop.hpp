@@ -988,6 +988,10 @@ class EventLoop {
     if (!s.active) return;
     if (s.reader) s.reader->finish(failure, at, detail);
     s.reader.reset();
+    hand_over(s);
+  }
+  // The request's record to the handler; the stream is free for the next one.
+  void hand_over(StreamT& s) {
     s.active = false;
     RequestRecord record = std::move(s.record);
     s.record = RequestRecord{};
@@ -1000,12 +1004,7 @@ class EventLoop {
     post_local([this, &s, failure, detail = std::move(detail)] { finish(s, failure, now_ns(), detail); });
   }
   void defer_completed(StreamT& s) {
-    post_local([this, &s] {
-      s.active = false;
-      RequestRecord record = std::move(s.record);
-      s.record = RequestRecord{};
-      shared_.handler->completed(s, std::move(record));
-    });
+    post_local([this, &s] { hand_over(s); });
   }
   void defer_connected(StreamT& s, std::string why, Nanos took) {
     post_local(
@@ -1409,11 +1408,8 @@ class EventOpenLoop final : StreamHandler<Api> {
     const auto watching = start_watching(options_, std::optional<TargetInfo>(info_));
     const Nanos level_start = now_ns();
     const std::size_t loops = loops_.size();
-    // As many connections opened beforehand as the thread version starts workers (open_loop.hpp).
-    const std::size_t cap = options_.max_in_flight();
-    const std::size_t burst = most_arrivals_within(offsets_, 4'000'000);
-    const std::size_t initial = cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst))
-                                    : std::clamp<std::size_t>(burst, 4, 1024);
+    // As many connections opened beforehand as the thread version starts workers.
+    const std::size_t initial = open_loop_initial_senders(offsets_, options_.max_in_flight());
     std::vector<Stream<Api>*> opening;
     for (std::size_t i = 0; i < initial; ++i) opening.push_back(&loops_[i % loops].add_stream(i));
     for (std::size_t l = 0; l < loops; ++l) states_[l].loop = &loops_[l];

@@ -309,11 +309,8 @@ class EventOpenLoop final : StreamHandler<Api> {
     const auto watching = start_watching(options_, std::optional<TargetInfo>(info_));
     const Nanos level_start = now_ns();
     const std::size_t loops = loops_.size();
-    // As many connections opened beforehand as the thread version starts workers (open_loop.hpp).
-    const std::size_t cap = options_.max_in_flight();
-    const std::size_t burst = most_arrivals_within(offsets_, 4'000'000);
-    const std::size_t initial = cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst))
-                                    : std::clamp<std::size_t>(burst, 4, 1024);
+    // As many connections opened beforehand as the thread version starts workers.
+    const std::size_t initial = open_loop_initial_senders(offsets_, options_.max_in_flight());
     std::vector<Stream<Api>*> opening;
     for (std::size_t i = 0; i < initial; ++i) opening.push_back(&loops_[i % loops].add_stream(i));
     for (std::size_t l = 0; l < loops; ++l) states_[l].loop = &loops_[l];

@@ -508,6 +508,10 @@ class EventLoop {
     if (!s.active) return;
     if (s.reader) s.reader->finish(failure, at, detail);
     s.reader.reset();
+    hand_over(s);
+  }
+  // The request's record to the handler; the stream is free for the next one.
+  void hand_over(StreamT& s) {
     s.active = false;
     RequestRecord record = std::move(s.record);
     s.record = RequestRecord{};
@@ -520,12 +524,7 @@ class EventLoop {
     post_local([this, &s, failure, detail = std::move(detail)] { finish(s, failure, now_ns(), detail); });
   }
   void defer_completed(StreamT& s) {
-    post_local([this, &s] {
-      s.active = false;
-      RequestRecord record = std::move(s.record);
-      s.record = RequestRecord{};
-      shared_.handler->completed(s, std::move(record));
-    });
+    post_local([this, &s] { hand_over(s); });
   }
   void defer_connected(StreamT& s, std::string why, Nanos took) {
     post_local(

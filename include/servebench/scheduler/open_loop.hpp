@@ -39,6 +39,19 @@ inline std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos
   return most;
 }
 
+// Each job is handed to a worker open_loop_dispatch_lead_ns before its arrival time; the worker waits out the rest.
+// A late hand-off then costs nothing, and one thread wake-up, not two, stands between the schedule and the send.
+inline constexpr Nanos open_loop_dispatch_lead_ns = 2'000'000;
+
+// How many senders the open loop starts (and connects) before its first arrival. A worker is held from its hand-off
+// until the reply: the most arrivals within twice the lead are about as many as a burst of the schedule keeps busy at
+// once (at 50,000/s, ~200), where a fixed few made the dispatcher start threads on the way, late
+// (docs/performance.md). At least 4, at most 1,024; with a cap, at least 64 and at most the cap.
+inline std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, std::size_t cap) {
+  const std::size_t burst = most_arrivals_within(offsets, 2 * open_loop_dispatch_lead_ns);
+  return cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst)) : std::clamp<std::size_t>(burst, 4, 1024);
+}
+
 template <class MakeSender>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, MakeSender& make_sender,
                           std::optional<TargetInfo> target) {
@@ -91,8 +104,8 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
           job = jobs.front();
           jobs.pop_front();
         }
-        // Jobs arrive a little ahead of time (see dispatch_lead_ns): this worker's own timed wake-up then decides
-        // the send time, rather than the dispatcher's wake-up followed by a hand-off to this thread.
+        // Jobs arrive a little ahead of time (see open_loop_dispatch_lead_ns): this worker's own timed wake-up then
+        // decides the send time, rather than the dispatcher's wake-up followed by a hand-off to this thread.
         if (job.t_sched > now_ns()) {
           std::this_thread::sleep_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(job.t_sched)));
           if (level.stopping()) break;
@@ -138,15 +151,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   const auto watching = detail::start_watching(options, target);
   const Nanos level_start = now_ns();
   std::size_t pushed = 0;
-  // Each job is handed to a worker dispatch_lead_ns before its arrival time; the worker waits out the rest. A late
-  // hand-off then costs nothing, and one thread wake-up, not two, stands between the schedule and the send.
-  constexpr Nanos dispatch_lead_ns = 2'000'000;
-  // A worker is held from its hand-off until the reply: the most arrivals within twice the lead are about as many
-  // as a burst of the schedule keeps busy at once (at 50,000/s, ~200), where a fixed few made the dispatcher start
-  // threads on the way, late (docs/performance.md).
-  const std::size_t burst = detail::most_arrivals_within(offsets, 2 * dispatch_lead_ns);
-  const std::size_t initial = cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst))
-                                  : std::clamp<std::size_t>(burst, 4, 1024);
+  const std::size_t initial = open_loop_initial_senders(offsets, cap);
   {
     // Workers exist before the first arrival, so it does not pay for a thread start: as many as a burst of the
     // schedule needs (within the cap); more are added on demand.
@@ -173,13 +178,13 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   const Nanos planned_end = offsets.empty() ? t0 : t0 + offsets.back();
   while (pushed < offsets.size() && level.supervise(level_start)) {
     const Nanos now = now_ns();
-    while (pushed < offsets.size() && t0 + offsets[pushed] <= now + dispatch_lead_ns) {
+    while (pushed < offsets.size() && t0 + offsets[pushed] <= now + open_loop_dispatch_lead_ns) {
       push(Job{static_cast<std::uint64_t>(pushed), t0 + offsets[pushed], false});
       ++pushed;
     }
     progress.update(level.done(), offsets.size(), level.failed(), t0, planned_end);
     if (pushed < offsets.size())
-      level.wait_for_change(level.next_look(level_start, t0 + offsets[pushed] - dispatch_lead_ns));
+      level.wait_for_change(level.next_look(level_start, t0 + offsets[pushed] - open_loop_dispatch_lead_ns));
   }
   stop_workers();
   while (running.load() > 0) {
