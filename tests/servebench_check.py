@@ -370,8 +370,9 @@ def case_mpirun(tmp):
     check(mpirun is not None, "mpirun (Debian's openmpi-bin) is installed: scripts/install-deps test")
     if not mpirun:
         return
-    # At 2x the modelled GPU's latencies (tens of ms) dominate the client's scheduling noise on a busy machine.
-    with SimServer(time_scale=2) as s:
+    # At 8x the modelled GPU's latencies (a request takes about 0.25 s) still dominate the client's scheduling noise
+    # on a busy machine (milliseconds); at 2x the case took a minute of CI's time for the same checks.
+    with SimServer(time_scale=8) as s:
         start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=4))
         start_at = start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         common = ["--target", f"v=openai@{s.vllm}", "--concurrency", "8", "--requests", "200", "--max-tokens", "16"]
