@@ -9,6 +9,7 @@
 // Contents, in order:
 //   servebench.hpp
 //   servebench/api.hpp
+//   servebench/pruned_json.hpp
 //   servebench/record.hpp
 //   servebench/serialize.hpp
 //   servebench/stats.hpp
@@ -70,6 +71,8 @@
 //     api::Reply reply(const nlohmann::json& body) const;                   // a whole non-streaming reply
 //     api::Event event(const nlohmann::json& data) const;                   // optional: one stream event's data
 //     std::optional<ServerTiming> server_timing(const nlohmann::json&) const;  // optional: the server's own times
+//     static bool reads_key(std::string_view key);                         // optional: the keys it reads,
+//     using reads_keys_of = my_server;                                      //   with its own type named
 //   };
 //
 // A dialect without `event` does not stream: the driver then sends a plain request even when streaming was asked
@@ -78,9 +81,15 @@
 // in api::read_reply / api::read_event — a dialect never parses or classifies errors itself. Those two functions
 // also handle what every dialect shares: the `[DONE]` stream terminator, and the optional server_timing hook (a
 // dialect for a server that reports when it wrote its tokens, such as servebench::sim's, reads them there).
+// A dialect with `reads_key` and `reads_keys_of` naming itself is handed a JSON value holding only the object members
+// under keys it accepts (at any depth; pruned_json.hpp): the text is still validated whole, but a reply's ids,
+// logprobs and the like are never built. Without them the dialect gets the whole document -- so does one derived from
+// a built-in dialect (it inherits `reads_keys_of` naming the base) until it names its own keys: a hook it adds may
+// read any field.
 
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,6 +98,127 @@
 
 #include <nlohmann/json.hpp>
 
+// ---- begin servebench/pruned_json.hpp ----
+// servebench — a JSON reader that builds only the object keys a dialect reads. A vLLM reply or stream event carries
+// ids, model names, logprobs, finish reasons and more that no dialect looks at; building them into a nlohmann::json
+// DOM (a std::map node and a string per key) was most of the client's own CPU per reply (docs/performance.md). The
+// text is still parsed and validated whole, by nlohmann's own lexer and parser (its SAX interface): only what is
+// built differs. A value under a key `keep` refuses is skipped with everything inside it; arrays keep every element,
+// so a list's length reads the same. Duplicate keys: the last wins, as in nlohmann::json::parse.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace servebench::detail {
+
+// nlohmann's SAX interface, building a DOM into `root` (like its json_sax_dom_parser) except under refused keys.
+template <class Keep>
+class PrunedDom {
+ public:
+  using json = nlohmann::json;
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  PrunedDom(json& root, Keep keep) : root_(&root), keep_(std::move(keep)) {}
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool value) { return put(value); }
+  bool number_integer(number_integer_t value) { return put(value); }
+  bool number_unsigned(number_unsigned_t value) { return put(value); }
+  bool number_float(number_float_t value, const string_t&) { return put(value); }
+  bool string(string_t& value) { return put(std::move(value)); }
+  bool binary(binary_t& value) { return put(std::move(value)); }  // never from JSON text
+
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(string_t& name) {
+    if (skip_depth_ > 0) return true;
+    if (!keep_(std::string_view(name))) {
+      skip_value_ = true;
+      return true;
+    }
+    slot_ = &(*open_.back())[std::move(name)];
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) { return false; }
+
+ private:
+  // True when the value now arriving is not built (inside a skipped value, or under a refused key).
+  bool skipped() {
+    if (skip_depth_ > 0) return true;
+    if (!skip_value_) return false;
+    skip_value_ = false;
+    return true;
+  }
+
+  // Where the value now arriving goes: the root, the next element of an array, or the slot its key made.
+  json* place(json value) {
+    if (open_.empty()) {
+      *root_ = std::move(value);
+      return root_;
+    }
+    json& parent = *open_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    *slot_ = std::move(value);
+    return slot_;
+  }
+
+  template <class T>
+  bool put(T&& value) {
+    if (!skipped()) place(json(std::forward<T>(value)));
+    return true;
+  }
+
+  bool open(json::value_t type) {
+    if (skipped()) {
+      ++skip_depth_;
+      return true;
+    }
+    open_.push_back(place(json(type)));
+    return true;
+  }
+
+  bool close() {
+    if (skip_depth_ > 0)
+      --skip_depth_;
+    else
+      open_.pop_back();
+    return true;
+  }
+
+  json* root_;
+  Keep keep_;
+  std::vector<json*> open_;  // the containers being built, innermost last
+  json* slot_ = nullptr;     // the object member the last kept key made
+  std::size_t skip_depth_ = 0;
+  bool skip_value_ = false;
+};
+
+// Parses `text` into `out`, building only the object members whose key `keep(std::string_view)` accepts. False when
+// the text is not valid JSON (out is then unspecified).
+template <class Keep>
+bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
+  PrunedDom<Keep> sax(out, std::move(keep));
+  return nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+}
+
+}  // namespace servebench::detail
+// ---- end servebench/pruned_json.hpp ----
 // ---- begin servebench/record.hpp ----
 // servebench — one request's record, and the summary of a level (one concurrency level or rate, one target).
 // Metric definitions follow docs/metrics.md exactly; they are the same in code, docs and artifacts.
@@ -1583,6 +1713,16 @@ struct reports_server_timing<
     Api, std::void_t<decltype(std::declval<const Api&>().server_timing(std::declval<const nlohmann::json&>()))>>
     : std::true_type {};
 
+// True when the dialect names the keys it reads: `static bool reads_key(std::string_view)`, and `reads_keys_of` naming
+// the dialect itself (not a base it derives from, whose keys may not be all it reads).
+template <class Api, class = void>
+struct reads_keys : std::false_type {};
+template <class Api>
+struct reads_keys<Api, std::void_t<decltype(bool{Api::reads_key(std::string_view())}), typename Api::reads_keys_of>>
+    : std::is_same<typename Api::reads_keys_of, Api> {};
+template <class Api>
+inline constexpr bool reads_keys_v = reads_keys<Api>::value;
+
 // Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
 // int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
 // a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
@@ -1598,6 +1738,18 @@ std::optional<std::int64_t> optional_int(const Json& object, const char* key) {
 }
 
 namespace detail {
+
+inline bool key_in(std::string_view key, std::initializer_list<std::string_view> keys) noexcept {
+  for (const auto k : keys)
+    if (k == key) return true;
+  return false;
+}
+
+// The keys read_usage reads.
+inline bool usage_key(std::string_view key) noexcept {
+  return key_in(key, {"usage", "completion_tokens", "prompt_tokens", "completion_tokens_details", "reasoning_tokens",
+                      "prompt_tokens_details", "cached_tokens"});
+}
 
 // The OpenAI-style `usage` object (absent or null in all but the last chunk of a stream).
 template <class Out>
@@ -1623,8 +1775,15 @@ template <class T, class Api, class Read>
 Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Read&& read) {
   Parsed<T> out;
   // Parsing without exceptions keeps the common failure (a truncated or HTML body) cheap and exact.
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded()) {
+  nlohmann::json j;
+  bool valid = false;
+  if constexpr (reads_keys_v<Api>) {
+    valid = servebench::detail::parse_pruned(text, j, [](std::string_view key) { return Api::reads_key(key); });
+  } else {
+    j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    valid = !j.is_discarded();
+  }
+  if (!valid) {
     out.error = ErrorKind::invalid_json;
     out.message = std::string(what) + " is not valid JSON: " + excerpt(text);
     return out;
@@ -1715,6 +1874,8 @@ Parsed<Event> read_event(const Api& api, std::string_view data) {
 // {"text", "usage": {"completion_tokens"}, "elapsed_sec"}. It does not stream, and reads nothing else.
 struct hf_simple {
   static constexpr const char* name = "hf_simple";
+  using reads_keys_of = hf_simple;
+  static bool reads_key(std::string_view key) noexcept { return key == "text" || detail::usage_key(key); }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions&) const {
     Json body = {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}};
@@ -1732,6 +1893,10 @@ struct hf_simple {
 // OpenAI /v1/completions as vLLM serves it.
 struct openai_completions {
   static constexpr const char* name = "openai_completions";
+  using reads_keys_of = openai_completions;
+  static bool reads_key(std::string_view key) noexcept {
+    return key == "choices" || key == "text" || detail::usage_key(key);
+  }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     Json body = {{"prompt", prompt.text}};
@@ -1761,6 +1926,12 @@ struct openai_completions {
 // choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
+  using reads_keys_of = openai_chat;
+  static bool reads_key(std::string_view key) noexcept {
+    return detail::key_in(key,
+                          {"choices", "message", "delta", "content", "reasoning_content", "reasoning", "tool_calls"}) ||
+           detail::usage_key(key);
+  }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     Json messages = Json::array();
@@ -1800,6 +1971,10 @@ struct openai_chat {
 // event whose `generated_text` is set is the last one, and with `details` it carries the token count.
 struct tgi {
   static constexpr const char* name = "tgi";
+  using reads_keys_of = tgi;
+  static bool reads_key(std::string_view key) noexcept {
+    return detail::key_in(key, {"generated_text", "token", "special", "text", "details", "generated_tokens"});
+  }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     Json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};

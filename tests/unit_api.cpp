@@ -1,8 +1,15 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include <servebench/api.hpp>
+#include <servebench/sim/dialects.hpp>
+
+#include "fuzz/parsed_checks.hpp"
 
 using namespace servebench;
 using nlohmann::json;
@@ -246,4 +253,60 @@ TEST_CASE("a chat stream's reasoning and tool calls are generated tokens but not
       R"({"choices":[],"usage":{"completion_tokens":30,"completion_tokens_details":{"reasoning_tokens":12}}})");
   CHECK(usage.value.completion_tokens == 30);
   CHECK(usage.value.reasoning_tokens == 12);
+}
+
+namespace {
+std::vector<std::string> corpus(const char* name) {
+  std::vector<std::string> texts;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(SERVEBENCH_SOURCE_DIR) + "/tests/fuzz/corpus/" + name)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    texts.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return texts;
+}
+
+template <class Api>
+void check_same_reads(const std::vector<std::string>& texts) {
+  for (const auto& text : texts) {
+    CAPTURE(api::dialect_name<Api>());
+    CAPTURE(text);
+    CHECK(servebench::fuzz::same_read(api::read_reply(Api{}, text),
+                                      api::read_reply(servebench::fuzz::whole_document<Api>{}, text)));
+    if constexpr (api::streams_v<Api>)
+      CHECK(servebench::fuzz::same_read(api::read_event(Api{}, text),
+                                        api::read_event(servebench::fuzz::whole_document<Api>{}, text)));
+  }
+}
+}  // namespace
+
+// The built-in dialects read a document built with only their keys (pruned_json.hpp); the reference is the same
+// dialect reading the whole document (whole_document<Api>, derived, names no keys of its own). The fuzz targets
+// fuzz_api_reply and fuzz_api_event check the same on every input they generate.
+TEST_CASE("a dialect reads the same from its pruned document as from the whole one, failures included") {
+  static_assert(api::reads_keys_v<api::openai_chat> && api::reads_keys_v<sim::openai_chat>);
+  static_assert(!api::reads_keys_v<servebench::fuzz::whole_document<api::openai_chat>>);
+  auto texts = corpus("api_reply");
+  for (auto& t : corpus("api_event")) texts.push_back(std::move(t));
+  const std::vector<std::string> edges{
+      // vLLM's reply and chunks with every field it sends, reasoning, tool calls, continuous usage, the sim's timing
+      R"({"id":"cmpl-9","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" Paris","logprobs":null,"finish_reason":"length","stop_reason":null,"prompt_logprobs":null}],"usage":{"prompt_tokens":5,"total_tokens":7,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}},"sim_timing":{"first_token_ns":10,"last_token_ns":20,"first_answer_token_ns":15}})",
+      R"({"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"hm","tool_calls":[{"index":0,"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]},"logprobs":null}],"usage":{"completion_tokens":3,"completion_tokens_details":{"reasoning_tokens":2}}})",
+      R"({"choices":[{"message":{"role":"assistant","content":"Yes","reasoning":"r"}}],"usage":{"completion_tokens":1.5}})",
+      R"({"token":{"id":1,"text":"</s>","special":true,"logprob":0},"generated_text":"x","details":{"finish_reason":"length","generated_tokens":9,"seed":null}})",
+      R"([{"generated_text":"x","details":{"generated_tokens":18446744073709551615}}])",
+      // fields the dialect needs, of the wrong type or missing; duplicate keys; keys it reads at another depth
+      R"({"choices":{"text":"a"}})", R"({"choices":[]})", R"({"choices":[{"text":null}]})",
+      R"({"choices":[{"txt":"a"}]})", R"({"choices":[{"text":"a"}],"choices":[{"text":"b"}]})",
+      R"({"usage":{"usage":{"text":"a"}},"text":"b"})", R"({"text":"a","usage":"none"})",
+      R"({"choices":[{"delta":null}]})", R"({"sim_timing":{"first_token_ns":-1}})", "[DONE]", "", "{",
+      "<html>502</html>"};
+  texts.insert(texts.end(), edges.begin(), edges.end());
+  check_same_reads<api::hf_simple>(texts);
+  check_same_reads<api::openai_completions>(texts);
+  check_same_reads<api::openai_chat>(texts);
+  check_same_reads<api::tgi>(texts);
+  check_same_reads<sim::openai_completions>(texts);
+  check_same_reads<sim::openai_chat>(texts);
+  check_same_reads<sim::hf_simple>(texts);
 }

@@ -9,6 +9,8 @@
 //     api::Reply reply(const nlohmann::json& body) const;                   // a whole non-streaming reply
 //     api::Event event(const nlohmann::json& data) const;                   // optional: one stream event's data
 //     std::optional<ServerTiming> server_timing(const nlohmann::json&) const;  // optional: the server's own times
+//     static bool reads_key(std::string_view key);                         // optional: the keys it reads,
+//     using reads_keys_of = my_server;                                      //   with its own type named
 //   };
 //
 // A dialect without `event` does not stream: the driver then sends a plain request even when streaming was asked
@@ -17,10 +19,16 @@
 // in api::read_reply / api::read_event — a dialect never parses or classifies errors itself. Those two functions
 // also handle what every dialect shares: the `[DONE]` stream terminator, and the optional server_timing hook (a
 // dialect for a server that reports when it wrote its tokens, such as servebench::sim's, reads them there).
+// A dialect with `reads_key` and `reads_keys_of` naming itself is handed a JSON value holding only the object members
+// under keys it accepts (at any depth; pruned_json.hpp): the text is still validated whole, but a reply's ids,
+// logprobs and the like are never built. Without them the dialect gets the whole document -- so does one derived from
+// a built-in dialect (it inherits `reads_keys_of` naming the base) until it names its own keys: a hook it adds may
+// read any field.
 #pragma once
 
 #include <cstdint>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pruned_json.hpp"
 #include "record.hpp"
 #include "workload.hpp"
 
@@ -121,6 +130,16 @@ struct reports_server_timing<
     Api, std::void_t<decltype(std::declval<const Api&>().server_timing(std::declval<const nlohmann::json&>()))>>
     : std::true_type {};
 
+// True when the dialect names the keys it reads: `static bool reads_key(std::string_view)`, and `reads_keys_of` naming
+// the dialect itself (not a base it derives from, whose keys may not be all it reads).
+template <class Api, class = void>
+struct reads_keys : std::false_type {};
+template <class Api>
+struct reads_keys<Api, std::void_t<decltype(bool{Api::reads_key(std::string_view())}), typename Api::reads_keys_of>>
+    : std::is_same<typename Api::reads_keys_of, Api> {};
+template <class Api>
+inline constexpr bool reads_keys_v = reads_keys<Api>::value;
+
 // Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
 // int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
 // a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
@@ -136,6 +155,18 @@ std::optional<std::int64_t> optional_int(const Json& object, const char* key) {
 }
 
 namespace detail {
+
+inline bool key_in(std::string_view key, std::initializer_list<std::string_view> keys) noexcept {
+  for (const auto k : keys)
+    if (k == key) return true;
+  return false;
+}
+
+// The keys read_usage reads.
+inline bool usage_key(std::string_view key) noexcept {
+  return key_in(key, {"usage", "completion_tokens", "prompt_tokens", "completion_tokens_details", "reasoning_tokens",
+                      "prompt_tokens_details", "cached_tokens"});
+}
 
 // The OpenAI-style `usage` object (absent or null in all but the last chunk of a stream).
 template <class Out>
@@ -161,8 +192,15 @@ template <class T, class Api, class Read>
 Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Read&& read) {
   Parsed<T> out;
   // Parsing without exceptions keeps the common failure (a truncated or HTML body) cheap and exact.
-  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded()) {
+  nlohmann::json j;
+  bool valid = false;
+  if constexpr (reads_keys_v<Api>) {
+    valid = servebench::detail::parse_pruned(text, j, [](std::string_view key) { return Api::reads_key(key); });
+  } else {
+    j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    valid = !j.is_discarded();
+  }
+  if (!valid) {
     out.error = ErrorKind::invalid_json;
     out.message = std::string(what) + " is not valid JSON: " + excerpt(text);
     return out;
@@ -253,6 +291,8 @@ Parsed<Event> read_event(const Api& api, std::string_view data) {
 // {"text", "usage": {"completion_tokens"}, "elapsed_sec"}. It does not stream, and reads nothing else.
 struct hf_simple {
   static constexpr const char* name = "hf_simple";
+  using reads_keys_of = hf_simple;
+  static bool reads_key(std::string_view key) noexcept { return key == "text" || detail::usage_key(key); }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions&) const {
     Json body = {{"prompt", prompt.text}, {"max_tokens", prompt.max_tokens}};
@@ -270,6 +310,10 @@ struct hf_simple {
 // OpenAI /v1/completions as vLLM serves it.
 struct openai_completions {
   static constexpr const char* name = "openai_completions";
+  using reads_keys_of = openai_completions;
+  static bool reads_key(std::string_view key) noexcept {
+    return key == "choices" || key == "text" || detail::usage_key(key);
+  }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     Json body = {{"prompt", prompt.text}};
@@ -299,6 +343,12 @@ struct openai_completions {
 // choices[0].delta.content.
 struct openai_chat {
   static constexpr const char* name = "openai_chat";
+  using reads_keys_of = openai_chat;
+  static bool reads_key(std::string_view key) noexcept {
+    return detail::key_in(key,
+                          {"choices", "message", "delta", "content", "reasoning_content", "reasoning", "tool_calls"}) ||
+           detail::usage_key(key);
+  }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     Json messages = Json::array();
@@ -338,6 +388,10 @@ struct openai_chat {
 // event whose `generated_text` is set is the last one, and with `details` it carries the token count.
 struct tgi {
   static constexpr const char* name = "tgi";
+  using reads_keys_of = tgi;
+  static bool reads_key(std::string_view key) noexcept {
+    return detail::key_in(key, {"generated_text", "token", "special", "text", "details", "generated_tokens"});
+  }
   template <class Json = nlohmann::json>  // deferred: see serialize.hpp
   HttpCall request(const Prompt& prompt, const GenerationOptions& g) const {
     Json parameters = {{"max_new_tokens", prompt.max_tokens}, {"details", true}};

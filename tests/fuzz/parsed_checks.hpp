@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdlib>
+#include <optional>
+#include <type_traits>
 
 #include <servebench/api.hpp>
 
@@ -19,6 +21,36 @@ void check_outcome(const api::Parsed<T>& parsed) {
   if (parsed.error != ErrorKind::invalid_json && parsed.error != ErrorKind::missing_field &&
       parsed.error != ErrorKind::other)
     std::abort();
+}
+
+}  // namespace servebench::fuzz
+
+namespace servebench::fuzz {
+
+// A dialect read from the whole document: derived from Api, it inherits `reads_keys_of` naming Api, so
+// api::read_reply / read_event build every key for it (api.hpp), as they did before pruned reads.
+template <class Api>
+struct whole_document : Api {};
+
+inline bool same_timing(const std::optional<ServerTiming>& a, const std::optional<ServerTiming>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->first_token == b->first_token && a->last_token == b->last_token &&
+                a->first_answer_token == b->first_answer_token);
+}
+
+// True when two reads of the same text agree on everything a record takes from them: the outcome, its message, the
+// text, every count, the server's timing and (for events) what the event carried.
+template <class T>
+bool same_read(const api::Parsed<T>& a, const api::Parsed<T>& b) {
+  const T &x = a.value, &y = b.value;
+  bool same = a.error == b.error && a.message == b.message && x.text == y.text &&
+              x.completion_tokens == y.completion_tokens && x.prompt_tokens == y.prompt_tokens &&
+              x.reasoning_tokens == y.reasoning_tokens && x.cached_prompt_tokens == y.cached_prompt_tokens &&
+              same_timing(x.server_timing, y.server_timing);
+  if constexpr (std::is_same_v<T, api::Event>)
+    same = same && x.carries_text == y.carries_text && x.carries_other_tokens == y.carries_other_tokens &&
+           x.terminator == y.terminator;
+  return same;
 }
 
 }  // namespace servebench::fuzz

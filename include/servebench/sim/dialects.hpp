@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,15 @@ inline std::optional<ServerTiming> read_sim_timing(const nlohmann::json& body) {
 template <class Api>
 struct timed : Api {
   std::optional<ServerTiming> server_timing(const nlohmann::json& body) const { return read_sim_timing(body); }
+  // The keys the dialect reads and those read_sim_timing reads (every key, for a dialect that names none).
+  using reads_keys_of = timed;
+  static bool reads_key(std::string_view key) noexcept {
+    if constexpr (api::reads_keys_v<Api>)
+      return Api::reads_key(key) ||
+             api::detail::key_in(key, {"sim_timing", "first_token_ns", "last_token_ns", "first_answer_token_ns"});
+    else
+      return true;
+  }
 };
 
 using hf_simple = timed<api::hf_simple>;

@@ -1,0 +1,120 @@
+// servebench — a JSON reader that builds only the object keys a dialect reads. A vLLM reply or stream event carries
+// ids, model names, logprobs, finish reasons and more that no dialect looks at; building them into a nlohmann::json
+// DOM (a std::map node and a string per key) was most of the client's own CPU per reply (docs/performance.md). The
+// text is still parsed and validated whole, by nlohmann's own lexer and parser (its SAX interface): only what is
+// built differs. A value under a key `keep` refuses is skipped with everything inside it; arrays keep every element,
+// so a list's length reads the same. Duplicate keys: the last wins, as in nlohmann::json::parse.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace servebench::detail {
+
+// nlohmann's SAX interface, building a DOM into `root` (like its json_sax_dom_parser) except under refused keys.
+template <class Keep>
+class PrunedDom {
+ public:
+  using json = nlohmann::json;
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  PrunedDom(json& root, Keep keep) : root_(&root), keep_(std::move(keep)) {}
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool value) { return put(value); }
+  bool number_integer(number_integer_t value) { return put(value); }
+  bool number_unsigned(number_unsigned_t value) { return put(value); }
+  bool number_float(number_float_t value, const string_t&) { return put(value); }
+  bool string(string_t& value) { return put(std::move(value)); }
+  bool binary(binary_t& value) { return put(std::move(value)); }  // never from JSON text
+
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(string_t& name) {
+    if (skip_depth_ > 0) return true;
+    if (!keep_(std::string_view(name))) {
+      skip_value_ = true;
+      return true;
+    }
+    slot_ = &(*open_.back())[std::move(name)];
+    return true;
+  }
+
+  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) { return false; }
+
+ private:
+  // True when the value now arriving is not built (inside a skipped value, or under a refused key).
+  bool skipped() {
+    if (skip_depth_ > 0) return true;
+    if (!skip_value_) return false;
+    skip_value_ = false;
+    return true;
+  }
+
+  // Where the value now arriving goes: the root, the next element of an array, or the slot its key made.
+  json* place(json value) {
+    if (open_.empty()) {
+      *root_ = std::move(value);
+      return root_;
+    }
+    json& parent = *open_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    *slot_ = std::move(value);
+    return slot_;
+  }
+
+  template <class T>
+  bool put(T&& value) {
+    if (!skipped()) place(json(std::forward<T>(value)));
+    return true;
+  }
+
+  bool open(json::value_t type) {
+    if (skipped()) {
+      ++skip_depth_;
+      return true;
+    }
+    open_.push_back(place(json(type)));
+    return true;
+  }
+
+  bool close() {
+    if (skip_depth_ > 0)
+      --skip_depth_;
+    else
+      open_.pop_back();
+    return true;
+  }
+
+  json* root_;
+  Keep keep_;
+  std::vector<json*> open_;  // the containers being built, innermost last
+  json* slot_ = nullptr;     // the object member the last kept key made
+  std::size_t skip_depth_ = 0;
+  bool skip_value_ = false;
+};
+
+// Parses `text` into `out`, building only the object members whose key `keep(std::string_view)` accepts. False when
+// the text is not valid JSON (out is then unspecified).
+template <class Keep>
+bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
+  PrunedDom<Keep> sax(out, std::move(keep));
+  return nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+}
+
+}  // namespace servebench::detail
