@@ -1,9 +1,10 @@
 // servebench — a JSON reader that builds only the object keys a dialect reads. A vLLM reply or stream event carries
-// ids, model names, logprobs, finish reasons and more that no dialect looks at; building them into a nlohmann::json
-// DOM (a std::map node and a string per key) was most of the client's own CPU per reply (docs/performance.md). The
-// text is still parsed and validated whole, by nlohmann's own lexer and parser (its SAX interface): only what is
-// built differs. A value under a key `keep` refuses is skipped with everything inside it; arrays keep every element,
-// so a list's length reads the same. Duplicate keys: the last wins, as in nlohmann::json::parse.
+// ids, model names, logprobs, finish reasons and more that no dialect looks at. parse_pruned validates the whole text
+// (JsonScanner, json_scanner.hpp: the texts and values nlohmann::json::parse accepts and gives) and builds a
+// nlohmann::json of the rest: a value under a key `keep` refuses is skipped with everything inside it; arrays keep
+// every element, so a list's length reads the same; duplicate keys: the last wins, as in nlohmann::json::parse.
+// PrunedDom, the builder, also serves nlohmann's own SAX interface (json::sax_parse). docs/performance.md has the
+// cost of a read each way (bench_reply_parse).
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "json_scanner.hpp"
 
 namespace servebench::detail {
 
@@ -51,6 +54,18 @@ class PrunedDom {
     slot_ = &(*open_.back())[std::move(name)];
     return true;
   }
+  bool key(std::string_view name) {  // JsonScanner's: the key is made a string only when it is kept
+    if (skip_depth_ > 0) return true;
+    if (!keep_(name)) {
+      skip_value_ = true;
+      return true;
+    }
+    slot_ = &(*open_.back())[string_t(name)];
+    return true;
+  }
+
+  // False while the value now arriving will be skipped (JsonScanner then only validates it).
+  bool building() const noexcept { return skip_depth_ == 0 && !skip_value_; }
 
   bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) { return false; }
 
@@ -114,7 +129,7 @@ class PrunedDom {
 template <class Keep>
 bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
   PrunedDom<Keep> sax(out, std::move(keep));
-  return nlohmann::json::sax_parse(text.begin(), text.end(), &sax);
+  return JsonScanner<PrunedDom<Keep>>(text, sax).run();
 }
 
 }  // namespace servebench::detail

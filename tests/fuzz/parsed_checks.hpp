@@ -54,3 +54,23 @@ bool same_read(const api::Parsed<T>& a, const api::Parsed<T>& b) {
 }
 
 }  // namespace servebench::fuzz
+
+namespace servebench::fuzz {
+
+// Equal values of the same types throughout (nlohmann's == calls 5 and 5u equal; a dialect's optional_int does not).
+inline bool identical(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type() || a.size() != b.size()) return false;
+  if (a.is_object()) {
+    for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
+      if (i.key() != j.key() || !identical(*i, *j)) return false;
+    return true;
+  }
+  if (a.is_array()) {
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (!identical(a[i], b[i])) return false;
+    return true;
+  }
+  return a == b;
+}
+
+}  // namespace servebench::fuzz
