@@ -129,6 +129,25 @@ TEST_CASE("a server without a tokenizer endpoint gets approximate lengths, marke
   CHECK_THROWS_AS(tokenizer.tokenize("x"), WorkloadError);
 }
 
+TEST_CASE("a /tokenize that answers without integer ids is no tokenizer: approximate lengths, and why") {
+  testing::PythonPeer peer("tokenizer_server_aiohttp.py", {"--tokens-not-a-list"});
+  ServerTokenizer tokenizer(DriverOptions().base_url(peer.url()));
+  std::string why;
+  CHECK_FALSE(tokenizer.available(&why));  // its probe's answer: {"tokens": "1 17"}
+  CHECK(why.find("\"tokens\" list of integer ids") != std::string::npos);
+  CHECK(why.find("1 17") != std::string::npos);
+  const auto built = exact_length_prompts(tokenizer, 3, lengths, replies, 3);
+  CHECK_FALSE(built.exact);
+  CHECK(built.description["input_lengths"] == "approximate");
+  // Any other text: {"tokens": [1, "17"]}, a WorkloadError naming the answer (not a JSON type error).
+  try {
+    tokenizer.tokenize("x");
+    FAIL("tokenize accepted ids that are not integers");
+  } catch (const WorkloadError& e) {
+    CHECK(std::string(e.what()).find("[1,\"17\"]") != std::string::npos);
+  }
+}
+
 namespace {
 
 // Mean TTFT (ms, model time) and the level result of a shared-prefix workload on `server`, one request at a time.

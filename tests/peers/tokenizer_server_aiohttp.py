@@ -17,6 +17,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--no-tokenizer", action="store_true")
 parser.add_argument("--malformed-tokenize", action="store_true")
+parser.add_argument("--tokens-not-a-list", action="store_true")
 args = parser.parse_args()
 
 BOS = "<s>"
@@ -48,6 +49,8 @@ async def tokenize_route(request):
     body = await request.json()
     if args.malformed_tokenize:
         return web.Response(text='{"tokens": [1, 17, ', content_type="application/json")
+    if args.tokens_not_a_list:  # valid JSON, but no token ids: a string, then ids that are not integers
+        return web.json_response({"tokens": "1 17" if "servebench" in body["prompt"] else [1, "17"], "count": 2})
     ids = tokenize(body["prompt"])
     return web.json_response({"tokens": ids, "count": len(ids), "max_model_len": 1 << 20})
 

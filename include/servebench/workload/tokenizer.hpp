@@ -51,7 +51,8 @@ class ServerTokenizer {
   bool available(std::string* why = nullptr) {
     if (!available_) {
       std::string reason;
-      available_ = ask("/tokenize", tokenize_body("servebench"), reason).has_value();
+      const auto body = ask("/tokenize", tokenize_body("servebench"), reason);
+      available_ = body && token_ids(*body, reason);
       reason_ = reason;
     }
     if (why) *why = reason_;
@@ -63,11 +64,10 @@ class ServerTokenizer {
   std::vector<std::int64_t> tokenize(const std::string& text) {
     std::string why;
     auto body = ask("/tokenize", tokenize_body(text), why);
-    if (!body) throw WorkloadError(why);
-    const auto tokens = body->find("tokens");
-    if (tokens == body->end() || !tokens->is_array())
-      throw WorkloadError(where("/tokenize") + " answered without a \"tokens\" list");
-    return tokens->get<std::vector<std::int64_t>>();
+    std::optional<std::vector<std::int64_t>> ids;
+    if (body) ids = token_ids(*body, why);
+    if (!ids) throw WorkloadError(why);
+    return std::move(*ids);
   }
 
   std::string detokenize(const std::vector<std::int64_t>& tokens) {
@@ -100,6 +100,21 @@ class ServerTokenizer {
   }
 
   std::string where(const char* path) const { return "the tokenizer at " + base_url() + url_.prefix + path; }
+
+  // The token ids of a /tokenize answer: its "tokens", a list of integers; or nullopt and why.
+  std::optional<std::vector<std::int64_t>> token_ids(const nlohmann::json& body, std::string& why) const {
+    const auto tokens = body.find("tokens");
+    bool ids = tokens != body.end() && tokens->is_array();
+    for (std::size_t i = 0; ids && i < tokens->size(); ++i)
+      ids = (*tokens)[i].is_number_integer() &&
+            !((*tokens)[i].is_number_unsigned() && (*tokens)[i].get<std::uint64_t>() > INT64_MAX);
+    if (!ids) {
+      why = where("/tokenize") +
+            " answered without a \"tokens\" list of integer ids: " + detail::first_bytes(body.dump(), 160);
+      return std::nullopt;
+    }
+    return tokens->get<std::vector<std::int64_t>>();
+  }
 
   std::optional<nlohmann::json> ask(const char* path, const nlohmann::json& body, std::string& why) {
     const auto res = client_->Post((url_.prefix + path).c_str(), body.dump(), "application/json");
