@@ -105,8 +105,7 @@
 // (JsonScanner, json_scanner.hpp: the texts and values nlohmann::json::parse accepts and gives) and builds a
 // nlohmann::json of the rest: a value under a key `keep` refuses is skipped with everything inside it; arrays keep
 // every element, so a list's length reads the same; duplicate keys: the last wins, as in nlohmann::json::parse.
-// PrunedDom, the builder, also serves nlohmann's own SAX interface (json::sax_parse). docs/performance.md has the
-// cost of a read each way (bench_reply_parse).
+// docs/performance.md has the cost of a read each way (bench_reply_parse).
 
 #include <cstddef>
 #include <string>
@@ -136,8 +135,8 @@
 
 namespace servebench::detail {
 
-// Sax: PrunedDom's interface (null, boolean, number_integer, number_unsigned, number_float, string, key with a
-// string_view, start/end_object, start/end_array) and building(): false while the value now arriving is skipped.
+// Sax: PrunedDom's interface (null, boolean, number_integer, number_unsigned, number_float, string, key, start_ and
+// end_object, start_ and end_array) and building(): false while the value now arriving is skipped.
 template <class Sax>
 class JsonScanner {
  public:
@@ -158,9 +157,9 @@ class JsonScanner {
         case '[': {
           const char kind = *p_++;
           if (kind == '{')
-            sax_.start_object(npos);
+            sax_.start_object();
           else
-            sax_.start_array(npos);
+            sax_.start_array();
           whitespace();
           if (p_ != end_ && *p_ == closing(kind)) {
             ++p_;
@@ -210,7 +209,6 @@ class JsonScanner {
   }
 
  private:
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);  // nlohmann's "size unknown"
   static unsigned byte(char c) noexcept { return static_cast<unsigned char>(c); }
   static bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -413,10 +411,16 @@ class JsonScanner {
       errno = 0;
       if (negative) {
         const long long value = std::strtoll(text.c_str(), &parsed_end, 10);
-        if (errno == 0) return sax_.number_integer(static_cast<std::int64_t>(value)), true;
+        if (errno == 0) {
+          sax_.number_integer(static_cast<std::int64_t>(value));
+          return true;
+        }
       } else {
         const unsigned long long value = std::strtoull(text.c_str(), &parsed_end, 10);
-        if (errno == 0) return sax_.number_unsigned(static_cast<std::uint64_t>(value)), true;
+        if (errno == 0) {
+          sax_.number_unsigned(static_cast<std::uint64_t>(value));
+          return true;
+        }
       }
     }
     const char point = *std::localeconv()->decimal_point;  // strtod reads the C locale's, as nlohmann's lexer does
@@ -425,7 +429,7 @@ class JsonScanner {
         if (c == '.') c = point;
     const double value = std::strtod(text.c_str(), &parsed_end);
     if (!std::isfinite(value)) return false;
-    sax_.number_float(value, text);
+    sax_.number_float(value);
     return true;
   }
 
@@ -441,55 +445,39 @@ class JsonScanner {
 
 namespace servebench::detail {
 
-// nlohmann's SAX interface, building a DOM into `root` (like its json_sax_dom_parser) except under refused keys.
+// The builder JsonScanner drives: a DOM into `root`, as nlohmann's json_sax_dom_parser builds one, except under
+// refused keys.
 template <class Keep>
 class PrunedDom {
  public:
   using json = nlohmann::json;
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using string_t = json::string_t;
-  using binary_t = json::binary_t;
 
   PrunedDom(json& root, Keep keep) : root_(&root), keep_(std::move(keep)) {}
 
-  bool null() { return put(nullptr); }
-  bool boolean(bool value) { return put(value); }
-  bool number_integer(number_integer_t value) { return put(value); }
-  bool number_unsigned(number_unsigned_t value) { return put(value); }
-  bool number_float(number_float_t value, const string_t&) { return put(value); }
-  bool string(string_t& value) { return put(std::move(value)); }
-  bool binary(binary_t& value) { return put(std::move(value)); }  // never from JSON text
+  void null() { put(nullptr); }
+  void boolean(bool value) { put(value); }
+  void number_integer(json::number_integer_t value) { put(value); }
+  void number_unsigned(json::number_unsigned_t value) { put(value); }
+  void number_float(json::number_float_t value) { put(value); }
+  void string(json::string_t& value) { put(std::move(value)); }
 
-  bool start_object(std::size_t) { return open(json::value_t::object); }
-  bool start_array(std::size_t) { return open(json::value_t::array); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
+  void start_object() { open(json::value_t::object); }
+  void start_array() { open(json::value_t::array); }
+  void end_object() { close(); }
+  void end_array() { close(); }
 
-  bool key(string_t& name) {
-    if (skip_depth_ > 0) return true;
-    if (!keep_(std::string_view(name))) {
-      skip_value_ = true;
-      return true;
-    }
-    slot_ = &(*open_.back())[std::move(name)];
-    return true;
-  }
-  bool key(std::string_view name) {  // JsonScanner's: the key is made a string only when it is kept
-    if (skip_depth_ > 0) return true;
+  // The key is made a string only when it is kept.
+  void key(std::string_view name) {
+    if (skip_depth_ > 0) return;
     if (!keep_(name)) {
       skip_value_ = true;
-      return true;
+      return;
     }
-    slot_ = &(*open_.back())[string_t(name)];
-    return true;
+    slot_ = &(*open_.back())[json::string_t(name)];
   }
 
   // False while the value now arriving will be skipped (JsonScanner then only validates it).
   bool building() const noexcept { return skip_depth_ == 0 && !skip_value_; }
-
-  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) { return false; }
 
  private:
   // True when the value now arriving is not built (inside a skipped value, or under a refused key).
@@ -516,26 +504,22 @@ class PrunedDom {
   }
 
   template <class T>
-  bool put(T&& value) {
+  void put(T&& value) {
     if (!skipped()) place(json(std::forward<T>(value)));
-    return true;
   }
 
-  bool open(json::value_t type) {
-    if (skipped()) {
+  void open(json::value_t type) {
+    if (skipped())
       ++skip_depth_;
-      return true;
-    }
-    open_.push_back(place(json(type)));
-    return true;
+    else
+      open_.push_back(place(json(type)));
   }
 
-  bool close() {
+  void close() {
     if (skip_depth_ > 0)
       --skip_depth_;
     else
       open_.pop_back();
-    return true;
   }
 
   json* root_;
@@ -2060,16 +2044,21 @@ struct reads_keys<Api, std::void_t<decltype(bool{Api::reads_key(std::string_view
 template <class Api>
 inline constexpr bool reads_keys_v = reads_keys<Api>::value;
 
-// Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
+// Helpers for dialect writers: whether a value is an integer of int64 range, and an optional integer that may be
+// absent or null. A count that is not an integer of
 // int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
 // a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
+template <class Json>
+bool is_int64(const Json& value) {
+  return value.is_number_integer() &&
+         !(value.is_number_unsigned() && value.template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX));
+}
 template <class Json>
 std::optional<std::int64_t> optional_int(const Json& object, const char* key) {
   if (!object.is_object()) return std::nullopt;
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number_integer() ||
-      (it->is_number_unsigned() && it->template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+  if (!is_int64(*it))
     throw nlohmann::json::type_error::create(302, std::string(key) + " is not an integer count", &*it);
   return it->template get<std::int64_t>();
 }

@@ -445,9 +445,7 @@ class ServerTokenizer {
   std::optional<std::vector<std::int64_t>> token_ids(const nlohmann::json& body, std::string& why) const {
     const auto tokens = body.find("tokens");
     bool ids = tokens != body.end() && tokens->is_array();
-    for (std::size_t i = 0; ids && i < tokens->size(); ++i)
-      ids = (*tokens)[i].is_number_integer() &&
-            !((*tokens)[i].is_number_unsigned() && (*tokens)[i].get<std::uint64_t>() > INT64_MAX);
+    for (std::size_t i = 0; ids && i < tokens->size(); ++i) ids = api::is_int64((*tokens)[i]);
     if (!ids) {
       why = where("/tokenize") +
             " answered without a \"tokens\" list of integer ids: " + detail::first_bytes(body.dump(), 160);

@@ -140,16 +140,21 @@ struct reads_keys<Api, std::void_t<decltype(bool{Api::reads_key(std::string_view
 template <class Api>
 inline constexpr bool reads_keys_v = reads_keys<Api>::value;
 
-// Helpers for dialect writers: an optional integer that may be absent or null. A count that is not an integer of
+// Helpers for dialect writers: whether a value is an integer of int64 range, and an optional integer that may be
+// absent or null. A count that is not an integer of
 // int64 range (1e30, 5.5, 2^64 - 1) is a type_error, i.e. missing_field: nlohmann's get<std::int64_t>() would convert
 // a float out of range with undefined behaviour and wrap a large unsigned into a negative count (found by fuzzing).
+template <class Json>
+bool is_int64(const Json& value) {
+  return value.is_number_integer() &&
+         !(value.is_number_unsigned() && value.template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX));
+}
 template <class Json>
 std::optional<std::int64_t> optional_int(const Json& object, const char* key) {
   if (!object.is_object()) return std::nullopt;
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number_integer() ||
-      (it->is_number_unsigned() && it->template get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+  if (!is_int64(*it))
     throw nlohmann::json::type_error::create(302, std::string(key) + " is not an integer count", &*it);
   return it->template get<std::int64_t>();
 }

@@ -18,8 +18,8 @@
 
 namespace servebench::detail {
 
-// Sax: PrunedDom's interface (null, boolean, number_integer, number_unsigned, number_float, string, key with a
-// string_view, start/end_object, start/end_array) and building(): false while the value now arriving is skipped.
+// Sax: PrunedDom's interface (null, boolean, number_integer, number_unsigned, number_float, string, key, start_ and
+// end_object, start_ and end_array) and building(): false while the value now arriving is skipped.
 template <class Sax>
 class JsonScanner {
  public:
@@ -40,9 +40,9 @@ class JsonScanner {
         case '[': {
           const char kind = *p_++;
           if (kind == '{')
-            sax_.start_object(npos);
+            sax_.start_object();
           else
-            sax_.start_array(npos);
+            sax_.start_array();
           whitespace();
           if (p_ != end_ && *p_ == closing(kind)) {
             ++p_;
@@ -92,7 +92,6 @@ class JsonScanner {
   }
 
  private:
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);  // nlohmann's "size unknown"
   static unsigned byte(char c) noexcept { return static_cast<unsigned char>(c); }
   static bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -295,10 +294,16 @@ class JsonScanner {
       errno = 0;
       if (negative) {
         const long long value = std::strtoll(text.c_str(), &parsed_end, 10);
-        if (errno == 0) return sax_.number_integer(static_cast<std::int64_t>(value)), true;
+        if (errno == 0) {
+          sax_.number_integer(static_cast<std::int64_t>(value));
+          return true;
+        }
       } else {
         const unsigned long long value = std::strtoull(text.c_str(), &parsed_end, 10);
-        if (errno == 0) return sax_.number_unsigned(static_cast<std::uint64_t>(value)), true;
+        if (errno == 0) {
+          sax_.number_unsigned(static_cast<std::uint64_t>(value));
+          return true;
+        }
       }
     }
     const char point = *std::localeconv()->decimal_point;  // strtod reads the C locale's, as nlohmann's lexer does
@@ -307,7 +312,7 @@ class JsonScanner {
         if (c == '.') c = point;
     const double value = std::strtod(text.c_str(), &parsed_end);
     if (!std::isfinite(value)) return false;
-    sax_.number_float(value, text);
+    sax_.number_float(value);
     return true;
   }
 

@@ -3,8 +3,7 @@
 // (JsonScanner, json_scanner.hpp: the texts and values nlohmann::json::parse accepts and gives) and builds a
 // nlohmann::json of the rest: a value under a key `keep` refuses is skipped with everything inside it; arrays keep
 // every element, so a list's length reads the same; duplicate keys: the last wins, as in nlohmann::json::parse.
-// PrunedDom, the builder, also serves nlohmann's own SAX interface (json::sax_parse). docs/performance.md has the
-// cost of a read each way (bench_reply_parse).
+// docs/performance.md has the cost of a read each way (bench_reply_parse).
 #pragma once
 
 #include <cstddef>
@@ -19,55 +18,39 @@
 
 namespace servebench::detail {
 
-// nlohmann's SAX interface, building a DOM into `root` (like its json_sax_dom_parser) except under refused keys.
+// The builder JsonScanner drives: a DOM into `root`, as nlohmann's json_sax_dom_parser builds one, except under
+// refused keys.
 template <class Keep>
 class PrunedDom {
  public:
   using json = nlohmann::json;
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using string_t = json::string_t;
-  using binary_t = json::binary_t;
 
   PrunedDom(json& root, Keep keep) : root_(&root), keep_(std::move(keep)) {}
 
-  bool null() { return put(nullptr); }
-  bool boolean(bool value) { return put(value); }
-  bool number_integer(number_integer_t value) { return put(value); }
-  bool number_unsigned(number_unsigned_t value) { return put(value); }
-  bool number_float(number_float_t value, const string_t&) { return put(value); }
-  bool string(string_t& value) { return put(std::move(value)); }
-  bool binary(binary_t& value) { return put(std::move(value)); }  // never from JSON text
+  void null() { put(nullptr); }
+  void boolean(bool value) { put(value); }
+  void number_integer(json::number_integer_t value) { put(value); }
+  void number_unsigned(json::number_unsigned_t value) { put(value); }
+  void number_float(json::number_float_t value) { put(value); }
+  void string(json::string_t& value) { put(std::move(value)); }
 
-  bool start_object(std::size_t) { return open(json::value_t::object); }
-  bool start_array(std::size_t) { return open(json::value_t::array); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
+  void start_object() { open(json::value_t::object); }
+  void start_array() { open(json::value_t::array); }
+  void end_object() { close(); }
+  void end_array() { close(); }
 
-  bool key(string_t& name) {
-    if (skip_depth_ > 0) return true;
-    if (!keep_(std::string_view(name))) {
-      skip_value_ = true;
-      return true;
-    }
-    slot_ = &(*open_.back())[std::move(name)];
-    return true;
-  }
-  bool key(std::string_view name) {  // JsonScanner's: the key is made a string only when it is kept
-    if (skip_depth_ > 0) return true;
+  // The key is made a string only when it is kept.
+  void key(std::string_view name) {
+    if (skip_depth_ > 0) return;
     if (!keep_(name)) {
       skip_value_ = true;
-      return true;
+      return;
     }
-    slot_ = &(*open_.back())[string_t(name)];
-    return true;
+    slot_ = &(*open_.back())[json::string_t(name)];
   }
 
   // False while the value now arriving will be skipped (JsonScanner then only validates it).
   bool building() const noexcept { return skip_depth_ == 0 && !skip_value_; }
-
-  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception&) { return false; }
 
  private:
   // True when the value now arriving is not built (inside a skipped value, or under a refused key).
@@ -94,26 +77,22 @@ class PrunedDom {
   }
 
   template <class T>
-  bool put(T&& value) {
+  void put(T&& value) {
     if (!skipped()) place(json(std::forward<T>(value)));
-    return true;
   }
 
-  bool open(json::value_t type) {
-    if (skipped()) {
+  void open(json::value_t type) {
+    if (skipped())
       ++skip_depth_;
-      return true;
-    }
-    open_.push_back(place(json(type)));
-    return true;
+    else
+      open_.push_back(place(json(type)));
   }
 
-  bool close() {
+  void close() {
     if (skip_depth_ > 0)
       --skip_depth_;
     else
       open_.pop_back();
-    return true;
   }
 
   json* root_;
