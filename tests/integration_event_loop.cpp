@@ -3,8 +3,9 @@
 // in /proc/self/status while the level runs); the server sees exactly N requests in flight in a closed loop and
 // never more than max_in_flight in an open one, whose sends follow the schedule arrival_offsets() gives; a server that
 // closes its connection after every reply (cpp-httplib with one request per connection) is reconnected to for each
-// request; https is refused with the fix named. Every injected fault, the level timeout and interrupts run on this
-// transport in integration_faults_event_loop (the same source as integration_faults).
+// request; replies longer than a turn's first read of a stream arrive whole; https is refused with the fix named. Every
+// injected fault, the level timeout and interrupts run on this transport in integration_faults_event_loop (the same
+// source as integration_faults).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -205,6 +206,48 @@ TEST_CASE("a server that closes after every reply is reconnected to for each req
   CHECK(ports.size() == 20);  // a new connection for every request
   // Two were opened before the clock; each later request waited for its own connection and says so.
   CHECK(result.summary.connects >= 18);
+}
+
+TEST_CASE("replies larger than a turn's first read of a stream arrive whole, streaming and not") {
+  // A loop's turn first reads up to 4 KiB of each readable stream, then parses (EventLoop::run); a longer reply
+  // is read on from there. cpp-httplib's server as the peer: a 300,000-byte completion, and a stream whose 400
+  // events (about 30 KiB) go out in one write; eight streams on one loop thread, so turns find several ready.
+  testing::TestServer server;
+  const std::string long_text(300000, 'x');
+  server.server().Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.body.find("\"stream\":true") == std::string::npos) {
+      res.set_content(R"({"choices":[{"text":")" + long_text +
+                          R"(","index":0}],"usage":{"completion_tokens":7,"prompt_tokens":3}})",
+                      "application/json");
+      return;
+    }
+    res.set_chunked_content_provider("text/event-stream", [](std::size_t, httplib::DataSink& sink) {
+      std::string all;
+      for (int i = 0; i < 400; ++i)
+        all += R"(data: {"choices":[{"text":"t)" + std::to_string(i) + R"( ","index":0,"finish_reason":null}]})" +
+               "\n\n";
+      all += "data: [DONE]\n\n";
+      sink.write(all.data(), all.size());
+      sink.done();
+      return true;
+    });
+  });
+  server.start();
+  std::string want_stream;
+  for (int i = 0; i < 400; ++i) want_stream += "t" + std::to_string(i) + " ";
+  for (bool stream : {false, true}) {
+    CAPTURE(stream);
+    const auto options = DriverOptions().base_url(server.url()).stream(stream).label("long");
+    const auto result = run_closed_loop(quiet_closed(8, 32), template_prompts("q {i}", 400),
+                                        make_event_loop_target<api::openai_completions>(options, EventLoopOptions{1}));
+    REQUIRE(result.summary.successful == 32);
+    for (const auto& r : result.records) {
+      CHECK(r.text == (stream ? want_stream : long_text));
+      CHECK(r.n_out == (stream ? 400 : 7));
+      if (stream) CHECK(r.event_times.size() == 400);
+      CHECK(r.t_end >= r.t_send);
+    }
+  }
 }
 
 TEST_CASE("the event loop refuses https and names the fix") {

@@ -155,8 +155,10 @@ class ReplyReader {
               RequestRecord& record)
       : api_(&api), options_(&options), url_(&url), stop_(&stop), record_(&record) {}
 
-  // Before sending: what kind of reply comes, and room for it. Sets t_send and the record's `streamed`.
-  void expect(const PreparedRequest& request, const Prompt& prompt) {
+  // Before sending: what kind of reply comes, and room for it. Sets t_send and the record's `streamed`. `buffer`:
+  // room for a body that an earlier reader gave back (release_buffer()), so that a transport sending request after
+  // request on one connection allocates none.
+  void expect(const PreparedRequest& request, const Prompt& prompt, std::string buffer = {}) {
     streaming_ = request.streaming;
     keep_text_ = options_->keep_text();
     max_bytes_ = options_->max_reply_bytes();
@@ -168,6 +170,8 @@ class ReplyReader {
       if (keep_text_)
         record_->text.reserve(static_cast<std::size_t>(prompt.max_tokens > 0 ? prompt.max_tokens : 0) * 8);
     } else {
+      body_ = std::move(buffer);
+      body_.clear();
       body_.reserve(4096);
     }
   }
@@ -320,6 +324,14 @@ class ReplyReader {
     if (keep_text_) record.text = std::move(parsed.value.text);
   }
 
+ public:
+  // After finish(): the body's room, emptied, for the next reader's expect().
+  std::string release_buffer() {
+    body_.clear();
+    return std::move(body_);
+  }
+
+ private:
   const Api* api_;
   const DriverOptions* options_;
   const BaseUrl* url_;

@@ -48,7 +48,7 @@ class EventLoops {
     shared_.fixed_headers[0] = fixed_request_headers(options, shared_.url, false);
     shared_.fixed_headers[1] = fixed_request_headers(options, shared_.url, true);
     shared_.handler = &handler;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    if (threads == 0) threads = usable_cores();
     threads = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(1, streams)));
     for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop<Api>>(shared_, i));
   }

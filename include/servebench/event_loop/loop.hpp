@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -52,14 +53,27 @@ namespace servebench {
 
 // How the event-loop transport runs.
 struct EventLoopOptions {
-  // Loop threads; 0: one per core (std::thread::hardware_concurrency()). Never more than a level has streams.
+  // Loop threads; 0: one per core this process may run on (its CPU affinity: taskset, a container's cpuset), else
+  // std::thread::hardware_concurrency(). Never more than a level has streams.
   std::size_t threads = 0;
 };
 
 namespace detail {
 
+// The cores this process may run on (sched_getaffinity), as `nproc` counts them; the machine's when unknown.
+inline std::size_t usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<std::size_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 inline constexpr Nanos event_loop_scan_ns = 5'000'000;  // timeouts, deadlines and cancels are looked at this often
 inline constexpr std::size_t event_loop_read_bytes = 64 * 1024;  // one receive buffer per loop thread
+// A turn's first reads (EventLoop::run): up to this many streams, this many bytes each, before any is parsed.
+inline constexpr int event_loop_turn_slots = 64;
+inline constexpr std::size_t event_loop_slot_bytes = 4 * 1024;
 
 // The server's address, resolved once for a level (ok false: the host did not resolve).
 struct ResolvedAddress {
@@ -117,6 +131,7 @@ struct Stream : RequestStop {
   bool warmup = false;
   RequestRecord record;
   std::optional<ReplyReader<Api>> reader;
+  std::string spare_body;  // the last reader's body room, for the next request's
   Http1Response response;
   std::string out;
   std::size_t out_sent = 0;
@@ -257,7 +272,7 @@ class EventLoop {
     try {
       const PreparedRequest prepared = prepare_request(*shared_.api, *shared_.options, shared_.url, s.prompt);
       s.reader.emplace(*shared_.api, *shared_.options, shared_.url, s, record);
-      s.reader->expect(prepared, s.prompt);
+      s.reader->expect(prepared, s.prompt, std::move(s.spare_body));
       s.out.clear();
       s.out.reserve(prepared.path.size() + prepared.body.size() + 256);
       s.out.append("POST ").append(prepared.path).append(" HTTP/1.1\r\n");
@@ -435,13 +450,36 @@ class EventLoop {
     }
   }
 
-  void read_some(StreamT& s) {
+  // What one recv() brought: n (-1 on an error, then `error`), and when, taken right after it returned.
+  struct Received {
+    int fd = -1;
     ssize_t n = 0;
+    int error = 0;
+    Nanos arrived = 0;
+    const char* data = nullptr;
+    std::size_t capacity = 0;
+  };
+
+  static Received receive(const StreamT& s, char* into, std::size_t capacity) {
+    Received r;
+    r.fd = s.fd;
+    r.data = into;
+    r.capacity = capacity;
     do {
-      n = ::recv(s.fd, buffer_.get(), event_loop_read_bytes, 0);
-    } while (n < 0 && errno == EINTR);
-    const Nanos arrived = now_ns();  // first: in the thread that read the bytes, before parsing them
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      r.n = ::recv(s.fd, into, capacity, 0);
+    } while (r.n < 0 && errno == EINTR);
+    r.error = r.n < 0 ? errno : 0;
+    r.arrived = now_ns();  // first: in the thread that read the bytes, before parsing them
+    return r;
+  }
+
+  void read_some(StreamT& s) { consume(s, receive(s, buffer_.get(), event_loop_read_bytes)); }
+
+  // The bytes of one recv(), read: HTTP, then the reply.
+  void consume(StreamT& s, const Received& got) {
+    const ssize_t n = got.n;
+    const Nanos arrived = got.arrived;
+    if (n < 0 && (got.error == EAGAIN || got.error == EWOULDBLOCK)) return;
     if (n <= 0 && s.reused && !s.retried && !s.response.started()) {
       // A kept-alive connection the server closed as this request went out (its idle timeout, its
       // requests-per-connection limit): nothing of a reply came, so the server never answered it. Sent once more
@@ -469,7 +507,7 @@ class EventLoop {
       return;
     }
     bool go_on = true;
-    const std::string_view data(buffer_.get(), static_cast<std::size_t>(n));
+    const std::string_view data(got.data, static_cast<std::size_t>(n));
     const std::size_t used = s.response.feed(
         data,
         [&] {
@@ -506,7 +544,10 @@ class EventLoop {
 
   void finish(StreamT& s, TransportFailure failure, Nanos at, std::string detail = {}) {
     if (!s.active) return;
-    if (s.reader) s.reader->finish(failure, at, detail);
+    if (s.reader) {
+      s.reader->finish(failure, at, detail);
+      s.spare_body = s.reader->release_buffer();
+    }
     s.reader.reset();
     hand_over(s);
   }
@@ -599,6 +640,17 @@ class EventLoop {
       if (!local_.empty()) until = 0;
       int ready = 0;
       wait(until, events, capacity, ready);
+      // Two passes: first every stream that has bytes of a reply is read and timestamped, then the bytes are
+      // parsed and the requests that ended are completed. A burst of replies (every stream's last token in one
+      // engine step) then puts only the recv() calls before the last stream's arrival time, not the parsing and
+      // the record of every reply ahead of it in the turn.
+      const int early = std::min(ready, event_loop_turn_slots);
+      for (int i = 0; i < early; ++i) {
+        received_[i].fd = -1;
+        auto* s = static_cast<StreamT*>(events[i].data.ptr);
+        if (s != nullptr && s->phase == StreamT::Phase::reading)
+          received_[i] = receive(*s, turn_buffer_.get() + i * event_loop_slot_bytes, event_loop_slot_bytes);
+      }
       for (int i = 0; i < ready; ++i) {
         if (events[i].data.ptr == nullptr) {
           std::uint64_t count = 0;
@@ -606,7 +658,16 @@ class EventLoop {
           run_posted();
           continue;
         }
-        on_ready(*static_cast<StreamT*>(events[i].data.ptr), events[i].events);
+        auto& s = *static_cast<StreamT*>(events[i].data.ptr);
+        if (i < early && received_[i].fd >= 0) {
+          // Still the connection it was read from (another stream's completion may have cancelled them all).
+          if (s.fd != received_[i].fd || s.phase != StreamT::Phase::reading) continue;
+          const bool full = received_[i].n == static_cast<ssize_t>(received_[i].capacity);
+          consume(s, received_[i]);
+          if (full && s.fd == received_[i].fd && s.phase == StreamT::Phase::reading) read_some(s);  // more waits
+          continue;
+        }
+        on_ready(s, events[i].events);
       }
       Nanos now = now_ns();
       while (!timers_.empty() && timers_.top().when <= now) {
@@ -641,6 +702,10 @@ class EventLoop {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::uint64_t sequence_ = 0;
   std::unique_ptr<char[]> buffer_ = std::make_unique<char[]>(event_loop_read_bytes);
+  // Not zeroed: a slot's pages are touched (resident) only once a turn has that many readable streams.
+  std::unique_ptr<char[]> turn_buffer_{
+      new char[static_cast<std::size_t>(event_loop_turn_slots) * event_loop_slot_bytes]};
+  Received received_[event_loop_turn_slots];
 };
 
 }  // namespace detail

@@ -10,7 +10,6 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <iterator>
@@ -32,6 +31,39 @@
 namespace servebench {
 
 namespace detail {
+
+// The records a level keeps, in blocks that never move once filled (64 records, doubling up to 4,096): one allocation
+// per block rather than one per record (a std::deque of 360-byte records allocates each on its own, 2.7% of an
+// event-loop thread's samples at 64 connections), and no vector growth moving every record with the lock held.
+class RecordBlocks {
+ public:
+  void push(RequestRecord&& record) {
+    if (blocks_.empty() || blocks_.back().size() == blocks_.back().capacity()) {
+      blocks_.emplace_back();
+      blocks_.back().reserve(std::min<std::size_t>(4096, std::max<std::size_t>(64, size_)));
+    }
+    blocks_.back().push_back(std::move(record));
+    ++size_;
+  }
+  std::size_t size() const noexcept { return size_; }
+  // Every record, in the order kept; leaves this empty.
+  std::vector<RequestRecord> take() {
+    std::vector<RequestRecord> all;
+    if (blocks_.size() == 1) {
+      all = std::move(blocks_.front());
+    } else {
+      all.reserve(size_);
+      for (auto& b : blocks_) std::move(b.begin(), b.end(), std::back_inserter(all));
+    }
+    blocks_.clear();
+    size_ = 0;
+    return all;
+  }
+
+ private:
+  std::vector<std::vector<RequestRecord>> blocks_;
+  std::size_t size_ = 0;
+};
 
 // Opening connections before a level: at most this many at once, each started this long after the last, so a server
 // whose accept queue holds 5 (Python's socketserver) is not flooded by a burst; 1000 workers take about two seconds.
@@ -305,9 +337,7 @@ class Level {
     if (writer_) writer_->close();
     LevelTally tally;
     if (options_.keep_records()) {
-      result.records.reserve(records_.size());
-      std::move(records_.begin(), records_.end(), std::back_inserter(result.records));
-      records_.clear();
+      result.records = records_.take();
       std::stable_sort(result.records.begin(), result.records.end(),
                        [](const RequestRecord& a, const RequestRecord& b) {
                          if (a.warmup != b.warmup) return a.warmup;  // warm-ups first: they were sent first
@@ -400,7 +430,7 @@ class Level {
     if (options_.record_sink()) options_.record_sink()(record);
     if (writer_) writer_->write(record);
     if (options_.keep_records()) {
-      records_.push_back(std::move(record));
+      records_.push(std::move(record));
     } else {
       running_.add(record);
       tally_.add(record);
@@ -423,8 +453,8 @@ class Level {
   std::string connect_failure_;
 
   std::mutex records_mutex_;
-  std::deque<RequestRecord> records_;  // not a vector: growing one moved every record, with the lock held
-  RunningSummary running_;             // keep_records(false): the summary, the tally, the peak in flight
+  RecordBlocks records_;
+  RunningSummary running_;  // keep_records(false): the summary, the tally, the peak in flight
   LevelTally tally_;
   std::atomic<std::size_t> peak_in_flight_{0};
   std::optional<JsonlRecordWriter> writer_;

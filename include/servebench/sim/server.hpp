@@ -255,6 +255,7 @@ struct Reply {
   std::string pending;       // the text of the event being gathered (tokens_per_chunk > 1)
   Nanos first_written = 0;
   Nanos first_answer_written = 0;  // with reasoning first: when the first answer token was written
+  bool ended = false;              // the last token's event went out, with the usage chunk and [DONE] after it
   bool dropped = false;
   bool released = false;
 
@@ -274,11 +275,14 @@ struct Reply {
 
   const char* finish_reason() const { return job->target_tokens < gen.max_tokens ? "stop" : "length"; }
 
-  // When the first and last token were written; with reasoning first, also the first answer token.
-  static nlohmann::json sim_timing(Nanos first, Nanos last, Nanos first_answer = 0) {
-    nlohmann::json t{{"first_token_ns", first}, {"last_token_ns", last}};
-    if (first_answer) t["first_answer_token_ns"] = first_answer;
-    return t;
+  // Adds "sim_timing" as the last member of the JSON object `json`: when the first and last token were written;
+  // with reasoning first, also the first answer token. Text, not a document: it is written after the time is taken.
+  static void add_sim_timing(std::string& json, Nanos first, Nanos last, Nanos first_answer = 0) {
+    std::string t = ",\"sim_timing\":{\"first_token_ns\":" + std::to_string(first) +
+                    ",\"last_token_ns\":" + std::to_string(last);
+    if (first_answer) t += ",\"first_answer_token_ns\":" + std::to_string(first_answer);
+    if (json.empty() || json.back() != '}') throw std::logic_error("servebench::sim: sim_timing needs a JSON object");
+    json.insert(json.size() - 1, t + "}");
   }
 
   // Waits for the engine to produce more than `have` tokens (or finish, or abort). Returns (emitted, finished);
@@ -321,14 +325,15 @@ struct Reply {
     const Nanos last = now_ns();
     reply.elapsed_s = ns_to_s(last - arrival);
     nlohmann::json j = wire.whole_reply(c, reply);
-    j["sim_timing"] = sim_timing(std::max(engine_first, arrival), last);
     body = j.dump();
+    add_sim_timing(body, std::max(engine_first, arrival), last);
     if (plan.mid_reply() == FaultPlan::MidReply::cut) cut_in_half(body);
     return true;
   }
 
+  static std::string event_text(const std::string& data) { return "data: " + data + "\n\n"; }
   static bool write_event(httplib::DataSink& sink, const std::string& data) {
-    const std::string event = "data: " + data + "\n\n";
+    const std::string event = event_text(data);
     return sink.write(event.data(), event.size());
   }
 
@@ -362,17 +367,34 @@ struct Reply {
       nlohmann::json event = stream.token_chunk(c, pending, last ? finish_reason() : nullptr, reasoning);
       pending.clear();
       if (gen.continuous_usage) event["usage"] = stream.usage_chunk(c, i + 1)["usage"];
+      std::string data = event.dump();
+      if (mid == FaultPlan::MidReply::cut) cut_in_half(data);
+      // The stream's end goes out with the last token, in one write, as a server that has every piece at hand
+      // sends it: the usage chunk and [DONE] cost the client no wake-up of their own.
+      std::string tail;
+      if (last) {
+        if (gen.include_usage) tail = event_text(stream.usage_chunk(c, i + 1).dump());
+        tail += event_text("[DONE]");
+      }
+      // The time is taken once the event is built, as close to its write as it can be; the last event's
+      // sim_timing then goes in as its last member.
       const Nanos now = now_ns();
       if (first_written == 0) first_written = now;
       if (c.reasoning_tokens > 0 && !reasoning && first_answer_written == 0) first_answer_written = now;
-      if (last) event["sim_timing"] = sim_timing(first_written, now, first_answer_written);
-      std::string data = event.dump();
-      if (mid == FaultPlan::MidReply::cut) cut_in_half(data);
+      if (last) {
+        add_sim_timing(data, first_written, now, first_answer_written);
+        const std::string text = event_text(data) + tail;
+        if (!sink.write(text.data(), text.size())) return client_left();
+        ended = true;
+        continue;
+      }
       if (!write_event(sink, data)) return client_left();
     }
     if (!finished) return true;
-    if (gen.include_usage && !write_event(sink, stream.usage_chunk(c, written).dump())) return client_left();
-    if (!write_event(sink, "[DONE]")) return client_left();
+    if (!ended) {  // the engine finished short of the target (it cannot, but the stream still ends well-formed)
+      if (gen.include_usage && !write_event(sink, stream.usage_chunk(c, written).dump())) return client_left();
+      if (!write_event(sink, "[DONE]")) return client_left();
+    }
     sink.done();
     return true;
   }
