@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -47,6 +48,8 @@ struct Options {
   int wrk_threads = 0;                // 0: min(connections, cores)
   bool server_process = false;        // a simulated server in a process of its own (bench_timing_accuracy)
   int server_nice = 0;                // --server-process: the server's nice value (its threads' CPU weight)
+  std::string server_cpus;            // --server-process: the cores the server may run on ("8-15"); empty: any
+  std::string client_cpus;            // the cores this program (the client) may run on ("0-7"); empty: any
   std::string transport = "threads";  // or "event-loop" (<servebench/event_loop.hpp>)
   std::size_t loop_threads = 0;       // the event loop's threads (0: one per core)
 
@@ -60,48 +63,113 @@ struct Options {
   }
 };
 
+// The cores of `list` ("0-7", "0,2,4-6"). Throws std::invalid_argument naming a list it cannot read.
+inline cpu_set_t cpu_set_of(const std::string& list) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::stringstream items(list);
+  std::string item;
+  auto core = [&](const std::string& text) {
+    std::size_t used = 0;
+    const int n = std::stoi(text, &used);
+    if (used != text.size() || n < 0 || n >= CPU_SETSIZE) throw std::invalid_argument(text);
+    return n;
+  };
+  try {
+    while (std::getline(items, item, ',')) {
+      const auto dash = item.find('-');
+      const int first = core(item.substr(0, dash));
+      const int last = dash == std::string::npos ? first : core(item.substr(dash + 1));
+      if (last < first) throw std::invalid_argument(item);
+      for (int c = first; c <= last; ++c) CPU_SET(c, &set);
+    }
+  } catch (const std::logic_error&) {
+    throw std::invalid_argument("a CPU list is cores and ranges such as 0-7 or 0,2,4-6, not \"" + list + "\"");
+  }
+  return set;
+}
+
+// Runs the calling thread, and every thread and process it starts after, on the cores of `list`; empty: leaves it
+// be. Throws std::invalid_argument naming a list it cannot read or the kernel refuses.
+inline void pin_to_cpus(const std::string& list) {
+  if (list.empty()) return;
+  const cpu_set_t set = cpu_set_of(list);
+  if (::sched_setaffinity(0, sizeof set, &set) != 0)
+    throw std::invalid_argument("cannot run on cores " + list + ": " + std::strerror(errno) +
+                                " (nproc lists the cores this host lets the program use)");
+}
+
+inline void usage(const char* program) {
+  std::cerr
+      << "usage: " << program
+      << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--python PATH]"
+         " [--asyncio-client FILE] [--server-process] [--server-nice N] [--server-cpus LIST]"
+         " [--client-cpus LIST] [--transport threads|event-loop] [--loop-threads N]\n"
+         "  LIST: cores as taskset -c takes them (0-7 or 0,2,4-6); --server-cpus runs the target server's\n"
+         "  process there, --client-cpus this program: client and server on cores of their own, as on two hosts\n";
+}
+
+// The cores the target servers (TargetProcess) run on; empty: wherever this program may (parse_options sets it).
+inline std::string& target_cpus() {
+  static std::string cpus;
+  return cpus;
+}
+
 inline Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--out")
-      o.out_dir = value();
-    else if (a == "--python")
-      o.python = value();
-    else if (a == "--asyncio-client")
-      o.asyncio_client = value();
-    else if (a == "--seconds")
-      o.seconds = std::stod(value());
-    else if (a == "--no-references")
-      o.references = false;
-    else if (a == "--wrk-threads")
-      o.wrk_threads = std::stoi(value());
-    else if (a == "--server-process")
-      o.server_process = true;
-    else if (a == "--server-nice")
-      o.server_nice = std::stoi(value());
-    else if (a == "--transport") {
-      o.transport = value();
-      if (o.transport != "threads" && o.transport != "event-loop")
-        throw std::invalid_argument("--transport is threads or event-loop, not " + o.transport);
-    } else if (a == "--loop-threads")
-      o.loop_threads = static_cast<std::size_t>(std::stoul(value()));
-    else if (a == "--levels") {
-      std::stringstream list(value());
-      std::string item;
-      while (std::getline(list, item, ',')) o.levels.push_back(std::stod(item));
-    } else {
-      std::cerr << "usage: " << argv[0]
-                << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--python PATH]"
-                   " [--asyncio-client FILE] [--server-process] [--server-nice N] [--transport threads|event-loop] "
-                   "[--loop-threads N]\n";
-      std::exit(2);
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+        return argv[++i];
+      };
+      if (a == "--help" || a == "-h") {
+        usage(argv[0]);
+        std::exit(0);
+      } else if (a == "--out")
+        o.out_dir = value();
+      else if (a == "--python")
+        o.python = value();
+      else if (a == "--asyncio-client")
+        o.asyncio_client = value();
+      else if (a == "--seconds")
+        o.seconds = std::stod(value());
+      else if (a == "--no-references")
+        o.references = false;
+      else if (a == "--wrk-threads")
+        o.wrk_threads = std::stoi(value());
+      else if (a == "--server-process")
+        o.server_process = true;
+      else if (a == "--server-nice")
+        o.server_nice = std::stoi(value());
+      else if (a == "--server-cpus")
+        o.server_cpus = value();
+      else if (a == "--client-cpus")
+        o.client_cpus = value();
+      else if (a == "--transport") {
+        o.transport = value();
+        if (o.transport != "threads" && o.transport != "event-loop")
+          throw std::invalid_argument("--transport is threads or event-loop, not " + o.transport);
+      } else if (a == "--loop-threads")
+        o.loop_threads = static_cast<std::size_t>(std::stoul(value()));
+      else if (a == "--levels") {
+        std::stringstream list(value());
+        std::string item;
+        while (std::getline(list, item, ',')) o.levels.push_back(std::stod(item));
+      } else {
+        usage(argv[0]);
+        std::exit(2);
+      }
     }
+    pin_to_cpus(o.client_cpus);
+    cpu_set_of(o.server_cpus);  // read now, so that a bad list is named before anything runs
+  } catch (const std::exception& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    usage(argv[0]);
+    std::exit(2);
   }
+  target_cpus() = o.server_cpus;
   return o;
 }
 
@@ -176,7 +244,13 @@ class TargetProcess {
   // `program` (beside this one) with `args`; it prints "port <n>" once it listens and serves until killed.
   explicit TargetProcess(std::vector<std::string> args, const std::string& program = "bench_target") {
     args.insert(args.begin(), self_directory() + "/" + program);
+    // Started on target_cpus(): a child inherits the mask of the thread that starts it, so this thread takes the
+    // server's cores for the spawn and gives them back after.
+    cpu_set_t own;
+    const bool pinned = !target_cpus().empty() && ::sched_getaffinity(0, sizeof own, &own) == 0;
+    if (pinned) pin_to_cpus(target_cpus());
     pid_ = detail::spawn(args, fd_, false);
+    if (pinned) ::sched_setaffinity(0, sizeof own, &own);
     std::string line;
     char c;
     while (read(fd_, &c, 1) == 1 && c != '\n') line += c;
@@ -345,6 +419,8 @@ inline void write_result(const Options& o, const std::string& name, nlohmann::js
   result["machine"] = machine_info();
   result["transport"] = o.transport;
   if (o.server_nice) result["server_nice"] = o.server_nice;
+  if (!o.server_cpus.empty()) result["server_cpus"] = o.server_cpus;
+  if (!o.client_cpus.empty()) result["client_cpus"] = o.client_cpus;
   if (o.transport == "event-loop") result["loop_threads"] = o.loop_threads;
   const std::string path = o.out_dir + "/" + name + ".json";
   servebench::write_json_atomic(path, result);

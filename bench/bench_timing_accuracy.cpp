@@ -36,12 +36,17 @@ constexpr double step_ms = 20.0;
 
 // A flat 20 ms step that admits every stream at once; 16 tokens per stream. Connections opened before the level stay
 // open while the rest are opened (10,000 take ~10 s in the preconnect turns), not the simulator's default 1 s.
+// One request a connection: cpp-httplib 0.11 waits on a kept-alive connection by polling it (a 10 ms select, then
+// a 1 ms sleep, again), so each stream that ended would wake its server thread 90 times a second, 900,000 wake-ups
+// a second at 10,000 streams, on the cores of the server threads still writing: their clocks, not the client's,
+// would make the error. Closed after its reply, a connection's thread waits on the pool's queue instead.
 sim::ServerOptions server_options(int streams) {
   return sim::ServerOptions()
       .engine_config(flat_step_engine(step_ms))
       .api(sim::ApiFlavour::openai)
       .threads(static_cast<std::size_t>(streams) + 16)
-      .keep_alive_timeout_s(60);
+      .keep_alive_timeout_s(60)
+      .keep_alive_max_count(1);
 }
 
 // --serve STREAMS: the server alone, until killed (the client side's --server-process).
