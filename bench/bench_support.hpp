@@ -46,6 +46,8 @@ struct Options {
   std::vector<double> levels;         // empty: the benchmark's own list
   bool references = true;             // false: servebench alone (for profiling)
   int wrk_threads = 0;                // 0: min(connections, cores)
+  int repeat = 1;                     // bench_client_overhead: servebench and wrk pairs run alternately per level
+  bool asyncio = true;                // false: no asyncio reference (a host without python3-aiohttp)
   bool server_process = false;        // a simulated server in a process of its own (bench_timing_accuracy)
   int server_nice = 0;                // --server-process: the server's nice value (its threads' CPU weight)
   std::string server_cpus;            // --server-process: the cores the server may run on ("8-15"); empty: any
@@ -102,9 +104,12 @@ inline void pin_to_cpus(const std::string& list) {
 inline void usage(const char* program) {
   std::cerr
       << "usage: " << program
-      << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--python PATH]"
+      << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--repeat N]"
+         " [--no-asyncio] [--python PATH]"
          " [--asyncio-client FILE] [--server-process] [--server-nice N] [--server-cpus LIST]"
          " [--client-cpus LIST] [--transport threads|event-loop] [--loop-threads N]\n"
+         "  --repeat N: bench_client_overhead also runs N servebench/wrk pairs a level, one after the other,\n"
+         "  and gives their median ratio (a shared host's rate moves between runs more than one pair can tell)\n"
          "  LIST: cores as taskset -c takes them (0-7 or 0,2,4-6); --server-cpus runs the target server's\n"
          "  process there, --client-cpus this program: client and server on cores of their own, as on two hosts\n";
 }
@@ -139,6 +144,11 @@ inline Options parse_options(int argc, char** argv) {
         o.references = false;
       else if (a == "--wrk-threads")
         o.wrk_threads = std::stoi(value());
+      else if (a == "--repeat") {
+        o.repeat = std::stoi(value());
+        if (o.repeat < 1) throw std::invalid_argument("--repeat needs a count of at least 1");
+      } else if (a == "--no-asyncio")
+        o.asyncio = false;
       else if (a == "--server-process")
         o.server_process = true;
       else if (a == "--server-nice")
