@@ -1,8 +1,9 @@
 // Benchmark 1 — client overhead, non-streaming, closed loop at concurrency 1, 8, 64, 256: requests/s and client CPU
 // microseconds per request, servebench against wrk and against a Python asyncio client, in the same run, against
 // the same trivial server (bench_target completion, its own process). Target: at 64, >= 0.6x wrk, >= 8x asyncio.
-#include <algorithm>
 #include <cstdio>
+
+#include <servebench/stats.hpp>
 
 #include "bench_common.hpp"
 
@@ -56,12 +57,7 @@ int main(int argc, char** argv) {
         wrk_us.push_back(b.cpu_us_per);
         pairs.push_back({{"servebench", a}, {"wrk", b}, {"ratio_vs_wrk", ratios.back()}});
       }
-      auto median = [](std::vector<double> v) {
-        if (v.empty()) return 0.0;
-        std::sort(v.begin(), v.end());
-        const std::size_t m = v.size() / 2;
-        return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-      };
+      auto median = [](const std::vector<double>& v) { return v.empty() ? 0.0 : servebench::percentile(v, 50); };
       const double mid = median(ratios);
       points.back()["pairs"] = pairs;
       points.back()["ratio_vs_wrk_median"] = mid;
