@@ -11,6 +11,7 @@
 //   servebench/event_loop/http1.hpp
 //   servebench/event_loop/levels.hpp
 //   servebench/event_loop/loop.hpp
+//   servebench/event_loop/stream.hpp
 #pragma once
 
 // ---- begin servebench/event_loop.hpp ----
@@ -490,8 +491,8 @@ class Http1Response {
 // stream costs a connection and a few hundred bytes of state instead of a thread and its stack (docs/performance.md,
 // "Scale"). Linux only (epoll); plain http only (https: the default transport).
 //
-// One Stream is one connection and at most one request on it, owned by one loop thread for its whole life. A loop
-// reads each socket as it becomes readable and takes the arrival time right after recv() returns, in the thread
+// One Stream (stream.hpp) is one connection and at most one request on it, owned by one loop thread for its whole life.
+// A loop reads each socket as it becomes readable and takes the arrival time right after recv() returns, in the thread
 // that read it; the reply's bytes go to the same ReplyReader the Driver uses (reply.hpp), so the record, its times
 // and its classification are the same as the default transport's. What a stream does next is the StreamHandler's
 // (the level runners of levels.hpp): it is called on the stream's loop thread when a connect or a request ends.
@@ -517,16 +518,32 @@ class Http1Response {
 #include <vector>
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+// ---- begin servebench/event_loop/stream.hpp ----
+// servebench — the event-loop transport's connections: EventLoopOptions, the Stream (one connection and the request
+// on it), the StreamHandler that says what a stream does next (the level runners of levels.hpp), what every loop of
+// a level shares, and the helpers a level resolves once (the server's address, the fixed request headers, the cores
+// the process may use). The loop that carries the streams is loop.hpp.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
 
 
 namespace servebench {
@@ -548,12 +565,6 @@ inline std::size_t usable_cores() {
     return static_cast<std::size_t>(CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
 }
-
-inline constexpr Nanos event_loop_scan_ns = 5'000'000;  // timeouts, deadlines and cancels are looked at this often
-inline constexpr std::size_t event_loop_read_bytes = 64 * 1024;  // one receive buffer per loop thread
-// A turn's first reads (EventLoop::run): up to this many streams, this many bytes each, before any is parsed.
-inline constexpr int event_loop_turn_slots = 64;
-inline constexpr std::size_t event_loop_slot_bytes = 4 * 1024;
 
 // The server's address, resolved once for a level (ok false: the host did not resolve).
 struct ResolvedAddress {
@@ -649,6 +660,19 @@ struct EventLoopShared {
   std::string fixed_headers[2];  // non-streaming, streaming
   StreamHandler<Api>* handler = nullptr;
 };
+
+}  // namespace detail
+}  // namespace servebench
+// ---- end servebench/event_loop/stream.hpp ----
+
+namespace servebench {
+namespace detail {
+
+inline constexpr Nanos event_loop_scan_ns = 5'000'000;  // timeouts, deadlines and cancels are looked at this often
+inline constexpr std::size_t event_loop_read_bytes = 64 * 1024;  // one receive buffer per loop thread
+// A turn's first reads (EventLoop::run): up to this many streams, this many bytes each, before any is parsed.
+inline constexpr int event_loop_turn_slots = 64;
+inline constexpr std::size_t event_loop_slot_bytes = 4 * 1024;
 
 template <class Api>
 class EventLoop {

@@ -19,6 +19,7 @@
 #include "servebench/event_loop/http1.hpp"
 #include "servebench/event_loop/levels.hpp"
 #include "servebench/event_loop/loop.hpp"
+#include "servebench/event_loop/stream.hpp"
 
 namespace servebench {
 
