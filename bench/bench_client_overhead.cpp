@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
     const double vs_wrk = wrk.per_s > 0 ? sb.per_s / wrk.per_s : 0;
     const double vs_py = py.per_s > 0 ? sb.per_s / py.per_s : 0;
     rows.push_back({std::to_string(c), fmt(sb.per_s), fmt(wrk.per_s), fmt(py.per_s), fmt(vs_wrk, 2), fmt(vs_py, 1),
-                    fmt(sb.cpu_us_per, 1), fmt(wrk.cpu_us_per, 1), fmt(py.cpu_us_per, 1), fmt(bare.per_s),
-                    fmt(bare.cpu_us_per, 1), fmt(driver.per_s), fmt(driver.cpu_us_per, 1)});
+                    fmt(sb.cpu_us_per, 1), fmt(sb.steady_cpu_us_per, 1), fmt(wrk.cpu_us_per, 1), fmt(py.cpu_us_per, 1),
+                    fmt(bare.per_s), fmt(bare.cpu_us_per, 1), fmt(driver.per_s), fmt(driver.cpu_us_per, 1)});
     points.push_back({{"concurrency", c},
                       {"servebench", sb},
                       {"wrk", wrk},
@@ -47,13 +47,14 @@ int main(int argc, char** argv) {
     if (o.references && o.repeat > 1) {
       // Pairs run one after the other, servebench then wrk, so that a drift of the host's rate meets both.
       nlohmann::json pairs = nlohmann::json::array();
-      std::vector<double> ratios, sb_us, wrk_us;
+      std::vector<double> ratios, sb_us, sb_steady, wrk_us;
       for (int r = 0; r < o.repeat; ++r) {
         const Reference a = run_servebench(o, target.url(), static_cast<std::size_t>(c), o.seconds, false);
         const Reference b = run_wrk(o, target.url(), c, body);
         if (!a.ok || !b.ok || b.per_s <= 0) continue;
         ratios.push_back(a.per_s / b.per_s);
         sb_us.push_back(a.cpu_us_per);
+        sb_steady.push_back(a.steady_cpu_us_per);
         wrk_us.push_back(b.cpu_us_per);
         pairs.push_back({{"servebench", a}, {"wrk", b}, {"ratio_vs_wrk", ratios.back()}});
       }
@@ -64,16 +65,18 @@ int main(int argc, char** argv) {
       std::string each;
       for (double x : ratios) each += (each.empty() ? "" : " ") + fmt(x, 2);
       pair_rows.push_back({std::to_string(c), std::to_string(ratios.size()), fmt(mid, 2), each, fmt(median(sb_us), 1),
-                           fmt(median(wrk_us), 1)});
+                           fmt(median(sb_steady), 1), fmt(median(wrk_us), 1)});
     }
   }
   print_table("Client overhead, non-streaming closed loop (req/s; client CPU us/req)",
-              {"conc", "servebench", "wrk", "asyncio", "x wrk", "x asyncio", "sb us/req", "wrk us/req", "py us/req",
-               "bare httplib", "bare us/req", "driver only", "drv us/req"},
+              {"conc", "servebench", "wrk", "asyncio", "x wrk", "x asyncio", "sb us/req", "sb steady", "wrk us/req",
+               "py us/req", "bare httplib", "bare us/req", "driver only", "drv us/req"},
               rows);
   if (!pair_rows.empty())
     print_table("servebench against wrk in " + std::to_string(o.repeat) + " pairs a level, one after the other",
-                {"conc", "pairs", "x wrk median", "x wrk each", "sb us/req median", "wrk us/req median"}, pair_rows);
+                {"conc", "pairs", "x wrk median", "x wrk each", "sb us/req median", "sb steady median",
+                 "wrk us/req median"},
+                pair_rows);
   nlohmann::json result = {{"benchmark", "client_overhead"}, {"seconds_per_point", o.seconds}, {"points", points}};
   for (const auto& p : points)
     if (p["concurrency"] == 64)

@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,22 +42,77 @@ Target transport_target(const DriverOptions& options, const Options& o) {
 
 inline Workload bench_workload() { return template_prompts("Question {i}: Explain concept {i} briefly.", 64); }
 
+// Samples this process's CPU and a count of requests ended at 20% and 80% of `seconds` after the first request
+// ends; finish() gives their ratio as Reference::steady_cpu_us_per (0 when the run was too short to sample).
+class SteadySampler {
+ public:
+  template <class Count>
+  SteadySampler(double seconds, Count count)
+      : thread_([this, seconds, count] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds + 30);
+          while (!done_ && count() == 0 && std::chrono::steady_clock::now() < give_up)
+            wake_.wait_for(lock, std::chrono::milliseconds(5));
+          const auto first = std::chrono::steady_clock::now();
+          const auto stopped = [this] { return done_; };
+          if (done_ || wake_.wait_until(lock, first + std::chrono::duration<double>(0.2 * seconds), stopped)) return;
+          cpu_[0] = cpu_seconds_self();
+          n_[0] = count();
+          if (wake_.wait_until(lock, first + std::chrono::duration<double>(0.8 * seconds), stopped)) return;
+          cpu_[1] = cpu_seconds_self();
+          n_[1] = count();
+          sampled_ = true;
+        }) {}
+  SteadySampler(const SteadySampler&) = delete;
+  SteadySampler& operator=(const SteadySampler&) = delete;
+  ~SteadySampler() { stop(); }
+
+  void finish(Reference& r) {
+    stop();
+    if (sampled_ && n_[1] > n_[0]) r.steady_cpu_us_per = (cpu_[1] - cpu_[0]) * 1e6 / static_cast<double>(n_[1] - n_[0]);
+  }
+
+ private:
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false, sampled_ = false;
+  double cpu_[2] = {0, 0};
+  std::uint64_t n_[2] = {0, 0};
+  std::thread thread_;
+};
+
 // Closed loop at `concurrency` for `seconds`, after one warm-up request per worker (connections open). CPU is this
 // process's (the target runs in its own), divided over every request made, warm-up included.
 inline Reference run_servebench(const Options& o, const std::string& url, std::size_t concurrency, double seconds,
                                 bool stream, LevelResult* keep = nullptr) {
   const auto options = DriverOptions().base_url(url).stream(stream).keep_text(false).label("servebench");
+  // The steady state: CPU and requests between 20% and 80% of the measured time, so that opening the connections,
+  // the warm-up and the summary at the end (which the whole-run figure includes) are left out.
+  std::atomic<std::uint64_t> ended{0};
+  SteadySampler steady(seconds, [&ended] { return ended.load(std::memory_order_relaxed); });
   const double cpu0 = cpu_seconds_self();
-  auto result = run_closed_loop(ClosedLoop()
-                                    .concurrency(concurrency)
-                                    .duration(std::chrono::duration<double>(seconds))
-                                    .warmup(concurrency)
-                                    .keep_warmup_records(false)
-                                    .quiet(true)
-                                    .handle_signals(false),
-                                bench_workload(), transport_target<api::openai_completions>(options, o));
+  auto result = run_closed_loop(
+      ClosedLoop()
+          .concurrency(concurrency)
+          .duration(std::chrono::duration<double>(seconds))
+          .warmup(concurrency)
+          .keep_warmup_records(false)
+          .record_sink([&ended](const RequestRecord&) { ended.fetch_add(1, std::memory_order_relaxed); })
+          .quiet(true)
+          .handle_signals(false),
+      bench_workload(), transport_target<api::openai_completions>(options, o));
   const double cpu = cpu_seconds_self() - cpu0;
   Reference r;
+  steady.finish(r);
   double events = 0;
   for (const auto& record : result.records) events += static_cast<double>(record.event_times.size());
   const double all = static_cast<double>(result.records.size() + result.warmup_sent);

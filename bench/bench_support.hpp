@@ -322,10 +322,11 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
 
 // One reference measurement: requests (or events) per second and CPU per unit.
 struct Reference {
-  double per_s = 0;       // requests/s (or events/s)
-  double cpu_us_per = 0;  // client CPU microseconds per request (or event)
-  double units = 0;       // requests (or events) done
-  int threads = 0;        // client threads, where the reference chooses them (wrk -t)
+  double per_s = 0;              // requests/s (or events/s)
+  double cpu_us_per = 0;         // client CPU microseconds per request (or event)
+  double steady_cpu_us_per = 0;  // the same between 20% and 80% of the run, where measured (servebench)
+  double units = 0;              // requests (or events) done
+  int threads = 0;               // client threads, where the reference chooses them (wrk -t)
   bool ok = false;
   std::string note;
 };
@@ -333,6 +334,7 @@ struct Reference {
 inline void to_json(nlohmann::json& j, const Reference& r) {
   j = {{"per_s", r.per_s}, {"cpu_us_per", r.cpu_us_per}, {"units", r.units}, {"ok", r.ok}, {"note", r.note}};
   if (r.threads > 0) j["threads"] = r.threads;
+  if (r.steady_cpu_us_per > 0) j["steady_cpu_us_per"] = r.steady_cpu_us_per;
 }
 
 inline std::string number_after(const std::string& text, const std::string& key) {
