@@ -42,8 +42,9 @@ Target transport_target(const DriverOptions& options, const Options& o) {
 
 inline Workload bench_workload() { return template_prompts("Question {i}: Explain concept {i} briefly.", 64); }
 
-// Samples this process's CPU and a count of requests ended at 20% and 80% of `seconds` after the first request
-// ends; finish() gives their ratio as Reference::steady_cpu_us_per (0 when the run was too short to sample).
+// Samples this process's CPU and a count of units (requests or events) ended at 20% and 80% of `seconds` after the
+// first request ends; finish() gives their ratio as Reference::steady_cpu_us_per (0 when the run was too short to
+// sample).
 class SteadySampler {
  public:
   template <class Count>
@@ -95,21 +96,24 @@ class SteadySampler {
 inline Reference run_servebench(const Options& o, const std::string& url, std::size_t concurrency, double seconds,
                                 bool stream, LevelResult* keep = nullptr) {
   const auto options = DriverOptions().base_url(url).stream(stream).keep_text(false).label("servebench");
-  // The steady state: CPU and requests between 20% and 80% of the measured time, so that opening the connections,
+  // The steady state: CPU and units between 20% and 80% of the measured time, so that opening the connections,
   // the warm-up and the summary at the end (which the whole-run figure includes) are left out.
   std::atomic<std::uint64_t> ended{0};
   SteadySampler steady(seconds, [&ended] { return ended.load(std::memory_order_relaxed); });
   const double cpu0 = cpu_seconds_self();
-  auto result = run_closed_loop(
-      ClosedLoop()
-          .concurrency(concurrency)
-          .duration(std::chrono::duration<double>(seconds))
-          .warmup(concurrency)
-          .keep_warmup_records(false)
-          .record_sink([&ended](const RequestRecord&) { ended.fetch_add(1, std::memory_order_relaxed); })
-          .quiet(true)
-          .handle_signals(false),
-      bench_workload(), transport_target<api::openai_completions>(options, o));
+  auto result = run_closed_loop(ClosedLoop()
+                                    .concurrency(concurrency)
+                                    .duration(std::chrono::duration<double>(seconds))
+                                    .warmup(concurrency)
+                                    .keep_warmup_records(false)
+                                    .record_sink([&ended, stream](const RequestRecord& record) {
+                                      // In the unit cpu_us_per is in: events when streaming, else requests.
+                                      ended.fetch_add(stream ? record.event_times.size() : 1,
+                                                      std::memory_order_relaxed);
+                                    })
+                                    .quiet(true)
+                                    .handle_signals(false),
+                                bench_workload(), transport_target<api::openai_completions>(options, o));
   const double cpu = cpu_seconds_self() - cpu0;
   Reference r;
   steady.finish(r);

@@ -324,7 +324,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv) {
 struct Reference {
   double per_s = 0;              // requests/s (or events/s)
   double cpu_us_per = 0;         // client CPU microseconds per request (or event)
-  double steady_cpu_us_per = 0;  // the same between 20% and 80% of the run, where measured (servebench)
+  double steady_cpu_us_per = 0;  // the same between 20% and 80% of the run (servebench)
   double units = 0;              // requests (or events) done
   int threads = 0;               // client threads, where the reference chooses them (wrk -t)
   bool ok = false;
