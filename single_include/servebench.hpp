@@ -567,18 +567,23 @@ bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
 // silent conversion (that conversion is undefined behaviour; found by fuzzing). A field missing from the JSON keeps
 // the struct's default unless the list marks it required, which is how files written by older versions still read.
 //
-// Deferred: field lists and the JSON functions of enums are templates (a list is `template <class = void>`), so
-// the list types and nlohmann's conversions they need are built only in a translation unit that reads or writes
-// that type; one that includes <servebench.hpp> and never touches JSON does not pay for them. The same holds for the
-// library's larger optional bodies (summaries, readiness, reports, charts, old artifacts): they take their main
-// argument as a template parameter that defaults to the one type they are for (`template <class Levels =
-// std::vector<LevelResult>>`), so the compiler reads their bodies only where they are called. Callers never name
-// the parameter. bench/compile_time.py measures the effect.
+// Deferred: field lists and the JSON functions of enums are templates (`template <class Deferred = void>`, building its
+// list with field_list<Deferred>), so the list types and nlohmann's conversions they need are built only in a
+// translation unit that reads or writes that type; one that includes <servebench.hpp> and never touches JSON does not
+// pay for them. The same holds for the library's larger optional bodies (summaries, readiness, reports, charts, old
+// artifacts): they take their main argument as a template parameter that defaults to the one type they are for
+// (`template <class Levels = std::vector<LevelResult>>`), so the compiler reads their bodies only where they are
+// called. Callers never name the parameter. Inside a template, a type that does not depend on its parameters (a member
+// `std::optional<JsonlRecordWriter>`, a local `std::vector<const Summary*>`) is still built where the template is
+// defined; `deferred<T, Param>` names it through the parameter so that it is built only where the template is used.
+// A class template such as std::optional<X> costs a translation unit about 0.8 MB of the compiler's memory and 20 ms
+// per distinct X; bench/compile_time.py measures the effect.
 //
 //   struct Point { int x = 0; std::optional<double> weight; };
-//   template <class = void>
+//   template <class Deferred = void>
 //   auto json_fields(const Point*) {
-//     return field_list(servebench::required("x", &Point::x), servebench::field("weight", &Point::weight));
+//     return servebench::field_list<Deferred>(servebench::required("x", &Point::x), servebench::field("weight",
+//     &Point::weight));
 //   }
 //   // nlohmann::json j = Point{1, {}};  -> {"x": 1, "weight": null};  j.get<Point>() reads it back.
 
@@ -596,6 +601,14 @@ bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
 #include <nlohmann/json.hpp>
 
 namespace servebench {
+
+// T, named through a template parameter (see "Deferred" above).
+template <class T, class>
+struct deferred_type {
+  using type = T;
+};
+template <class T, class Param>
+using deferred = typename deferred_type<T, Param>::type;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enums: specialise EnumNames<E> with `static constexpr EnumName<E> entries[]` (the first entry of a value is its
@@ -677,8 +690,10 @@ constexpr Field<S, T> required(const char* name, T S::*member) {
 }
 // The list: a callable that hands each entry to a visitor, list([](const auto& field) {...}). Not a std::tuple:
 // a tuple of 30 field types costs a translation unit about 0.1 s to build (its constructors' constraints), this
-// costs nearly nothing (bench/compile_time.py).
-template <class... Fs>
+// costs nearly nothing (bench/compile_time.py). `Deferred`: a json_fields' own parameter, passed on so that the list is
+// built only where the struct is read or written (field_list<Deferred>(...), see "Deferred" above); it is otherwise
+// unused.
+template <class Deferred = void, class... Fs>
 constexpr auto field_list(Fs... entries) {
   return [entries...](auto&& visit) { (visit(entries), ...); };
 }
@@ -967,17 +982,18 @@ Summary summarize_samples(Values values, PercentileMethod method = PercentileMet
   return s;
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Quantile*) {
-  return field_list(required("p", &Quantile::p), required("value", &Quantile::value));
+  return field_list<Deferred>(required("p", &Quantile::p), required("value", &Quantile::value));
 }
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Summary*) {
-  return field_list(required("count", &Summary::count), required("mean", &Summary::mean),
-                    required("stddev", &Summary::stddev), required("min", &Summary::min),
-                    required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
-                    required("p95", &Summary::p95), required("p99", &Summary::p99), field("extra", &Summary::extra),
-                    field("method", &Summary::method));
+  return field_list<Deferred>(required("count", &Summary::count), required("mean", &Summary::mean),
+                              required("stddev", &Summary::stddev), required("min", &Summary::min),
+                              required("max", &Summary::max), required("p50", &Summary::p50),
+                              required("p90", &Summary::p90), required("p95", &Summary::p95),
+                              required("p99", &Summary::p99), field("extra", &Summary::extra),
+                              field("method", &Summary::method));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1091,12 +1107,12 @@ MeanInterval mean_interval(const Values& values, double confidence = 0.95) {
   return m;
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MeanInterval*) {
   using M = MeanInterval;
-  return field_list(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
-                    required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
-                    field("confidence", &M::confidence));
+  return field_list<Deferred>(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
+                              required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
+                              field("confidence", &M::confidence));
 }
 
 // A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in
@@ -1350,11 +1366,11 @@ struct ServerTiming {
   std::optional<Nanos> first_answer_token;  // when reasoning came first: the first answer token
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerTiming*) {
-  return field_list(required("first_token", &ServerTiming::first_token),
-                    required("last_token", &ServerTiming::last_token),
-                    field("first_answer_token", &ServerTiming::first_answer_token));
+  return field_list<Deferred>(required("first_token", &ServerTiming::first_token),
+                              required("last_token", &ServerTiming::last_token),
+                              field("first_answer_token", &ServerTiming::first_answer_token));
 }
 
 struct RequestRecord {
@@ -1435,21 +1451,20 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
   }
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return field_list(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-                    field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
-                    field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
-                    field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-                    field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-                    field("n_in", &R::n_in), field("n_in_expected", &R::n_in_expected),
-                    field("n_out_requested", &R::n_out_requested), field("n_in_cached", &R::n_in_cached),
-                    field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                    field("token_source", &R::token_source), field("http_status", &R::http_status),
-                    required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                    field("body_start", &R::body_start), field("text", &R::text),
-                    field("server_timing", &R::server_timing));
+  return field_list<Deferred>(
+      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens), field("n_in", &R::n_in),
+      field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
+      field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+      field("token_source", &R::token_source), field("http_status", &R::http_status),
+      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -1471,9 +1486,10 @@ struct Slo {
   }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Slo*) {
-  return field_list(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s), field("latency_s", &Slo::latency_s));
+  return field_list<Deferred>(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s),
+                              field("latency_s", &Slo::latency_s));
 }
 
 struct SummarizeOptions {
@@ -1487,11 +1503,11 @@ struct LevelHistograms {
   std::optional<LogHistogram> latency, ttft, tpot, itl;
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelHistograms*) {
   using H = LevelHistograms;
-  return field_list(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
-                    field("itl", &H::itl));
+  return field_list<Deferred>(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
+                              field("itl", &H::itl));
 }
 
 // One level of one target. Durations in the summaries are seconds. A summary is absent (null in JSON) when it has
@@ -1647,10 +1663,10 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   return s;
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return field_list(
+  return field_list<Deferred>(
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
       field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),
@@ -1821,10 +1837,10 @@ template <class = void>  // deferred: see serialize.hpp
 Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed", bool cycles = true) {
   if (prompts.empty()) throw WorkloadError("servebench::fixed_prompts: the list is empty");
   for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
-  auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
-  const auto size = static_cast<std::uint64_t>(shared->size());
-  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name),
-                  cycles);
+  const auto size = static_cast<std::uint64_t>(prompts.size());
+  // The generator holds the prompts; copies of the workload share the generator.
+  return Workload([prompts = std::move(prompts)](std::uint64_t i) { return prompts[static_cast<std::size_t>(i)]; },
+                  size, std::move(name), cycles);
 }
 
 template <class = void>  // deferred: see serialize.hpp
@@ -2562,11 +2578,11 @@ struct MetricSeries {
   double delta = 0;             // counters: last minus first, resets (a value going down) counted from zero
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MetricSeries*) {
   using S = MetricSeries;
-  return field_list(required("name", &S::name), field("labels", &S::labels), field("type", &S::type), field("t", &S::t),
-                    field("values", &S::values), field("delta", &S::delta));
+  return field_list<Deferred>(required("name", &S::name), field("labels", &S::labels), field("type", &S::type),
+                              field("t", &S::t), field("values", &S::values), field("delta", &S::delta));
 }
 
 // Everything scraped during one level.
@@ -2583,14 +2599,14 @@ struct ServerMetrics {
   std::vector<MetricSeries> series;
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerMetrics*) {
   using M = ServerMetrics;
-  return field_list(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
-                    field("failed", &M::failed), field("timed_out", &M::timed_out),
-                    field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
-                    field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
-                    field("series", &M::series));
+  return field_list<Deferred>(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
+                              field("failed", &M::failed), field("timed_out", &M::timed_out),
+                              field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
+                              field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
+                              field("series", &M::series));
 }
 
 // What a metric means, whatever the server calls it.
@@ -2655,11 +2671,11 @@ struct TargetInfo {
   bool insecure = false;  // https without verifying the server's certificate
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const TargetInfo*) {
-  return field_list(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
-                    field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
-                    field("insecure", &TargetInfo::insecure));
+  return field_list<Deferred>(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
+                              field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
+                              field("insecure", &TargetInfo::insecure));
 }
 
 enum class LoopMode {
@@ -2710,14 +2726,16 @@ struct LevelConfig {
   double level() const noexcept { return mode == LoopMode::closed_loop ? static_cast<double>(concurrency) : rate; }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelConfig*) {
   using C = LevelConfig;
-  return field_list(required("mode", &C::mode), field("concurrency", &C::concurrency), field("rate", &C::rate),
-                    field("arrival", &C::arrival), field("burstiness", &C::burstiness), field("seed", &C::seed),
-                    field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
-                    field("duration_s", &C::duration_s), field("warmup", &C::warmup), field("timeout_s", &C::timeout_s),
-                    field("percentile_method", &C::percentile_method), field("slo", &C::slo));
+  return field_list<Deferred>(required("mode", &C::mode), field("concurrency", &C::concurrency),
+                              field("rate", &C::rate), field("arrival", &C::arrival),
+                              field("burstiness", &C::burstiness), field("seed", &C::seed),
+                              field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
+                              field("duration_s", &C::duration_s), field("warmup", &C::warmup),
+                              field("timeout_s", &C::timeout_s), field("percentile_method", &C::percentile_method),
+                              field("slo", &C::slo));
 }
 
 // One level against one target.
@@ -2740,22 +2758,22 @@ struct LevelResult {
   std::optional<ServerMetrics> server_metrics;  // the server's /metrics during the level, when scraped
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelResult*) {
   using L = LevelResult;
-  return field_list(required("target", &L::target), required("config", &L::config), required("summary", &L::summary),
-                    field("records", &L::records), field("interrupted", &L::interrupted),
-                    field("deadline_exceeded", &L::deadline_exceeded), field("warmup_sent", &L::warmup_sent),
-                    field("not_sent", &L::not_sent), field("late_sends", &L::late_sends),
-                    field("late_send_share", &L::late_send_share), field("warnings", &L::warnings),
-                    field("repetition", &L::repetition), field("time_scale", &L::time_scale),
-                    field("server_metrics", &L::server_metrics));
+  return field_list<Deferred>(required("target", &L::target), required("config", &L::config),
+                              required("summary", &L::summary), field("records", &L::records),
+                              field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
+                              field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
+                              field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
+                              field("warnings", &L::warnings), field("repetition", &L::repetition),
+                              field("time_scale", &L::time_scale), field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.
 template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
-std::vector<const LevelResult*> levels_of(const Levels& levels, const std::string& label) {
-  std::vector<const LevelResult*> out;
+std::vector<const typename Levels::value_type*> levels_of(const Levels& levels, const std::string& label) {
+  std::vector<const typename Levels::value_type*> out;
   for (const auto& l : levels)
     if (l.target.label == label) out.push_back(&l);
   return out;
@@ -2790,15 +2808,15 @@ struct RepeatedLevel {
   std::optional<MeanInterval> ttft_p50, ttft_p99, latency_p50, latency_p99;  // seconds
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RepeatedLevel*) {
   using R = RepeatedLevel;
-  return field_list(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
-                    required("repetitions", &R::repetitions),
-                    required("throughput_req_per_sec", &R::throughput_req_per_sec),
-                    required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
-                    field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
-                    field("latency_p99", &R::latency_p99));
+  return field_list<Deferred>(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
+                              required("repetitions", &R::repetitions),
+                              required("throughput_req_per_sec", &R::throughput_req_per_sec),
+                              required("output_tokens_per_sec", &R::output_tokens_per_sec),
+                              field("ttft_p50", &R::ttft_p50), field("ttft_p99", &R::ttft_p99),
+                              field("latency_p50", &R::latency_p50), field("latency_p99", &R::latency_p99));
 }
 
 // True when any level is a repetition after the first: the levels came from a repeated sweep.
@@ -2809,17 +2827,17 @@ bool has_repetitions(const Levels& levels) {
 
 // Every repetition of `label` at `level`, by repetition index.
 template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
-std::vector<const LevelResult*> repetitions_of(const Levels& levels, const std::string& label, double level) {
-  std::vector<const LevelResult*> out;
+std::vector<const typename Levels::value_type*> repetitions_of(const Levels& levels, const std::string& label,
+                                                               double level) {
+  std::vector<const typename Levels::value_type*> out;
   for (const auto& l : levels)
     if (l.target.label == label && l.summary.level == level) out.push_back(&l);
-  std::stable_sort(out.begin(), out.end(),
-                   [](const LevelResult* a, const LevelResult* b) { return a->repetition < b->repetition; });
+  std::stable_sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->repetition < b->repetition; });
   return out;
 }
 
 // The intervals of one (target, level) from its repetitions (non-empty, all of one target and level).
-template <class Runs = std::vector<const LevelResult*>>
+template <class Runs>  // deferred: see serialize.hpp
 RepeatedLevel summarize_repetitions(const Runs& runs, double confidence = 0.95) {
   RepeatedLevel r;
   if (runs.empty()) return r;
@@ -2880,7 +2898,8 @@ struct RatioInterval {
 // positive or a value not finite (no ratio to take); an `a` of 0 (a side that served nothing) gives the plain ratio
 // of the means and no interval (no log to take).
 template <class Values = std::vector<double>>
-std::optional<RatioInterval> ratio_interval(const Values& a, const Values& b, bool paired, double confidence = 0.95) {
+std::optional<deferred<RatioInterval, Values>> ratio_interval(const Values& a, const Values& b, bool paired,
+                                                              double confidence = 0.95) {
   if (a.empty() || b.empty() || (paired && a.size() != b.size())) return std::nullopt;
   bool zero = false;
   for (double v : b)
@@ -2968,9 +2987,10 @@ struct WallAnchor {
   std::int64_t to_wall(Nanos steady) const noexcept { return steady - steady_ns + system_ns; }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const WallAnchor*) {
-  return field_list(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
+  return field_list<Deferred>(required("system_ns", &WallAnchor::system_ns),
+                              required("steady_ns", &WallAnchor::steady_ns));
 }
 
 struct RunMetadata {
@@ -2986,13 +3006,14 @@ struct RunMetadata {
   std::optional<WallAnchor> wall_anchor = WallAnchor::now();  // absent in artifacts written before it existed
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RunMetadata*) {
   using M = RunMetadata;
-  return field_list(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
-                    field("hostname", &M::hostname), field("command_line", &M::command_line),
-                    field("configuration", &M::configuration), field("time_scale", &M::time_scale),
-                    field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
+  return field_list<Deferred>(required("servebench_version", &M::servebench_version),
+                              required("utc_time", &M::utc_time), field("hostname", &M::hostname),
+                              field("command_line", &M::command_line), field("configuration", &M::configuration),
+                              field("time_scale", &M::time_scale), field("model", &M::model), field("gpu", &M::gpu),
+                              field("wall_anchor", &M::wall_anchor));
 }
 
 struct Artifact {
@@ -4298,16 +4319,16 @@ void apply_tls(Client& client, const TlsOptions& tls) {
 }
 
 // The client for `url`; throws as check_tls() does.
-template <class = void>  // deferred: see serialize.hpp
-std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
-  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+template <class Client = httplib::Client>  // deferred: see serialize.hpp
+std::unique_ptr<Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+  if (url.scheme == "http") return std::make_unique<Client>(url.host, url.port);
   check_tls(url, tls);
   const bool v6 = url.host.find(':') != std::string::npos;
   const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
                             std::to_string(url.port);
   auto client = tls.client_cert_file.empty()
-                    ? std::make_unique<httplib::Client>(where)
-                    : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
+                    ? std::make_unique<Client>(where)
+                    : std::make_unique<Client>(where, tls.client_cert_file, tls.client_key_file);
   apply_tls(*client, tls);
   return client;
 }
@@ -4458,22 +4479,25 @@ struct Connection {
   ConnectControl* control = nullptr;
 };
 
-// The connection for `url`: plain, or TLS as `tls` says. Throws std::invalid_argument as check_tls() does.
-inline Connection make_connection(const BaseUrl& url, const TlsOptions& tls = {}) {
+// The connection for `url`: plain, or TLS as `tls` says. Throws std::invalid_argument as check_tls() does. A
+// template (callers never name `Plain`) so that the https client is built only where a Driver is (see "Deferred" in
+// serialize.hpp).
+template <class Plain = httplib::ClientImpl>
+Connection make_connection(const BaseUrl& url, const TlsOptions& tls = {}) {
   Connection c;
   if (url.scheme == "http") {
-    auto client = std::make_unique<PreconnectingClient<httplib::ClientImpl>>(url.host, url.port);
-    c.control = client.get();
-    c.client = std::move(client);
+    auto* client = new PreconnectingClient<Plain>(url.host, url.port);
+    c.client.reset(client);  // not make_unique: a unique_ptr of one more type costs every includer (serialize.hpp)
+    c.control = client;
     return c;
   }
   check_tls(url, tls);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  auto client = std::make_unique<PreconnectingClient<httplib::SSLClient>>(url.host, url.port, tls.client_cert_file,
-                                                                          tls.client_key_file);
+  auto* client = new PreconnectingClient<deferred<httplib::SSLClient, Plain>>(url.host, url.port, tls.client_cert_file,
+                                                                              tls.client_key_file);
+  c.client.reset(client);
+  c.control = client;
   apply_tls(*client, tls);
-  c.control = client.get();
-  c.client = std::move(client);
 #endif
   return c;
 }
@@ -5186,11 +5210,18 @@ struct WatchedRequest : RequestStop {
   std::atomic<Nanos> deadline_at{0};  // 0: none
   std::size_t slot = 0;               // index in the watchdog's list; guarded by the watchdog's mutex
 
-  inline void watch();  // onto the watchdog's list (the Driver's constructor)
-  inline void begin(Nanos deadline);
-  inline void end();
-  inline void cancel(ErrorKind reason);
-  inline void shut_down();  // off the list: after it the watchdog holds no reference to this request
+  // Templates, as is Watchdog's constructor, so that the watchdog's thread is built only where a Driver is (see
+  // "Deferred" in serialize.hpp); callers never name the parameter.
+  template <class = void>
+  void watch();  // onto the watchdog's list (the Driver's constructor)
+  template <class = void>
+  void begin(Nanos deadline);
+  template <class = void>
+  void end();
+  template <class = void>
+  void cancel(ErrorKind reason);
+  template <class = void>
+  void shut_down();  // off the list: after it the watchdog holds no reference to this request
 };
 
 class Watchdog {
@@ -5201,6 +5232,7 @@ class Watchdog {
 
   // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
   // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
+  template <class = void>
   static Watchdog& instance() {
     static Watchdog* const watchdog = new Watchdog();
     return *watchdog;
@@ -5238,6 +5270,7 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
  private:
+  template <class = void>
   Watchdog() {
     std::thread([this] { run(); }).detach();
   }
@@ -5299,9 +5332,13 @@ class Watchdog {
   std::atomic<bool> asleep_{false};
 };
 
-inline void WatchedRequest::watch() { Watchdog::instance().add(*this); }
+template <class>
+void WatchedRequest::watch() {
+  Watchdog::instance().add(*this);
+}
 
-inline void WatchedRequest::begin(Nanos deadline) {
+template <class>
+void WatchedRequest::begin(Nanos deadline) {
   {
     std::lock_guard<std::mutex> lock(mutex);
     deadline_at = deadline;
@@ -5314,18 +5351,23 @@ inline void WatchedRequest::begin(Nanos deadline) {
   if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
 }
 
-inline void WatchedRequest::end() {
+template <class>
+void WatchedRequest::end() {
   std::lock_guard<std::mutex> lock(mutex);  // waits out a stop in progress
   in_flight = false;
   deadline_at = 0;
 }
 
-inline void WatchedRequest::cancel(ErrorKind reason) {
+template <class>
+void WatchedRequest::cancel(ErrorKind reason) {
   cancel_reason = static_cast<int>(reason);
   Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
 }
 
-inline void WatchedRequest::shut_down() { Watchdog::instance().remove(*this); }
+template <class>
+void WatchedRequest::shut_down() {
+  Watchdog::instance().remove(*this);
+}
 
 }  // namespace servebench::detail
 // ---- end servebench/watchdog.hpp ----
@@ -5339,7 +5381,7 @@ class Driver {
   // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
-        label_(target_label(options_)), state_(std::make_unique<detail::WatchedRequest>()) {
+        label_(target_label(options_)), state_(std::make_unique<deferred<detail::WatchedRequest, Api>>()) {
     auto connection = detail::make_connection(url_, options_.tls());
     state_->connect = connection.control;
     auto& client = *(state_->client = std::move(connection.client));
@@ -5481,7 +5523,7 @@ class Driver {
   Api api_;
   detail::BaseUrl url_;
   std::string label_;
-  std::unique_ptr<detail::WatchedRequest> state_;
+  std::unique_ptr<deferred<detail::WatchedRequest, Api>> state_;  // deferred: see serialize.hpp
 };
 
 }  // namespace servebench
@@ -5880,7 +5922,7 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
   const auto start = clock::now();
   ReadyResult result;
   detail::BaseUrl url;
-  std::unique_ptr<httplib::Client> client;
+  std::unique_ptr<deferred<httplib::Client, Url>> client;  // deferred: see serialize.hpp
   try {
     url = detail::parse_base_url(base_url);
     client = detail::make_client(url, tls);
@@ -6381,8 +6423,10 @@ std::optional<double> relative_throughput(const Levels& levels, const LevelResul
 // repetition index when both ran the same repetitions (an interleaved sweep), else unpaired (see RatioInterval).
 // Empty when the baseline did not run that level or served nothing.
 template <class Levels = std::vector<LevelResult>>
-std::optional<RatioInterval> relative_throughput_interval(const Levels& levels, const LevelResult& level,
-                                                          const std::string& baseline, double confidence = 0.95) {
+std::optional<deferred<RatioInterval, Levels>> relative_throughput_interval(const Levels& levels,
+                                                                            const LevelResult& level,
+                                                                            const std::string& baseline,
+                                                                            double confidence = 0.95) {
   std::vector<double> a, b;
   std::vector<std::size_t> index_a, index_b;
   for (const auto* r : repetitions_of(levels, level.target.label, level.summary.level))
@@ -6396,7 +6440,7 @@ namespace detail {
 
 // The figures of one (level, target) over its repetitions, as one summary: counts are totals, the peak in flight
 // the highest, every other figure the mean over the repetitions.
-template <class Runs = std::vector<const LevelResult*>>
+template <class Runs>  // deferred: see serialize.hpp
 LevelSummary mean_over_repetitions(const Runs& runs) {
   LevelSummary s = runs.front()->summary;
   if (runs.size() == 1) return s;
@@ -6420,7 +6464,7 @@ LevelSummary mean_over_repetitions(const Runs& runs) {
   s.throughput_req_per_sec = mean_of([](const LevelSummary& x) { return x.throughput_req_per_sec; });
   s.output_tokens_per_sec = mean_of([](const LevelSummary& x) { return x.output_tokens_per_sec; });
   for (auto member : {&LevelSummary::latency, &LevelSummary::ttft, &LevelSummary::tpot}) {
-    std::vector<const Summary*> have;
+    std::vector<deferred<const Summary*, Runs>> have;
     for (const auto* r : runs)
       if (r->summary.*member) have.push_back(&*(r->summary.*member));
     if (have.empty()) continue;
@@ -6435,7 +6479,8 @@ LevelSummary mean_over_repetitions(const Runs& runs) {
 
 // The relative column's cell: "1.80x"; with repetitions "1.80x [1.50, 2.10] *" when the interval excludes 1 and
 // "1.02x [0.95, 1.10] ~" when it includes 1.
-inline std::string relative_cell(const std::optional<RatioInterval>& r, bool is_baseline) {
+template <class Ratio = RatioInterval>  // deferred: see serialize.hpp
+std::string relative_cell(const std::optional<Ratio>& r, bool is_baseline) {
   if (!r) return "-";
   std::string cell = fixed(r->ratio, 2) + "x";
   if (is_baseline || !r->has_interval()) return cell;
@@ -6655,7 +6700,8 @@ chart::LineChart latency_chart(const Levels& levels, const ReportOptions& option
 
 // Mean TTFT and TPOT (ms) per level for every target that streamed; empty when none did.
 template <class Levels = std::vector<LevelResult>>
-std::optional<chart::TtftTpotChart> ttft_tpot_chart(const Levels& levels, const ReportOptions& options = {}) {
+std::optional<deferred<chart::TtftTpotChart, Levels>> ttft_tpot_chart(const Levels& levels,
+                                                                      const ReportOptions& options = {}) {
   Levels streamed;
   for (const auto& l : levels)
     if (l.summary.ttft) streamed.push_back(l);
@@ -7014,7 +7060,7 @@ LevelConfig level_config(const OpenLoop& o) {
 
 // Starts the options' watcher on a level's target; returns what to call with the result (empty when none).
 template <class Options>
-std::function<void(LevelResult&)> start_watching(const Options& o, const std::optional<TargetInfo>& target) {
+std::function<void(LevelResult&)> start_watching(const Options& o, const TargetInfo* target) {
   if (!o.watcher()) return {};
   return o.watcher()(target ? *target : TargetInfo{});
 }
@@ -7173,7 +7219,6 @@ std::vector<Nanos> arrival_offsets(const OpenLoop& options, std::optional<std::u
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -7225,16 +7270,25 @@ std::string connect_sender(Sender& sender) {
 class AnySender {
  public:
   AnySender() = default;
+  AnySender(AnySender&& other) noexcept : self_(std::exchange(other.self_, nullptr)) {}
+  AnySender& operator=(AnySender&& other) noexcept {
+    if (this != &other) {
+      delete self_;
+      self_ = std::exchange(other.self_, nullptr);
+    }
+    return *this;
+  }
+  ~AnySender() { delete self_; }
 
   template <class Sender, class = std::enable_if_t<!std::is_same<std::decay_t<Sender>, AnySender>::value>>
   AnySender(Sender&& sender)  // NOLINT(google-explicit-constructor): wrapping is the whole point
-      : self_(std::make_unique<Model<std::decay_t<Sender>>>(std::forward<Sender>(sender))) {}
+      : self_(new Model<std::decay_t<Sender>>(std::forward<Sender>(sender))) {}
 
   // Builds the sender in place, for senders that cannot be moved.
   template <class Sender, class... Args>
   static AnySender make(Args&&... args) {
     AnySender any;
-    any.self_ = std::make_unique<Model<Sender>>(std::forward<Args>(args)...);
+    any.self_ = new Model<Sender>(std::forward<Args>(args)...);
     return any;
   }
 
@@ -7247,7 +7301,7 @@ class AnySender {
   }
   // The held sender's connect(), or "" when it has none (it connects as it sends).
   std::string connect() { return self_ ? self_->connect() : std::string{}; }
-  explicit operator bool() const noexcept { return static_cast<bool>(self_); }
+  explicit operator bool() const noexcept { return self_ != nullptr; }
 
  private:
   struct Interface {
@@ -7267,7 +7321,9 @@ class AnySender {
     std::string connect() override { return detail::connect_sender(sender); }
     Sender sender;
   };
-  std::unique_ptr<Interface> self_;
+  // Owned. A plain pointer, not std::unique_ptr: one more unique_ptr type costs every translation unit that includes
+  // <servebench.hpp> about 1.4 MB of the compiler's memory and 25 ms (see "Deferred" in serialize.hpp).
+  Interface* self_ = nullptr;
 };
 
 class ClosedLoop;
@@ -7446,9 +7502,10 @@ namespace detail {
 // The records a level keeps, in blocks that never move once filled (64 records, doubling up to 4,096): one allocation
 // per block rather than one per record (a std::deque of 360-byte records allocates each on its own, 2.7% of an
 // event-loop thread's samples at 64 connections), and no vector growth moving every record with the lock held.
+template <class Record = RequestRecord>  // deferred: see serialize.hpp
 class RecordBlocks {
  public:
-  void push(RequestRecord&& record) {
+  void push(Record&& record) {
     if (blocks_.empty() || blocks_.back().size() == blocks_.back().capacity()) {
       blocks_.emplace_back();
       blocks_.back().reserve(std::min<std::size_t>(4096, std::max<std::size_t>(64, size_)));
@@ -7458,8 +7515,8 @@ class RecordBlocks {
   }
   std::size_t size() const noexcept { return size_; }
   // Every record, in the order kept; leaves this empty.
-  std::vector<RequestRecord> take() {
-    std::vector<RequestRecord> all;
+  std::vector<Record> take() {
+    std::vector<Record> all;
     if (blocks_.size() == 1) {
       all = std::move(blocks_.front());
     } else {
@@ -7472,7 +7529,7 @@ class RecordBlocks {
   }
 
  private:
-  std::vector<std::vector<RequestRecord>> blocks_;
+  std::vector<std::vector<Record>> blocks_;
   std::size_t size_ = 0;
 };
 
@@ -7534,7 +7591,7 @@ class Level {
   // A sender registers so the supervisor can cancel it; one registered after a cancel-all is cancelled at once.
   std::size_t register_canceller(std::function<void(ErrorKind)> cancel) {
     std::lock_guard<std::mutex> lock(registry_mutex_);
-    if (cancelled_with_) cancel(*cancelled_with_);
+    if (cancelled_with_ != ErrorKind::none) cancel(cancelled_with_);
     cancellers_.push_back(std::move(cancel));
     return cancellers_.size() - 1;
   }
@@ -7544,7 +7601,7 @@ class Level {
   }
   void cancel_all(ErrorKind reason) {
     std::lock_guard<std::mutex> lock(registry_mutex_);
-    if (!cancelled_with_) cancelled_with_ = reason;
+    if (cancelled_with_ == ErrorKind::none) cancelled_with_ = reason;
     for (auto& c : cancellers_)
       if (c) c(reason);
   }
@@ -7736,8 +7793,8 @@ class Level {
   std::size_t in_flight() const noexcept { return in_flight_.load(); }
 
   // Sorted records and the run's verdicts; rethrows a factory's exception.
-  // `target` empty: the label the sender wrote on the records.
-  LevelResult finish(std::optional<TargetInfo> target, std::size_t not_sent) {
+  // `target` null: the label the sender wrote on the records.
+  LevelResult finish(const TargetInfo* target, std::size_t not_sent) {
     if (error_) std::rethrow_exception(error_);
     LevelResult result;
     result.config = level_config(options_);
@@ -7762,7 +7819,7 @@ class Level {
     }
     result.summary.level = result.config.level();
     if (target)
-      result.target = std::move(*target);
+      result.target = *target;
     else
       result.target.label = tally.target;
     result.summary.target = result.target.label;
@@ -7852,8 +7909,8 @@ class Level {
   const Workload& workload_;
 
   std::mutex registry_mutex_;
-  std::vector<std::function<void(ErrorKind)>> cancellers_;
-  std::optional<ErrorKind> cancelled_with_;
+  std::vector<deferred<std::function<void(ErrorKind)>, Options>> cancellers_;
+  ErrorKind cancelled_with_ = ErrorKind::none;  // none: not cancelled
 
   std::mutex factory_mutex_;
 
@@ -7864,11 +7921,11 @@ class Level {
   std::string connect_failure_;
 
   std::mutex records_mutex_;
-  RecordBlocks records_;
+  RecordBlocks<deferred<RequestRecord, Options>> records_;
   RunningSummary running_;  // keep_records(false): the summary, the tally, the peak in flight
   LevelTally tally_;
   std::atomic<std::size_t> peak_in_flight_{0};
-  std::optional<JsonlRecordWriter> writer_;
+  std::optional<deferred<JsonlRecordWriter, Options>> writer_;
   std::exception_ptr error_;
 
   std::mutex wake_mutex_;
@@ -7950,14 +8007,14 @@ namespace detail {
 
 template <class MakeSender>
 LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload, MakeSender& make_sender,
-                            std::optional<TargetInfo> target) {
+                            const TargetInfo* target) {  // null: the label the senders write
   if (options.concurrency() == 0) throw std::invalid_argument("servebench::run_closed_loop: concurrency must be > 0");
   const std::uint64_t request_limit = detail::planned_requests(options, workload, "run_closed_loop");
   const Nanos duration = options.duration().count();
   const std::size_t workers = options.concurrency();
 
   detail::InterruptScope interrupt_scope(options.handle_signals());
-  detail::Level<ClosedLoop> level(options, workload);
+  detail::Level<deferred<ClosedLoop, MakeSender>> level(options, workload);  // deferred: see serialize.hpp
   detail::PhaseBarrier after_warmup(workers);
   // No worker ends (its thread exits, its connection closes) until every worker is done: a thread's exit unmaps
   // its stack, and at 2,000-10,000 streams ending in the same step those unmaps stalled the threads still reading
@@ -8039,7 +8096,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
       progress.update(level.done(), request_limit, level.failed(), after_warmup.measured_start(), 0, true);
     for (auto& t : threads) t.join();
   }
-  LevelResult result = level.finish(std::move(target), 0);
+  LevelResult result = level.finish(target, 0);
   if (watching) watching(result);
   return result;
 }
@@ -8056,9 +8113,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
     if (target.runs_levels.closed_loop) return target.runs_levels.closed_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_closed_loop: the target has no make_sender");
-    return detail::run_closed_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
+    return detail::run_closed_loop(options, workload, target.make_sender, &target.info);
   } else {
-    return detail::run_closed_loop(options, workload, target, std::nullopt);
+    return detail::run_closed_loop(options, workload, target, nullptr);
   }
 }
 
@@ -8076,7 +8133,6 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
 #include <deque>
 #include <exception>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -8111,12 +8167,12 @@ inline std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, 
 
 template <class MakeSender>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, MakeSender& make_sender,
-                          std::optional<TargetInfo> target) {
+                          const TargetInfo* target) {  // null: the label the senders write
   const std::vector<Nanos> offsets = arrival_offsets(options, workload.size());
   const std::size_t cap = options.max_in_flight();
 
   detail::InterruptScope interrupt_scope(options.handle_signals());
-  detail::Level<OpenLoop> level(options, workload);
+  detail::Level<deferred<OpenLoop, MakeSender>> level(options, workload);  // deferred: see serialize.hpp
 
   struct Job {
     std::uint64_t index;
@@ -8253,7 +8309,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   for (auto& t : threads) t.join();
   progress.update(level.done(), offsets.size(), level.failed(), t0, 0, true);
   const std::size_t never_sent = offsets.size() - static_cast<std::size_t>(level.done());
-  LevelResult result = level.finish(std::move(target), never_sent);
+  LevelResult result = level.finish(target, never_sent);
   if (watching) watching(result);
   return result;
 }
@@ -8272,9 +8328,9 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Tar
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
     if (target.runs_levels.open_loop) return target.runs_levels.open_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_open_loop: the target has no make_sender");
-    return detail::run_open_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
+    return detail::run_open_loop(options, workload, target.make_sender, &target.info);
   } else {
-    return detail::run_open_loop(options, workload, target, std::nullopt);
+    return detail::run_open_loop(options, workload, target, nullptr);
   }
 }
 

@@ -1304,7 +1304,7 @@ class EventClosedLoop final : StreamHandler<Api> {
 
   LevelResult run() {
     InterruptScope interrupt_scope(options_.handle_signals());
-    const auto watching = start_watching(options_, std::optional<TargetInfo>(info_));
+    const auto watching = start_watching(options_, &info_);
     const Nanos level_start = now_ns();
     const Nanos duration = options_.duration().count();
     for (std::size_t i = 0; i < streams_; ++i) {
@@ -1336,7 +1336,7 @@ class EventClosedLoop final : StreamHandler<Api> {
         });
     if (measured_start_.load())
       progress.update(level_.done(), request_limit_, level_.failed(), measured_start_.load(), 0, true);
-    LevelResult result = level_.finish(info_, 0);
+    LevelResult result = level_.finish(&info_, 0);
     if (watching) watching(result);
     return result;
   }
@@ -1494,7 +1494,7 @@ class EventOpenLoop final : StreamHandler<Api> {
 
   LevelResult run() {
     InterruptScope interrupt_scope(options_.handle_signals());
-    const auto watching = start_watching(options_, std::optional<TargetInfo>(info_));
+    const auto watching = start_watching(options_, &info_);
     const Nanos level_start = now_ns();
     const std::size_t loops = loops_.size();
     // As many connections opened beforehand as the thread version starts workers.
@@ -1542,7 +1542,7 @@ class EventOpenLoop final : StreamHandler<Api> {
         });
     progress.update(level_.done(), offsets_.size(), level_.failed(), t0, 0, true);
     const std::size_t never_sent = offsets_.size() - static_cast<std::size_t>(level_.done());
-    LevelResult result = level_.finish(info_, never_sent);
+    LevelResult result = level_.finish(&info_, never_sent);
     if (watching) watching(result);
     return result;
   }

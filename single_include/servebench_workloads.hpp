@@ -315,11 +315,12 @@ struct LengthDistribution {
   }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LengthDistribution*) {
   using D = LengthDistribution;
-  return field_list(required("shape", &D::shape), required("mean", &D::mean), field("range_ratio", &D::range_ratio),
-                    field("stddev", &D::stddev), field("min", &D::min), field("max", &D::max));
+  return field_list<Deferred>(required("shape", &D::shape), required("mean", &D::mean),
+                              field("range_ratio", &D::range_ratio), field("stddev", &D::stddev), field("min", &D::min),
+                              field("max", &D::max));
 }
 
 }  // namespace servebench

@@ -48,9 +48,10 @@ struct WallAnchor {
   std::int64_t to_wall(Nanos steady) const noexcept { return steady - steady_ns + system_ns; }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const WallAnchor*) {
-  return field_list(required("system_ns", &WallAnchor::system_ns), required("steady_ns", &WallAnchor::steady_ns));
+  return field_list<Deferred>(required("system_ns", &WallAnchor::system_ns),
+                              required("steady_ns", &WallAnchor::steady_ns));
 }
 
 struct RunMetadata {
@@ -66,13 +67,14 @@ struct RunMetadata {
   std::optional<WallAnchor> wall_anchor = WallAnchor::now();  // absent in artifacts written before it existed
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RunMetadata*) {
   using M = RunMetadata;
-  return field_list(required("servebench_version", &M::servebench_version), required("utc_time", &M::utc_time),
-                    field("hostname", &M::hostname), field("command_line", &M::command_line),
-                    field("configuration", &M::configuration), field("time_scale", &M::time_scale),
-                    field("model", &M::model), field("gpu", &M::gpu), field("wall_anchor", &M::wall_anchor));
+  return field_list<Deferred>(required("servebench_version", &M::servebench_version),
+                              required("utc_time", &M::utc_time), field("hostname", &M::hostname),
+                              field("command_line", &M::command_line), field("configuration", &M::configuration),
+                              field("time_scale", &M::time_scale), field("model", &M::model), field("gpu", &M::gpu),
+                              field("wall_anchor", &M::wall_anchor));
 }
 
 struct Artifact {

@@ -139,22 +139,25 @@ struct Connection {
   ConnectControl* control = nullptr;
 };
 
-// The connection for `url`: plain, or TLS as `tls` says. Throws std::invalid_argument as check_tls() does.
-inline Connection make_connection(const BaseUrl& url, const TlsOptions& tls = {}) {
+// The connection for `url`: plain, or TLS as `tls` says. Throws std::invalid_argument as check_tls() does. A
+// template (callers never name `Plain`) so that the https client is built only where a Driver is (see "Deferred" in
+// serialize.hpp).
+template <class Plain = httplib::ClientImpl>
+Connection make_connection(const BaseUrl& url, const TlsOptions& tls = {}) {
   Connection c;
   if (url.scheme == "http") {
-    auto client = std::make_unique<PreconnectingClient<httplib::ClientImpl>>(url.host, url.port);
-    c.control = client.get();
-    c.client = std::move(client);
+    auto* client = new PreconnectingClient<Plain>(url.host, url.port);
+    c.client.reset(client);  // not make_unique: a unique_ptr of one more type costs every includer (serialize.hpp)
+    c.control = client;
     return c;
   }
   check_tls(url, tls);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  auto client = std::make_unique<PreconnectingClient<httplib::SSLClient>>(url.host, url.port, tls.client_cert_file,
-                                                                          tls.client_key_file);
+  auto* client = new PreconnectingClient<deferred<httplib::SSLClient, Plain>>(url.host, url.port, tls.client_cert_file,
+                                                                              tls.client_key_file);
+  c.client.reset(client);
+  c.control = client;
   apply_tls(*client, tls);
-  c.control = client.get();
-  c.client = std::move(client);
 #endif
   return c;
 }

@@ -38,7 +38,7 @@ class Driver {
   // TLS, a client certificate without its key); nothing else throws.
   explicit Driver(DriverOptions options, Api api = {})
       : options_(std::move(options)), api_(std::move(api)), url_(detail::parse_base_url(options_.base_url())),
-        label_(target_label(options_)), state_(std::make_unique<detail::WatchedRequest>()) {
+        label_(target_label(options_)), state_(std::make_unique<deferred<detail::WatchedRequest, Api>>()) {
     auto connection = detail::make_connection(url_, options_.tls());
     state_->connect = connection.control;
     auto& client = *(state_->client = std::move(connection.client));
@@ -180,7 +180,7 @@ class Driver {
   Api api_;
   detail::BaseUrl url_;
   std::string label_;
-  std::unique_ptr<detail::WatchedRequest> state_;
+  std::unique_ptr<deferred<detail::WatchedRequest, Api>> state_;  // deferred: see serialize.hpp
 };
 
 }  // namespace servebench

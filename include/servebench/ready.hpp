@@ -197,7 +197,7 @@ ReadyResult wait_until_ready(const Url& base_url, std::chrono::milliseconds dead
   const auto start = clock::now();
   ReadyResult result;
   detail::BaseUrl url;
-  std::unique_ptr<httplib::Client> client;
+  std::unique_ptr<deferred<httplib::Client, Url>> client;  // deferred: see serialize.hpp
   try {
     url = detail::parse_base_url(base_url);
     client = detail::make_client(url, tls);

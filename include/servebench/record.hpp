@@ -98,11 +98,11 @@ struct ServerTiming {
   std::optional<Nanos> first_answer_token;  // when reasoning came first: the first answer token
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerTiming*) {
-  return field_list(required("first_token", &ServerTiming::first_token),
-                    required("last_token", &ServerTiming::last_token),
-                    field("first_answer_token", &ServerTiming::first_answer_token));
+  return field_list<Deferred>(required("first_token", &ServerTiming::first_token),
+                              required("last_token", &ServerTiming::last_token),
+                              field("first_answer_token", &ServerTiming::first_answer_token));
 }
 
 struct RequestRecord {
@@ -183,21 +183,20 @@ void append_per_token_itl(const RequestRecord& r, Out& out) {
   }
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RequestRecord*) {
   using R = RequestRecord;
-  return field_list(required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
-                    field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
-                    field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
-                    field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
-                    field("event_times", &R::event_times), field("event_tokens", &R::event_tokens),
-                    field("n_in", &R::n_in), field("n_in_expected", &R::n_in_expected),
-                    field("n_out_requested", &R::n_out_requested), field("n_in_cached", &R::n_in_cached),
-                    field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
-                    field("token_source", &R::token_source), field("http_status", &R::http_status),
-                    required("error_kind", &R::error_kind), field("error_message", &R::error_message),
-                    field("body_start", &R::body_start), field("text", &R::text),
-                    field("server_timing", &R::server_timing));
+  return field_list<Deferred>(
+      required("target", &R::target), required("index", &R::index), field("warmup", &R::warmup),
+      field("streamed", &R::streamed), required("t_sched", &R::t_sched), required("t_send", &R::t_send),
+      field("t_connect", &R::t_connect), required("t_first_token", &R::t_first_token),
+      field("t_first_answer_token", &R::t_first_answer_token), required("t_end", &R::t_end),
+      field("event_times", &R::event_times), field("event_tokens", &R::event_tokens), field("n_in", &R::n_in),
+      field("n_in_expected", &R::n_in_expected), field("n_out_requested", &R::n_out_requested),
+      field("n_in_cached", &R::n_in_cached), field("n_reasoning", &R::n_reasoning), required("n_out", &R::n_out),
+      field("token_source", &R::token_source), field("http_status", &R::http_status),
+      required("error_kind", &R::error_kind), field("error_message", &R::error_message),
+      field("body_start", &R::body_start), field("text", &R::text), field("server_timing", &R::server_timing));
 }
 
 // Service-level objectives for goodput: a request counts as good when it succeeded and meets every one given.
@@ -219,9 +218,10 @@ struct Slo {
   }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Slo*) {
-  return field_list(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s), field("latency_s", &Slo::latency_s));
+  return field_list<Deferred>(field("ttft_s", &Slo::ttft_s), field("tpot_s", &Slo::tpot_s),
+                              field("latency_s", &Slo::latency_s));
 }
 
 struct SummarizeOptions {
@@ -235,11 +235,11 @@ struct LevelHistograms {
   std::optional<LogHistogram> latency, ttft, tpot, itl;
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelHistograms*) {
   using H = LevelHistograms;
-  return field_list(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
-                    field("itl", &H::itl));
+  return field_list<Deferred>(field("latency", &H::latency), field("ttft", &H::ttft), field("tpot", &H::tpot),
+                              field("itl", &H::itl));
 }
 
 // One level of one target. Durations in the summaries are seconds. A summary is absent (null in JSON) when it has
@@ -395,10 +395,10 @@ LevelSummary summarize(const Records& records, const SummarizeOptions& options =
   return s;
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelSummary*) {
   using L = LevelSummary;
-  return field_list(
+  return field_list<Deferred>(
       required("target", &L::target), required("level", &L::level), required("sent", &L::sent),
       required("successful", &L::successful), required("failed", &L::failed), field("interrupted", &L::interrupted),
       field("failed_by_kind", &L::failed_by_kind), field("connects", &L::connects), required("wall_s", &L::wall_s),

@@ -35,15 +35,15 @@ struct RepeatedLevel {
   std::optional<MeanInterval> ttft_p50, ttft_p99, latency_p50, latency_p99;  // seconds
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const RepeatedLevel*) {
   using R = RepeatedLevel;
-  return field_list(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
-                    required("repetitions", &R::repetitions),
-                    required("throughput_req_per_sec", &R::throughput_req_per_sec),
-                    required("output_tokens_per_sec", &R::output_tokens_per_sec), field("ttft_p50", &R::ttft_p50),
-                    field("ttft_p99", &R::ttft_p99), field("latency_p50", &R::latency_p50),
-                    field("latency_p99", &R::latency_p99));
+  return field_list<Deferred>(required("target", &R::target), required("level", &R::level), field("mode", &R::mode),
+                              required("repetitions", &R::repetitions),
+                              required("throughput_req_per_sec", &R::throughput_req_per_sec),
+                              required("output_tokens_per_sec", &R::output_tokens_per_sec),
+                              field("ttft_p50", &R::ttft_p50), field("ttft_p99", &R::ttft_p99),
+                              field("latency_p50", &R::latency_p50), field("latency_p99", &R::latency_p99));
 }
 
 // True when any level is a repetition after the first: the levels came from a repeated sweep.
@@ -54,17 +54,17 @@ bool has_repetitions(const Levels& levels) {
 
 // Every repetition of `label` at `level`, by repetition index.
 template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
-std::vector<const LevelResult*> repetitions_of(const Levels& levels, const std::string& label, double level) {
-  std::vector<const LevelResult*> out;
+std::vector<const typename Levels::value_type*> repetitions_of(const Levels& levels, const std::string& label,
+                                                               double level) {
+  std::vector<const typename Levels::value_type*> out;
   for (const auto& l : levels)
     if (l.target.label == label && l.summary.level == level) out.push_back(&l);
-  std::stable_sort(out.begin(), out.end(),
-                   [](const LevelResult* a, const LevelResult* b) { return a->repetition < b->repetition; });
+  std::stable_sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->repetition < b->repetition; });
   return out;
 }
 
 // The intervals of one (target, level) from its repetitions (non-empty, all of one target and level).
-template <class Runs = std::vector<const LevelResult*>>
+template <class Runs>  // deferred: see serialize.hpp
 RepeatedLevel summarize_repetitions(const Runs& runs, double confidence = 0.95) {
   RepeatedLevel r;
   if (runs.empty()) return r;
@@ -125,7 +125,8 @@ struct RatioInterval {
 // positive or a value not finite (no ratio to take); an `a` of 0 (a side that served nothing) gives the plain ratio
 // of the means and no interval (no log to take).
 template <class Values = std::vector<double>>
-std::optional<RatioInterval> ratio_interval(const Values& a, const Values& b, bool paired, double confidence = 0.95) {
+std::optional<deferred<RatioInterval, Values>> ratio_interval(const Values& a, const Values& b, bool paired,
+                                                              double confidence = 0.95) {
   if (a.empty() || b.empty() || (paired && a.size() != b.size())) return std::nullopt;
   bool zero = false;
   for (double v : b)

@@ -209,8 +209,10 @@ std::optional<double> relative_throughput(const Levels& levels, const LevelResul
 // repetition index when both ran the same repetitions (an interleaved sweep), else unpaired (see RatioInterval).
 // Empty when the baseline did not run that level or served nothing.
 template <class Levels = std::vector<LevelResult>>
-std::optional<RatioInterval> relative_throughput_interval(const Levels& levels, const LevelResult& level,
-                                                          const std::string& baseline, double confidence = 0.95) {
+std::optional<deferred<RatioInterval, Levels>> relative_throughput_interval(const Levels& levels,
+                                                                            const LevelResult& level,
+                                                                            const std::string& baseline,
+                                                                            double confidence = 0.95) {
   std::vector<double> a, b;
   std::vector<std::size_t> index_a, index_b;
   for (const auto* r : repetitions_of(levels, level.target.label, level.summary.level))
@@ -224,7 +226,7 @@ namespace detail {
 
 // The figures of one (level, target) over its repetitions, as one summary: counts are totals, the peak in flight
 // the highest, every other figure the mean over the repetitions.
-template <class Runs = std::vector<const LevelResult*>>
+template <class Runs>  // deferred: see serialize.hpp
 LevelSummary mean_over_repetitions(const Runs& runs) {
   LevelSummary s = runs.front()->summary;
   if (runs.size() == 1) return s;
@@ -248,7 +250,7 @@ LevelSummary mean_over_repetitions(const Runs& runs) {
   s.throughput_req_per_sec = mean_of([](const LevelSummary& x) { return x.throughput_req_per_sec; });
   s.output_tokens_per_sec = mean_of([](const LevelSummary& x) { return x.output_tokens_per_sec; });
   for (auto member : {&LevelSummary::latency, &LevelSummary::ttft, &LevelSummary::tpot}) {
-    std::vector<const Summary*> have;
+    std::vector<deferred<const Summary*, Runs>> have;
     for (const auto* r : runs)
       if (r->summary.*member) have.push_back(&*(r->summary.*member));
     if (have.empty()) continue;
@@ -263,7 +265,8 @@ LevelSummary mean_over_repetitions(const Runs& runs) {
 
 // The relative column's cell: "1.80x"; with repetitions "1.80x [1.50, 2.10] *" when the interval excludes 1 and
 // "1.02x [0.95, 1.10] ~" when it includes 1.
-inline std::string relative_cell(const std::optional<RatioInterval>& r, bool is_baseline) {
+template <class Ratio = RatioInterval>  // deferred: see serialize.hpp
+std::string relative_cell(const std::optional<Ratio>& r, bool is_baseline) {
   if (!r) return "-";
   std::string cell = fixed(r->ratio, 2) + "x";
   if (is_baseline || !r->has_interval()) return cell;
@@ -483,7 +486,8 @@ chart::LineChart latency_chart(const Levels& levels, const ReportOptions& option
 
 // Mean TTFT and TPOT (ms) per level for every target that streamed; empty when none did.
 template <class Levels = std::vector<LevelResult>>
-std::optional<chart::TtftTpotChart> ttft_tpot_chart(const Levels& levels, const ReportOptions& options = {}) {
+std::optional<deferred<chart::TtftTpotChart, Levels>> ttft_tpot_chart(const Levels& levels,
+                                                                      const ReportOptions& options = {}) {
   Levels streamed;
   for (const auto& l : levels)
     if (l.summary.ttft) streamed.push_back(l);

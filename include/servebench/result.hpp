@@ -30,11 +30,11 @@ struct TargetInfo {
   bool insecure = false;  // https without verifying the server's certificate
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const TargetInfo*) {
-  return field_list(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
-                    field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
-                    field("insecure", &TargetInfo::insecure));
+  return field_list<Deferred>(required("label", &TargetInfo::label), field("url", &TargetInfo::url),
+                              field("dialect", &TargetInfo::dialect), field("model", &TargetInfo::model),
+                              field("insecure", &TargetInfo::insecure));
 }
 
 enum class LoopMode {
@@ -85,14 +85,16 @@ struct LevelConfig {
   double level() const noexcept { return mode == LoopMode::closed_loop ? static_cast<double>(concurrency) : rate; }
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelConfig*) {
   using C = LevelConfig;
-  return field_list(required("mode", &C::mode), field("concurrency", &C::concurrency), field("rate", &C::rate),
-                    field("arrival", &C::arrival), field("burstiness", &C::burstiness), field("seed", &C::seed),
-                    field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
-                    field("duration_s", &C::duration_s), field("warmup", &C::warmup), field("timeout_s", &C::timeout_s),
-                    field("percentile_method", &C::percentile_method), field("slo", &C::slo));
+  return field_list<Deferred>(required("mode", &C::mode), field("concurrency", &C::concurrency),
+                              field("rate", &C::rate), field("arrival", &C::arrival),
+                              field("burstiness", &C::burstiness), field("seed", &C::seed),
+                              field("max_in_flight", &C::max_in_flight), field("requests", &C::requests),
+                              field("duration_s", &C::duration_s), field("warmup", &C::warmup),
+                              field("timeout_s", &C::timeout_s), field("percentile_method", &C::percentile_method),
+                              field("slo", &C::slo));
 }
 
 // One level against one target.
@@ -115,22 +117,22 @@ struct LevelResult {
   std::optional<ServerMetrics> server_metrics;  // the server's /metrics during the level, when scraped
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const LevelResult*) {
   using L = LevelResult;
-  return field_list(required("target", &L::target), required("config", &L::config), required("summary", &L::summary),
-                    field("records", &L::records), field("interrupted", &L::interrupted),
-                    field("deadline_exceeded", &L::deadline_exceeded), field("warmup_sent", &L::warmup_sent),
-                    field("not_sent", &L::not_sent), field("late_sends", &L::late_sends),
-                    field("late_send_share", &L::late_send_share), field("warnings", &L::warnings),
-                    field("repetition", &L::repetition), field("time_scale", &L::time_scale),
-                    field("server_metrics", &L::server_metrics));
+  return field_list<Deferred>(required("target", &L::target), required("config", &L::config),
+                              required("summary", &L::summary), field("records", &L::records),
+                              field("interrupted", &L::interrupted), field("deadline_exceeded", &L::deadline_exceeded),
+                              field("warmup_sent", &L::warmup_sent), field("not_sent", &L::not_sent),
+                              field("late_sends", &L::late_sends), field("late_send_share", &L::late_send_share),
+                              field("warnings", &L::warnings), field("repetition", &L::repetition),
+                              field("time_scale", &L::time_scale), field("server_metrics", &L::server_metrics));
 }
 
 // The levels of `levels` that belong to `label`, in order.
 template <class Levels = std::vector<LevelResult>>  // deferred: see serialize.hpp
-std::vector<const LevelResult*> levels_of(const Levels& levels, const std::string& label) {
-  std::vector<const LevelResult*> out;
+std::vector<const typename Levels::value_type*> levels_of(const Levels& levels, const std::string& label) {
+  std::vector<const typename Levels::value_type*> out;
   for (const auto& l : levels)
     if (l.target.label == label) out.push_back(&l);
   return out;

@@ -8,18 +8,23 @@
 // silent conversion (that conversion is undefined behaviour; found by fuzzing). A field missing from the JSON keeps
 // the struct's default unless the list marks it required, which is how files written by older versions still read.
 //
-// Deferred: field lists and the JSON functions of enums are templates (a list is `template <class = void>`), so
-// the list types and nlohmann's conversions they need are built only in a translation unit that reads or writes
-// that type; one that includes <servebench.hpp> and never touches JSON does not pay for them. The same holds for the
-// library's larger optional bodies (summaries, readiness, reports, charts, old artifacts): they take their main
-// argument as a template parameter that defaults to the one type they are for (`template <class Levels =
-// std::vector<LevelResult>>`), so the compiler reads their bodies only where they are called. Callers never name
-// the parameter. bench/compile_time.py measures the effect.
+// Deferred: field lists and the JSON functions of enums are templates (`template <class Deferred = void>`, building its
+// list with field_list<Deferred>), so the list types and nlohmann's conversions they need are built only in a
+// translation unit that reads or writes that type; one that includes <servebench.hpp> and never touches JSON does not
+// pay for them. The same holds for the library's larger optional bodies (summaries, readiness, reports, charts, old
+// artifacts): they take their main argument as a template parameter that defaults to the one type they are for
+// (`template <class Levels = std::vector<LevelResult>>`), so the compiler reads their bodies only where they are
+// called. Callers never name the parameter. Inside a template, a type that does not depend on its parameters (a member
+// `std::optional<JsonlRecordWriter>`, a local `std::vector<const Summary*>`) is still built where the template is
+// defined; `deferred<T, Param>` names it through the parameter so that it is built only where the template is used.
+// A class template such as std::optional<X> costs a translation unit about 0.8 MB of the compiler's memory and 20 ms
+// per distinct X; bench/compile_time.py measures the effect.
 //
 //   struct Point { int x = 0; std::optional<double> weight; };
-//   template <class = void>
+//   template <class Deferred = void>
 //   auto json_fields(const Point*) {
-//     return field_list(servebench::required("x", &Point::x), servebench::field("weight", &Point::weight));
+//     return servebench::field_list<Deferred>(servebench::required("x", &Point::x), servebench::field("weight",
+//     &Point::weight));
 //   }
 //   // nlohmann::json j = Point{1, {}};  -> {"x": 1, "weight": null};  j.get<Point>() reads it back.
 #pragma once
@@ -38,6 +43,14 @@
 #include <nlohmann/json.hpp>
 
 namespace servebench {
+
+// T, named through a template parameter (see "Deferred" above).
+template <class T, class>
+struct deferred_type {
+  using type = T;
+};
+template <class T, class Param>
+using deferred = typename deferred_type<T, Param>::type;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enums: specialise EnumNames<E> with `static constexpr EnumName<E> entries[]` (the first entry of a value is its
@@ -119,8 +132,10 @@ constexpr Field<S, T> required(const char* name, T S::*member) {
 }
 // The list: a callable that hands each entry to a visitor, list([](const auto& field) {...}). Not a std::tuple:
 // a tuple of 30 field types costs a translation unit about 0.1 s to build (its constructors' constraints), this
-// costs nearly nothing (bench/compile_time.py).
-template <class... Fs>
+// costs nearly nothing (bench/compile_time.py). `Deferred`: a json_fields' own parameter, passed on so that the list is
+// built only where the struct is read or written (field_list<Deferred>(...), see "Deferred" above); it is otherwise
+// unused.
+template <class Deferred = void, class... Fs>
 constexpr auto field_list(Fs... entries) {
   return [entries...](auto&& visit) { (visit(entries), ...); };
 }

@@ -130,17 +130,18 @@ Summary summarize_samples(Values values, PercentileMethod method = PercentileMet
   return s;
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Quantile*) {
-  return field_list(required("p", &Quantile::p), required("value", &Quantile::value));
+  return field_list<Deferred>(required("p", &Quantile::p), required("value", &Quantile::value));
 }
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const Summary*) {
-  return field_list(required("count", &Summary::count), required("mean", &Summary::mean),
-                    required("stddev", &Summary::stddev), required("min", &Summary::min),
-                    required("max", &Summary::max), required("p50", &Summary::p50), required("p90", &Summary::p90),
-                    required("p95", &Summary::p95), required("p99", &Summary::p99), field("extra", &Summary::extra),
-                    field("method", &Summary::method));
+  return field_list<Deferred>(required("count", &Summary::count), required("mean", &Summary::mean),
+                              required("stddev", &Summary::stddev), required("min", &Summary::min),
+                              required("max", &Summary::max), required("p50", &Summary::p50),
+                              required("p90", &Summary::p90), required("p95", &Summary::p95),
+                              required("p99", &Summary::p99), field("extra", &Summary::extra),
+                              field("method", &Summary::method));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -254,12 +255,12 @@ MeanInterval mean_interval(const Values& values, double confidence = 0.95) {
   return m;
 }
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MeanInterval*) {
   using M = MeanInterval;
-  return field_list(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
-                    required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
-                    field("confidence", &M::confidence));
+  return field_list<Deferred>(required("n", &M::n), required("mean", &M::mean), field("stddev", &M::stddev),
+                              required("low", &M::low), required("high", &M::high), field("half_width", &M::half_width),
+                              field("confidence", &M::confidence));
 }
 
 // A log-bucketed histogram of positive values (DDSketch's bucketing): bucket i holds values in

@@ -120,16 +120,16 @@ void apply_tls(Client& client, const TlsOptions& tls) {
 }
 
 // The client for `url`; throws as check_tls() does.
-template <class = void>  // deferred: see serialize.hpp
-std::unique_ptr<httplib::Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
-  if (url.scheme == "http") return std::make_unique<httplib::Client>(url.host, url.port);
+template <class Client = httplib::Client>  // deferred: see serialize.hpp
+std::unique_ptr<Client> make_client(const BaseUrl& url, const TlsOptions& tls = {}) {
+  if (url.scheme == "http") return std::make_unique<Client>(url.host, url.port);
   check_tls(url, tls);
   const bool v6 = url.host.find(':') != std::string::npos;
   const std::string where = url.scheme + "://" + (v6 ? "[" + url.host + "]" : url.host) + ":" +
                             std::to_string(url.port);
   auto client = tls.client_cert_file.empty()
-                    ? std::make_unique<httplib::Client>(where)
-                    : std::make_unique<httplib::Client>(where, tls.client_cert_file, tls.client_key_file);
+                    ? std::make_unique<Client>(where)
+                    : std::make_unique<Client>(where, tls.client_cert_file, tls.client_key_file);
   apply_tls(*client, tls);
   return client;
 }

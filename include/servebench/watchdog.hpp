@@ -42,11 +42,18 @@ struct WatchedRequest : RequestStop {
   std::atomic<Nanos> deadline_at{0};  // 0: none
   std::size_t slot = 0;               // index in the watchdog's list; guarded by the watchdog's mutex
 
-  inline void watch();  // onto the watchdog's list (the Driver's constructor)
-  inline void begin(Nanos deadline);
-  inline void end();
-  inline void cancel(ErrorKind reason);
-  inline void shut_down();  // off the list: after it the watchdog holds no reference to this request
+  // Templates, as is Watchdog's constructor, so that the watchdog's thread is built only where a Driver is (see
+  // "Deferred" in serialize.hpp); callers never name the parameter.
+  template <class = void>
+  void watch();  // onto the watchdog's list (the Driver's constructor)
+  template <class = void>
+  void begin(Nanos deadline);
+  template <class = void>
+  void end();
+  template <class = void>
+  void cancel(ErrorKind reason);
+  template <class = void>
+  void shut_down();  // off the list: after it the watchdog holds no reference to this request
 };
 
 class Watchdog {
@@ -57,6 +64,7 @@ class Watchdog {
 
   // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
   // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
+  template <class = void>
   static Watchdog& instance() {
     static Watchdog* const watchdog = new Watchdog();
     return *watchdog;
@@ -94,6 +102,7 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
  private:
+  template <class = void>
   Watchdog() {
     std::thread([this] { run(); }).detach();
   }
@@ -155,9 +164,13 @@ class Watchdog {
   std::atomic<bool> asleep_{false};
 };
 
-inline void WatchedRequest::watch() { Watchdog::instance().add(*this); }
+template <class>
+void WatchedRequest::watch() {
+  Watchdog::instance().add(*this);
+}
 
-inline void WatchedRequest::begin(Nanos deadline) {
+template <class>
+void WatchedRequest::begin(Nanos deadline) {
   {
     std::lock_guard<std::mutex> lock(mutex);
     deadline_at = deadline;
@@ -170,17 +183,22 @@ inline void WatchedRequest::begin(Nanos deadline) {
   if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
 }
 
-inline void WatchedRequest::end() {
+template <class>
+void WatchedRequest::end() {
   std::lock_guard<std::mutex> lock(mutex);  // waits out a stop in progress
   in_flight = false;
   deadline_at = 0;
 }
 
-inline void WatchedRequest::cancel(ErrorKind reason) {
+template <class>
+void WatchedRequest::cancel(ErrorKind reason) {
   cancel_reason = static_cast<int>(reason);
   Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
 }
 
-inline void WatchedRequest::shut_down() { Watchdog::instance().remove(*this); }
+template <class>
+void WatchedRequest::shut_down() {
+  Watchdog::instance().remove(*this);
+}
 
 }  // namespace servebench::detail

@@ -147,10 +147,10 @@ template <class = void>  // deferred: see serialize.hpp
 Workload fixed_prompts(std::vector<Prompt> prompts, std::string name = "fixed", bool cycles = true) {
   if (prompts.empty()) throw WorkloadError("servebench::fixed_prompts: the list is empty");
   for (const auto& p : prompts) detail::check_max_tokens(p.max_tokens, "fixed_prompts");
-  auto shared = std::make_shared<const std::vector<Prompt>>(std::move(prompts));
-  const auto size = static_cast<std::uint64_t>(shared->size());
-  return Workload([shared](std::uint64_t i) { return (*shared)[static_cast<std::size_t>(i)]; }, size, std::move(name),
-                  cycles);
+  const auto size = static_cast<std::uint64_t>(prompts.size());
+  // The generator holds the prompts; copies of the workload share the generator.
+  return Workload([prompts = std::move(prompts)](std::uint64_t i) { return prompts[static_cast<std::size_t>(i)]; },
+                  size, std::move(name), cycles);
 }
 
 template <class = void>  // deferred: see serialize.hpp

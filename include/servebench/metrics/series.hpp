@@ -26,11 +26,11 @@ struct MetricSeries {
   double delta = 0;             // counters: last minus first, resets (a value going down) counted from zero
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const MetricSeries*) {
   using S = MetricSeries;
-  return field_list(required("name", &S::name), field("labels", &S::labels), field("type", &S::type), field("t", &S::t),
-                    field("values", &S::values), field("delta", &S::delta));
+  return field_list<Deferred>(required("name", &S::name), field("labels", &S::labels), field("type", &S::type),
+                              field("t", &S::t), field("values", &S::values), field("delta", &S::delta));
 }
 
 // Everything scraped during one level.
@@ -47,14 +47,14 @@ struct ServerMetrics {
   std::vector<MetricSeries> series;
 };
 
-template <class = void>  // see "deferred" in serialize.hpp
+template <class Deferred = void>  // see "deferred" in serialize.hpp
 auto json_fields(const ServerMetrics*) {
   using M = ServerMetrics;
-  return field_list(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
-                    field("failed", &M::failed), field("timed_out", &M::timed_out),
-                    field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
-                    field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
-                    field("series", &M::series));
+  return field_list<Deferred>(field("url", &M::url), field("interval_s", &M::interval_s), field("scrapes", &M::scrapes),
+                              field("failed", &M::failed), field("timed_out", &M::timed_out),
+                              field("parse_errors", &M::parse_errors), field("scrape_ms_mean", &M::scrape_ms_mean),
+                              field("scrape_ms_max", &M::scrape_ms_max), field("errors", &M::errors),
+                              field("series", &M::series));
 }
 
 // What a metric means, whatever the server calls it.

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -29,14 +28,14 @@ namespace detail {
 
 template <class MakeSender>
 LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload, MakeSender& make_sender,
-                            std::optional<TargetInfo> target) {
+                            const TargetInfo* target) {  // null: the label the senders write
   if (options.concurrency() == 0) throw std::invalid_argument("servebench::run_closed_loop: concurrency must be > 0");
   const std::uint64_t request_limit = detail::planned_requests(options, workload, "run_closed_loop");
   const Nanos duration = options.duration().count();
   const std::size_t workers = options.concurrency();
 
   detail::InterruptScope interrupt_scope(options.handle_signals());
-  detail::Level<ClosedLoop> level(options, workload);
+  detail::Level<deferred<ClosedLoop, MakeSender>> level(options, workload);  // deferred: see serialize.hpp
   detail::PhaseBarrier after_warmup(workers);
   // No worker ends (its thread exits, its connection closes) until every worker is done: a thread's exit unmaps
   // its stack, and at 2,000-10,000 streams ending in the same step those unmaps stalled the threads still reading
@@ -118,7 +117,7 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
       progress.update(level.done(), request_limit, level.failed(), after_warmup.measured_start(), 0, true);
     for (auto& t : threads) t.join();
   }
-  LevelResult result = level.finish(std::move(target), 0);
+  LevelResult result = level.finish(target, 0);
   if (watching) watching(result);
   return result;
 }
@@ -135,9 +134,9 @@ LevelResult run_closed_loop(const ClosedLoop& options, const Workload& workload,
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
     if (target.runs_levels.closed_loop) return target.runs_levels.closed_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_closed_loop: the target has no make_sender");
-    return detail::run_closed_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
+    return detail::run_closed_loop(options, workload, target.make_sender, &target.info);
   } else {
-    return detail::run_closed_loop(options, workload, target, std::nullopt);
+    return detail::run_closed_loop(options, workload, target, nullptr);
   }
 }
 

@@ -35,9 +35,10 @@ namespace detail {
 // The records a level keeps, in blocks that never move once filled (64 records, doubling up to 4,096): one allocation
 // per block rather than one per record (a std::deque of 360-byte records allocates each on its own, 2.7% of an
 // event-loop thread's samples at 64 connections), and no vector growth moving every record with the lock held.
+template <class Record = RequestRecord>  // deferred: see serialize.hpp
 class RecordBlocks {
  public:
-  void push(RequestRecord&& record) {
+  void push(Record&& record) {
     if (blocks_.empty() || blocks_.back().size() == blocks_.back().capacity()) {
       blocks_.emplace_back();
       blocks_.back().reserve(std::min<std::size_t>(4096, std::max<std::size_t>(64, size_)));
@@ -47,8 +48,8 @@ class RecordBlocks {
   }
   std::size_t size() const noexcept { return size_; }
   // Every record, in the order kept; leaves this empty.
-  std::vector<RequestRecord> take() {
-    std::vector<RequestRecord> all;
+  std::vector<Record> take() {
+    std::vector<Record> all;
     if (blocks_.size() == 1) {
       all = std::move(blocks_.front());
     } else {
@@ -61,7 +62,7 @@ class RecordBlocks {
   }
 
  private:
-  std::vector<std::vector<RequestRecord>> blocks_;
+  std::vector<std::vector<Record>> blocks_;
   std::size_t size_ = 0;
 };
 
@@ -123,7 +124,7 @@ class Level {
   // A sender registers so the supervisor can cancel it; one registered after a cancel-all is cancelled at once.
   std::size_t register_canceller(std::function<void(ErrorKind)> cancel) {
     std::lock_guard<std::mutex> lock(registry_mutex_);
-    if (cancelled_with_) cancel(*cancelled_with_);
+    if (cancelled_with_ != ErrorKind::none) cancel(cancelled_with_);
     cancellers_.push_back(std::move(cancel));
     return cancellers_.size() - 1;
   }
@@ -133,7 +134,7 @@ class Level {
   }
   void cancel_all(ErrorKind reason) {
     std::lock_guard<std::mutex> lock(registry_mutex_);
-    if (!cancelled_with_) cancelled_with_ = reason;
+    if (cancelled_with_ == ErrorKind::none) cancelled_with_ = reason;
     for (auto& c : cancellers_)
       if (c) c(reason);
   }
@@ -325,8 +326,8 @@ class Level {
   std::size_t in_flight() const noexcept { return in_flight_.load(); }
 
   // Sorted records and the run's verdicts; rethrows a factory's exception.
-  // `target` empty: the label the sender wrote on the records.
-  LevelResult finish(std::optional<TargetInfo> target, std::size_t not_sent) {
+  // `target` null: the label the sender wrote on the records.
+  LevelResult finish(const TargetInfo* target, std::size_t not_sent) {
     if (error_) std::rethrow_exception(error_);
     LevelResult result;
     result.config = level_config(options_);
@@ -351,7 +352,7 @@ class Level {
     }
     result.summary.level = result.config.level();
     if (target)
-      result.target = std::move(*target);
+      result.target = *target;
     else
       result.target.label = tally.target;
     result.summary.target = result.target.label;
@@ -441,8 +442,8 @@ class Level {
   const Workload& workload_;
 
   std::mutex registry_mutex_;
-  std::vector<std::function<void(ErrorKind)>> cancellers_;
-  std::optional<ErrorKind> cancelled_with_;
+  std::vector<deferred<std::function<void(ErrorKind)>, Options>> cancellers_;
+  ErrorKind cancelled_with_ = ErrorKind::none;  // none: not cancelled
 
   std::mutex factory_mutex_;
 
@@ -453,11 +454,11 @@ class Level {
   std::string connect_failure_;
 
   std::mutex records_mutex_;
-  RecordBlocks records_;
+  RecordBlocks<deferred<RequestRecord, Options>> records_;
   RunningSummary running_;  // keep_records(false): the summary, the tally, the peak in flight
   LevelTally tally_;
   std::atomic<std::size_t> peak_in_flight_{0};
-  std::optional<JsonlRecordWriter> writer_;
+  std::optional<deferred<JsonlRecordWriter, Options>> writer_;
   std::exception_ptr error_;
 
   std::mutex wake_mutex_;

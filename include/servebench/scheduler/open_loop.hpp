@@ -10,7 +10,6 @@
 #include <deque>
 #include <exception>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -54,12 +53,12 @@ inline std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, 
 
 template <class MakeSender>
 LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, MakeSender& make_sender,
-                          std::optional<TargetInfo> target) {
+                          const TargetInfo* target) {  // null: the label the senders write
   const std::vector<Nanos> offsets = arrival_offsets(options, workload.size());
   const std::size_t cap = options.max_in_flight();
 
   detail::InterruptScope interrupt_scope(options.handle_signals());
-  detail::Level<OpenLoop> level(options, workload);
+  detail::Level<deferred<OpenLoop, MakeSender>> level(options, workload);  // deferred: see serialize.hpp
 
   struct Job {
     std::uint64_t index;
@@ -196,7 +195,7 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Mak
   for (auto& t : threads) t.join();
   progress.update(level.done(), offsets.size(), level.failed(), t0, 0, true);
   const std::size_t never_sent = offsets.size() - static_cast<std::size_t>(level.done());
-  LevelResult result = level.finish(std::move(target), never_sent);
+  LevelResult result = level.finish(target, never_sent);
   if (watching) watching(result);
   return result;
 }
@@ -215,9 +214,9 @@ LevelResult run_open_loop(const OpenLoop& options, const Workload& workload, Tar
   if constexpr (std::is_same_v<std::decay_t<TargetOrFactory>, Target>) {
     if (target.runs_levels.open_loop) return target.runs_levels.open_loop(options, workload, target.info);
     if (!target.make_sender) throw std::invalid_argument("servebench::run_open_loop: the target has no make_sender");
-    return detail::run_open_loop(options, workload, target.make_sender, std::optional<TargetInfo>(target.info));
+    return detail::run_open_loop(options, workload, target.make_sender, &target.info);
   } else {
-    return detail::run_open_loop(options, workload, target, std::nullopt);
+    return detail::run_open_loop(options, workload, target, nullptr);
   }
 }
 

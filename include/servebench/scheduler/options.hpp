@@ -303,7 +303,7 @@ LevelConfig level_config(const OpenLoop& o) {
 
 // Starts the options' watcher on a level's target; returns what to call with the result (empty when none).
 template <class Options>
-std::function<void(LevelResult&)> start_watching(const Options& o, const std::optional<TargetInfo>& target) {
+std::function<void(LevelResult&)> start_watching(const Options& o, const TargetInfo* target) {
   if (!o.watcher()) return {};
   return o.watcher()(target ? *target : TargetInfo{});
 }
