@@ -579,11 +579,11 @@ bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
 // A class template such as std::optional<X> costs a translation unit about 0.8 MB of the compiler's memory and 20 ms
 // per distinct X; bench/compile_time.py measures the effect.
 //
-//   struct Point { int x = 0; std::optional<double> weight; };
+//   struct Point { int x = 0; std::optional<double> weight; };  // in namespace servebench: ADL finds its to_json
 //   template <class Deferred = void>
 //   auto json_fields(const Point*) {
-//     return servebench::field_list<Deferred>(servebench::required("x", &Point::x), servebench::field("weight",
-//     &Point::weight));
+//     using servebench::field, servebench::required;
+//     return servebench::field_list<Deferred>(required("x", &Point::x), field("weight", &Point::weight));
 //   }
 //   // nlohmann::json j = Point{1, {}};  -> {"x": 1, "weight": null};  j.get<Point>() reads it back.
 
