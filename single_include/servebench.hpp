@@ -13,6 +13,7 @@
 //   servebench/json_scanner.hpp
 //   servebench/record.hpp
 //   servebench/serialize.hpp
+//   servebench/deferred.hpp
 //   servebench/stats.hpp
 //   servebench/workload.hpp
 //   servebench/artifact.hpp
@@ -600,15 +601,23 @@ bool parse_pruned(std::string_view text, nlohmann::json& out, Keep keep) {
 
 #include <nlohmann/json.hpp>
 
+// ---- begin servebench/deferred.hpp ----
+// servebench — deferred<T, Param>: the type T, named through a template parameter, so that a template built on it
+// is built only where it is used (see "Deferred" in serialize.hpp).
+
 namespace servebench {
 
-// T, named through a template parameter (see "Deferred" above).
 template <class T, class>
 struct deferred_type {
   using type = T;
 };
 template <class T, class Param>
 using deferred = typename deferred_type<T, Param>::type;
+
+}  // namespace servebench
+// ---- end servebench/deferred.hpp ----
+
+namespace servebench {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enums: specialise EnumNames<E> with `static constexpr EnumName<E> entries[]` (the first entry of a value is its
@@ -1199,13 +1208,17 @@ class LogHistogram {
   double relative_accuracy() const noexcept { return relative_accuracy_; }
   std::size_t bucket_count() const noexcept { return counts_.size(); }
 
+  template <class = void>  // deferred: see serialize.hpp
   friend bool operator==(const LogHistogram& a, const LogHistogram& b) {
     return a.relative_accuracy_ == b.relative_accuracy_ && a.min_value_ == b.min_value_ &&
            a.max_value_ == b.max_value_ && a.count_ == b.count_ && a.zero_count_ == b.zero_count_ &&
            a.overflow_count_ == b.overflow_count_ && a.counts_ == b.counts_ && a.min_ == b.min_ && a.max_ == b.max_ &&
            std::abs(a.sum_ - b.sum_) <= 1e-9 * std::max(1.0, std::abs(a.sum_));
   }
-  friend bool operator!=(const LogHistogram& a, const LogHistogram& b) { return !(a == b); }
+  template <class = void>
+  friend bool operator!=(const LogHistogram& a, const LogHistogram& b) {
+    return !(a == b);
+  }
 
   // Templates on the JSON type: see "deferred" in serialize.hpp.
   template <class Json>
@@ -1256,7 +1269,8 @@ class LogHistogram {
   double sum_ = 0, min_ = 0, max_ = 0;
 };
 
-inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
+template <class = void>  // deferred: see serialize.hpp
+LogHistogram merge(LogHistogram a, const LogHistogram& b) {
   a.merge(b);
   return a;
 }
@@ -1265,8 +1279,8 @@ inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
 // relative accuracy of the sample at rank floor(p / 100 * (count - 1)) (an interpolating method's value lies between
 // that sample and the next). A histogram keeps no spread, so `stddev` comes from whoever kept it (RunningMoments).
 // `method` is recorded as given; the histogram reads off the rank as described whatever it is.
-inline Summary summarize_histogram(const LogHistogram& h, double stddev,
-                                   PercentileMethod method = PercentileMethod::linear) {
+template <class = void>  // deferred: see serialize.hpp
+Summary summarize_histogram(const LogHistogram& h, double stddev, PercentileMethod method = PercentileMethod::linear) {
   if (h.count() == 0) throw std::invalid_argument("cannot summarize an empty histogram");
   Summary s;
   s.method = method;
@@ -1720,6 +1734,7 @@ auto json_fields(const LevelSummary*) {
 
 #include <nlohmann/json.hpp>
 
+
 namespace servebench {
 
 // One message of a chat history.
@@ -1753,10 +1768,11 @@ class Workload {
   // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
   // `size` empty: infinite. A finite workload calls the generator with index % size when it `cycles`; one that
   // does not throws WorkloadError for an index past its end (the schedulers check before a run that it is not).
+  template <class Deferred = void>  // see serialize.hpp
   Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {},
            bool cycles = true)
-      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)),
-        cycles_(cycles) {
+      : generator_(std::make_shared<const deferred<Generator, Deferred>>(std::move(generator))), size_(size),
+        name_(std::move(name)), cycles_(cycles) {
     if (!*generator_) throw std::invalid_argument("servebench::Workload: empty generator");
     if (size_ && *size_ == 0) throw WorkloadError("servebench::Workload '" + name_ + "' has no prompts");
   }
@@ -2094,8 +2110,8 @@ inline bool usage_key(std::string_view key) noexcept {
 }
 
 // The OpenAI-style `usage` object (absent or null in all but the last chunk of a stream).
-template <class Out>
-void read_usage(const nlohmann::json& body, Out& out) {
+template <class Out, class Json>
+void read_usage(const Json& body, Out& out) {
   const auto it = body.find("usage");
   if (it == body.end() || it->is_null()) return;
   out.completion_tokens = optional_int(*it, "completion_tokens");
@@ -2115,14 +2131,15 @@ inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
 
 template <class T, class Api, class Read>
 Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Read&& read) {
+  using Json = deferred<nlohmann::json, Api>;
   Parsed<T> out;
   // Parsing without exceptions keeps the common failure (a truncated or HTML body) cheap and exact.
-  nlohmann::json j;
+  Json j;
   bool valid = false;
   if constexpr (reads_keys_v<Api>) {
     valid = servebench::detail::parse_pruned(text, j, [](std::string_view key) { return Api::reads_key(key); });
   } else {
-    j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    j = Json::parse(text.begin(), text.end(), nullptr, false);
     valid = !j.is_discarded();
   }
   if (!valid) {
@@ -2132,7 +2149,7 @@ Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Re
   }
   try {
     out.value = read(j);
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const typename Json::exception& e) {
     // out_of_range: a key is missing; type_error: it is there but null or of another type. Both mean the
     // dialect's field is not where it must be.
     out.error = ErrorKind::missing_field;
@@ -2411,7 +2428,8 @@ namespace detail {
 
 inline std::string errno_text(int error) { return std::generic_category().message(error); }
 
-inline void make_parent_directories(const std::string& path) {
+template <class = void>  // deferred: see serialize.hpp
+void make_parent_directories(const std::string& path) {
   // mkdir -p of everything before the last '/'.
   for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
     const std::string dir = path.substr(0, pos);
@@ -2436,7 +2454,8 @@ inline std::string directory_of(const std::string& path) {
 // Writes `contents` to `path` atomically: a temporary file in the same directory, written, flushed, fsync'ed, then
 // renamed over `path` (and the directory fsync'ed). Readers see the old file or the new one, never a mix. Parent
 // directories are created. Throws std::runtime_error naming the path and the reason.
-inline void write_file_atomic(const std::string& path, const std::string& contents) {
+template <class = void>  // deferred: see serialize.hpp
+void write_file_atomic(const std::string& path, const std::string& contents) {
   if (path.empty()) throw std::runtime_error("cannot write a file with an empty path");
   if (path.back() == '/') throw std::runtime_error("cannot write '" + path + "': the path names a directory");
   detail::make_parent_directories(path);
@@ -2490,7 +2509,8 @@ void write_json_atomic(const std::string& path, const Json& value, int indent = 
 }
 
 // Reads a whole file; throws std::runtime_error naming the path and the reason.
-inline std::string read_file(const std::string& path) {
+template <class = void>  // deferred: see serialize.hpp
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read '" + path + "': " + detail::errno_text(errno));
   std::ostringstream text;
@@ -2499,7 +2519,8 @@ inline std::string read_file(const std::string& path) {
 }
 
 // Current UTC time as ISO 8601 ("2026-11-28T22:53:56Z").
-inline std::string utc_now_iso8601() {
+template <class = void>  // deferred: see serialize.hpp
+std::string utc_now_iso8601() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm utc{};
   ::gmtime_r(&now, &utc);
@@ -2508,7 +2529,8 @@ inline std::string utc_now_iso8601() {
   return buffer;
 }
 
-inline std::string host_name() {
+template <class = void>  // deferred: see serialize.hpp
+std::string host_name() {
   char buffer[256] = {};
   if (::gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
   return buffer;
@@ -3963,7 +3985,10 @@ std::string render_cdf(const Chart& chart);
 
 // Writes a rendered chart atomically (temporary file, fsync, rename; parent directories created), so a viewer
 // never sees half a chart. Throws std::runtime_error naming the path.
-inline void write_svg(const std::string& path, const std::string& svg) { write_file_atomic(path, svg); }
+template <class = void>  // deferred: see serialize.hpp
+void write_svg(const std::string& path, const std::string& svg) {
+  write_file_atomic(path, svg);
+}
 
 template <class Chart>
 std::string render_grouped_bars(const Chart& chart) {
@@ -4334,7 +4359,8 @@ std::unique_ptr<Client> make_client(const BaseUrl& url, const TlsOptions& tls = 
 }
 
 // The one line for a failed TLS handshake: what went wrong and the fix.
-inline std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
+template <class = void>  // deferred: see serialize.hpp
+std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
   const std::string where = url.host + ":" + std::to_string(url.port);
   switch (error) {
     case httplib::Error::SSLServerVerification:
@@ -4544,6 +4570,7 @@ class DriverOptions {
   }
   const std::string& model() const noexcept { return generation_.model; }
   // Another header sent with every request ("X-Api-Version", "2"); repeatable.
+  template <class Deferred = void>  // see serialize.hpp
   DriverOptions& header(std::string name, std::string value) {
     headers_.emplace_back(std::move(name), std::move(value));
     return *this;
@@ -4625,13 +4652,18 @@ class DriverOptions {
   // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
+    fixed_deadline_ = true;
     return *this;
   }
-  std::optional<Duration> deadline() const noexcept { return deadline_; }
+  template <class Deferred = void>  // see serialize.hpp
+  std::optional<deferred<Duration, Deferred>> deadline() const noexcept {
+    if (fixed_deadline_) return deadline_;
+    return std::nullopt;
+  }
   // Back to the derived deadline, with this base and per-token allowance.
   DriverOptions& derived_deadline(Duration base = std::chrono::seconds(60),
                                   Duration per_token = std::chrono::seconds(1)) {
-    deadline_.reset();
+    fixed_deadline_ = false;
     deadline_base_ = base;
     deadline_per_token_ = per_token;
     return *this;
@@ -4640,7 +4672,7 @@ class DriverOptions {
   Duration deadline_per_token() const noexcept { return deadline_per_token_; }
   // The deadline a request for `max_tokens` gets: the fixed one, or the derived one; zero means none.
   Duration deadline_for(int max_tokens) const noexcept {
-    if (deadline_) return *deadline_;
+    if (fixed_deadline_) return deadline_;
     return deadline_base_ + deadline_per_token_ * (max_tokens > 0 ? max_tokens : unbounded_reply_tokens);
   }
   // What the derived deadline assumes of a request without max_tokens (the server decides its length).
@@ -4674,7 +4706,8 @@ class DriverOptions {
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
   Duration write_timeout_ = std::chrono::seconds(30);
-  std::optional<Duration> deadline_;  // unset: derived per request (deadline_for)
+  Duration deadline_{0};
+  bool fixed_deadline_ = false;  // false: derived per request (deadline_for)
   Duration deadline_base_ = std::chrono::seconds(60);
   Duration deadline_per_token_ = std::chrono::seconds(1);
   bool keep_text_ = true;
@@ -4858,7 +4891,8 @@ void take_counts(const Counts& c, RequestRecord& r) {
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 
-inline void fail(RequestRecord& r, ErrorKind kind, std::string message) {
+template <class = void>  // deferred: see serialize.hpp
+void fail(RequestRecord& r, ErrorKind kind, std::string message) {
   if (!r.ok()) return;  // the first cause wins
   r.error_kind = kind;
   r.error_message = std::move(message);
@@ -4879,9 +4913,9 @@ enum class TransportFailure { none, connect, connect_timeout, tls, write, read, 
 
 // Classifies a transport's failure into the record: `silent` is how long the socket had been quiet when it failed,
 // `status` the reply's status (-1: none yet), `bytes` the body bytes read.
-inline void fail_transport(RequestRecord& record, TransportFailure failure, const std::string& detail,
-                           const DriverOptions& options, const BaseUrl& url, Nanos silent, int status,
-                           std::size_t bytes) {
+template <class = void>  // deferred: see serialize.hpp
+void fail_transport(RequestRecord& record, TransportFailure failure, const std::string& detail,
+                    const DriverOptions& options, const BaseUrl& url, Nanos silent, int status, std::size_t bytes) {
   const std::string where = url.host + ":" + std::to_string(url.port);
   const Nanos read_timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options.read_timeout()).count();
   switch (failure) {
@@ -4918,8 +4952,9 @@ inline void fail_transport(RequestRecord& record, TransportFailure failure, cons
 }
 
 // Why a connection could not be opened, as a request's record would say it (a transport's connect() returns it).
-inline std::string connect_failure(const DriverOptions& options, const BaseUrl& url, TransportFailure failure,
-                                   const std::string& detail = {}) {
+template <class = void>  // deferred: see serialize.hpp
+std::string connect_failure(const DriverOptions& options, const BaseUrl& url, TransportFailure failure,
+                            const std::string& detail = {}) {
   RequestRecord record;
   fail_transport(record, failure, detail, options, url, 0, -1, 0);
   return record.error_message.empty() ? "cannot connect" : record.error_message;
@@ -4950,7 +4985,8 @@ PreparedRequest prepare_request(const Api& api, const DriverOptions& options, co
 }
 
 // The headers every request carries besides Host, Content-Length and the bearer token, in order.
-inline std::vector<std::pair<std::string, std::string>> request_headers(const DriverOptions& options, bool streaming) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<std::pair<std::string, std::string>> request_headers(const DriverOptions& options, bool streaming) {
   std::vector<std::pair<std::string, std::string>> headers{
       {"Content-Type", "application/json"}, {"Accept", streaming ? "text/event-stream" : "application/json"}};
   for (const auto& h : options.headers()) headers.push_back(h);
@@ -5210,7 +5246,7 @@ struct WatchedRequest : RequestStop {
   std::atomic<Nanos> deadline_at{0};  // 0: none
   std::size_t slot = 0;               // index in the watchdog's list; guarded by the watchdog's mutex
 
-  // Templates, as is Watchdog's constructor, so that the watchdog's thread is built only where a Driver is (see
+  // Templates, as is the Watchdog, so that the watchdog's thread is built only where a Driver is (see
   // "Deferred" in serialize.hpp); callers never name the parameter.
   template <class = void>
   void watch();  // onto the watchdog's list (the Driver's constructor)
@@ -5224,7 +5260,10 @@ struct WatchedRequest : RequestStop {
   void shut_down();  // off the list: after it the watchdog holds no reference to this request
 };
 
-class Watchdog {
+// A template so that its thread and its list are built only where a Driver is (see "Deferred" in serialize.hpp);
+// callers name it Watchdog.
+template <class = void>
+class BasicWatchdog {
  public:
   static constexpr Nanos period_ns = 5'000'000;       // between looks while requests are in flight
   static constexpr Nanos stop_period_ns = 2'000'000;  // while a stopped request has not ended
@@ -5232,9 +5271,8 @@ class Watchdog {
 
   // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
   // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
-  template <class = void>
-  static Watchdog& instance() {
-    static Watchdog* const watchdog = new Watchdog();
+  static BasicWatchdog& instance() {
+    static BasicWatchdog* const watchdog = new BasicWatchdog();
     return *watchdog;
   }
 
@@ -5266,12 +5304,11 @@ class Watchdog {
   // thread sets this before its last look, so one of the two sees the other (both sequentially consistent).
   bool asleep() const noexcept { return asleep_.load(); }
 
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
+  BasicWatchdog(const BasicWatchdog&) = delete;
+  BasicWatchdog& operator=(const BasicWatchdog&) = delete;
 
  private:
-  template <class = void>
-  Watchdog() {
+  BasicWatchdog() {
     std::thread([this] { run(); }).detach();
   }
 
@@ -5331,13 +5368,14 @@ class Watchdog {
   bool poked_ = false;
   std::atomic<bool> asleep_{false};
 };
+using Watchdog = BasicWatchdog<>;
 
-template <class>
+template <class D>
 void WatchedRequest::watch() {
-  Watchdog::instance().add(*this);
+  BasicWatchdog<D>::instance().add(*this);
 }
 
-template <class>
+template <class D>
 void WatchedRequest::begin(Nanos deadline) {
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -5347,7 +5385,7 @@ void WatchedRequest::begin(Nanos deadline) {
   }
   // A cancel() between the Driver's check before sending and in_flight above: look now. An idle watchdog sleeps
   // until poked.
-  Watchdog& watchdog = Watchdog::instance();
+  auto& watchdog = BasicWatchdog<D>::instance();
   if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
 }
 
@@ -5358,15 +5396,15 @@ void WatchedRequest::end() {
   deadline_at = 0;
 }
 
-template <class>
+template <class D>
 void WatchedRequest::cancel(ErrorKind reason) {
   cancel_reason = static_cast<int>(reason);
-  Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
+  BasicWatchdog<D>::instance().poke();  // not in flight: the next send sees the reason before sending
 }
 
-template <class>
+template <class D>
 void WatchedRequest::shut_down() {
-  Watchdog::instance().remove(*this);
+  BasicWatchdog<D>::instance().remove(*this);
 }
 
 }  // namespace servebench::detail
@@ -5790,7 +5828,8 @@ struct ReadyOptions {
 };
 
 namespace detail {
-inline std::string describe(httplib::Error error) {
+template <class = void>  // deferred: see serialize.hpp
+std::string describe(httplib::Error error) {
   switch (error) {
     case httplib::Error::Connection: return "connection refused or host unknown";
     case httplib::Error::ConnectionTimeout: return "connect timed out";
@@ -6241,26 +6280,25 @@ std::vector<Record> read_records_jsonl(const std::string& path) {
 namespace servebench {
 
 // A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header. The
-// member templates are deferred bodies (see serialize.hpp): callers never name their parameter.
-class Table {
+// class is a template so that its body is built only where a table is (see "Deferred" in serialize.hpp): callers
+// name it Table and never name its parameter.
+template <class = void>
+class BasicTable {
  public:
-  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit BasicTable(std::vector<std::string> header) : header_(std::move(header)) {}
 
-  template <class = void>
-  Table& row(std::vector<std::string> cells) {
+  BasicTable& row(std::vector<std::string> cells) {
     cells.resize(header_.size());
     rows_.push_back(std::move(cells));
     return *this;
   }
   // A rule between groups of rows (e.g. one concurrency level and the next).
-  template <class = void>
-  Table& separator() {
+  BasicTable& separator() {
     rows_.emplace_back();
     return *this;
   }
 
   // Markdown (GitHub's pipe tables): numbers right-aligned, group rules left out.
-  template <class = void>
   void print_markdown(std::ostream& out) const {
     const auto numeric = numeric_columns();
     auto line = [&](const std::vector<std::string>& cells) {
@@ -6281,7 +6319,6 @@ class Table {
       if (!r.empty()) line(r);
   }
 
-  template <class = void>
   void print(std::ostream& out) const {
     std::vector<std::size_t> width(header_.size(), 0);
     const auto numeric = numeric_columns();
@@ -6336,6 +6373,7 @@ class Table {
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
 };
+using Table = BasicTable<>;
 
 struct ReportOptions {
   std::string baseline;                       // the target others are related to; empty: the first target
@@ -7005,6 +7043,7 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
   // arrival distribution shapes the gaps around it. Without requests() or duration() the run lasts the ramp.
   OpenLoop& ramp_up(double from, double to, std::chrono::nanoseconds over, bool exponential = false) {
     ramp_ = Ramp{from, to, over, exponential};
+    ramped_ = true;
     return *this;
   }
   struct Ramp {
@@ -7012,12 +7051,14 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
     std::chrono::nanoseconds over{0};
     bool exponential = false;
   };
-  const std::optional<Ramp>& ramp_up() const noexcept { return ramp_; }
+  // The ramp, or nullptr when there is none (a pointer, not a std::optional: see "Deferred" in serialize.hpp).
+  const Ramp* ramp_up() const noexcept { return ramped_ ? &ramp_ : nullptr; }
   // clang-format on
 
  private:
   std::vector<Nanos> schedule_;
-  std::optional<Ramp> ramp_;
+  Ramp ramp_;
+  bool ramped_ = false;
   double rate_ = 1.0;
   Arrival distribution_ = Arrival::poisson;
   double burstiness_ = 1.0;
@@ -7188,7 +7229,7 @@ std::vector<Nanos> arrival_offsets(const OpenLoop& options, std::optional<std::u
     }
     return offsets;
   }
-  if (const auto& ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
+  if (const auto* ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
   if (count == 0 && duration == 0) {
     if (!workload_size)
       throw std::invalid_argument("servebench: an open loop over an infinite workload needs requests() or duration()");
@@ -7439,8 +7480,9 @@ inline bool stderr_is_terminal() noexcept {
 }
 
 // "vllm c=10: 45/100 done, 12.3 req/s, 2 failed, ETA 4s". total 0: unknown (a duration-bound run).
-inline std::string format_progress(const std::string& label, std::uint64_t done, std::uint64_t total,
-                                   std::uint64_t failed, double elapsed_s, std::optional<double> eta_s) {
+template <class = void>  // deferred: see serialize.hpp
+std::string format_progress(const std::string& label, std::uint64_t done, std::uint64_t total, std::uint64_t failed,
+                            double elapsed_s, std::optional<double> eta_s) {
   char buffer[256];
   const double rate = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0.0;
   std::string counts = std::to_string(done) + (total ? "/" + std::to_string(total) : std::string{});
@@ -7455,6 +7497,7 @@ class ProgressLine {
  public:
   ProgressLine(bool enabled, std::string label) : enabled_(enabled), label_(std::move(label)) {}
 
+  template <class = void>  // deferred: see serialize.hpp
   void update(std::uint64_t done, std::uint64_t total, std::uint64_t failed, Nanos start, Nanos planned_end,
               bool final_line = false) {
     if (!enabled_) return;
@@ -7484,7 +7527,8 @@ class ProgressLine {
 inline bool progress_enabled(bool quiet) { return !quiet && stderr_is_terminal(); }
 
 // "vllm c=10", "vllm rate=5": how progress lines and warnings name a level.
-inline std::string level_label(const std::string& target, const LevelConfig& config) {
+template <class = void>  // deferred: see serialize.hpp
+std::string level_label(const std::string& target, const LevelConfig& config) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%s=%g", config.mode == LoopMode::open_loop ? "rate" : "c", config.level());
   return target.empty() ? std::string(buffer) : target + " " + buffer;
@@ -7541,8 +7585,8 @@ inline constexpr std::size_t max_connecting = 2;
 inline constexpr Nanos connect_spacing_ns = 2'000'000;
 
 // The warning for connects slower than slow_connect_threshold_ns, naming the likely cause and the fix.
-inline std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what,
-                                        double slowest_s) {
+template <class = void>  // deferred: see serialize.hpp
+std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what, double slowest_s) {
   char buffer[480];
   std::snprintf(buffer, sizeof buffer,
                 "%s: %zu %s took more than %.1f s to connect (slowest %.2f s): the server's accept queue was "
@@ -8143,7 +8187,8 @@ namespace servebench {
 namespace detail {
 
 // The most arrivals of `offsets` (sorted) within any span shorter than `window`.
-inline std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos window) {
+template <class = void>  // deferred: see serialize.hpp
+std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos window) {
   std::size_t most = 0;
   for (std::size_t first = 0, i = 0; i < offsets.size(); ++i) {
     while (offsets[i] - offsets[first] >= window) ++first;
@@ -8160,7 +8205,8 @@ inline constexpr Nanos open_loop_dispatch_lead_ns = 2'000'000;
 // until the reply: the most arrivals within twice the lead are about as many as a burst of the schedule keeps busy at
 // once (at 50,000/s, ~200), where a fixed few made the dispatcher start threads on the way, late
 // (docs/performance.md). At least 4, at most 1,024; with a cap, at least 64 and at most the cap.
-inline std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, std::size_t cap) {
+template <class = void>  // deferred: see serialize.hpp
+std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, std::size_t cap) {
   const std::size_t burst = most_arrivals_within(offsets, 2 * open_loop_dispatch_lead_ns);
   return cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst)) : std::clamp<std::size_t>(burst, 4, 1024);
 }

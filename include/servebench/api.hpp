@@ -174,8 +174,8 @@ inline bool usage_key(std::string_view key) noexcept {
 }
 
 // The OpenAI-style `usage` object (absent or null in all but the last chunk of a stream).
-template <class Out>
-void read_usage(const nlohmann::json& body, Out& out) {
+template <class Out, class Json>
+void read_usage(const Json& body, Out& out) {
   const auto it = body.find("usage");
   if (it == body.end() || it->is_null()) return;
   out.completion_tokens = optional_int(*it, "completion_tokens");
@@ -195,14 +195,15 @@ inline std::string excerpt(std::string_view text, std::size_t limit = 120) {
 
 template <class T, class Api, class Read>
 Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Read&& read) {
+  using Json = deferred<nlohmann::json, Api>;
   Parsed<T> out;
   // Parsing without exceptions keeps the common failure (a truncated or HTML body) cheap and exact.
-  nlohmann::json j;
+  Json j;
   bool valid = false;
   if constexpr (reads_keys_v<Api>) {
     valid = servebench::detail::parse_pruned(text, j, [](std::string_view key) { return Api::reads_key(key); });
   } else {
-    j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    j = Json::parse(text.begin(), text.end(), nullptr, false);
     valid = !j.is_discarded();
   }
   if (!valid) {
@@ -212,7 +213,7 @@ Parsed<T> parse_with(const Api& api, std::string_view text, const char* what, Re
   }
   try {
     out.value = read(j);
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const typename Json::exception& e) {
     // out_of_range: a key is missing; type_error: it is there but null or of another type. Both mean the
     // dialect's field is not where it must be.
     out.error = ErrorKind::missing_field;

@@ -78,7 +78,10 @@ std::string render_cdf(const Chart& chart);
 
 // Writes a rendered chart atomically (temporary file, fsync, rename; parent directories created), so a viewer
 // never sees half a chart. Throws std::runtime_error naming the path.
-inline void write_svg(const std::string& path, const std::string& svg) { write_file_atomic(path, svg); }
+template <class = void>  // deferred: see serialize.hpp
+void write_svg(const std::string& path, const std::string& svg) {
+  write_file_atomic(path, svg);
+}
 
 template <class Chart>
 std::string render_grouped_bars(const Chart& chart) {

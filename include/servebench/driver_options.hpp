@@ -40,6 +40,7 @@ class DriverOptions {
   }
   const std::string& model() const noexcept { return generation_.model; }
   // Another header sent with every request ("X-Api-Version", "2"); repeatable.
+  template <class Deferred = void>  // see serialize.hpp
   DriverOptions& header(std::string name, std::string value) {
     headers_.emplace_back(std::move(name), std::move(value));
     return *this;
@@ -121,13 +122,18 @@ class DriverOptions {
   // connecting): connect_timeout bounds that part.
   DriverOptions& deadline(Duration d) {
     deadline_ = d;
+    fixed_deadline_ = true;
     return *this;
   }
-  std::optional<Duration> deadline() const noexcept { return deadline_; }
+  template <class Deferred = void>  // see serialize.hpp
+  std::optional<deferred<Duration, Deferred>> deadline() const noexcept {
+    if (fixed_deadline_) return deadline_;
+    return std::nullopt;
+  }
   // Back to the derived deadline, with this base and per-token allowance.
   DriverOptions& derived_deadline(Duration base = std::chrono::seconds(60),
                                   Duration per_token = std::chrono::seconds(1)) {
-    deadline_.reset();
+    fixed_deadline_ = false;
     deadline_base_ = base;
     deadline_per_token_ = per_token;
     return *this;
@@ -136,7 +142,7 @@ class DriverOptions {
   Duration deadline_per_token() const noexcept { return deadline_per_token_; }
   // The deadline a request for `max_tokens` gets: the fixed one, or the derived one; zero means none.
   Duration deadline_for(int max_tokens) const noexcept {
-    if (deadline_) return *deadline_;
+    if (fixed_deadline_) return deadline_;
     return deadline_base_ + deadline_per_token_ * (max_tokens > 0 ? max_tokens : unbounded_reply_tokens);
   }
   // What the derived deadline assumes of a request without max_tokens (the server decides its length).
@@ -170,7 +176,8 @@ class DriverOptions {
   Duration connect_timeout_ = std::chrono::seconds(10);
   Duration read_timeout_ = std::chrono::seconds(600);  // a non-streaming reply from a busy server is silent for long
   Duration write_timeout_ = std::chrono::seconds(30);
-  std::optional<Duration> deadline_;  // unset: derived per request (deadline_for)
+  Duration deadline_{0};
+  bool fixed_deadline_ = false;  // false: derived per request (deadline_for)
   Duration deadline_base_ = std::chrono::seconds(60);
   Duration deadline_per_token_ = std::chrono::seconds(1);
   bool keep_text_ = true;

@@ -25,7 +25,8 @@ namespace detail {
 
 inline std::string errno_text(int error) { return std::generic_category().message(error); }
 
-inline void make_parent_directories(const std::string& path) {
+template <class = void>  // deferred: see serialize.hpp
+void make_parent_directories(const std::string& path) {
   // mkdir -p of everything before the last '/'.
   for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
     const std::string dir = path.substr(0, pos);
@@ -50,7 +51,8 @@ inline std::string directory_of(const std::string& path) {
 // Writes `contents` to `path` atomically: a temporary file in the same directory, written, flushed, fsync'ed, then
 // renamed over `path` (and the directory fsync'ed). Readers see the old file or the new one, never a mix. Parent
 // directories are created. Throws std::runtime_error naming the path and the reason.
-inline void write_file_atomic(const std::string& path, const std::string& contents) {
+template <class = void>  // deferred: see serialize.hpp
+void write_file_atomic(const std::string& path, const std::string& contents) {
   if (path.empty()) throw std::runtime_error("cannot write a file with an empty path");
   if (path.back() == '/') throw std::runtime_error("cannot write '" + path + "': the path names a directory");
   detail::make_parent_directories(path);
@@ -104,7 +106,8 @@ void write_json_atomic(const std::string& path, const Json& value, int indent = 
 }
 
 // Reads a whole file; throws std::runtime_error naming the path and the reason.
-inline std::string read_file(const std::string& path) {
+template <class = void>  // deferred: see serialize.hpp
+std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read '" + path + "': " + detail::errno_text(errno));
   std::ostringstream text;
@@ -113,7 +116,8 @@ inline std::string read_file(const std::string& path) {
 }
 
 // Current UTC time as ISO 8601 ("2026-11-28T22:53:56Z").
-inline std::string utc_now_iso8601() {
+template <class = void>  // deferred: see serialize.hpp
+std::string utc_now_iso8601() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm utc{};
   ::gmtime_r(&now, &utc);
@@ -122,7 +126,8 @@ inline std::string utc_now_iso8601() {
   return buffer;
 }
 
-inline std::string host_name() {
+template <class = void>  // deferred: see serialize.hpp
+std::string host_name() {
   char buffer[256] = {};
   if (::gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
   return buffer;

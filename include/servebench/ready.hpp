@@ -65,7 +65,8 @@ struct ReadyOptions {
 };
 
 namespace detail {
-inline std::string describe(httplib::Error error) {
+template <class = void>  // deferred: see serialize.hpp
+std::string describe(httplib::Error error) {
   switch (error) {
     case httplib::Error::Connection: return "connection refused or host unknown";
     case httplib::Error::ConnectionTimeout: return "connect timed out";

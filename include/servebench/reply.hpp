@@ -43,7 +43,8 @@ void take_counts(const Counts& c, RequestRecord& r) {
   if (c.server_timing) r.server_timing = c.server_timing;
 }
 
-inline void fail(RequestRecord& r, ErrorKind kind, std::string message) {
+template <class = void>  // deferred: see serialize.hpp
+void fail(RequestRecord& r, ErrorKind kind, std::string message) {
   if (!r.ok()) return;  // the first cause wins
   r.error_kind = kind;
   r.error_message = std::move(message);
@@ -64,9 +65,9 @@ enum class TransportFailure { none, connect, connect_timeout, tls, write, read, 
 
 // Classifies a transport's failure into the record: `silent` is how long the socket had been quiet when it failed,
 // `status` the reply's status (-1: none yet), `bytes` the body bytes read.
-inline void fail_transport(RequestRecord& record, TransportFailure failure, const std::string& detail,
-                           const DriverOptions& options, const BaseUrl& url, Nanos silent, int status,
-                           std::size_t bytes) {
+template <class = void>  // deferred: see serialize.hpp
+void fail_transport(RequestRecord& record, TransportFailure failure, const std::string& detail,
+                    const DriverOptions& options, const BaseUrl& url, Nanos silent, int status, std::size_t bytes) {
   const std::string where = url.host + ":" + std::to_string(url.port);
   const Nanos read_timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options.read_timeout()).count();
   switch (failure) {
@@ -103,8 +104,9 @@ inline void fail_transport(RequestRecord& record, TransportFailure failure, cons
 }
 
 // Why a connection could not be opened, as a request's record would say it (a transport's connect() returns it).
-inline std::string connect_failure(const DriverOptions& options, const BaseUrl& url, TransportFailure failure,
-                                   const std::string& detail = {}) {
+template <class = void>  // deferred: see serialize.hpp
+std::string connect_failure(const DriverOptions& options, const BaseUrl& url, TransportFailure failure,
+                            const std::string& detail = {}) {
   RequestRecord record;
   fail_transport(record, failure, detail, options, url, 0, -1, 0);
   return record.error_message.empty() ? "cannot connect" : record.error_message;
@@ -135,7 +137,8 @@ PreparedRequest prepare_request(const Api& api, const DriverOptions& options, co
 }
 
 // The headers every request carries besides Host, Content-Length and the bearer token, in order.
-inline std::vector<std::pair<std::string, std::string>> request_headers(const DriverOptions& options, bool streaming) {
+template <class = void>  // deferred: see serialize.hpp
+std::vector<std::pair<std::string, std::string>> request_headers(const DriverOptions& options, bool streaming) {
   std::vector<std::pair<std::string, std::string>> headers{
       {"Content-Type", "application/json"}, {"Accept", streaming ? "text/event-stream" : "application/json"}};
   for (const auto& h : options.headers()) headers.push_back(h);

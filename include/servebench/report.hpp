@@ -27,26 +27,25 @@
 namespace servebench {
 
 // A plain text table: a header row, aligned columns (numbers right, text left), a rule under the header. The
-// member templates are deferred bodies (see serialize.hpp): callers never name their parameter.
-class Table {
+// class is a template so that its body is built only where a table is (see "Deferred" in serialize.hpp): callers
+// name it Table and never name its parameter.
+template <class = void>
+class BasicTable {
  public:
-  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit BasicTable(std::vector<std::string> header) : header_(std::move(header)) {}
 
-  template <class = void>
-  Table& row(std::vector<std::string> cells) {
+  BasicTable& row(std::vector<std::string> cells) {
     cells.resize(header_.size());
     rows_.push_back(std::move(cells));
     return *this;
   }
   // A rule between groups of rows (e.g. one concurrency level and the next).
-  template <class = void>
-  Table& separator() {
+  BasicTable& separator() {
     rows_.emplace_back();
     return *this;
   }
 
   // Markdown (GitHub's pipe tables): numbers right-aligned, group rules left out.
-  template <class = void>
   void print_markdown(std::ostream& out) const {
     const auto numeric = numeric_columns();
     auto line = [&](const std::vector<std::string>& cells) {
@@ -67,7 +66,6 @@ class Table {
       if (!r.empty()) line(r);
   }
 
-  template <class = void>
   void print(std::ostream& out) const {
     std::vector<std::size_t> width(header_.size(), 0);
     const auto numeric = numeric_columns();
@@ -122,6 +120,7 @@ class Table {
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
 };
+using Table = BasicTable<>;
 
 struct ReportOptions {
   std::string baseline;                       // the target others are related to; empty: the first target

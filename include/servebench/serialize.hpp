@@ -42,15 +42,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace servebench {
+#include "deferred.hpp"
 
-// T, named through a template parameter (see "Deferred" above).
-template <class T, class>
-struct deferred_type {
-  using type = T;
-};
-template <class T, class Param>
-using deferred = typename deferred_type<T, Param>::type;
+namespace servebench {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enums: specialise EnumNames<E> with `static constexpr EnumName<E> entries[]` (the first entry of a value is its

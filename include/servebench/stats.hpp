@@ -347,13 +347,17 @@ class LogHistogram {
   double relative_accuracy() const noexcept { return relative_accuracy_; }
   std::size_t bucket_count() const noexcept { return counts_.size(); }
 
+  template <class = void>  // deferred: see serialize.hpp
   friend bool operator==(const LogHistogram& a, const LogHistogram& b) {
     return a.relative_accuracy_ == b.relative_accuracy_ && a.min_value_ == b.min_value_ &&
            a.max_value_ == b.max_value_ && a.count_ == b.count_ && a.zero_count_ == b.zero_count_ &&
            a.overflow_count_ == b.overflow_count_ && a.counts_ == b.counts_ && a.min_ == b.min_ && a.max_ == b.max_ &&
            std::abs(a.sum_ - b.sum_) <= 1e-9 * std::max(1.0, std::abs(a.sum_));
   }
-  friend bool operator!=(const LogHistogram& a, const LogHistogram& b) { return !(a == b); }
+  template <class = void>
+  friend bool operator!=(const LogHistogram& a, const LogHistogram& b) {
+    return !(a == b);
+  }
 
   // Templates on the JSON type: see "deferred" in serialize.hpp.
   template <class Json>
@@ -404,7 +408,8 @@ class LogHistogram {
   double sum_ = 0, min_ = 0, max_ = 0;
 };
 
-inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
+template <class = void>  // deferred: see serialize.hpp
+LogHistogram merge(LogHistogram a, const LogHistogram& b) {
   a.merge(b);
   return a;
 }
@@ -413,8 +418,8 @@ inline LogHistogram merge(LogHistogram a, const LogHistogram& b) {
 // relative accuracy of the sample at rank floor(p / 100 * (count - 1)) (an interpolating method's value lies between
 // that sample and the next). A histogram keeps no spread, so `stddev` comes from whoever kept it (RunningMoments).
 // `method` is recorded as given; the histogram reads off the rank as described whatever it is.
-inline Summary summarize_histogram(const LogHistogram& h, double stddev,
-                                   PercentileMethod method = PercentileMethod::linear) {
+template <class = void>  // deferred: see serialize.hpp
+Summary summarize_histogram(const LogHistogram& h, double stddev, PercentileMethod method = PercentileMethod::linear) {
   if (h.count() == 0) throw std::invalid_argument("cannot summarize an empty histogram");
   Summary s;
   s.method = method;

@@ -135,7 +135,8 @@ std::unique_ptr<Client> make_client(const BaseUrl& url, const TlsOptions& tls = 
 }
 
 // The one line for a failed TLS handshake: what went wrong and the fix.
-inline std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
+template <class = void>  // deferred: see serialize.hpp
+std::string tls_failure(const BaseUrl& url, httplib::Error error, const TlsOptions& tls) {
   const std::string where = url.host + ":" + std::to_string(url.port);
   switch (error) {
     case httplib::Error::SSLServerVerification:

@@ -42,7 +42,7 @@ struct WatchedRequest : RequestStop {
   std::atomic<Nanos> deadline_at{0};  // 0: none
   std::size_t slot = 0;               // index in the watchdog's list; guarded by the watchdog's mutex
 
-  // Templates, as is Watchdog's constructor, so that the watchdog's thread is built only where a Driver is (see
+  // Templates, as is the Watchdog, so that the watchdog's thread is built only where a Driver is (see
   // "Deferred" in serialize.hpp); callers never name the parameter.
   template <class = void>
   void watch();  // onto the watchdog's list (the Driver's constructor)
@@ -56,7 +56,10 @@ struct WatchedRequest : RequestStop {
   void shut_down();  // off the list: after it the watchdog holds no reference to this request
 };
 
-class Watchdog {
+// A template so that its thread and its list are built only where a Driver is (see "Deferred" in serialize.hpp);
+// callers name it Watchdog.
+template <class = void>
+class BasicWatchdog {
  public:
   static constexpr Nanos period_ns = 5'000'000;       // between looks while requests are in flight
   static constexpr Nanos stop_period_ns = 2'000'000;  // while a stopped request has not ended
@@ -64,9 +67,8 @@ class Watchdog {
 
   // The process's watchdog, started with the first Driver. Never destroyed: a Driver that outlives static
   // destruction (a static of its own, a detached thread) still finds it; the thread ends with the process.
-  template <class = void>
-  static Watchdog& instance() {
-    static Watchdog* const watchdog = new Watchdog();
+  static BasicWatchdog& instance() {
+    static BasicWatchdog* const watchdog = new BasicWatchdog();
     return *watchdog;
   }
 
@@ -98,12 +100,11 @@ class Watchdog {
   // thread sets this before its last look, so one of the two sees the other (both sequentially consistent).
   bool asleep() const noexcept { return asleep_.load(); }
 
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
+  BasicWatchdog(const BasicWatchdog&) = delete;
+  BasicWatchdog& operator=(const BasicWatchdog&) = delete;
 
  private:
-  template <class = void>
-  Watchdog() {
+  BasicWatchdog() {
     std::thread([this] { run(); }).detach();
   }
 
@@ -163,13 +164,14 @@ class Watchdog {
   bool poked_ = false;
   std::atomic<bool> asleep_{false};
 };
+using Watchdog = BasicWatchdog<>;
 
-template <class>
+template <class D>
 void WatchedRequest::watch() {
-  Watchdog::instance().add(*this);
+  BasicWatchdog<D>::instance().add(*this);
 }
 
-template <class>
+template <class D>
 void WatchedRequest::begin(Nanos deadline) {
   {
     std::lock_guard<std::mutex> lock(mutex);
@@ -179,7 +181,7 @@ void WatchedRequest::begin(Nanos deadline) {
   }
   // A cancel() between the Driver's check before sending and in_flight above: look now. An idle watchdog sleeps
   // until poked.
-  Watchdog& watchdog = Watchdog::instance();
+  auto& watchdog = BasicWatchdog<D>::instance();
   if (cancelled() != ErrorKind::none || (deadline != 0 && watchdog.asleep())) watchdog.poke();
 }
 
@@ -190,15 +192,15 @@ void WatchedRequest::end() {
   deadline_at = 0;
 }
 
-template <class>
+template <class D>
 void WatchedRequest::cancel(ErrorKind reason) {
   cancel_reason = static_cast<int>(reason);
-  Watchdog::instance().poke();  // not in flight: the next send sees the reason before sending
+  BasicWatchdog<D>::instance().poke();  // not in flight: the next send sees the reason before sending
 }
 
-template <class>
+template <class D>
 void WatchedRequest::shut_down() {
-  Watchdog::instance().remove(*this);
+  BasicWatchdog<D>::instance().remove(*this);
 }
 
 }  // namespace servebench::detail

@@ -30,6 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deferred.hpp"
+
 namespace servebench {
 
 // One message of a chat history.
@@ -63,10 +65,11 @@ class Workload {
   // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
   // `size` empty: infinite. A finite workload calls the generator with index % size when it `cycles`; one that
   // does not throws WorkloadError for an index past its end (the schedulers check before a run that it is not).
+  template <class Deferred = void>  // see serialize.hpp
   Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {},
            bool cycles = true)
-      : generator_(std::make_shared<const Generator>(std::move(generator))), size_(size), name_(std::move(name)),
-        cycles_(cycles) {
+      : generator_(std::make_shared<const deferred<Generator, Deferred>>(std::move(generator))), size_(size),
+        name_(std::move(name)), cycles_(cycles) {
     if (!*generator_) throw std::invalid_argument("servebench::Workload: empty generator");
     if (size_ && *size_ == 0) throw WorkloadError("servebench::Workload '" + name_ + "' has no prompts");
   }

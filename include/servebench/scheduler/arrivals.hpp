@@ -131,7 +131,7 @@ std::vector<Nanos> arrival_offsets(const OpenLoop& options, std::optional<std::u
     }
     return offsets;
   }
-  if (const auto& ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
+  if (const auto* ramp = options.ramp_up()) return detail::ramp_offsets(options, *ramp, count, duration);
   if (count == 0 && duration == 0) {
     if (!workload_size)
       throw std::invalid_argument("servebench: an open loop over an infinite workload needs requests() or duration()");

@@ -74,8 +74,8 @@ inline constexpr std::size_t max_connecting = 2;
 inline constexpr Nanos connect_spacing_ns = 2'000'000;
 
 // The warning for connects slower than slow_connect_threshold_ns, naming the likely cause and the fix.
-inline std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what,
-                                        double slowest_s) {
+template <class = void>  // deferred: see serialize.hpp
+std::string slow_connect_warning(const std::string& label, std::size_t count, const char* what, double slowest_s) {
   char buffer[480];
   std::snprintf(buffer, sizeof buffer,
                 "%s: %zu %s took more than %.1f s to connect (slowest %.2f s): the server's accept queue was "

@@ -29,7 +29,8 @@ namespace servebench {
 namespace detail {
 
 // The most arrivals of `offsets` (sorted) within any span shorter than `window`.
-inline std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos window) {
+template <class = void>  // deferred: see serialize.hpp
+std::size_t most_arrivals_within(const std::vector<Nanos>& offsets, Nanos window) {
   std::size_t most = 0;
   for (std::size_t first = 0, i = 0; i < offsets.size(); ++i) {
     while (offsets[i] - offsets[first] >= window) ++first;
@@ -46,7 +47,8 @@ inline constexpr Nanos open_loop_dispatch_lead_ns = 2'000'000;
 // until the reply: the most arrivals within twice the lead are about as many as a burst of the schedule keeps busy at
 // once (at 50,000/s, ~200), where a fixed few made the dispatcher start threads on the way, late
 // (docs/performance.md). At least 4, at most 1,024; with a cap, at least 64 and at most the cap.
-inline std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, std::size_t cap) {
+template <class = void>  // deferred: see serialize.hpp
+std::size_t open_loop_initial_senders(const std::vector<Nanos>& offsets, std::size_t cap) {
   const std::size_t burst = most_arrivals_within(offsets, 2 * open_loop_dispatch_lead_ns);
   return cap ? std::min<std::size_t>(cap, std::max<std::size_t>(64, burst)) : std::clamp<std::size_t>(burst, 4, 1024);
 }

@@ -248,6 +248,7 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
   // arrival distribution shapes the gaps around it. Without requests() or duration() the run lasts the ramp.
   OpenLoop& ramp_up(double from, double to, std::chrono::nanoseconds over, bool exponential = false) {
     ramp_ = Ramp{from, to, over, exponential};
+    ramped_ = true;
     return *this;
   }
   struct Ramp {
@@ -255,12 +256,14 @@ class OpenLoop : public detail::RunOptions<OpenLoop> {
     std::chrono::nanoseconds over{0};
     bool exponential = false;
   };
-  const std::optional<Ramp>& ramp_up() const noexcept { return ramp_; }
+  // The ramp, or nullptr when there is none (a pointer, not a std::optional: see "Deferred" in serialize.hpp).
+  const Ramp* ramp_up() const noexcept { return ramped_ ? &ramp_ : nullptr; }
   // clang-format on
 
  private:
   std::vector<Nanos> schedule_;
-  std::optional<Ramp> ramp_;
+  Ramp ramp_;
+  bool ramped_ = false;
   double rate_ = 1.0;
   Arrival distribution_ = Arrival::poisson;
   double burstiness_ = 1.0;

@@ -30,8 +30,9 @@ inline bool stderr_is_terminal() noexcept {
 }
 
 // "vllm c=10: 45/100 done, 12.3 req/s, 2 failed, ETA 4s". total 0: unknown (a duration-bound run).
-inline std::string format_progress(const std::string& label, std::uint64_t done, std::uint64_t total,
-                                   std::uint64_t failed, double elapsed_s, std::optional<double> eta_s) {
+template <class = void>  // deferred: see serialize.hpp
+std::string format_progress(const std::string& label, std::uint64_t done, std::uint64_t total, std::uint64_t failed,
+                            double elapsed_s, std::optional<double> eta_s) {
   char buffer[256];
   const double rate = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0.0;
   std::string counts = std::to_string(done) + (total ? "/" + std::to_string(total) : std::string{});
@@ -46,6 +47,7 @@ class ProgressLine {
  public:
   ProgressLine(bool enabled, std::string label) : enabled_(enabled), label_(std::move(label)) {}
 
+  template <class = void>  // deferred: see serialize.hpp
   void update(std::uint64_t done, std::uint64_t total, std::uint64_t failed, Nanos start, Nanos planned_end,
               bool final_line = false) {
     if (!enabled_) return;
@@ -75,7 +77,8 @@ class ProgressLine {
 inline bool progress_enabled(bool quiet) { return !quiet && stderr_is_terminal(); }
 
 // "vllm c=10", "vllm rate=5": how progress lines and warnings name a level.
-inline std::string level_label(const std::string& target, const LevelConfig& config) {
+template <class = void>  // deferred: see serialize.hpp
+std::string level_label(const std::string& target, const LevelConfig& config) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%s=%g", config.mode == LoopMode::open_loop ? "rate" : "c", config.level());
   return target.empty() ? std::string(buffer) : target + " " + buffer;
