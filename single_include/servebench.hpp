@@ -1768,7 +1768,7 @@ class Workload {
   // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
   // `size` empty: infinite. A finite workload calls the generator with index % size when it `cycles`; one that
   // does not throws WorkloadError for an index past its end (the schedulers check before a run that it is not).
-  template <class Deferred = void>  // see serialize.hpp
+  template <class Deferred = void>  // deferred: see serialize.hpp
   Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {},
            bool cycles = true)
       : generator_(std::make_shared<const deferred<Generator, Deferred>>(std::move(generator))), size_(size),
@@ -4570,7 +4570,7 @@ class DriverOptions {
   }
   const std::string& model() const noexcept { return generation_.model; }
   // Another header sent with every request ("X-Api-Version", "2"); repeatable.
-  template <class Deferred = void>  // see serialize.hpp
+  template <class = void>  // deferred: see serialize.hpp
   DriverOptions& header(std::string name, std::string value) {
     headers_.emplace_back(std::move(name), std::move(value));
     return *this;
@@ -4655,7 +4655,7 @@ class DriverOptions {
     fixed_deadline_ = true;
     return *this;
   }
-  template <class Deferred = void>  // see serialize.hpp
+  template <class Deferred = void>  // deferred: see serialize.hpp
   std::optional<deferred<Duration, Deferred>> deadline() const noexcept {
     if (fixed_deadline_) return deadline_;
     return std::nullopt;

@@ -40,7 +40,7 @@ class DriverOptions {
   }
   const std::string& model() const noexcept { return generation_.model; }
   // Another header sent with every request ("X-Api-Version", "2"); repeatable.
-  template <class Deferred = void>  // see serialize.hpp
+  template <class = void>  // deferred: see serialize.hpp
   DriverOptions& header(std::string name, std::string value) {
     headers_.emplace_back(std::move(name), std::move(value));
     return *this;
@@ -125,7 +125,7 @@ class DriverOptions {
     fixed_deadline_ = true;
     return *this;
   }
-  template <class Deferred = void>  // see serialize.hpp
+  template <class Deferred = void>  // deferred: see serialize.hpp
   std::optional<deferred<Duration, Deferred>> deadline() const noexcept {
     if (fixed_deadline_) return deadline_;
     return std::nullopt;

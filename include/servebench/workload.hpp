@@ -65,7 +65,7 @@ class Workload {
   // `generator` must be safe to call from several threads at once (schedulers do) and must depend only on the index.
   // `size` empty: infinite. A finite workload calls the generator with index % size when it `cycles`; one that
   // does not throws WorkloadError for an index past its end (the schedulers check before a run that it is not).
-  template <class Deferred = void>  // see serialize.hpp
+  template <class Deferred = void>  // deferred: see serialize.hpp
   Workload(Generator generator, std::optional<std::uint64_t> size = std::nullopt, std::string name = {},
            bool cycles = true)
       : generator_(std::make_shared<const deferred<Generator, Deferred>>(std::move(generator))), size_(size),
