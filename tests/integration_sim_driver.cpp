@@ -1,6 +1,6 @@
 // servebench's own Driver against servebench::sim servers: every dialect the simulator speaks, streaming and not,
-// with the server's ground truth (sim_timing) on the same steady clock, and each injected fault classified as the
-// error kind a benchmark would report.
+// with the server's ground truth (sim_timing) on the same steady clock and its own error (the stamp-to-write
+// windows), and each injected fault classified as the error kind a benchmark would report.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -69,6 +69,43 @@ TEST_CASE("the driver reads every simulated API, streaming and not, with the ser
     server.start();
     check_good(send_one<sim::openai_completions>(server, true, 10), 10);
   }
+}
+
+TEST_CASE("the server gives the ground truth's own error: each streamed reply's stamp-to-write windows, once") {
+  // sim::Server::take_write_lags and GET /sim/write_lags (what bench_timing_accuracy reads from a server in its own
+  // process): for each streamed reply, how long its first and last token's write took from the sim_timing stamp
+  // to the write's return. Each window lies inside the request as the client saw it, and a call forgets them.
+  sim::Server server(sim::preset("vllm-h100").time_scale(5).threads(8));
+  server.start();
+  const RequestRecord a = send_one<sim::openai_completions>(server, true, 12);
+  const RequestRecord b = send_one<sim::openai_completions>(server, true, 12);
+  check_good(a, 12);
+  check_good(b, 12);
+  const sim::WriteLags lags = server.take_write_lags();
+  REQUIRE(lags.first.size() == 2);
+  REQUIRE(lags.last.size() == 2);
+  for (const auto lag : lags.first) {
+    CHECK(lag >= 0);
+    CHECK(lag <= std::max(a.t_end - a.t_send, b.t_end - b.t_send));
+  }
+  for (const auto lag : lags.last) CHECK(lag >= 0);
+  CHECK(server.take_write_lags().last.empty());  // taken
+  // A non-streaming reply is written by cpp-httplib after the handler: no window to give.
+  check_good(send_one<sim::openai_completions>(server, false, 12), 12);
+  CHECK(server.take_write_lags().last.empty());
+  // Over HTTP, for a server in another process.
+  check_good(send_one<sim::openai_completions>(server, true, 12), 12);
+  httplib::Client client(server.url());
+  const auto res = client.Get("/sim/write_lags");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  const auto j = nlohmann::json::parse(res->body);
+  CHECK(j.at("first_ns").size() == 1);
+  CHECK(j.at("last_ns").size() == 1);
+  CHECK(j.at("last_ns").at(0).get<std::int64_t>() >= 0);
+  const auto again = client.Get("/sim/write_lags");
+  REQUIRE(again);
+  CHECK(nlohmann::json::parse(again->body).at("last_ns").empty());
 }
 
 TEST_CASE("each injected fault reaches the driver as the error kind it stands for") {

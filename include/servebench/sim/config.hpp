@@ -211,6 +211,12 @@ struct ServerStats {
   std::uint64_t cached_prompt_tokens = 0;  // of those, found in the prefix cache (they skipped prefill)
 };
 
+// For each streamed reply, how long its first and its last token's write took from the sim_timing stamp to the
+// write's return (ns): the window in which the bytes left (sim::Server::take_write_lags, GET /sim/write_lags).
+struct WriteLags {
+  std::vector<std::int64_t> first, last;  // ns, steady clock differences
+};
+
 // Fluent options: setters return *this, the getter of the same name reads. Start from preset("...") or from the
 // defaults (the sequential engine with the HF-transformers-on-H200 parameters, hf API).
 class ServerOptions {

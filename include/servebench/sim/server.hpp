@@ -5,7 +5,8 @@
 //
 // Routes, on 127.0.0.1 by default: api "hf" serves POST /v1/completions in the hf format; api "openai" serves POST
 // /v1/completions and /v1/chat/completions in the completions and chat formats. Both: GET /health, GET /v1/models,
-// and GET /metrics: the engine's state in vLLM's Prometheus format (metrics_text()).
+// and GET /metrics: the engine's state in vLLM's Prometheus format (metrics_text()); GET /sim/write_lags: the ground
+// truth's own error, for each streamed reply since the last call (Server::take_write_lags()).
 //
 // Ground truth: every reply carries "sim_timing": {"first_token_ns", "last_token_ns"} on std::chrono::steady_clock
 // (the same clock as servebench::now_ns() when client and server share a process). Streaming: taken just before
@@ -74,6 +75,19 @@ class ServerState {
   mutable std::mutex stats_mutex_;
   ServerStats stats_;
   std::size_t in_flight_ = 0;
+  // For each streamed reply, how long its first and its last token's write took from the sim_timing stamp to the
+  // write's return: the bytes left within it, so it bounds the error of first_token_ns and last_token_ns (a thread
+  // woken among thousands at an engine step and preempted between the stamp and the write). Under stats_mutex_;
+  // at most a million of each are kept.
+  WriteLags write_lags_;
+  void note_write_lag(std::vector<Nanos> WriteLags::*which, Nanos lag) {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    if ((write_lags_.*which).size() < 1'000'000) (write_lags_.*which).push_back(lag);
+  }
+  WriteLags take_write_lags() {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    return std::exchange(write_lags_, {});
+  }
   std::atomic<std::uint64_t> request_number_{0};
 
   // Sleeps until real time `deadline` or the server stops; false when it stopped.
@@ -172,6 +186,10 @@ class ServerState {
     });
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    http_.Get("/sim/write_lags", [this](const httplib::Request&, httplib::Response& res) {
+      const WriteLags lags = take_write_lags();
+      res.set_content(nlohmann::json{{"first_ns", lags.first}, {"last_ns", lags.last}}.dump(), "application/json");
     });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       const nlohmann::json j{{"object", "list"},
@@ -379,16 +397,21 @@ struct Reply {
       // The time is taken once the event is built, as close to its write as it can be; the last event's
       // sim_timing then goes in as its last member.
       const Nanos now = now_ns();
-      if (first_written == 0) first_written = now;
+      const bool first = first_written == 0;
+      if (first) first_written = now;
       if (c.reasoning_tokens > 0 && !reasoning && first_answer_written == 0) first_answer_written = now;
       if (last) {
         add_sim_timing(data, first_written, now, first_answer_written);
         const std::string text = event_text(data) + tail;
         if (!sink.write(text.data(), text.size())) return client_left();
+        const Nanos lag = now_ns() - now;
+        if (first) server->note_write_lag(&WriteLags::first, lag);
+        server->note_write_lag(&WriteLags::last, lag);
         ended = true;
         continue;
       }
       if (!write_event(sink, data)) return client_left();
+      if (first) server->note_write_lag(&WriteLags::first, now_ns() - now);
     }
     if (!finished) return true;
     if (!ended) {  // the engine finished short of the target (it cannot, but the stream still ends well-formed)
@@ -580,6 +603,10 @@ class Server {
     std::tie(st.prompt_tokens, st.cached_prompt_tokens) = state_->engine_.prompt_tokens();
     return st;
   }
+
+  // For each streamed reply since the last call: its first and last token's write, from the sim_timing stamp to
+  // the write's return (ns); what GET /sim/write_lags gives. Empty once stopped.
+  WriteLags take_write_lags() { return state_ ? state_->take_write_lags() : WriteLags{}; }
 
   // Every change of the engine's running and waiting counts while it ran (the ground truth of /metrics); empty
   // once stopped.
