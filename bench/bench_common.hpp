@@ -36,7 +36,8 @@ inline nlohmann::json failures_by_kind(const std::vector<RequestRecord>& records
 // The target of --transport: a Driver per worker thread, or the event loop.
 template <class Api>
 Target transport_target(const DriverOptions& options, const Options& o) {
-  if (o.transport == "event-loop") return make_event_loop_target<Api>(options, EventLoopOptions{o.loop_threads});
+  if (o.transport == "event-loop")
+    return make_event_loop_target<Api>(options, EventLoopOptions{o.loop_threads, o.kernel_timestamps});
   return make_target<Api>(options);
 }
 
@@ -99,6 +100,7 @@ inline Reference run_servebench(const Options& o, const std::string& url, std::s
   // The steady state: CPU and units between 20% and 80% of the measured time, so that opening the connections,
   // the warm-up and the summary at the end (which the whole-run figure includes) are left out.
   std::atomic<std::uint64_t> ended{0};
+  std::atomic<std::uint64_t> measured{0};  // measured records (the sink sees them with or without keep_records)
   SteadySampler steady(seconds, [&ended] { return ended.load(std::memory_order_relaxed); });
   const double cpu0 = cpu_seconds_self();
   auto result = run_closed_loop(ClosedLoop()
@@ -106,10 +108,12 @@ inline Reference run_servebench(const Options& o, const std::string& url, std::s
                                     .duration(std::chrono::duration<double>(seconds))
                                     .warmup(concurrency)
                                     .keep_warmup_records(false)
-                                    .record_sink([&ended, stream](const RequestRecord& record) {
+                                    .keep_records(o.keep_records)
+                                    .record_sink([&ended, &measured, stream](const RequestRecord& record) {
                                       // In the unit cpu_us_per is in: events when streaming, else requests.
                                       ended.fetch_add(stream ? record.event_times.size() : 1,
                                                       std::memory_order_relaxed);
+                                      measured.fetch_add(1, std::memory_order_relaxed);
                                     })
                                     .quiet(true)
                                     .handle_signals(false),
@@ -117,14 +121,14 @@ inline Reference run_servebench(const Options& o, const std::string& url, std::s
   const double cpu = cpu_seconds_self() - cpu0;
   Reference r;
   steady.finish(r);
-  double events = 0;
-  for (const auto& record : result.records) events += static_cast<double>(record.event_times.size());
-  const double all = static_cast<double>(result.records.size() + result.warmup_sent);
+  const double events = static_cast<double>(ended.load());
+  const double records = static_cast<double>(measured.load());
+  const double all = records + static_cast<double>(result.warmup_sent);
   if (stream) {
     r.units = events;
     r.per_s = result.summary.wall_s > 0 ? events / result.summary.wall_s : 0;
     // Warm-up requests streamed as many events as measured ones.
-    const double per_request = result.records.empty() ? 0 : events / static_cast<double>(result.records.size());
+    const double per_request = records == 0 ? 0 : events / records;
     r.cpu_us_per = events > 0 ? cpu * 1e6 / (per_request * all) : 0;
   } else {
     r.units = static_cast<double>(result.summary.successful);

@@ -54,6 +54,8 @@ struct Options {
   std::string client_cpus;            // the cores this program (the client) may run on ("0-7"); empty: any
   std::string transport = "threads";  // or "event-loop" (<servebench/event_loop.hpp>)
   std::size_t loop_threads = 0;       // the event loop's threads (0: one per core)
+  bool keep_records = true;           // false (--no-records): summaries from the level's histograms, as wrk keeps
+  bool kernel_timestamps = true;      // event loop: EventLoopOptions::kernel_timestamps (--no-kernel-timestamps)
 
   // The levels to run: --levels when given, else `defaults`.
   template <class T>
@@ -107,11 +109,16 @@ inline void usage(const char* program) {
       << " [--out DIR] [--seconds S] [--levels A,B,..] [--no-references] [--wrk-threads N] [--repeat N]"
          " [--no-asyncio] [--python PATH]"
          " [--asyncio-client FILE] [--server-process] [--server-nice N] [--server-cpus LIST]"
-         " [--client-cpus LIST] [--transport threads|event-loop] [--loop-threads N]\n"
+         " [--client-cpus LIST] [--transport threads|event-loop] [--loop-threads N] [--no-records]"
+         " [--no-kernel-timestamps]\n"
          "  --repeat N: bench_client_overhead also runs N servebench/wrk pairs a level, one after the other,\n"
          "  and gives their median ratio (a shared host's rate moves between runs more than one pair can tell)\n"
          "  LIST: cores as taskset -c takes them (0-7 or 0,2,4-6); --server-cpus runs the target server's\n"
-         "  process there, --client-cpus this program: client and server on cores of their own, as on two hosts\n";
+         "  process there, --client-cpus this program: client and server on cores of their own, as on two hosts\n"
+         "  --no-records: servebench keeps no record a request (ClosedLoop::keep_records(false)): its summary comes\n"
+         "  from the level's histograms, as wrk's does\n"
+         "  --no-kernel-timestamps: the event loop times arriving bytes when recv() returns, not by the kernel's\n"
+         "  receive time\n";
 }
 
 // The cores the target servers (TargetProcess) run on; empty: wherever this program may (parse_options sets it).
@@ -163,6 +170,10 @@ inline Options parse_options(int argc, char** argv) {
           throw std::invalid_argument("--transport is threads or event-loop, not " + o.transport);
       } else if (a == "--loop-threads")
         o.loop_threads = static_cast<std::size_t>(std::stoul(value()));
+      else if (a == "--no-records")
+        o.keep_records = false;
+      else if (a == "--no-kernel-timestamps")
+        o.kernel_timestamps = false;
       else if (a == "--levels") {
         std::stringstream list(value());
         std::string item;
@@ -433,7 +444,11 @@ inline void write_result(const Options& o, const std::string& name, nlohmann::js
   if (o.server_nice) result["server_nice"] = o.server_nice;
   if (!o.server_cpus.empty()) result["server_cpus"] = o.server_cpus;
   if (!o.client_cpus.empty()) result["client_cpus"] = o.client_cpus;
-  if (o.transport == "event-loop") result["loop_threads"] = o.loop_threads;
+  if (o.transport == "event-loop") {
+    result["loop_threads"] = o.loop_threads;
+    result["kernel_timestamps"] = o.kernel_timestamps;
+  }
+  result["keep_records"] = o.keep_records;
   const std::string path = o.out_dir + "/" + name + ".json";
   servebench::write_json_atomic(path, result);
   std::printf("wrote %s\n", path.c_str());

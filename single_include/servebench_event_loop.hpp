@@ -492,8 +492,9 @@ class Http1Response {
 // "Scale"). Linux only (epoll); plain http only (https: the default transport).
 //
 // One Stream (stream.hpp) is one connection and at most one request on it, owned by one loop thread for its whole life.
-// A loop reads each socket as it becomes readable and takes the arrival time right after recv() returns, in the thread
-// that read it; the reply's bytes go to the same ReplyReader the Driver uses (reply.hpp), so the record, its times
+// A loop reads each socket as it becomes readable; the bytes' arrival time is the kernel's receive time of the last
+// of them (SO_TIMESTAMPNS, EventLoopOptions::kernel_timestamps), else the time recv() returned, in the thread that
+// read them; the reply's bytes go to the same ReplyReader the Driver uses (reply.hpp), so the record, its times
 // and its classification are the same as the default transport's. What a stream does next is the StreamHandler's
 // (the level runners of levels.hpp): it is called on the stream's loop thread when a connect or a request ends.
 //
@@ -525,6 +526,7 @@ class Http1Response {
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 // ---- begin servebench/event_loop/stream.hpp ----
@@ -553,6 +555,10 @@ struct EventLoopOptions {
   // Loop threads; 0: one per core this process may run on (its CPU affinity: taskset, a container's cpuset), else
   // std::thread::hardware_concurrency(). Never more than a level has streams.
   std::size_t threads = 0;
+  // When the bytes of a reply arrived: true, the kernel's receive time of each read's last bytes (SO_TIMESTAMPNS),
+  // which no wait for the loop's thread moves (a burst of thousands of streams' last events, a busy turn); false,
+  // or where the socket gives none, the time recv() returned, in the thread that read them.
+  bool kernel_timestamps = true;
 };
 
 namespace detail {
@@ -657,7 +663,8 @@ struct EventLoopShared {
   BaseUrl url;
   ResolvedAddress address;
   std::string label;
-  std::string fixed_headers[2];  // non-streaming, streaming
+  std::string fixed_headers[2];   // non-streaming, streaming
+  bool kernel_timestamps = true;  // EventLoopOptions::kernel_timestamps
   StreamHandler<Api>* handler = nullptr;
 };
 
@@ -673,6 +680,25 @@ inline constexpr std::size_t event_loop_read_bytes = 64 * 1024;  // one receive 
 // A turn's first reads (EventLoop::run): up to this many streams, this many bytes each, before any is parsed.
 inline constexpr int event_loop_turn_slots = 64;
 inline constexpr std::size_t event_loop_slot_bytes = 4 * 1024;
+
+// The kernel's receive time of a read's last bytes (SO_TIMESTAMPNS: the realtime clock), on the steady clock: as
+// long before `returned` (when recv() returned) as the realtime clock says it was. `returned` when the read
+// carried none, or when the clock was set between the two (the time would fall before `floor`: the request's
+// t_send or its last bytes' arrival).
+inline Nanos kernel_arrival(msghdr& message, Nanos returned, Nanos floor) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp{};
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    timespec real{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    const Nanos age = (static_cast<Nanos>(real.tv_sec) - static_cast<Nanos>(stamp.tv_sec)) * 1'000'000'000 +
+                      (static_cast<Nanos>(real.tv_nsec) - static_cast<Nanos>(stamp.tv_nsec));
+    const Nanos arrived = returned - std::max<Nanos>(0, age);
+    return arrived >= floor ? arrived : returned;
+  }
+  return returned;
+}
 
 template <class Api>
 class EventLoop {
@@ -869,6 +895,7 @@ class EventLoop {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (shared_.kernel_timestamps) ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     s.fd = fd;
     s.phase = StreamT::Phase::connecting;
     const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&shared_.address.address), shared_.address.length);
@@ -969,11 +996,19 @@ class EventLoop {
     r.fd = s.fd;
     r.data = into;
     r.capacity = capacity;
+    iovec piece{into, capacity};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr message{};
     do {
-      r.n = ::recv(s.fd, into, capacity, 0);
+      message.msg_iov = &piece;
+      message.msg_iovlen = 1;
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      r.n = ::recvmsg(s.fd, &message, 0);
     } while (r.n < 0 && errno == EINTR);
     r.error = r.n < 0 ? errno : 0;
     r.arrived = now_ns();  // first: in the thread that read the bytes, before parsing them
+    if (r.n > 0) r.arrived = kernel_arrival(message, r.arrived, s.reader ? s.reader->last_activity() : s.phase_since);
     return r;
   }
 
@@ -1223,7 +1258,7 @@ template <class Api>
 class EventLoops {
  public:
   EventLoops(const Api& api, const DriverOptions& options, const std::string& label, std::size_t streams,
-             std::size_t threads, StreamHandler<Api>& handler) {
+             const EventLoopOptions& loop, StreamHandler<Api>& handler) {
     shared_.api = &api;
     shared_.options = &options;
     shared_.url = parse_base_url(options.base_url());
@@ -1235,7 +1270,9 @@ class EventLoops {
     shared_.label = label;
     shared_.fixed_headers[0] = fixed_request_headers(options, shared_.url, false);
     shared_.fixed_headers[1] = fixed_request_headers(options, shared_.url, true);
+    shared_.kernel_timestamps = loop.kernel_timestamps;
     shared_.handler = &handler;
+    std::size_t threads = loop.threads;
     if (threads == 0) threads = usable_cores();
     threads = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(1, streams)));
     for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop<Api>>(shared_, i));
@@ -1298,7 +1335,7 @@ class EventClosedLoop final : StreamHandler<Api> {
       : options_(options), info_(info), level_(options, workload),
         request_limit_(planned_requests(options, workload, "run_closed_loop")), streams_(options.concurrency()),
         slots_(options.concurrency()),
-        loops_(api, driver_options, info.label, options.concurrency(), loop_options.threads, *this) {
+        loops_(api, driver_options, info.label, options.concurrency(), loop_options, *this) {
     turns_.resize(loops_.size());
   }
 
@@ -1483,7 +1520,7 @@ class EventOpenLoop final : StreamHandler<Api> {
   EventOpenLoop(const OpenLoop& options, const Workload& workload, const TargetInfo& info, const Api& api,
                 const DriverOptions& driver_options, const EventLoopOptions& loop_options)
       : options_(options), info_(info), level_(options, workload), offsets_(arrival_offsets(options, workload.size())),
-        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options.threads, *this) {
+        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options, *this) {
     states_.resize(loops_.size());
     // The cap shared out exactly: loop l may have cap / loops requests in flight, one more for the first cap % loops
     // (never fewer loops than the cap lets carry one: streams_wanted).

@@ -3,7 +3,9 @@
 // in /proc/self/status while the level runs); the server sees exactly N requests in flight in a closed loop and
 // never more than max_in_flight in an open one, whose sends follow the schedule arrival_offsets() gives; a server that
 // closes its connection after every reply (cpp-httplib with one request per connection) is reconnected to for each
-// request; replies longer than a turn's first read of a stream arrive whole; https is refused with the fix named. Every
+// request; replies longer than a turn's first read of a stream arrive whole; a reply that waits for a busy loop
+// thread is timed when it arrived (the kernel's receive timestamp), or when it was read with kernel_timestamps off;
+// https is refused with the fix named. Every
 // injected fault, the level timeout and interrupts run on this transport in integration_faults_event_loop (the same
 // source as integration_faults).
 #include <doctest/doctest.h>
@@ -12,6 +14,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -19,6 +23,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/socket.h>
 
 #include <servebench.hpp>
 #include <servebench/event_loop.hpp>
@@ -254,6 +260,83 @@ TEST_CASE("replies larger than a turn's first read of a stream arrive whole, str
       CHECK(r.t_end >= r.t_send);
     }
   }
+}
+
+TEST_CASE("a reply is timed when it arrived, not when a busy loop thread read it (kernel receive timestamps)") {
+  // Two requests on one loop thread, cpp-httplib's server as the peer: the first is answered at once, the second
+  // 100 ms later, and the record sink (called on the loop thread as the first record is kept) holds that thread for
+  // 400 ms, so the second reply waits about 300 ms in the socket before it is read. Its t_end is the kernel's receive
+  // time (SO_TIMESTAMPNS) by default: a few ms at most after the server wrote it; with kernel_timestamps off it is
+  // when recv() returned, after the wait. Written: just before the handler returns (the write follows it).
+  for (bool kernel : {true, false}) {
+    CAPTURE(kernel);
+    testing::TestServer server;
+    std::atomic<int> served{0};
+    std::atomic<Nanos> written_late{0};
+    server.server().Post("/v1/completions", [&](const httplib::Request&, httplib::Response& res) {
+      if (served.fetch_add(1) == 1) {
+        std::this_thread::sleep_for(100ms);
+        written_late.store(now_ns());
+      }
+      res.set_content(R"({"choices":[{"text":"ok","index":0}],"usage":{"completion_tokens":1,"prompt_tokens":3}})",
+                      "application/json");
+    });
+    server.start();
+    std::atomic<bool> held{false};
+    const auto result = run_closed_loop(
+        quiet_closed(2, 2).warmup(0).record_sink([&](const RequestRecord&) {
+          if (!held.exchange(true)) std::this_thread::sleep_for(400ms);
+        }),
+        template_prompts("q {i}", 1),
+        make_event_loop_target<api::openai_completions>(DriverOptions().base_url(server.url()).label("held"),
+                                                        EventLoopOptions{1, kernel}));
+    REQUIRE(result.summary.successful == 2);
+    REQUIRE(served.load() == 2);
+    const auto last = std::max_element(result.records.begin(), result.records.end(),
+                                       [](const RequestRecord& a, const RequestRecord& b) {
+                                         return a.t_end < b.t_end;
+                                       });
+    const double late_ms = static_cast<double>(last->t_end - written_late.load()) / 1e6;
+    CAPTURE(late_ms);
+    CHECK(late_ms >= 0);
+    if (kernel)
+      CHECK(late_ms < 100);  // arrival within µs of the write; the slack is for a loaded machine
+    else
+      CHECK(late_ms > 200);  // read after the sink let the thread go: 300 ms after the write
+    CHECK(last->t_end >= last->t_send);
+  }
+}
+
+TEST_CASE("kernel_arrival moves the kernel's realtime stamp onto the steady clock, and falls back when it cannot") {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))] = {};
+  msghdr message{};
+  const auto stamp_ago = [&](Nanos ago) {
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_TIMESTAMPNS;
+    c->cmsg_len = CMSG_LEN(sizeof(timespec));
+    timespec real{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    const Nanos at = static_cast<Nanos>(real.tv_sec) * 1'000'000'000 + real.tv_nsec - ago;
+    const timespec stamp{static_cast<time_t>(at / 1'000'000'000), static_cast<long>(at % 1'000'000'000)};
+    std::memcpy(CMSG_DATA(c), &stamp, sizeof stamp);
+  };
+  stamp_ago(5'000'000);  // 5 ms before now
+  const Nanos returned = now_ns();
+  const Nanos arrived = detail::kernel_arrival(message, returned, 0);
+  CHECK(arrived <= returned - 5'000'000);
+  CHECK(arrived > returned - 5'000'000 - 50'000'000);  // the calls between the stamp and the read: far below 50 ms
+  // Before the floor (the request's t_send, the last bytes' arrival): the realtime clock was set; recv's time.
+  stamp_ago(5'000'000);
+  CHECK(detail::kernel_arrival(message, now_ns(), now_ns()) >= returned);
+  stamp_ago(-1'000'000'000);  // a stamp from the future: the clock went back; recv's time, never later
+  const Nanos at = now_ns();
+  CHECK(detail::kernel_arrival(message, at, 0) == at);
+  message.msg_control = nullptr;  // no stamp (kernel_timestamps off, or a socket that gives none)
+  message.msg_controllen = 0;
+  CHECK(detail::kernel_arrival(message, at, 0) == at);
 }
 
 TEST_CASE("the event loop refuses https and names the fix") {

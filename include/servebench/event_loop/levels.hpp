@@ -35,7 +35,7 @@ template <class Api>
 class EventLoops {
  public:
   EventLoops(const Api& api, const DriverOptions& options, const std::string& label, std::size_t streams,
-             std::size_t threads, StreamHandler<Api>& handler) {
+             const EventLoopOptions& loop, StreamHandler<Api>& handler) {
     shared_.api = &api;
     shared_.options = &options;
     shared_.url = parse_base_url(options.base_url());
@@ -47,7 +47,9 @@ class EventLoops {
     shared_.label = label;
     shared_.fixed_headers[0] = fixed_request_headers(options, shared_.url, false);
     shared_.fixed_headers[1] = fixed_request_headers(options, shared_.url, true);
+    shared_.kernel_timestamps = loop.kernel_timestamps;
     shared_.handler = &handler;
+    std::size_t threads = loop.threads;
     if (threads == 0) threads = usable_cores();
     threads = std::max<std::size_t>(1, std::min(threads, std::max<std::size_t>(1, streams)));
     for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<EventLoop<Api>>(shared_, i));
@@ -110,7 +112,7 @@ class EventClosedLoop final : StreamHandler<Api> {
       : options_(options), info_(info), level_(options, workload),
         request_limit_(planned_requests(options, workload, "run_closed_loop")), streams_(options.concurrency()),
         slots_(options.concurrency()),
-        loops_(api, driver_options, info.label, options.concurrency(), loop_options.threads, *this) {
+        loops_(api, driver_options, info.label, options.concurrency(), loop_options, *this) {
     turns_.resize(loops_.size());
   }
 
@@ -295,7 +297,7 @@ class EventOpenLoop final : StreamHandler<Api> {
   EventOpenLoop(const OpenLoop& options, const Workload& workload, const TargetInfo& info, const Api& api,
                 const DriverOptions& driver_options, const EventLoopOptions& loop_options)
       : options_(options), info_(info), level_(options, workload), offsets_(arrival_offsets(options, workload.size())),
-        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options.threads, *this) {
+        loops_(api, driver_options, info.label, streams_wanted(options, offsets_.size()), loop_options, *this) {
     states_.resize(loops_.size());
     // The cap shared out exactly: loop l may have cap / loops requests in flight, one more for the first cap % loops
     // (never fewer loops than the cap lets carry one: streams_wanted).

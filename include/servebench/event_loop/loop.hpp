@@ -3,8 +3,9 @@
 // "Scale"). Linux only (epoll); plain http only (https: the default transport).
 //
 // One Stream (stream.hpp) is one connection and at most one request on it, owned by one loop thread for its whole life.
-// A loop reads each socket as it becomes readable and takes the arrival time right after recv() returns, in the thread
-// that read it; the reply's bytes go to the same ReplyReader the Driver uses (reply.hpp), so the record, its times
+// A loop reads each socket as it becomes readable; the bytes' arrival time is the kernel's receive time of the last
+// of them (SO_TIMESTAMPNS, EventLoopOptions::kernel_timestamps), else the time recv() returned, in the thread that
+// read them; the reply's bytes go to the same ReplyReader the Driver uses (reply.hpp), so the record, its times
 // and its classification are the same as the default transport's. What a stream does next is the StreamHandler's
 // (the level runners of levels.hpp): it is called on the stream's loop thread when a connect or a request ends.
 //
@@ -37,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "../driver_options.hpp"
@@ -55,6 +57,25 @@ inline constexpr std::size_t event_loop_read_bytes = 64 * 1024;  // one receive 
 // A turn's first reads (EventLoop::run): up to this many streams, this many bytes each, before any is parsed.
 inline constexpr int event_loop_turn_slots = 64;
 inline constexpr std::size_t event_loop_slot_bytes = 4 * 1024;
+
+// The kernel's receive time of a read's last bytes (SO_TIMESTAMPNS: the realtime clock), on the steady clock: as
+// long before `returned` (when recv() returned) as the realtime clock says it was. `returned` when the read
+// carried none, or when the clock was set between the two (the time would fall before `floor`: the request's
+// t_send or its last bytes' arrival).
+inline Nanos kernel_arrival(msghdr& message, Nanos returned, Nanos floor) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec stamp{};
+    std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+    timespec real{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    const Nanos age = (static_cast<Nanos>(real.tv_sec) - static_cast<Nanos>(stamp.tv_sec)) * 1'000'000'000 +
+                      (static_cast<Nanos>(real.tv_nsec) - static_cast<Nanos>(stamp.tv_nsec));
+    const Nanos arrived = returned - std::max<Nanos>(0, age);
+    return arrived >= floor ? arrived : returned;
+  }
+  return returned;
+}
 
 template <class Api>
 class EventLoop {
@@ -251,6 +272,7 @@ class EventLoop {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (shared_.kernel_timestamps) ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     s.fd = fd;
     s.phase = StreamT::Phase::connecting;
     const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&shared_.address.address), shared_.address.length);
@@ -351,11 +373,19 @@ class EventLoop {
     r.fd = s.fd;
     r.data = into;
     r.capacity = capacity;
+    iovec piece{into, capacity};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+    msghdr message{};
     do {
-      r.n = ::recv(s.fd, into, capacity, 0);
+      message.msg_iov = &piece;
+      message.msg_iovlen = 1;
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      r.n = ::recvmsg(s.fd, &message, 0);
     } while (r.n < 0 && errno == EINTR);
     r.error = r.n < 0 ? errno : 0;
     r.arrived = now_ns();  // first: in the thread that read the bytes, before parsing them
+    if (r.n > 0) r.arrived = kernel_arrival(message, r.arrived, s.reader ? s.reader->last_activity() : s.phase_since);
     return r;
   }
 

@@ -31,6 +31,10 @@ struct EventLoopOptions {
   // Loop threads; 0: one per core this process may run on (its CPU affinity: taskset, a container's cpuset), else
   // std::thread::hardware_concurrency(). Never more than a level has streams.
   std::size_t threads = 0;
+  // When the bytes of a reply arrived: true, the kernel's receive time of each read's last bytes (SO_TIMESTAMPNS),
+  // which no wait for the loop's thread moves (a burst of thousands of streams' last events, a busy turn); false,
+  // or where the socket gives none, the time recv() returned, in the thread that read them.
+  bool kernel_timestamps = true;
 };
 
 namespace detail {
@@ -135,7 +139,8 @@ struct EventLoopShared {
   BaseUrl url;
   ResolvedAddress address;
   std::string label;
-  std::string fixed_headers[2];  // non-streaming, streaming
+  std::string fixed_headers[2];   // non-streaming, streaming
+  bool kernel_timestamps = true;  // EventLoopOptions::kernel_timestamps
   StreamHandler<Api>* handler = nullptr;
 };
 
