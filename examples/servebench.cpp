@@ -73,7 +73,8 @@ void add_run_flags(CLI::App& run, RunOptions& o, std::string& from) {
   run.add_flag("--no-records", o.no_records, "keep summaries and histograms only in results.json");
   run.add_option("--transport", o.transport,
                  "threads: a thread and a connection per stream (cpp-httplib); event-loop: a few epoll threads carry "
-                 "every stream (thousands of streams; plain http only)")
+                 "every stream, each arrival timed by the kernel's receive timestamp (thousands of streams; plain "
+                 "http only)")
       ->check(CLI::IsMember({"threads", "event-loop"}))
       ->capture_default_str();
   run.add_option("--loop-threads", o.loop_threads, "event-loop transport: its threads (0: one per core)")
