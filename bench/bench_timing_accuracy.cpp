@@ -4,14 +4,16 @@
 // (CLOCK_MONOTONIC is one clock for every process of a Linux host), the same as the client's timestamps. Error =
 // measured arrival - ground truth, for TTFT (t_first_token - server_timing.first_token) and for latency (t_end -
 // server_timing.last_token), at 1, 64, 512 and 2,000 concurrent streams. Target: p99 < 1 ms at 512. Beside them the
-// ground truth's own error: how long each reply's last write took from its stamp to its return ("srv write"), the
-// window in which its bytes left; the event loop's arrival times are the kernel's receive times, so past the client
-// what remains of the latency error lies in that window.
+// ground truth's own error: how long each reply's last write took from its stamp to its return ("srv last write"),
+// the window in which its bytes left, and the client's own error, how far each arrival lies past that window ("past
+// write": 0 inside it), matched to its reply by the stamp.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <sys/resource.h>
@@ -68,18 +70,18 @@ struct LevelServer {
   std::unique_ptr<TargetProcess> process;
   std::string url() const { return in_process ? in_process->url() : process->url(); }
   double cpu_seconds() const { return in_process ? -1 : process->cpu_seconds(); }
-  // The ground truth's own error: each streamed reply's first and last token's write, from its sim_timing stamp to
-  // the write's return (sim::Server::take_write_lags). Empty when the server could not be asked.
-  sim::WriteLags write_lags() const {
-    if (in_process) return in_process->take_write_lags();
-    sim::WriteLags lags;
+  // The ground truth's own error: each streamed reply's first and last token write, its sim_timing stamp and the
+  // time to the write's return (sim::Server::take_write_windows). Empty when the server could not be asked.
+  sim::WriteWindows write_windows() const {
+    if (in_process) return in_process->take_write_windows();
+    sim::WriteWindows windows;
     httplib::Client client(url());
-    if (auto res = client.Get("/sim/write_lags"); res && res->status == 200) {
+    if (auto res = client.Get("/sim/write_windows"); res && res->status == 200) {
       const auto j = nlohmann::json::parse(res->body);
-      lags.first = j.at("first_ns").get<std::vector<Nanos>>();
-      lags.last = j.at("last_ns").get<std::vector<Nanos>>();
+      for (const auto& w : j.at("first")) windows.first.push_back({w.at(0).get<Nanos>(), w.at(1).get<Nanos>()});
+      for (const auto& w : j.at("last")) windows.last.push_back({w.at(0).get<Nanos>(), w.at(1).get<Nanos>()});
     }
-    return lags;
+    return windows;
   }
 };
 
@@ -117,10 +119,29 @@ int main(int argc, char** argv) {
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - level_start).count();
     // The server's headroom: the cores its process used over the level, out of the machine's (own process only).
     const double server_cores = o.server_process ? (server.cpu_seconds() - server_cpu_before) / wall : -1;
-    const sim::WriteLags write_lags = server.write_lags();
+    // A server thread notes its last write once the write returned, which can be just after the client read it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const sim::WriteWindows windows = server.write_windows();
     server = LevelServer{};
-    std::vector<double> ttft_err, latency_err;
-    std::size_t missing = 0;
+    // Each write's window by its stamp (the stamp is the reply's sim_timing time, to the nanosecond).
+    const auto by_stamp = [](const std::vector<sim::WriteWindow>& v) {
+      std::unordered_map<Nanos, Nanos> lag;
+      for (const auto& w : v) lag[w.stamp_ns] = std::max(lag[w.stamp_ns], w.lag_ns);
+      return lag;
+    };
+    const auto first_lag = by_stamp(windows.first), last_lag = by_stamp(windows.last);
+    // The client's own error: how far the arrival lies outside the window in which the bytes left the server
+    // ([stamp, stamp + lag]): after its end, or (never, on one clock) before the stamp; 0 inside it.
+    const auto past_window = [](Nanos arrival, Nanos stamp, const std::unordered_map<Nanos, Nanos>& lags,
+                                std::vector<double>& into) {
+      const auto it = lags.find(stamp);
+      if (it == lags.end()) return false;
+      const Nanos end = stamp + it->second;
+      into.push_back(ns_to_s(arrival < stamp ? arrival - stamp : std::max<Nanos>(0, arrival - end)) * 1e3);
+      return true;
+    };
+    std::vector<double> ttft_err, latency_err, ttft_past, latency_past, first_lags, last_lags;
+    std::size_t missing = 0, no_window = 0;
     for (const auto& r : result.records) {
       if (!r.ok() || !r.server_timing) {
         ++missing;
@@ -128,12 +149,12 @@ int main(int argc, char** argv) {
       }
       ttft_err.push_back(ns_to_s(r.t_first_token - r.server_timing->first_token) * 1e3);
       latency_err.push_back(ns_to_s(r.t_end - r.server_timing->last_token) * 1e3);
+      const bool first_found = past_window(r.t_first_token, r.server_timing->first_token, first_lag, ttft_past);
+      const bool last_found = past_window(r.t_end, r.server_timing->last_token, last_lag, latency_past);
+      if (!first_found || !last_found) ++no_window;
     }
-    const auto in_ms = [](const std::vector<Nanos>& lags) {
-      std::vector<double> ms;
-      for (const Nanos lag : lags) ms.push_back(ns_to_s(lag) * 1e3);
-      return ms;
-    };
+    for (const auto& w : windows.first) first_lags.push_back(ns_to_s(w.lag_ns) * 1e3);
+    for (const auto& w : windows.last) last_lags.push_back(ns_to_s(w.lag_ns) * 1e3);
     auto stats = [](const std::vector<double>& v) {
       // The tail's shape too: p99.9 and how many samples passed 1 ms (a few late streams or a slow share).
       return nlohmann::json{{"p50_ms", percentile_of(v, 0.5)},
@@ -148,8 +169,11 @@ int main(int argc, char** argv) {
                             {"without_ground_truth_or_failed", missing},
                             {"ttft_error", stats(ttft_err)},
                             {"latency_error", stats(latency_err)},
-                            {"server_first_write_lag", stats(in_ms(write_lags.first))},
-                            {"server_last_write_lag", stats(in_ms(write_lags.last))},
+                            {"server_first_write_lag", stats(first_lags)},
+                            {"server_last_write_lag", stats(last_lags)},
+                            {"ttft_error_past_write", stats(ttft_past)},
+                            {"latency_error_past_write", stats(latency_past)},
+                            {"without_write_window", no_window},
                             {"server", o.server_process ? "own process" : "in process"},
                             {"server_nice", o.server_nice},
                             {"server_cpu_cores", server_cores},
@@ -162,15 +186,17 @@ int main(int argc, char** argv) {
          fmt(point["ttft_error"]["p99_ms"].get<double>(), 3), fmt(point["ttft_error"]["max_ms"].get<double>(), 3),
          fmt(point["latency_error"]["p50_ms"].get<double>(), 3), fmt(point["latency_error"]["p99_ms"].get<double>(), 3),
          fmt(point["latency_error"]["max_ms"].get<double>(), 3), point["ttft_error"]["over_1ms"].dump(),
-         point["latency_error"]["over_1ms"].dump(), fmt(point["server_first_write_lag"]["p99_ms"].get<double>(), 3),
-         fmt(point["server_last_write_lag"]["p99_ms"].get<double>(), 3),
-         point["server_last_write_lag"]["over_1ms"].dump(), std::to_string(missing),
+         point["latency_error"]["over_1ms"].dump(), fmt(point["server_last_write_lag"]["p99_ms"].get<double>(), 3),
+         point["server_last_write_lag"]["over_1ms"].dump(),
+         fmt(point["ttft_error_past_write"]["p99_ms"].get<double>(), 3),
+         fmt(point["latency_error_past_write"]["p99_ms"].get<double>(), 3),
+         fmt(point["latency_error_past_write"]["max_ms"].get<double>(), 3), std::to_string(missing),
          o.server_process ? fmt(server_cores, 2) : "-"});
   }
   print_table("Timing error vs simulator ground truth (ms; measured arrival - server write)",
               {"streams", "samples", "TTFT p50", "TTFT p99", "TTFT max", "lat p50", "lat p99", "lat max", "TTFT >1ms",
-               "lat >1ms", "srv first write p99", "srv last write p99", "srv last write >1ms", "failed",
-               "server cores"},
+               "lat >1ms", "srv last write p99", "srv last write >1ms", "TTFT past write p99", "lat past write p99",
+               "lat past write max", "failed", "server cores"},
               rows);
   nlohmann::json result = {
       {"benchmark", "timing_accuracy"}, {"tokens_per_stream", tokens}, {"engine_step_ms", step_ms}, {"points", points}};

@@ -249,10 +249,15 @@ struct ServerStats {
   std::uint64_t cached_prompt_tokens = 0;  // of those, found in the prefix cache (they skipped prefill)
 };
 
-// For each streamed reply, how long its first and its last token's write took from the sim_timing stamp to the
-// write's return (ns): the window in which the bytes left (sim::Server::take_write_lags, GET /sim/write_lags).
-struct WriteLags {
-  std::vector<std::int64_t> first, last;  // ns, steady clock differences
+// One token write of a streamed reply: its sim_timing stamp (first_token_ns or last_token_ns, steady clock) and how
+// long the write took from that stamp to its return: the bytes left within [stamp_ns, stamp_ns + lag_ns].
+struct WriteWindow {
+  std::int64_t stamp_ns = 0;
+  std::int64_t lag_ns = 0;
+};
+// Each streamed reply's first and last token write (sim::Server::take_write_windows, GET /sim/write_windows).
+struct WriteWindows {
+  std::vector<WriteWindow> first, last;
 };
 
 // Fluent options: setters return *this, the getter of the same name reads. Start from preset("...") or from the
@@ -1453,8 +1458,8 @@ inline ServerOptions preset(const std::string& name) {
 //
 // Routes, on 127.0.0.1 by default: api "hf" serves POST /v1/completions in the hf format; api "openai" serves POST
 // /v1/completions and /v1/chat/completions in the completions and chat formats. Both: GET /health, GET /v1/models,
-// and GET /metrics: the engine's state in vLLM's Prometheus format (metrics_text()); GET /sim/write_lags: the ground
-// truth's own error, for each streamed reply since the last call (Server::take_write_lags()).
+// and GET /metrics: the engine's state in vLLM's Prometheus format (metrics_text()); GET /sim/write_windows: the
+// ground truth's own error, for each streamed reply since the last call (Server::take_write_windows()).
 //
 // Ground truth: every reply carries "sim_timing": {"first_token_ns", "last_token_ns"} on std::chrono::steady_clock
 // (the same clock as servebench::now_ns() when client and server share a process). Streaming: taken just before
@@ -1948,18 +1953,19 @@ class ServerState {
   mutable std::mutex stats_mutex_;
   ServerStats stats_;
   std::size_t in_flight_ = 0;
-  // For each streamed reply, how long its first and its last token's write took from the sim_timing stamp to the
-  // write's return: the bytes left within it, so it bounds the error of first_token_ns and last_token_ns (a thread
-  // woken among thousands at an engine step and preempted between the stamp and the write). Under stats_mutex_;
-  // at most a million of each are kept.
-  WriteLags write_lags_;
-  void note_write_lag(std::vector<Nanos> WriteLags::*which, Nanos lag) {
+  // For each streamed reply, its first and its last token write: the sim_timing stamp and how long the write took
+  // from it to the write's return. The bytes left within that window, so it bounds the error of first_token_ns and
+  // last_token_ns (a thread woken among thousands at an engine step and preempted between the stamp and the write).
+  // Under stats_mutex_; at most a million of each are kept.
+  WriteWindows write_windows_;
+  void note_write(std::vector<WriteWindow> WriteWindows::*which, Nanos stamp) {
+    const WriteWindow w{stamp, now_ns() - stamp};
     std::lock_guard<std::mutex> lock(stats_mutex_);
-    if ((write_lags_.*which).size() < 1'000'000) (write_lags_.*which).push_back(lag);
+    if ((write_windows_.*which).size() < 1'000'000) (write_windows_.*which).push_back(w);
   }
-  WriteLags take_write_lags() {
+  WriteWindows take_write_windows() {
     std::lock_guard<std::mutex> lock(stats_mutex_);
-    return std::exchange(write_lags_, {});
+    return std::exchange(write_windows_, {});
   }
   std::atomic<std::uint64_t> request_number_{0};
 
@@ -2060,9 +2066,16 @@ class ServerState {
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
     });
-    http_.Get("/sim/write_lags", [this](const httplib::Request&, httplib::Response& res) {
-      const WriteLags lags = take_write_lags();
-      res.set_content(nlohmann::json{{"first_ns", lags.first}, {"last_ns", lags.last}}.dump(), "application/json");
+    http_.Get("/sim/write_windows", [this](const httplib::Request&, httplib::Response& res) {
+      // {"first": [[stamp_ns, lag_ns], ...], "last": [...]}
+      const WriteWindows windows = take_write_windows();
+      const auto pairs = [](const std::vector<WriteWindow>& v) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& w : v) out.push_back({w.stamp_ns, w.lag_ns});
+        return out;
+      };
+      res.set_content(nlohmann::json{{"first", pairs(windows.first)}, {"last", pairs(windows.last)}}.dump(),
+                      "application/json");
     });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       const nlohmann::json j{{"object", "list"},
@@ -2277,14 +2290,13 @@ struct Reply {
         add_sim_timing(data, first_written, now, first_answer_written);
         const std::string text = event_text(data) + tail;
         if (!sink.write(text.data(), text.size())) return client_left();
-        const Nanos lag = now_ns() - now;
-        if (first) server->note_write_lag(&WriteLags::first, lag);
-        server->note_write_lag(&WriteLags::last, lag);
+        if (first) server->note_write(&WriteWindows::first, now);
+        server->note_write(&WriteWindows::last, now);
         ended = true;
         continue;
       }
       if (!write_event(sink, data)) return client_left();
-      if (first) server->note_write_lag(&WriteLags::first, now_ns() - now);
+      if (first) server->note_write(&WriteWindows::first, now);
     }
     if (!finished) return true;
     if (!ended) {  // the engine finished short of the target (it cannot, but the stream still ends well-formed)
@@ -2477,9 +2489,9 @@ class Server {
     return st;
   }
 
-  // For each streamed reply since the last call: its first and last token's write, from the sim_timing stamp to
-  // the write's return (ns); what GET /sim/write_lags gives. Empty once stopped.
-  WriteLags take_write_lags() { return state_ ? state_->take_write_lags() : WriteLags{}; }
+  // For each streamed reply since the last call: its first and last token write, the sim_timing stamp and the
+  // time from it to the write's return; what GET /sim/write_windows gives. Empty once stopped.
+  WriteWindows take_write_windows() { return state_ ? state_->take_write_windows() : WriteWindows{}; }
 
   // Every change of the engine's running and waiting counts while it ran (the ground truth of /metrics); empty
   // once stopped.

@@ -4,8 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <servebench/api.hpp>
@@ -72,40 +74,61 @@ TEST_CASE("the driver reads every simulated API, streaming and not, with the ser
 }
 
 TEST_CASE("the server gives the ground truth's own error: each streamed reply's stamp-to-write windows, once") {
-  // sim::Server::take_write_lags and GET /sim/write_lags (what bench_timing_accuracy reads from a server in its own
-  // process): for each streamed reply, how long its first and last token's write took from the sim_timing stamp
-  // to the write's return. Each window lies inside the request as the client saw it, and a call forgets them.
+  // sim::Server::take_write_windows and GET /sim/write_windows (what bench_timing_accuracy reads from a server in its
+  // own process): for each streamed reply, its first and last token write's sim_timing stamp and the time from it to
+  // the write's return. The stamps are the replies' own sim_timing times, each window lies inside the request as
+  // the client saw it, the bytes arrived after the stamp, and a call forgets them.
   sim::Server server(sim::preset("vllm-h100").time_scale(5).threads(8));
   server.start();
   const RequestRecord a = send_one<sim::openai_completions>(server, true, 12);
   const RequestRecord b = send_one<sim::openai_completions>(server, true, 12);
   check_good(a, 12);
   check_good(b, 12);
-  const sim::WriteLags lags = server.take_write_lags();
-  REQUIRE(lags.first.size() == 2);
-  REQUIRE(lags.last.size() == 2);
-  for (const auto lag : lags.first) {
-    CHECK(lag >= 0);
-    CHECK(lag <= std::max(a.t_end - a.t_send, b.t_end - b.t_send));
+  // A server thread notes its write once the write returned, which can be just after the client read the bytes.
+  sim::WriteWindows windows;
+  for (int i = 0; i < 400 && windows.last.size() < 2; ++i) {
+    const sim::WriteWindows more = server.take_write_windows();
+    windows.first.insert(windows.first.end(), more.first.begin(), more.first.end());
+    windows.last.insert(windows.last.end(), more.last.begin(), more.last.end());
+    if (windows.last.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  for (const auto lag : lags.last) CHECK(lag >= 0);
-  CHECK(server.take_write_lags().last.empty());  // taken
+  const servebench::Nanos taken = servebench::now_ns();
+  REQUIRE(windows.first.size() == 2);
+  REQUIRE(windows.last.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const RequestRecord& r = i == 0 ? a : b;
+    CAPTURE(i);
+    CHECK(windows.first[i].stamp_ns == r.server_timing->first_token);
+    CHECK(windows.last[i].stamp_ns == r.server_timing->last_token);
+    for (const auto& w : {windows.first[i], windows.last[i]}) {
+      CHECK(w.lag_ns >= 0);
+      CHECK(w.stamp_ns >= r.t_send);
+      CHECK(w.stamp_ns + w.lag_ns <= taken);  // the write had returned when it was noted
+    }
+    CHECK(r.t_first_token >= windows.first[i].stamp_ns);
+    CHECK(r.t_end >= windows.last[i].stamp_ns);
+  }
+  CHECK(server.take_write_windows().last.empty());  // taken
   // A non-streaming reply is written by cpp-httplib after the handler: no window to give.
   check_good(send_one<sim::openai_completions>(server, false, 12), 12);
-  CHECK(server.take_write_lags().last.empty());
-  // Over HTTP, for a server in another process.
-  check_good(send_one<sim::openai_completions>(server, true, 12), 12);
+  CHECK(server.take_write_windows().last.empty());
+  // Over HTTP, for a server in another process: {"first": [[stamp_ns, lag_ns]], "last": [...]}.
+  const RequestRecord c = send_one<sim::openai_completions>(server, true, 12);
+  check_good(c, 12);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its write noted (see above)
   httplib::Client client(server.url());
-  const auto res = client.Get("/sim/write_lags");
+  const auto res = client.Get("/sim/write_windows");
   REQUIRE(res);
   CHECK(res->status == 200);
   const auto j = nlohmann::json::parse(res->body);
-  CHECK(j.at("first_ns").size() == 1);
-  CHECK(j.at("last_ns").size() == 1);
-  CHECK(j.at("last_ns").at(0).get<std::int64_t>() >= 0);
-  const auto again = client.Get("/sim/write_lags");
+  REQUIRE(j.at("first").size() == 1);
+  REQUIRE(j.at("last").size() == 1);
+  CHECK(j.at("first").at(0).at(0).get<std::int64_t>() == c.server_timing->first_token);
+  CHECK(j.at("last").at(0).at(0).get<std::int64_t>() == c.server_timing->last_token);
+  CHECK(j.at("last").at(0).at(1).get<std::int64_t>() >= 0);
+  const auto again = client.Get("/sim/write_windows");
   REQUIRE(again);
-  CHECK(nlohmann::json::parse(again->body).at("last_ns").empty());
+  CHECK(nlohmann::json::parse(again->body).at("last").empty());
 }
 
 TEST_CASE("each injected fault reaches the driver as the error kind it stands for") {

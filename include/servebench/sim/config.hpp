@@ -211,10 +211,15 @@ struct ServerStats {
   std::uint64_t cached_prompt_tokens = 0;  // of those, found in the prefix cache (they skipped prefill)
 };
 
-// For each streamed reply, how long its first and its last token's write took from the sim_timing stamp to the
-// write's return (ns): the window in which the bytes left (sim::Server::take_write_lags, GET /sim/write_lags).
-struct WriteLags {
-  std::vector<std::int64_t> first, last;  // ns, steady clock differences
+// One token write of a streamed reply: its sim_timing stamp (first_token_ns or last_token_ns, steady clock) and how
+// long the write took from that stamp to its return: the bytes left within [stamp_ns, stamp_ns + lag_ns].
+struct WriteWindow {
+  std::int64_t stamp_ns = 0;
+  std::int64_t lag_ns = 0;
+};
+// Each streamed reply's first and last token write (sim::Server::take_write_windows, GET /sim/write_windows).
+struct WriteWindows {
+  std::vector<WriteWindow> first, last;
 };
 
 // Fluent options: setters return *this, the getter of the same name reads. Start from preset("...") or from the
