@@ -11,21 +11,27 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -35,6 +41,8 @@
 
 #include <servebench/artifact.hpp>
 #include <servebench/record.hpp>
+
+#include "completion_body.hpp"
 
 namespace servebench::bench {
 
@@ -56,6 +64,8 @@ struct Options {
   std::size_t loop_threads = 0;       // the event loop's threads (0: one per core)
   bool keep_records = true;           // false (--no-records): summaries from the level's histograms, as wrk keeps
   bool kernel_timestamps = true;      // event loop: EventLoopOptions::kernel_timestamps (--no-kernel-timestamps)
+  std::string target_server = "bench_target";  // bench_open_loop: or "nginx" (NginxProcess)
+  std::string nginx = "nginx";                 // --target-server nginx: the program (PATH is searched)
 
   // The levels to run: --levels when given, else `defaults`.
   template <class T>
@@ -110,7 +120,7 @@ inline void usage(const char* program) {
          " [--no-asyncio] [--python PATH]"
          " [--asyncio-client FILE] [--server-process] [--server-nice N] [--server-cpus LIST]"
          " [--client-cpus LIST] [--transport threads|event-loop] [--loop-threads N] [--no-records]"
-         " [--no-kernel-timestamps]\n"
+         " [--no-kernel-timestamps] [--target-server bench_target|nginx] [--nginx PATH]\n"
          "  --repeat N: bench_client_overhead also runs N servebench/wrk pairs a level, one after the other,\n"
          "  and gives their median ratio (a shared host's rate moves between runs more than one pair can tell)\n"
          "  LIST: cores as taskset -c takes them (0-7 or 0,2,4-6); --server-cpus runs the target server's\n"
@@ -118,7 +128,10 @@ inline void usage(const char* program) {
          "  --no-records: servebench keeps no record a request (ClosedLoop::keep_records(false)): its summary comes\n"
          "  from the level's histograms, as wrk's does\n"
          "  --no-kernel-timestamps: the event loop times arriving bytes when recv() returns, not by the kernel's\n"
-         "  receive time\n";
+         "  receive time\n"
+         "  --target-server nginx: bench_open_loop sends to nginx (an event-loop server, Debian's nginx-light)\n"
+         "  answering with bench_target's reply, not to bench_target (thread per connection); --nginx PATH: which\n"
+         "  nginx to run\n";
 }
 
 // The cores the target servers (TargetProcess) run on; empty: wherever this program may (parse_options sets it).
@@ -174,6 +187,12 @@ inline Options parse_options(int argc, char** argv) {
         o.keep_records = false;
       else if (a == "--no-kernel-timestamps")
         o.kernel_timestamps = false;
+      else if (a == "--target-server") {
+        o.target_server = value();
+        if (o.target_server != "bench_target" && o.target_server != "nginx")
+          throw std::invalid_argument("--target-server is bench_target or nginx, not " + o.target_server);
+      } else if (a == "--nginx")
+        o.nginx = value();
       else if (a == "--levels") {
         std::stringstream list(value());
         std::string item;
@@ -259,40 +278,48 @@ inline pid_t spawn(const std::vector<std::string>& argv, int& out_fd, bool merge
 }
 }  // namespace detail
 
+// User + system CPU seconds process `pid` has used so far (/proc/<pid>/stat), -1 when unreadable.
+inline double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15: utime, stime (clock ticks)
+    if (i == 14) utime = std::atof(field.c_str());
+    if (i == 15) stime = std::atof(field.c_str());
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Starts `argv` on target_cpus(): a child inherits the mask of the thread that starts it, so this thread takes the
+// server's cores for the spawn and gives them back after.
+inline pid_t spawn_on_target_cpus(const std::vector<std::string>& argv, int& out_fd, bool merge_stderr) {
+  cpu_set_t own;
+  const bool pinned = !target_cpus().empty() && ::sched_getaffinity(0, sizeof own, &own) == 0;
+  if (pinned) pin_to_cpus(target_cpus());
+  const pid_t pid = detail::spawn(argv, out_fd, merge_stderr);
+  if (pinned) ::sched_setaffinity(0, sizeof own, &own);
+  return pid;
+}
+
 // The trivial target server (bench_target) in its own process, so its CPU never counts as the client's.
 class TargetProcess {
  public:
   // `program` (beside this one) with `args`; it prints "port <n>" once it listens and serves until killed.
   explicit TargetProcess(std::vector<std::string> args, const std::string& program = "bench_target") {
     args.insert(args.begin(), self_directory() + "/" + program);
-    // Started on target_cpus(): a child inherits the mask of the thread that starts it, so this thread takes the
-    // server's cores for the spawn and gives them back after.
-    cpu_set_t own;
-    const bool pinned = !target_cpus().empty() && ::sched_getaffinity(0, sizeof own, &own) == 0;
-    if (pinned) pin_to_cpus(target_cpus());
-    pid_ = detail::spawn(args, fd_, false);
-    if (pinned) ::sched_setaffinity(0, sizeof own, &own);
+    pid_ = spawn_on_target_cpus(args, fd_, false);
     std::string line;
     char c;
     while (read(fd_, &c, 1) == 1 && c != '\n') line += c;
     if (line.rfind("port ", 0) != 0) throw std::runtime_error(program + " did not start: '" + line + "'");
     port_ = std::atoi(line.c_str() + 5);
   }
-  // User + system CPU seconds the server has used so far (/proc/<pid>/stat), -1 when unreadable.
-  double cpu_seconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto close = stat.rfind(')');  // the command name may hold spaces
-    if (close == std::string::npos) return -1;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15: utime, stime (clock ticks)
-      if (i == 14) utime = std::atof(field.c_str());
-      if (i == 15) stime = std::atof(field.c_str());
-    }
-    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
+  // User + system CPU seconds the server has used so far, -1 when unreadable.
+  double cpu_seconds() const { return process_cpu_seconds(pid_); }
   ~TargetProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
@@ -304,6 +331,130 @@ class TargetProcess {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// nginx — Debian's nginx-light, an event-loop server we did not write — in its own processes (a master and
+// `workers` workers, 0: one per core it may run on, on target_cpus() when set), answering POST /v1/completions at
+// once with bench_target's reply (completion_body()). For open-loop rates where bench_target, thread per connection,
+// is the limit (docs/performance.md). It listens with `reuseport` (a socket per worker: the kernel spreads the
+// connections over them; with one shared socket a few workers take most). Its configuration and error log live in
+// a temporary directory removed after.
+class NginxProcess {
+ public:
+  NginxProcess(const std::string& program, int workers) {
+    std::string dir_template = (std::filesystem::temp_directory_path() / "servebench-nginx-XXXXXX").string();
+    if (!mkdtemp(dir_template.data())) throw std::runtime_error("cannot make a directory for nginx's files");
+    dir_ = dir_template;
+    try {
+      start(program, workers);
+    } catch (...) {
+      stop();  // a constructor that throws runs no destructor
+      throw;
+    }
+  }
+  ~NginxProcess() { stop(); }
+  NginxProcess(const NginxProcess&) = delete;
+  NginxProcess& operator=(const NginxProcess&) = delete;
+
+  // User + system CPU seconds of the master and its workers so far.
+  double cpu_seconds() const {
+    double total = process_cpu_seconds(pid_);
+    for (pid_t w : children()) total += std::max(0.0, process_cpu_seconds(w));
+    return total;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void start(const std::string& program, int workers) {
+    port_ = free_port();
+    {
+      std::ofstream conf(dir_ + "/nginx.conf");
+      conf << "daemon off;\nmaster_process on;\nworker_processes " << (workers > 0 ? std::to_string(workers) : "auto")
+           << ";\npid " << dir_ << "/nginx.pid;\nerror_log " << dir_ << "/error.log warn;\n"
+           << "events { worker_connections 65536; }\n"
+           << "http {\n  access_log off;\n  client_body_temp_path " << dir_ << "/body;\n"
+           << "  keepalive_requests 1000000000;\n  keepalive_timeout 60s;\n  tcp_nodelay on;\n"
+           << "  server {\n    listen 127.0.0.1:" << port_ << " backlog=4096 reuseport;\n"
+           << "    location = /v1/completions {\n      default_type application/json;\n      return 200 '"
+           << completion_body() << "';\n    }\n  }\n}\n";
+      if (!conf) throw std::runtime_error("cannot write " + dir_ + "/nginx.conf");
+    }
+    pid_ = spawn_on_target_cpus({program, "-p", dir_, "-e", dir_ + "/error.log", "-c", dir_ + "/nginx.conf"}, fd_,
+                                true);
+    // Ready once it accepts a connection; an nginx that exits says why in its log.
+    for (int attempt = 0;; ++attempt) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error(program + " exited before listening: " + read_log() +
+                                 " (Debian: apt-get install nginx-light; --nginx PATH names another)");
+      }
+      if (accepts()) break;
+      if (attempt == 500) throw std::runtime_error(program + " is not listening on " + url() + " after 5 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  void stop() {
+    if (pid_ > 0) {
+      const std::vector<pid_t> workers = children();
+      kill(pid_, SIGTERM);  // the master stops its workers
+      int status = 0;
+      for (int i = 0; i < 300 && waitpid(pid_, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (waitpid(pid_, &status, WNOHANG) == 0) {
+        for (pid_t w : workers) kill(w, SIGKILL);
+        kill(pid_, SIGKILL);
+        waitpid(pid_, &status, 0);
+      }
+      pid_ = -1;
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  static int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    if (fd >= 0) close(fd);
+    if (!ok) throw std::runtime_error(std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(errno));
+    return ntohs(addr.sin_port);
+  }
+  bool accepts() const {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    const bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (fd >= 0) close(fd);
+    return ok;
+  }
+  std::vector<pid_t> children() const {
+    std::vector<pid_t> out;
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+    for (pid_t p; in >> p;) out.push_back(p);
+    return out;
+  }
+  std::string read_log() const {
+    std::ifstream in(dir_ + "/error.log");
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    char buffer[4096];
+    ssize_t n;
+    while ((n = read(fd_, buffer, sizeof buffer)) > 0) log.append(buffer, static_cast<std::size_t>(n));
+    while (!log.empty() && log.back() == '\n') log.pop_back();
+    return log.empty() ? "no message" : log;
+  }
+
+  std::string dir_;
   pid_t pid_ = -1;
   int fd_ = -1;
   int port_ = 0;
@@ -555,6 +706,73 @@ inline MemoryBreakdown memory_breakdown() {
 // Peak of rss_kib() (and of the thread count) sampled every few milliseconds on a thread, for as long as it lives;
 // with breakdowns(true), also memory_breakdown() at the highest RSS seen (taken at most every 200 ms: it reads
 // /proc/self/smaps).
+// CPU over a window of a run: samples every 20 ms (on the steady clock of now_ns()) of this process's CPU seconds,
+// the server's (`server_cpu`, -1 when unknown) and the whole host's busy seconds (/proc/stat: all but idle and
+// iowait), so that a level's figures cover its measured phase (summary first_send to last_end), not its set-up and
+// its summary.
+class CpuSampler {
+ public:
+  struct Cores {
+    double client = -1, server = -1, host = -1;  // cores in use on average over the window; -1: no samples
+  };
+  explicit CpuSampler(std::function<double()> server_cpu)
+      : server_cpu_(std::move(server_cpu)), thread_([this] {
+          while (!stop_.load()) {
+            const Sample s{now_ns(), cpu_seconds_self(), server_cpu_(), host_busy_seconds()};
+            {
+              std::lock_guard<std::mutex> lock(mutex_);
+              samples_.push_back(s);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }) {}
+  ~CpuSampler() { stop(); }
+  CpuSampler(const CpuSampler&) = delete;
+  CpuSampler& operator=(const CpuSampler&) = delete;
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  // Between the first sample at or after `from` and the last at or before `to` (after stop()).
+  Cores between(Nanos from, Nanos to) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const Sample* a = nullptr;
+    const Sample* b = nullptr;
+    for (const auto& s : samples_) {
+      if (!a && s.t >= from) a = &s;
+      if (s.t <= to) b = &s;
+    }
+    Cores c;
+    if (!a || !b || b->t <= a->t) return c;
+    const double dt = ns_to_s(b->t - a->t);
+    c.client = (b->client - a->client) / dt;
+    if (a->server >= 0 && b->server >= 0) c.server = (b->server - a->server) / dt;
+    if (a->host >= 0 && b->host >= 0) c.host = (b->host - a->host) / dt;
+    return c;
+  }
+
+ private:
+  struct Sample {
+    Nanos t;
+    double client, server, host;
+  };
+  static double host_busy_seconds() {
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    double ticks[8] = {};
+    if (!(in >> cpu) || cpu != "cpu") return -1;
+    for (double& t : ticks) in >> t;  // user nice system idle iowait irq softirq steal
+    return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]) /
+           static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
+  std::function<double()> server_cpu_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  std::vector<Sample> samples_;
+  std::thread thread_;
+};
+
 class RssSampler {
  public:
   explicit RssSampler(bool breakdowns = false)

@@ -19,15 +19,9 @@
 
 #include <httplib.h>
 
-namespace {
+#include "completion_body.hpp"
 
-// A completion body of about 300 bytes, shaped like vLLM's /v1/completions reply.
-std::string completion_body() {
-  std::string text(120, 'x');
-  return std::string(R"({"id":"cmpl-bench","object":"text_completion","created":0,"model":"bench",)") +
-         R"("choices":[{"index":0,"text":")" + text + R"(","logprobs":null,"finish_reason":"length"}],)" +
-         R"("usage":{"prompt_tokens":8,"total_tokens":40,"completion_tokens":32}})";
-}
+namespace {
 
 std::string text_event(int i) {
   return std::string(R"(data: {"id":"cmpl-bench","object":"text_completion","created":0,"model":"bench",)") +
@@ -68,7 +62,7 @@ int main(int argc, char** argv) {
   });
 
   if (mode == "completion") {
-    const std::string body = completion_body();
+    const std::string body = servebench::bench::completion_body();
     server.Post("/v1/completions",
                 [body](const httplib::Request&, httplib::Response& res) { res.set_content(body, "application/json"); });
   } else {
