@@ -74,14 +74,10 @@ struct LevelServer {
   // time to the write's return (sim::Server::take_write_windows). Empty when the server could not be asked.
   sim::WriteWindows write_windows() const {
     if (in_process) return in_process->take_write_windows();
-    sim::WriteWindows windows;
     httplib::Client client(url());
-    if (auto res = client.Get("/sim/write_windows"); res && res->status == 200) {
-      const auto j = nlohmann::json::parse(res->body);
-      for (const auto& w : j.at("first")) windows.first.push_back({w.at(0).get<Nanos>(), w.at(1).get<Nanos>()});
-      for (const auto& w : j.at("last")) windows.last.push_back({w.at(0).get<Nanos>(), w.at(1).get<Nanos>()});
-    }
-    return windows;
+    if (auto res = client.Get("/sim/write_windows"); res && res->status == 200)
+      return sim::write_windows_from_json(nlohmann::json::parse(res->body));
+    return {};
   }
 };
 

@@ -126,6 +126,13 @@ TEST_CASE("the server gives the ground truth's own error: each streamed reply's 
   CHECK(j.at("first").at(0).at(0).get<std::int64_t>() == c.server_timing->first_token);
   CHECK(j.at("last").at(0).at(0).get<std::int64_t>() == c.server_timing->last_token);
   CHECK(j.at("last").at(0).at(1).get<std::int64_t>() >= 0);
+  // sim::write_windows_from_json, what a client of a server in another process reads it with, gives the same back.
+  const sim::WriteWindows read = sim::write_windows_from_json(j);
+  REQUIRE(read.first.size() == 1);
+  REQUIRE(read.last.size() == 1);
+  CHECK(read.first[0].stamp_ns == c.server_timing->first_token);
+  CHECK(read.last[0].stamp_ns == c.server_timing->last_token);
+  CHECK(read.last[0].lag_ns == j.at("last").at(0).at(1).get<std::int64_t>());
   const auto again = client.Get("/sim/write_windows");
   REQUIRE(again);
   CHECK(nlohmann::json::parse(again->body).at("last").empty());

@@ -222,6 +222,25 @@ struct WriteWindows {
   std::vector<WriteWindow> first, last;
 };
 
+// GET /sim/write_windows's body, {"first": [[stamp_ns, lag_ns], ...], "last": [...]}: pairs, not objects, as a
+// level of thousands of streams has twice as many windows. Read back by a client of a server in another process.
+inline nlohmann::json write_windows_to_json(const WriteWindows& windows) {
+  const auto pairs = [](const std::vector<WriteWindow>& v) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& w : v) out.push_back({w.stamp_ns, w.lag_ns});
+    return out;
+  };
+  return {{"first", pairs(windows.first)}, {"last", pairs(windows.last)}};
+}
+inline WriteWindows write_windows_from_json(const nlohmann::json& j) {
+  const auto pairs = [](const nlohmann::json& v) {
+    std::vector<WriteWindow> out;
+    for (const auto& w : v) out.push_back({w.at(0).get<std::int64_t>(), w.at(1).get<std::int64_t>()});
+    return out;
+  };
+  return {pairs(j.at("first")), pairs(j.at("last"))};
+}
+
 // Fluent options: setters return *this, the getter of the same name reads. Start from preset("...") or from the
 // defaults (the sequential engine with the HF-transformers-on-H200 parameters, hf API).
 class ServerOptions {

@@ -189,15 +189,7 @@ class ServerState {
       res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
     });
     http_.Get("/sim/write_windows", [this](const httplib::Request&, httplib::Response& res) {
-      // {"first": [[stamp_ns, lag_ns], ...], "last": [...]}
-      const WriteWindows windows = take_write_windows();
-      const auto pairs = [](const std::vector<WriteWindow>& v) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& w : v) out.push_back({w.stamp_ns, w.lag_ns});
-        return out;
-      };
-      res.set_content(nlohmann::json{{"first", pairs(windows.first)}, {"last", pairs(windows.last)}}.dump(),
-                      "application/json");
+      res.set_content(write_windows_to_json(take_write_windows()).dump(), "application/json");
     });
     http_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       const nlohmann::json j{{"object", "list"},
